@@ -1,0 +1,268 @@
+/* PBX events: the live state they report, and the rules each one triggers (CB-12..CB-31). */
+#include "service/core/internal.h"
+
+/* Does this callback wait on `number` as its target: the station itself, or a member of the
+ * hunt group it targets (CB-12, CB-13, CB-16)? */
+static bool waits_on_station(struct cb_world *w, const struct cb_callback *c, const char *number)
+{
+    if (c->target_type == CB_TARGET_STATION)
+        return cb_streq(c->target, number);
+    if (c->target_type == CB_TARGET_HUNT_GROUP) {
+        const struct cb_hunt_group *g = cb_world_hunt_group(w, c->target);
+        return g && cb_hunt_has_member(g, number);
+    }
+    return false;
+}
+
+/* CB-18: the hunt groups `number` belongs to lose their notifying callbacks when no member is
+ * free any more. */
+static void hunt_groups_lost_member(struct cb_world *w, const char *number, cb_time now,
+                                    const struct cb_cause *cause, struct cb_decisions *out)
+{
+    for (size_t g = 0; g < w->n_hunt_groups; g++) {
+        const struct cb_hunt_group *hg = &w->hunt_groups[g];
+        if (!cb_hunt_has_member(hg, number))
+            continue;
+        bool any_free = false;
+        for (size_t m = 0; m < hg->n_members && !any_free; m++)
+            any_free = cb_hunt_member_free(w, hg->members[m]);
+        if (any_free)
+            continue;
+        for (size_t i = 0; i < w->n_callbacks; i++) {
+            struct cb_callback *c = &w->callbacks[i];
+            if (c->state == CB_STATE_NOTIFYING && cb_streq(c->target, hg->number))
+                cb_back_to_pending(w, c, now, cause, out);
+        }
+    }
+}
+
+/* CB-18/CB-19: `number` can no longer take the recall: callbacks ringing for it stop. */
+static void target_lost(struct cb_world *w, const char *number, cb_time now,
+                        const struct cb_cause *cause, struct cb_decisions *out)
+{
+    for (size_t i = 0; i < w->n_callbacks; i++) {
+        struct cb_callback *c = &w->callbacks[i];
+        if (c->state == CB_STATE_NOTIFYING && c->target_type == CB_TARGET_STATION &&
+            cb_streq(c->target, number))
+            cb_back_to_pending(w, c, now, cause, out);
+    }
+    hunt_groups_lost_member(w, number, now, cause, out);
+}
+
+/* CB-19/CB-31: `number` can no longer be rung: callbacks ringing it wait again. */
+static void notified_lost(struct cb_world *w, const char *number, cb_time now,
+                          const struct cb_cause *cause, struct cb_decisions *out)
+{
+    for (size_t i = 0; i < w->n_callbacks; i++) {
+        struct cb_callback *c = &w->callbacks[i];
+        if (c->state == CB_STATE_NOTIFYING && cb_streq(c->notify_station, number))
+            cb_back_to_pending(w, c, now, cause, out);
+    }
+}
+
+static void on_station_state(struct cb_world *w, struct cb_station *s, bool busy, cb_time now,
+                             const struct cb_cause *cause, struct cb_decisions *out)
+{
+    if (s->state.busy != busy) {
+        s->state.busy = busy;
+        s->dirty = true;
+    }
+    if (busy) {
+        target_lost(w, s->number, now, cause, out); /* CB-18 */
+        return;
+    }
+    /* CB-12/CB-24: an idle report is what a callback preserved after "busy" waits for. */
+    for (size_t i = 0; i < w->n_callbacks; i++) {
+        struct cb_callback *c = &w->callbacks[i];
+        if (cb_callback_active(c) && c->idle_report_needed && waits_on_station(w, c, s->number)) {
+            c->idle_report_needed = false;
+            cb_touch(c, now);
+        }
+    }
+}
+
+static void on_station_hook(struct cb_world *w, struct cb_station *s, bool off, cb_time now,
+                            const struct cb_cause *cause, struct cb_decisions *out)
+{
+    if (s->state.hook_off != off) {
+        s->state.hook_off = off;
+        s->dirty = true;
+    }
+    if (off)
+        cb_answer(w, s->number, now, cause, out); /* CB-22 */
+    if (!off && s->attempt != CB_ATTEMPT_NONE) {
+        /* CB-01: hanging up ends the failed attempt. */
+        s->attempt = CB_ATTEMPT_NONE;
+        s->attempt_to[0] = '\0';
+        s->dirty = true;
+    }
+    /* CB-13/CB-14/CB-24: an off then an on on the target completes the hook cycle. */
+    for (size_t i = 0; i < w->n_callbacks; i++) {
+        struct cb_callback *c = &w->callbacks[i];
+        if (!cb_callback_active(c) || !c->hook_cycle_needed || !waits_on_station(w, c, s->number))
+            continue;
+        if (off && !c->hook_off_seen) {
+            c->hook_off_seen = true;
+            cb_touch(c, now);
+        } else if (!off && c->hook_off_seen) {
+            c->hook_cycle_needed = false;
+            c->hook_off_seen = false;
+            cb_touch(c, now);
+        }
+    }
+}
+
+static void set_feature(struct cb_station *s, enum cb_feature f, bool active)
+{
+    bool *flag = f == CB_FEATURE_DND         ? &s->state.dnd
+                 : f == CB_FEATURE_MAKE_BUSY ? &s->state.make_busy
+                                             : &s->state.attendant_busy_out;
+    if (*flag != active) {
+        *flag = active;
+        s->dirty = true;
+    }
+}
+
+static void on_station_feature(struct cb_world *w, struct cb_station *s, enum cb_feature f,
+                               bool active, cb_time now, const struct cb_cause *cause,
+                               struct cb_decisions *out)
+{
+    set_feature(s, f, active);
+    bool blocking = cb_station_blocking(s);
+    for (size_t i = 0; i < w->n_callbacks; i++) {
+        struct cb_callback *c = &w->callbacks[i];
+        if (!cb_callback_active(c) || c->mode != CB_MODE_CALLBACK ||
+            c->target_type != CB_TARGET_STATION || !cb_streq(c->target, s->number))
+            continue;
+        if (blocking && !c->awaiting_release && c->state != CB_STATE_RECALLING) {
+            /* CB-14 (and CB-18 when ringing): held until release and a hook cycle. */
+            cb_back_to_pending(w, c, now, cause, out);
+            c->awaiting_release = true;
+            cb_touch(c, now);
+        } else if (!blocking && c->awaiting_release) {
+            /* CB-14: released; now a hook cycle. */
+            c->awaiting_release = false;
+            c->hook_cycle_needed = true;
+            c->hook_off_seen = false;
+            cb_touch(c, now);
+        }
+    }
+}
+
+static void on_failover(struct cb_world *w, struct cb_station *s, bool failed_over, cb_time now,
+                        const struct cb_cause *cause, struct cb_decisions *out)
+{
+    if (s->state.failed_over != failed_over) {
+        s->state.failed_over = failed_over;
+        s->dirty = true;
+    }
+    if (failed_over) {
+        target_lost(w, s->number, now, cause, out);   /* CB-19: the target does not mature */
+        notified_lost(w, s->number, now, cause, out); /* CB-19: the requester waits */
+    }
+}
+
+static void on_console(struct cb_world *w, struct cb_station *s, bool available, cb_time now,
+                       const struct cb_cause *cause, struct cb_decisions *out)
+{
+    if (s->state.console_available != available) {
+        s->state.console_available = available;
+        s->dirty = true;
+    }
+    if (!available)
+        notified_lost(w, s->number, now, cause, out); /* CB-31: it cannot answer: reroute */
+}
+
+static void on_trunk_state(struct cb_world *w, const struct cb_event *ev)
+{
+    struct cb_trunk_group *g = cb_world_trunk_group(w, ev->trunk_group);
+    struct cb_trunk_line *line = g ? cb_trunk_line_find(g, ev->line) : NULL;
+    /* A line reserved by us may show busy: the reservation stands (no CB-18 revert). */
+    if (line && line->busy != ev->flag) {
+        line->busy = ev->flag;
+        line->dirty = true;
+    }
+}
+
+static void on_call_attempt(struct cb_world *w, const struct cb_event *ev)
+{
+    struct cb_station *s = cb_world_station(w, ev->from);
+    if (!s)
+        return;
+    /* CB-01: a failed attempt stays current until hook on or the next attempt. */
+    bool failed = ev->attempt_result == CB_ATTEMPT_BUSY ||
+                  ev->attempt_result == CB_ATTEMPT_NO_ANSWER ||
+                  ev->attempt_result == CB_ATTEMPT_TRUNKS_BUSY;
+    s->attempt = failed ? (enum cb_attempt_result)ev->attempt_result : CB_ATTEMPT_NONE;
+    CB_COPY(s->attempt_to, failed ? ev->to : "");
+    s->dirty = true;
+}
+
+/* Applies the event to the station it names; false when that station is not in the world. */
+static bool on_station_event(struct cb_world *w, const struct cb_event *ev, cb_time now,
+                             const struct cb_cause *cause, struct cb_decisions *out)
+{
+    struct cb_station *s = cb_world_station(w, ev->station);
+    if (!s)
+        return false;
+    switch (ev->type) {
+    case CB_EV_STATION_STATE:
+        on_station_state(w, s, ev->flag, now, cause, out);
+        break;
+    case CB_EV_STATION_HOOK:
+        on_station_hook(w, s, ev->flag, now, cause, out);
+        break;
+    case CB_EV_STATION_FEATURE:
+        on_station_feature(w, s, ev->feature, ev->flag, now, cause, out);
+        break;
+    case CB_EV_STATION_FORWARD:
+        /* CB-07/CB-21: kept for display only; callbacks ignore forwarding. */
+        if (!cb_streq(s->state.forward_to, ev->forward_to)) {
+            CB_COPY(s->state.forward_to, ev->forward_to);
+            s->dirty = true;
+        }
+        break;
+    case CB_EV_STATION_FAILOVER:
+        on_failover(w, s, ev->flag, now, cause, out);
+        break;
+    case CB_EV_CONSOLE_AVAILABILITY:
+        on_console(w, s, ev->flag, now, cause, out);
+        break;
+    case CB_EV_DIGITS:
+        cb_on_digits(w, ev, now, cause, out); /* CB-30 */
+        break;
+    default:
+        return false;
+    }
+    return true;
+}
+
+void cb_core_on_event(struct cb_world *w, const struct cb_event *ev, cb_time now,
+                      struct cb_decisions *out)
+{
+    struct cb_cause cause = {.kind = CB_CAUSE_EVENT};
+    CB_COPY(cause.ref, ev->id);
+    out->error = CB_OK;
+    switch (ev->type) {
+    case CB_EV_TRUNK_STATE:
+        on_trunk_state(w, ev);
+        break;
+    case CB_EV_CALL_ATTEMPT:
+        on_call_attempt(w, ev);
+        break;
+    case CB_EV_CALL_CONNECTED:
+        cb_on_call_connected(w, ev, now, &cause, out);
+        break;
+    case CB_EV_RECALL_RESULT: {
+        struct cb_callback *c = cb_world_callback(w, ev->callback_id);
+        if (c)
+            cb_recall_outcome(w, c, ev->recall_result, now, &cause, out);
+        break;
+    }
+    default:
+        if (!on_station_event(w, ev, now, &cause, out))
+            return;
+        break;
+    }
+    cb_core_schedule(w, now, &cause, out);
+}

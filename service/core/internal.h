@@ -1,0 +1,117 @@
+/* Helpers shared by the rules core's files; not part of the core's public interface (core.h).
+ * Everything here is pure: it reads and marks the world and appends to the decisions. */
+#ifndef CB_CORE_INTERNAL_H
+#define CB_CORE_INTERNAL_H
+
+#include "service/core/core.h"
+
+#include <string.h>
+
+/* Copies `src` into a fixed array of `size` bytes, truncating, always NUL-terminated. */
+static inline void cb_copy(char *dst, size_t size, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+    if (n >= size)
+        n = size - 1;
+    if (n)
+        memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+#define CB_COPY(dst, src) cb_copy((dst), sizeof(dst), (src))
+
+static inline bool cb_streq(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0;
+}
+
+/* ---- decisions (world.c) ------------------------------------------------------------- */
+
+/* Appends a zeroed command of `type` for `callback_id` ("" = none); aborts on OOM. */
+struct cb_command *cb_emit(struct cb_decisions *out, enum cb_command_type type,
+                           const char *callback_id);
+/* Appends one history entry. */
+void cb_emit_history(struct cb_decisions *out, const char *callback_id, enum cb_state from,
+                     enum cb_state to, cb_time at, const struct cb_cause *cause);
+/* Appends "fire `kind` for `callback_id` at `at`". */
+void cb_emit_timer(struct cb_decisions *out, enum cb_timer_kind kind, const char *callback_id,
+                   cb_time at);
+/* Appends "cancel timer `kind` of `callback_id`". */
+void cb_emit_timer_clear(struct cb_decisions *out, enum cb_timer_kind kind,
+                         const char *callback_id);
+/* Records a refusal: error code and a human sentence for problem+json. */
+void cb_set_error(struct cb_decisions *out, enum cb_error error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- predicates over the world (world.c) ---------------------------------------------- */
+
+/* Not ended: neither terminal nor carrying ended_at. */
+bool cb_callback_active(const struct cb_callback *c);
+/* Notifying or recalling: holds the requester's attention and a slot of the target. */
+bool cb_callback_engaged(const struct cb_callback *c);
+/* CB-14: DND, Make Busy or Attendant Busy-out. */
+bool cb_station_blocking(const struct cb_station *s);
+/* The station's prime line (CB-20), or its number when none is provisioned. */
+const char *cb_station_line(const struct cb_station *s);
+/* CB-17: the station is being rung for, or is recalling, some callback. */
+bool cb_station_engaged(const struct cb_world *w, const char *number);
+/* A hunt group member that can take a call: in the world, idle, not failed over. */
+bool cb_hunt_member_free(struct cb_world *w, const char *number);
+bool cb_hunt_has_member(const struct cb_hunt_group *g, const char *number);
+/* CB-16/CB-17: free members minus the group's callbacks already notifying or recalling. */
+size_t cb_hunt_capacity(struct cb_world *w, const struct cb_hunt_group *g);
+/* Callbacks on `target` that are notifying or recalling. */
+size_t cb_target_engaged_count(const struct cb_world *w, const char *target);
+/* CB-15: the first line that is idle and not reserved; NULL when none. */
+struct cb_trunk_line *cb_trunk_free_line(struct cb_trunk_group *g);
+struct cb_trunk_line *cb_trunk_line_find(struct cb_trunk_group *g, const char *id);
+/* Is `target` one of the scope targets (those whose whole queue is loaded)? */
+bool cb_in_scope(const struct cb_world *w, const char *target);
+/* What the recall dials: the target, followed by the outside number for trunks. */
+void cb_dialed_number(const struct cb_callback *c, char out[2 * CB_NUMBER_MAX]);
+/* The active callback of `requester` on `target`, NULL when none (CB-08). */
+struct cb_callback *cb_find_active(struct cb_world *w, const char *requester, const char *target);
+
+/* ---- transitions (lifecycle.c) -------------------------------------------------------- */
+
+/* Moves `c` to state `to`, recording history, updated_at and dirty. */
+void cb_transition(struct cb_callback *c, enum cb_state to, cb_time now,
+                   const struct cb_cause *cause, struct cb_decisions *out);
+/* Marks `c` changed at `now` without a state change. */
+void cb_touch(struct cb_callback *c, cb_time now);
+/* CB-15/CB-29: gives up the reserved trunk line; `send_release` false when the recall call has
+ * it (the line then belongs to the call, no release_trunk). */
+void cb_drop_line(struct cb_world *w, struct cb_callback *c, bool send_release,
+                  struct cb_decisions *out);
+/* CB-29: ends `c` with `reason` (state completed / expired / cancelled), undoing what it holds:
+ * stop_ring, release_trunk, mwi off, and clearing its three timers. */
+void cb_end(struct cb_world *w, struct cb_callback *c, enum cb_end_reason reason, cb_time now,
+            const struct cb_cause *cause, struct cb_decisions *out);
+/* CB-18: a notifying callback stops ringing and returns to pending, keeping its place. */
+void cb_back_to_pending(struct cb_world *w, struct cb_callback *c, cb_time now,
+                        const struct cb_cause *cause, struct cb_decisions *out);
+
+/* ---- notification and recall (notification.c) ---------------------------------------- */
+
+/* CB-22: `station` lifted its handset: answers the callback ringing it, if any. */
+void cb_answer(struct cb_world *w, const char *station, cb_time now, const struct cb_cause *cause,
+               struct cb_decisions *out);
+/* CB-24: the outcome of a recall call (the recall timeout counts as no_answer). */
+void cb_recall_outcome(struct cb_world *w, struct cb_callback *c, enum cb_recall_result result,
+                       cb_time now, const struct cb_cause *cause, struct cb_decisions *out);
+/* CB-23: nobody answered the notification. */
+void cb_notify_timeout(struct cb_world *w, struct cb_callback *c, cb_time now,
+                       const struct cb_cause *cause, struct cb_decisions *out);
+
+/* ---- FAC (fac.c) ------------------------------------------------------------------------ */
+
+/* CB-30: a `digits` event. */
+void cb_on_digits(struct cb_world *w, const struct cb_event *ev, cb_time now,
+                  const struct cb_cause *cause, struct cb_decisions *out);
+
+/* ---- call.connected (cancelling.c) ---------------------------------------------------- */
+
+/* CB-27/CB-40: a connected two-party call between requester and target ends the callback. */
+void cb_on_call_connected(struct cb_world *w, const struct cb_event *ev, cb_time now,
+                          const struct cb_cause *cause, struct cb_decisions *out);
+
+#endif
