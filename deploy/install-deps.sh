@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs, with apt, whatever the build, the tests and the quickstart need and is missing.
+# Nothing is touched (no apt-get update either) when everything is already installed.
+# usage: deploy/install-deps.sh        (as root, or as a user with sudo)
+set -euo pipefail
+
+PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev
+  libcurl4-openssl-dev libcmocka-dev postgresql python3-pytest nodejs npm clang-format cppcheck
+  openssl)
+
+installed() {
+  case "$1" in
+    # NodeSource's nodejs bundles npm and conflicts with Debian's npm package: a working
+    # `node`/`npm` command is what we need, whichever package brought it.
+    nodejs) command -v node >/dev/null 2>&1 && return 0 ;;
+    npm) command -v npm >/dev/null 2>&1 && return 0 ;;
+  esac
+  [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" = "ii " ]
+}
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  installed "$p" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: everything is installed" >&2
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=()
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null 2>&1 || {
+    echo "install-deps: missing packages (${missing[*]}) and not root; run this as root" >&2
+    exit 1
+  }
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,482 @@
+"""End-to-end harness: the real callbackd binary, a private PostgreSQL and a fake PBX.
+
+Standard library only (pytest is used by conftest.py, not here). What it gives:
+
+- PgCluster: a PostgreSQL cluster driven through deploy/pg-cluster.sh (create/start/stop/restart,
+  run SQL with psql, create/drop databases).
+- Service: one callbackd process on a free 127.0.0.1 port, with `call`, `ok`, `error` helpers
+  for the REST API, `stop` (SIGTERM), `kill` (SIGKILL) and its captured log.
+- FakePBX: the PBX side of the command channel (API.md "callbackd -> PBX"); it verifies each
+  command's HMAC signature, records the commands and can be told to fail (500) or hang.
+- sign / post_events / send / event: the PBX -> callbackd event webhook, signed as API.md says.
+- wait_for: polling helper.
+"""
+
+import hashlib
+import hmac
+import http.client
+import itertools
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PG_CLUSTER = REPO / "deploy" / "pg-cluster.sh"
+
+ADMIN = "test-admin-token-0123456789abcdef"
+SECRET = "test-pbx-secret-0123456789abcdef"
+SAN_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout=10.0, interval=0.05, msg=None):
+    """Polls `pred` until it returns something truthy, which is returned; fails after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = pred()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {msg or pred}: last={last!r}")
+        time.sleep(interval)
+
+
+def pg_bindir():
+    """The newest installed PostgreSQL server's bin directory."""
+    base = Path("/usr/lib/postgresql")
+    versions = sorted((p for p in base.glob("*/bin")), key=lambda p: int(p.parent.name))
+    if not versions:
+        raise RuntimeError("PostgreSQL server binaries not found under /usr/lib/postgresql")
+    return versions[-1]
+
+
+class PgCluster:
+    """A private cluster under `dir` (deploy/pg-cluster.sh layout), or an existing one by URL."""
+
+    def __init__(self, dir, url=None, port=None):
+        self.dir = Path(dir)
+        self.url = url
+        self.port = port
+        self.psql = str(pg_bindir() / "psql")
+
+    @classmethod
+    def create(cls, fast=True):
+        """Creates and starts a throwaway cluster in a new temporary directory."""
+        parent = Path(tempfile.mkdtemp(prefix="callbackd-pg-", dir="/tmp"))
+        os.chmod(parent, 0o711)  # the postgres user must traverse it
+        c = cls(parent / "pg")
+        c._owned_parent = parent
+        c.start(fast=fast)
+        return c
+
+    def _script(self, *args, env=None):
+        r = subprocess.run(["bash", str(PG_CLUSTER), *args], capture_output=True, text=True,
+                           env={**os.environ, **(env or {})}, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(f"pg-cluster.sh {' '.join(args)} failed: {r.stderr.strip()}")
+        return r.stdout.strip()
+
+    def start(self, fast=True):
+        """Starts the cluster (on the same port as before once it has run)."""
+        env = {"PG_FAST": "1" if fast else "0"}
+        args = ["start", str(self.dir)]
+        if self.port:
+            env["PG_PORT_STRICT"] = "1"
+            args.append(str(self.port))
+        self.url = self._script(*args, env=env)
+        self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
+        return self.url
+
+    def stop(self):
+        """Fast shutdown: connected clients are cut off."""
+        self._script("stop", str(self.dir))
+
+    def running(self):
+        return subprocess.run(["bash", str(PG_CLUSTER), "status", str(self.dir)],
+                              capture_output=True).returncode == 0
+
+    def destroy(self):
+        """Stops the cluster and removes a directory made by `create`."""
+        try:
+            self.stop()
+        finally:
+            parent = getattr(self, "_owned_parent", None)
+            if parent:
+                subprocess.run(["rm", "-rf", str(parent)], check=False)
+
+    def db_url(self, dbname):
+        return self.url.rsplit("/", 1)[0] + "/" + dbname
+
+    def sql(self, query, dbname="postgres"):
+        """Runs one SQL text with psql; returns the rows as lists of strings."""
+        r = subprocess.run([self.psql, self.db_url(dbname), "-X", "-q", "-A", "-t", "-F", "\t",
+                            "-v", "ON_ERROR_STOP=1", "-c", query],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"psql failed: {r.stderr.strip()}")
+        return [line.split("\t") for line in r.stdout.splitlines() if line]
+
+    def create_db(self, prefix="cbtest"):
+        """A new empty database; returns its name."""
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        self.sql(f'CREATE DATABASE "{name}"')
+        return name
+
+    def drop_db(self, name):
+        try:
+            self.sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except RuntimeError:
+            pass
+
+
+class Service:
+    """One callbackd process. `env` entries override the defaults; a value None removes it."""
+
+    def __init__(self, database_url, env=None, args=("serve",), bin=None, admin=ADMIN,
+                 secret=SECRET, pbx=None, port=None):
+        self.bin = bin or os.environ.get("CALLBACKD_BIN") or str(REPO / "build" / "callbackd")
+        self.port = port or free_port()
+        self.admin = admin
+        self.secret = secret
+        self.base_env = {
+            "CALLBACKD_LISTEN": f"127.0.0.1:{self.port}",
+            "CALLBACKD_DATABASE_URL": database_url,
+            "CALLBACKD_ADMIN_TOKEN": admin,
+            "CALLBACKD_PBX_SECRET": secret,
+            "CALLBACKD_LOG_LEVEL": "debug",
+        }
+        if pbx is not None:
+            self.base_env["CALLBACKD_PBX_COMMAND_URL"] = pbx.url
+        self.extra_env = dict(env or {})
+        self.args = list(args)
+        self.proc = None
+        self.logfile = None
+        self.exit_status = None
+        self.tls = bool(self.environment().get("CALLBACKD_TLS_CERT"))
+
+    # -- process ---------------------------------------------------------------------------
+
+    def environment(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBACKD_")}
+        env.update(self.base_env)
+        for k, v in self.extra_env.items():
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = v
+        return env
+
+    def start(self, wait=True, timeout=20.0):
+        """Starts the process (its stderr goes to the log); waits for /readyz 200 if `wait`."""
+        self.logfile = tempfile.NamedTemporaryFile(prefix="callbackd-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen([self.bin, *self.args], env=self.environment(),
+                                     stdout=self.logfile, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        self.exit_status = None
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout=20.0):
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"callbackd exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                return self.call("GET", "/readyz", token=None)[0] == 200
+            except OSError:
+                return False
+        wait_for(ready, timeout, msg="callbackd /readyz 200")
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=15.0):
+        """SIGTERM, then waits; returns the exit status (SIGKILL and an error after `timeout`)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"callbackd ignored SIGTERM for {timeout}s:\n{self.log()}")
+        self.exit_status = self.proc.returncode
+        return self.exit_status
+
+    def kill(self):
+        """SIGKILL (a crash): returns once the process is gone."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.exit_status = self.proc.returncode if self.proc else None
+
+    def log(self):
+        """The whole log (stdout and stderr) so far."""
+        if self.logfile is None:
+            return ""
+        return Path(self.logfile.name).read_text(errors="replace")
+
+    def log_records(self):
+        """The log lines that are JSON objects, parsed."""
+        out = []
+        for line in self.log().splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict):
+                out.append(rec)
+        return out
+
+    def sanitizer_reports(self):
+        """Lines of ASan/LSan/UBSan reports in the log (empty for a clean run)."""
+        return [line for line in self.log().splitlines() if any(m in line for m in SAN_MARKERS)]
+
+    def cleanup(self):
+        if self.running():
+            self.kill()
+        if self.logfile is not None:
+            self.logfile.close()
+            try:
+                os.unlink(self.logfile.name)
+            except OSError:
+                pass
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def call(self, method, path, body=None, token=ADMIN, headers=None, raw=None, timeout=10.0):
+        """One request. `body` is sent as JSON, `raw` (bytes/str) as is; `token` None sends no
+        Authorization. Returns (status, doc, headers): doc is the parsed JSON, the text when the
+        answer is not JSON, None when empty; headers is case-insensitive (`headers["x-y"]`)."""
+        h = {}
+        if token is ADMIN:
+            token = self.admin
+        if token is not None:
+            h["Authorization"] = f"Bearer {token}"
+        data = None
+        if raw is not None:
+            data = raw.encode() if isinstance(raw, str) else raw
+            h["Content-Type"] = "application/json"
+        elif body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        h.update(headers or {})
+        h = {k: v for k, v in h.items() if v is not None}
+        if self.tls:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout, context=ctx)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=data, headers=h)
+            resp = conn.getresponse()
+            payload = resp.read()
+            status, rh = resp.status, resp.headers
+        finally:
+            conn.close()
+        doc = None
+        if payload:
+            try:
+                doc = json.loads(payload)
+            except ValueError:
+                doc = payload.decode(errors="replace")
+        return status, doc, rh
+
+    def ok(self, method, path, body=None, status=None, **kw):
+        """A request that must succeed (2xx, or exactly `status`); returns the document."""
+        st, doc, h = self.call(method, path, body, **kw)
+        good = st == status if status is not None else 200 <= st < 300
+        assert good, f"{method} {path} -> {st} (wanted {status or '2xx'}): {doc}"
+        return doc
+
+    def error(self, method, path, body=None, status=None, code=None, **kw):
+        """A request that must fail with `status` and problem `code` (RFC 9457, API.md)."""
+        st, doc, h = self.call(method, path, body, **kw)
+        assert st == status, f"{method} {path} -> {st} (wanted {status}): {doc}"
+        ctype = h.get("Content-Type", "")
+        assert ctype.split(";")[0].strip() == "application/problem+json", \
+            f"{method} {path}: Content-Type {ctype!r}"
+        assert isinstance(doc, dict), f"{method} {path}: not a JSON object: {doc!r}"
+        for field in ("type", "title", "status", "detail", "code"):
+            assert field in doc, f"{method} {path}: problem without {field}: {doc}"
+        assert doc["status"] == status, doc
+        if code is not None:
+            assert doc["code"] == code, f"{method} {path}: code {doc['code']!r}, wanted {code!r}: {doc}"
+        return doc
+
+    # -- PBX events --------------------------------------------------------------------------
+
+    def post_events(self, events, secret=None, ts=None, headers=None, raw=None):
+        """POST /v1/pbx/events signed with `secret` (default: the service's) at time `ts`."""
+        body = raw if raw is not None else json.dumps({"events": list(events)}).encode()
+        if isinstance(body, str):
+            body = body.encode()
+        h = sign(secret if secret is not None else self.secret, body, ts)
+        h.update(headers or {})
+        return self.call("POST", "/v1/pbx/events", token=None, raw=body, headers=h)
+
+    def send(self, *events):
+        """Posts events that must all be accepted (202); returns the answer."""
+        st, doc, _ = self.post_events(events)
+        assert st == 202, f"events refused: {st} {doc}"
+        return doc
+
+
+_event_ids = itertools.count(1)
+
+
+def event(type, **fields):
+    """An event of `type` with a fresh unique id (and the given fields)."""
+    ev = {"id": f"ev-{uuid.uuid4().hex[:8]}-{next(_event_ids)}", "type": type}
+    ev.update(fields)
+    return ev
+
+
+def sign(secret, body, ts=None):
+    """The two signature headers of API.md for `body` (bytes) at Unix time `ts` (default: now)."""
+    if isinstance(body, str):
+        body = body.encode()
+    ts = str(int(time.time()) if ts is None else ts)
+    mac = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"X-Callbackd-Timestamp": ts, "X-Callbackd-Signature": f"v1={mac}"}
+
+
+def verify(secret, headers, body, max_skew=300):
+    """True when `headers` carry a valid, fresh signature of `body`."""
+    ts = headers.get("X-Callbackd-Timestamp")
+    sig = headers.get("X-Callbackd-Signature")
+    if not ts or not sig or not ts.isdigit() or abs(time.time() - int(ts)) > max_skew:
+        return False
+    want = sign(secret, body, int(ts))["X-Callbackd-Signature"]
+    return hmac.compare_digest(want, sig)
+
+
+class FakePBX:
+    """The PBX's command endpoint. `mode` is "ok" (200), "fail" (500) or "hang" (no answer
+    until `release()` or `hang_s` seconds). Every request is recorded in `requests` (with
+    whether its signature was valid); valid ones that were acknowledged also in `commands`."""
+
+    def __init__(self, secret=SECRET, hang_s=30.0):
+        self.secret = secret
+        self.mode = "ok"
+        self.hang_s = hang_s
+        self.requests = []
+        self.commands = []
+        self.lock = threading.Lock()
+        self._released = threading.Event()
+        pbx = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n)
+                pbx._handle(self, body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/commands"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def _handle(self, h, body):
+        good = verify(self.secret, h.headers, body)
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = None
+        rec = {"path": h.path, "headers": dict(h.headers), "body": body, "doc": doc,
+               "signed": good, "mode": self.mode, "at": time.time()}
+        with self.lock:
+            self.requests.append(rec)
+        mode = self.mode
+        if not good:
+            return self._answer(h, 401, b'{"error":"bad signature"}')
+        if mode == "hang":
+            self._released.wait(self.hang_s)
+            return self._answer(h, 503, b"{}")
+        if mode == "fail":
+            return self._answer(h, 500, b'{"error":"told to fail"}')
+        with self.lock:
+            self.commands.append(doc)
+        return self._answer(h, 200, b"{}")
+
+    @staticmethod
+    def _answer(h, status, payload):
+        try:
+            h.send_response(status)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(payload)))
+            h.end_headers()
+            h.wfile.write(payload)
+        except OSError:
+            pass  # the client gave up (hang mode)
+
+    def set_mode(self, mode):
+        assert mode in ("ok", "fail", "hang")
+        if mode == "hang":
+            self._released.clear()
+        else:
+            self._released.set()
+        self.mode = mode
+
+    def release(self):
+        self._released.set()
+
+    def received(self, type=None, **match):
+        """The acknowledged commands, optionally of one `type` and with fields equal to `match`."""
+        with self.lock:
+            cmds = list(self.commands)
+        return [c for c in cmds if isinstance(c, dict)
+                and (type is None or c.get("type") == type)
+                and all(c.get(k) == v for k, v in match.items())]
+
+    def wait_command(self, type, timeout=10.0, **match):
+        """Waits for an acknowledged command of `type` matching `match`; returns the first."""
+        return wait_for(lambda: self.received(type, **match), timeout,
+                        msg=f"command {type} {match}")[0]
+
+    def bad_signatures(self):
+        with self.lock:
+            return [r for r in self.requests if not r["signed"]]
+
+    def close(self):
+        self._released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def run_binary(args, env, bin=None, timeout=30.0):
+    """Runs callbackd to completion with exactly `env` (plus PATH); returns CompletedProcess."""
+    bin = bin or os.environ.get("CALLBACKD_BIN") or str(REPO / "build" / "callbackd")
+    full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        if k in os.environ:
+            full[k] = os.environ[k]
+    full.update(env)
+    return subprocess.run([bin, *args], env=full, capture_output=True, text=True, timeout=timeout)

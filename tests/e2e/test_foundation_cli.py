@@ -1,0 +1,195 @@
+"""Running the binary (API.md "Running it"): configuration errors, --help/--version, `migrate`,
+start-up of two processes at once, flags overriding variables, TLS, SIGTERM."""
+
+import http.client
+import re
+import threading
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import ADMIN, REPO, SECRET, Service, free_port, run_binary, wait_for
+
+REQUIRED = ("CALLBACKD_DATABASE_URL", "CALLBACKD_ADMIN_TOKEN", "CALLBACKD_PBX_SECRET")
+
+
+def base_env(db_url):
+    return {
+        "CALLBACKD_LISTEN": f"127.0.0.1:{free_port()}",
+        "CALLBACKD_DATABASE_URL": db_url,
+        "CALLBACKD_ADMIN_TOKEN": ADMIN,
+        "CALLBACKD_PBX_SECRET": SECRET,
+    }
+
+
+def assert_config_error(r, var):
+    assert r.returncode == 2, f"exit {r.returncode}, wanted 2; stderr: {r.stderr}"
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, f"wanted one line on stderr, got: {r.stderr!r}"
+    assert var in lines[0], f"{var} not named in {lines[0]!r}"
+
+
+@pytest.mark.parametrize("var", REQUIRED)
+def test_missing_required_variable_exits_2_naming_it(db_url, var):
+    env = base_env(db_url)
+    del env[var]
+    assert_config_error(run_binary(["serve"], env), var)
+
+
+@pytest.mark.parametrize("var", REQUIRED)
+def test_empty_required_variable_exits_2_naming_it(db_url, var):
+    env = base_env(db_url)
+    env[var] = ""
+    assert_config_error(run_binary([], env), var)
+
+
+@pytest.mark.parametrize("listen", ["nonsense", "127.0.0.1", "127.0.0.1:", "127.0.0.1:99999",
+                                    "127.0.0.1:0x50", "127.0.0.1:-1"])
+def test_bad_listen_exits_2(db_url, listen):
+    env = base_env(db_url)
+    env["CALLBACKD_LISTEN"] = listen
+    assert_config_error(run_binary(["serve"], env), "CALLBACKD_LISTEN")
+
+
+@pytest.mark.parametrize("level", ["verbose", "INFOO", "0"])
+def test_bad_log_level_exits_2(db_url, level):
+    env = base_env(db_url)
+    env["CALLBACKD_LOG_LEVEL"] = level
+    assert_config_error(run_binary(["serve"], env), "CALLBACKD_LOG_LEVEL")
+
+
+def test_flag_overrides_variable_and_is_checked_too(db_url):
+    env = base_env(db_url)
+    r = run_binary(["serve", "--callbackd_log_level=loud"], env)
+    assert_config_error(r, "CALLBACKD_LOG_LEVEL")
+
+
+def test_tls_needs_both_cert_and_key(db_url, tmp_path):
+    env = base_env(db_url)
+    env["CALLBACKD_TLS_CERT"] = str(tmp_path / "cert.pem")
+    r = run_binary(["serve"], env)
+    assert r.returncode == 2, r.stderr
+    assert "CALLBACKD_TLS_KEY" in r.stderr
+
+
+def test_help_and_version_exit_0_without_configuration():
+    r = run_binary(["--help"], {})
+    assert r.returncode == 0, r.stderr
+    out = r.stdout + r.stderr
+    assert "usage" in out.lower() and "migrate" in out and "CALLBACKD_DATABASE_URL" in out
+
+    version = re.search(r"project\(callbackd VERSION ([0-9.]+)",
+                        (REPO / "CMakeLists.txt").read_text()).group(1)
+    r = run_binary(["--version"], {})
+    assert r.returncode == 0, r.stderr
+    assert version in r.stdout + r.stderr
+
+
+def schema_rows(pg, dbname):
+    return pg.sql("SELECT version, name, applied_at FROM schema_migrations ORDER BY version", dbname)
+
+
+def migration_files():
+    return sorted(p for p in (REPO / "migrations").glob("*.sql"))
+
+
+def test_migrate_applies_each_file_once_and_is_idempotent(pg, db_url, start_service):
+    dbname = db_url.rsplit("/", 1)[1]
+    env = base_env(db_url)
+    r = run_binary(["migrate"], env)
+    assert r.returncode == 0, r.stderr
+    rows = schema_rows(pg, dbname)
+    want = [int(p.name.split("_", 1)[0]) for p in migration_files()]
+    assert [int(v) for v, _, _ in rows] == want
+    # The schema is really there.
+    assert pg.sql("SELECT count(*) FROM information_schema.tables "
+                  "WHERE table_name = 'stations'", dbname) == [["1"]]
+
+    r = run_binary(["migrate"], env)
+    assert r.returncode == 0, r.stderr
+    assert schema_rows(pg, dbname) == rows, "a second migrate must apply nothing"
+
+    # serve on the migrated database is ready, and applies nothing more.
+    svc = start_service()
+    assert svc.call("GET", "/readyz", token=None)[0] == 200
+    assert schema_rows(pg, dbname) == rows
+
+
+def test_migrate_on_unreachable_database_fails(db_url):
+    env = base_env(f"postgresql://postgres@127.0.0.1:{free_port()}/nothing?connect_timeout=2")
+    r = run_binary(["migrate"], env)
+    assert r.returncode != 0
+
+
+def test_two_processes_starting_at_once_on_empty_database_both_come_up(pg, db_url, start_service):
+    a = start_service(wait=False)
+    b = start_service(wait=False)
+    a.wait_ready()
+    b.wait_ready()
+    dbname = db_url.rsplit("/", 1)[1]
+    assert len(schema_rows(pg, dbname)) == len(migration_files())
+    # Both serve the same data.
+    a.ok("PUT", "/v1/classes-of-service/shared", {"callbacks_allowed": True})
+    assert b.ok("GET", "/v1/classes-of-service/shared")["callbacks_allowed"] is True
+
+
+def test_sigterm_exits_0_and_stops_listening(start_service):
+    svc = start_service()
+    assert svc.call("GET", "/healthz", token=None)[0] == 200
+    assert svc.stop() == 0
+    with pytest.raises(OSError):
+        svc.call("GET", "/healthz", token=None, timeout=2)
+
+
+def test_sigterm_during_requests_exits_0(start_service):
+    """Requests keep arriving while SIGTERM lands: the process still exits 0 promptly."""
+    svc = start_service()
+    svc.ok("PUT", "/v1/classes-of-service/busy", {"callbacks_allowed": True})
+    stop = threading.Event()
+
+    def hammer():
+        while not stop.is_set():
+            try:
+                svc.call("GET", "/v1/classes-of-service/busy", timeout=2)
+            except OSError:
+                pass
+
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    status = svc.stop()
+    stop.set()
+    for t in threads:
+        t.join()
+    assert status == 0
+    assert time.monotonic() - t0 < 10
+
+
+def test_flag_overrides_environment(db_url, start_service):
+    port = free_port()
+    svc = start_service(env={"CALLBACKD_LISTEN": "not-an-address"}, port=port, wait=False,
+                        args=("serve", f"--callbackd_listen=127.0.0.1:{port}"))
+    svc.wait_ready()
+    assert svc.call("GET", "/healthz", token=None)[0] == 200
+
+
+def test_https_when_cert_and_key_are_set(db_url, start_service, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    svc = start_service(env={"CALLBACKD_TLS_CERT": str(cert), "CALLBACKD_TLS_KEY": str(key)})
+    assert svc.tls
+    assert svc.call("GET", "/healthz", token=None)[0] == 200
+    svc.ok("PUT", "/v1/classes-of-service/tls", {"callbacks_allowed": False})
+    # Plain HTTP on the same port gets no HTTP answer.
+    plain = Service(db_url, port=svc.port)
+    try:
+        status = plain.call("GET", "/healthz", token=None, timeout=3)[0]
+    except (OSError, http.client.HTTPException):
+        status = None
+    assert status is None or status >= 400

@@ -1,0 +1,54 @@
+"""PostgreSQL going away and coming back while callbackd runs: 503 service_unavailable during
+the outage (quickly, not a hang), /readyz 503 then 200, recovery without a restart of callbackd.
+Uses a cluster of its own (private_pg): other test files may share the session cluster."""
+
+import time
+
+from harness import wait_for
+
+
+def test_database_outage_gives_503_then_recovers(private_pg, start_service):
+    url = private_pg.db_url(private_pg.create_db())
+    svc = start_service(url)
+    svc.ok("PUT", "/v1/classes-of-service/gold", {"callbacks_allowed": True})
+    assert svc.call("GET", "/readyz", token=None)[0] == 200
+
+    private_pg.stop()
+    assert not private_pg.running()
+
+    t0 = time.monotonic()
+    svc.error("GET", "/v1/classes-of-service/gold", status=503, code="service_unavailable")
+    assert time.monotonic() - t0 < 8, "a request during the outage must not hang"
+    svc.error("PUT", "/v1/classes-of-service/silver", {"callbacks_allowed": True},
+              status=503, code="service_unavailable")
+    # Several in a row: every one answers 503 (no pool exhaustion, no crash).
+    for _ in range(5):
+        svc.error("GET", "/v1/stations", status=503, code="service_unavailable")
+    st, _, _ = svc.call("GET", "/readyz", token=None)
+    assert st == 503
+    assert svc.call("GET", "/healthz", token=None)[0] == 200
+    assert svc.running()
+
+    private_pg.start()
+    t1 = time.monotonic()
+    wait_for(lambda: svc.call("GET", "/readyz", token=None)[0] == 200, 15, msg="/readyz 200 again")
+    wait_for(lambda: svc.call("GET", "/v1/classes-of-service/gold")[0] == 200, 15,
+             msg="API answers again")
+    assert time.monotonic() - t1 < 15
+    assert svc.ok("GET", "/v1/classes-of-service/gold")["callbacks_allowed"] is True
+    # The refused PUT was not applied later behind our back.
+    svc.error("GET", "/v1/classes-of-service/silver", status=404, code="not_found")
+    # Writes work again, on every pooled connection.
+    for i in range(10):
+        svc.ok("PUT", f"/v1/classes-of-service/c{i}", {"callbacks_allowed": bool(i % 2)})
+    assert len(svc.ok("GET", "/v1/classes-of-service")["items"]) == 11
+
+
+def test_second_outage_recovers_too(private_pg, start_service):
+    url = private_pg.db_url(private_pg.create_db())
+    svc = start_service(url)
+    for _ in range(2):
+        private_pg.stop()
+        svc.error("GET", "/v1/stations", status=503, code="service_unavailable")
+        private_pg.start()
+        wait_for(lambda: svc.call("GET", "/v1/stations")[0] == 200, 15, msg="recovery")
