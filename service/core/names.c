@@ -5,19 +5,17 @@
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const state_names[] = {"pending",      "notifying", "recalling",
-                                          "queued",       "message_left", "completed",
-                                          "cancelled",    "expired"};
+static const char *const state_names[] = {"pending",      "notifying", "recalling", "queued",
+                                          "message_left", "completed", "cancelled", "expired"};
 static const char *const reason_names[] = {"busy", "no_answer", "trunks_busy", "hunt_group_busy"};
 static const char *const end_reason_names[] = {
-    "",         "requested",  "cancelled_all", "no_response",  "call_completed",
+    "",          "requested", "cancelled_all", "no_response",   "call_completed",
     "completed", "expired",   "superseded",    "recall_failed", "station_removed"};
 static const char *const target_type_names[] = {"station", "trunk_group", "hunt_group"};
 static const char *const mode_names[] = {"callback", "message"};
 static const char *const kind_names[] = {"ip_phone", "analog", "mobile", "console"};
-static const char *const command_names[] = {"ring",          "stop_ring", "reserve_trunk",
-                                            "release_trunk", "originate", "mwi",
-                                            "tone"};
+static const char *const command_names[] = {
+    "ring", "stop_ring", "reserve_trunk", "release_trunk", "originate", "mwi", "tone"};
 static const char *const tone_names[] = {"confirmation", "reorder"};
 static const char *const timer_names[] = {"expiry", "notify_timeout", "recall_timeout"};
 

@@ -21,7 +21,7 @@ static bool target_ready(struct cb_world *w, const struct cb_callback *c, struct
         if (!t || t->state.busy || t->state.failed_over || cb_station_blocking(t))
             return false; /* CB-11, CB-12, CB-14, CB-19 */
         if (c->awaiting_release || c->hook_cycle_needed || c->idle_report_needed)
-            return false; /* CB-13, CB-14, CB-24 */
+            return false;                                  /* CB-13, CB-14, CB-24 */
         return cb_target_engaged_count(w, c->target) == 0; /* CB-17: one at a time */
     }
     case CB_TARGET_TRUNK_GROUP:

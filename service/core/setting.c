@@ -70,13 +70,13 @@ static enum cb_error check_request(struct cb_world *w, const struct cb_set_reque
         return out->error;
     }
     if (requester->state.failed_over) {
-        cb_set_error(out, CB_ERR_FAILED_OVER, "station %s has failed over to its secondary controller",
-                     req->requester);
+        cb_set_error(out, CB_ERR_FAILED_OVER,
+                     "station %s has failed over to its secondary controller", req->requester);
         return out->error;
     }
     if (t->station && t->station->state.failed_over) {
-        cb_set_error(out, CB_ERR_FAILED_OVER, "station %s has failed over to its secondary controller",
-                     req->target);
+        cb_set_error(out, CB_ERR_FAILED_OVER,
+                     "station %s has failed over to its secondary controller", req->target);
         return out->error;
     }
     if (req->mode == CB_MODE_MESSAGE && t->type != CB_TARGET_STATION) {
@@ -92,7 +92,8 @@ static enum cb_error check_request(struct cb_world *w, const struct cb_set_reque
         cb_set_error(out, CB_ERR_VALIDATION, "external_number only applies to trunk groups");
         return out->error;
     }
-    if ((t->trunk && !t->trunk->callback_activation) || (t->hunt && !t->hunt->callback_activation)) {
+    if ((t->trunk && !t->trunk->callback_activation) ||
+        (t->hunt && !t->hunt->callback_activation)) {
         cb_set_error(out, CB_ERR_GROUP_DISABLED, "callbacks are not activated on group %s",
                      req->target);
         return out->error;

@@ -37,8 +37,8 @@ void cb_decisions_free(struct cb_decisions *d)
 struct cb_command *cb_emit(struct cb_decisions *out, enum cb_command_type type,
                            const char *callback_id)
 {
-    out->commands = grow(out->commands, &out->cap_commands, out->n_commands + 1,
-                         sizeof(*out->commands));
+    out->commands =
+        grow(out->commands, &out->cap_commands, out->n_commands + 1, sizeof(*out->commands));
     struct cb_command *c = &out->commands[out->n_commands++];
     memset(c, 0, sizeof(*c));
     c->type = type;
@@ -49,8 +49,7 @@ struct cb_command *cb_emit(struct cb_decisions *out, enum cb_command_type type,
 void cb_emit_history(struct cb_decisions *out, const char *callback_id, enum cb_state from,
                      enum cb_state to, cb_time at, const struct cb_cause *cause)
 {
-    out->history =
-        grow(out->history, &out->cap_history, out->n_history + 1, sizeof(*out->history));
+    out->history = grow(out->history, &out->cap_history, out->n_history + 1, sizeof(*out->history));
     struct cb_history_entry *h = &out->history[out->n_history++];
     memset(h, 0, sizeof(*h));
     CB_COPY(h->callback_id, callback_id);
@@ -78,8 +77,7 @@ void cb_emit_timer(struct cb_decisions *out, enum cb_timer_kind kind, const char
     t->at = at;
 }
 
-void cb_emit_timer_clear(struct cb_decisions *out, enum cb_timer_kind kind,
-                         const char *callback_id)
+void cb_emit_timer_clear(struct cb_decisions *out, enum cb_timer_kind kind, const char *callback_id)
 {
     struct cb_timer_op *t = push_timer(out);
     t->kind = kind;

@@ -156,7 +156,7 @@ static void test_cb30_setup_fac_refused_gives_reorder(void **state)
     assert_tone(f, "2001", CB_TONE_REORDER);
     assert_int_equal(f->d.n_commands, 1);
     assert_int_equal(f->w.n_callbacks, 0);
-    assert_int_equal(f->d.error, CB_OK); /* the event was applied: the tone says no */
+    assert_int_equal(f->d.error, CB_OK);           /* the event was applied: the tone says no */
     fx_digits(f, "2001", "*41", CB_CALL_IDLE, ""); /* nothing to call back */
     assert_tone(f, "2001", CB_TONE_REORDER);
     cb_world_station(&f->w, "2001")->callbacks_allowed = true;

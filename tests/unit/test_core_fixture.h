@@ -355,8 +355,8 @@ static inline const struct cb_history_entry *fx_last_history(const struct fx *f,
 }
 
 static inline void fx_assert_history(const struct fx *f, const char *callback_id,
-                                     enum cb_state from, enum cb_state to,
-                                     enum cb_cause_kind kind, const char *ref)
+                                     enum cb_state from, enum cb_state to, enum cb_cause_kind kind,
+                                     const char *ref)
 {
     const struct cb_history_entry *h = fx_last_history(f, callback_id);
     assert_non_null(h);

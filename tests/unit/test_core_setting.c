@@ -326,8 +326,8 @@ static void test_cb40_message_mode_needs_a_station_target(void **state)
     fx_station(f, "2001");
     fx_trunk(f, "9", 1);
     f->lines[0].busy = true;
-    assert_refused(f, fx_set_full(f, "2001", "9", "555", CB_MODE_MESSAGE, NULL),
-                   CB_ERR_VALIDATION, 0);
+    assert_refused(f, fx_set_full(f, "2001", "9", "555", CB_MODE_MESSAGE, NULL), CB_ERR_VALIDATION,
+                   0);
 }
 
 static void test_cb40_message_never_matures(void **state)
