@@ -1,0 +1,256 @@
+#include "db/pool.h"
+#include "service/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct db_pool {
+    char *url;
+    int size;
+    struct db_conn *conns;
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+    int in_use;
+};
+
+static atomic_int next_slot;
+
+static PGconn *connect_url(const char *url)
+{
+    /* connect_timeout keeps requests during an outage short: they answer 503 quickly. */
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {url, "2", "callbackd", NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    if (pg && PQstatus(pg) != CONNECTION_OK) {
+        cb_log(CB_LOG_WARN, "database connection failed",
+               json_pack("{s:s}", "error", PQerrorMessage(pg)));
+        PQfinish(pg);
+        return NULL;
+    }
+    return pg;
+}
+
+bool db_conn_ensure(struct db_conn *c, const char *url)
+{
+    if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
+        return true;
+    if (c->pg)
+        PQfinish(c->pg);
+    memset(c->prepared, 0, sizeof c->prepared);
+    c->pg = connect_url(url);
+    return c->pg != NULL;
+}
+
+struct db_conn *db_conn_open(const char *url)
+{
+    struct db_conn *c = calloc(1, sizeof *c);
+    if (c && !db_conn_ensure(c, url)) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void db_conn_close(struct db_conn *c)
+{
+    if (!c)
+        return;
+    if (c->pg)
+        PQfinish(c->pg);
+    free(c);
+}
+
+struct db_pool *db_pool_new(const char *url, int size)
+{
+    struct db_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->url = strdup(url);
+    p->size = size;
+    p->conns = calloc((size_t)size, sizeof *p->conns);
+    if (!p->url || !p->conns) {
+        db_pool_free(p);
+        return NULL;
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->freed, NULL);
+    return p;
+}
+
+void db_pool_free(struct db_pool *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; p->conns && i < p->size; i++)
+        if (p->conns[i].pg)
+            PQfinish(p->conns[i].pg);
+    free(p->conns);
+    free(p->url);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->freed);
+    free(p);
+}
+
+struct db_conn *db_pool_acquire(struct db_pool *p, int timeout_ms, enum db_status *why)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    struct db_conn *c = NULL;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        /* Prefer a connection that is already open. */
+        for (int i = 0; i < p->size && !c; i++)
+            if (!p->conns[i].in_use && p->conns[i].pg)
+                c = &p->conns[i];
+        for (int i = 0; i < p->size && !c; i++)
+            if (!p->conns[i].in_use)
+                c = &p->conns[i];
+        if (c)
+            break;
+        if (pthread_cond_timedwait(&p->freed, &p->lock, &until) == ETIMEDOUT) {
+            pthread_mutex_unlock(&p->lock);
+            *why = DB_UNAVAILABLE;
+            return NULL;
+        }
+    }
+    c->in_use = true;
+    p->in_use++;
+    pthread_mutex_unlock(&p->lock);
+    if (!db_conn_ensure(c, p->url)) {
+        db_pool_release(p, c);
+        *why = DB_UNAVAILABLE;
+        return NULL;
+    }
+    *why = DB_OK;
+    return c;
+}
+
+void db_pool_release(struct db_pool *p, struct db_conn *c)
+{
+    if (c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+        /* Left inside a transaction (an error path): roll back, or drop it if that fails. */
+        PGresult *r = PQexec(c->pg, "ROLLBACK");
+        PQclear(r);
+        if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+            PQfinish(c->pg);
+            c->pg = NULL;
+        }
+    }
+    pthread_mutex_lock(&p->lock);
+    c->in_use = false;
+    p->in_use--;
+    pthread_cond_signal(&p->freed);
+    pthread_mutex_unlock(&p->lock);
+}
+
+int db_pool_in_use(struct db_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    int n = p->in_use;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+int db_pool_size(struct db_pool *p)
+{
+    return p->size;
+}
+
+enum db_status db_classify(struct db_conn *c, const PGresult *res)
+{
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return DB_OK;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(c->last_sqlstate, sizeof c->last_sqlstate, "%s", state ? state : "");
+    if (!c->pg || PQstatus(c->pg) != CONNECTION_OK)
+        return DB_UNAVAILABLE;
+    if (!state)
+        return DB_UNAVAILABLE; /* no server answer: the connection broke mid-query */
+    if (!strcmp(state, "40001") || !strcmp(state, "40P01"))
+        return DB_RETRY;
+    if (!strcmp(state, "23505") || !strcmp(state, "23503"))
+        return DB_CONFLICT;
+    /* Class 08 (connection), 57P0x (shutdown, crash), 53 (resources): try again later. */
+    if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3) || !strncmp(state, "53", 2))
+        return DB_UNAVAILABLE;
+    cb_log(
+        CB_LOG_ERROR, "database error",
+        json_pack("{s:s, s:s}", "sqlstate", state, "error", res ? PQresultErrorMessage(res) : ""));
+    return DB_ERROR;
+}
+
+static bool prepare(struct db_conn *c, struct db_stmt *s, enum db_status *st)
+{
+    int slot = __atomic_load_n(&s->slot, __ATOMIC_ACQUIRE);
+    if (slot < 0) {
+        int fresh = atomic_fetch_add(&next_slot, 1);
+        int expected = -1;
+        if (!__atomic_compare_exchange_n(&s->slot, &expected, fresh, false, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE))
+            fresh = expected;
+        slot = fresh;
+    }
+    if (slot >= DB_MAX_STMTS) {
+        cb_logf(CB_LOG_ERROR, "too many prepared statements (raise DB_MAX_STMTS): %s", s->name);
+        *st = DB_ERROR;
+        return false;
+    }
+    if (c->prepared[slot])
+        return true;
+    PGresult *r = PQprepare(c->pg, s->name, s->sql, s->n_params, NULL);
+    *st = db_classify(c, r);
+    PQclear(r);
+    if (*st != DB_OK)
+        return false;
+    c->prepared[slot] = true;
+    return true;
+}
+
+PGresult *db_exec(struct db_conn *c, struct db_stmt *s, const char *const *params,
+                  enum db_status *st)
+{
+    if (!prepare(c, s, st))
+        return NULL;
+    PGresult *r = PQexecPrepared(c->pg, s->name, s->n_params, params, NULL, NULL, 0);
+    *st = db_classify(c, r);
+    return r;
+}
+
+enum db_status db_exec_simple(struct db_conn *c, const char *sql)
+{
+    PGresult *r = PQexec(c->pg, sql);
+    enum db_status st = db_classify(c, r);
+    PQclear(r);
+    return st;
+}
+
+const char *db_str(const PGresult *r, int row, int col)
+{
+    return PQgetvalue(r, row, col);
+}
+
+bool db_is_null(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col);
+}
+
+bool db_bool(const PGresult *r, int row, int col)
+{
+    return PQgetvalue(r, row, col)[0] == 't';
+}
+
+long long db_int(const PGresult *r, int row, int col)
+{
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}

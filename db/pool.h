@@ -1,0 +1,73 @@
+/* A fixed pool of libpq connections with statements prepared once per connection.
+ * A broken connection is reconnected on its next use; callers see DB_UNAVAILABLE meanwhile. */
+#ifndef DB_POOL_H
+#define DB_POOL_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+enum db_status {
+    DB_OK = 0,
+    DB_RETRY,       /* serialization failure or deadlock: run the transaction again */
+    DB_UNAVAILABLE, /* the database cannot be reached: 503 */
+    DB_CONFLICT,    /* a unique or foreign key constraint refused the write */
+    DB_ABORT,       /* the transaction function chose to roll back (an API error) */
+    DB_ERROR,       /* anything else: 500, logged */
+};
+
+/* A prepared statement, declared `static struct db_stmt` next to the code that runs it. */
+struct db_stmt {
+    const char *name; /* also the name it is prepared under */
+    const char *sql;
+    int n_params;
+    int slot; /* assigned on first use; index into each connection's prepared flags */
+};
+#define DB_STMT(n, np, s)                                                                          \
+    {                                                                                              \
+        .name = (n), .sql = (s), .n_params = (np), .slot = -1                                      \
+    }
+#define DB_MAX_STMTS 192
+
+struct db_conn {
+    PGconn *pg;
+    bool prepared[DB_MAX_STMTS];
+    bool in_use;
+    char last_sqlstate[6];
+};
+
+struct db_pool;
+
+/* Creates a pool of `size` connections to `url`; connects lazily. Returns NULL on OOM. */
+struct db_pool *db_pool_new(const char *url, int size);
+void db_pool_free(struct db_pool *p);
+/* Takes a connection, waiting up to `timeout_ms` for a free one; connects or reconnects it.
+ * Returns NULL when none is free in time or the database is unreachable (`*why` says which). */
+struct db_conn *db_pool_acquire(struct db_pool *p, int timeout_ms, enum db_status *why);
+/* Returns a connection; one left broken or inside a transaction is reset first. */
+void db_pool_release(struct db_pool *p, struct db_conn *c);
+/* Connections currently handed out, and the pool size (for /metrics). */
+int db_pool_in_use(struct db_pool *p);
+int db_pool_size(struct db_pool *p);
+/* Opens a connection outside the pool (the worker's own session); NULL when unreachable. */
+struct db_conn *db_conn_open(const char *url);
+void db_conn_close(struct db_conn *c);
+/* Whether the connection is usable; reconnects when it is not. */
+bool db_conn_ensure(struct db_conn *c, const char *url);
+
+/* Runs a prepared statement (preparing it on this connection first if needed). The result is
+ * the caller's (PQclear); `*st` is the outcome classified. Text parameters; NULL = SQL NULL. */
+PGresult *db_exec(struct db_conn *c, struct db_stmt *s, const char *const *params,
+                  enum db_status *st);
+/* Runs plain SQL without parameters (BEGIN, COMMIT, migrations). */
+enum db_status db_exec_simple(struct db_conn *c, const char *sql);
+/* Classifies a result: DB_OK for COMMAND_OK/TUPLES_OK; otherwise by SQLSTATE and connection. */
+enum db_status db_classify(struct db_conn *c, const PGresult *res);
+
+/* Reads column `col` of row `row` as a string ("" for NULL), bool or integer. */
+const char *db_str(const PGresult *r, int row, int col);
+bool db_is_null(const PGresult *r, int row, int col);
+bool db_bool(const PGresult *r, int row, int col);
+long long db_int(const PGresult *r, int row, int col);
+
+#endif

@@ -1,0 +1,32 @@
+#include "db/tx.h"
+
+#define DB_TX_ATTEMPTS 5
+
+enum db_status db_tx_run_on(struct db_conn *c, db_tx_fn fn, void *ctx)
+{
+    enum db_status st = DB_ERROR;
+    for (int attempt = 0; attempt < DB_TX_ATTEMPTS; attempt++) {
+        st = db_exec_simple(c, "BEGIN");
+        if (st != DB_OK)
+            return st;
+        st = fn(c, ctx);
+        if (st == DB_OK)
+            st = db_exec_simple(c, "COMMIT");
+        if (st != DB_OK && c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+            (void)db_exec_simple(c, "ROLLBACK");
+        if (st != DB_RETRY)
+            return st;
+    }
+    return st;
+}
+
+enum db_status db_tx_run(struct db_pool *p, db_tx_fn fn, void *ctx)
+{
+    enum db_status why;
+    struct db_conn *c = db_pool_acquire(p, 5000, &why);
+    if (!c)
+        return why;
+    enum db_status st = db_tx_run_on(c, fn, ctx);
+    db_pool_release(p, c);
+    return st;
+}
