@@ -1,0 +1,24 @@
+/* What the threads of one callbackd process share: the configuration (immutable), the
+ * database pool, the token cache and the metrics (atomics). Passed down, never global. */
+#ifndef CB_APP_H
+#define CB_APP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+struct cb_config;
+struct db_pool;
+struct api_token_cache;
+struct cb_metrics;
+struct cb_worker;
+
+struct cb_app {
+    const struct cb_config *cfg;
+    struct db_pool *pool;
+    struct api_token_cache *tokens;
+    struct cb_metrics *metrics;
+    struct cb_worker *worker; /* NULL until started */
+    atomic_bool schema_ready; /* migrations applied (checked again by /readyz when false) */
+};
+
+#endif

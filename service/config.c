@@ -1,0 +1,186 @@
+#include "service/config.h"
+#include "service/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* The variables of API.md, each overridable by the flag of the same name in lower case. */
+static const char *const VARS[] = {
+    "CALLBACKD_LISTEN",       "CALLBACKD_DATABASE_URL",    "CALLBACKD_ADMIN_TOKEN",
+    "CALLBACKD_PBX_SECRET",   "CALLBACKD_PBX_COMMAND_URL", "CALLBACKD_TLS_CERT",
+    "CALLBACKD_TLS_KEY",      "CALLBACKD_LOG_LEVEL",       "CALLBACKD_HTTP_THREADS",
+    "CALLBACKD_DB_POOL_SIZE",
+};
+#define N_VARS (sizeof VARS / sizeof VARS[0])
+
+const char *cb_config_usage(void)
+{
+    return "usage: callbackd [serve|migrate] [--help] [--version] [--callbackd_<name>=VALUE ...]\n"
+           "\n"
+           "  serve    apply pending migrations, then serve the API and run the worker (default)\n"
+           "  migrate  apply pending migrations and exit\n"
+           "\n"
+           "Configuration (environment; a flag of the same name in lower case overrides it):\n"
+           "  CALLBACKD_LISTEN           address:port of the HTTP API (default 127.0.0.1:8080)\n"
+           "  CALLBACKD_DATABASE_URL     libpq connection string or URI (required)\n"
+           "  CALLBACKD_ADMIN_TOKEN      bootstrap bearer token with the admin scope (required)\n"
+           "  CALLBACKD_PBX_SECRET       HMAC secret for PBX events and commands (required)\n"
+           "  CALLBACKD_PBX_COMMAND_URL  where commands are POSTed (unset: only kept)\n"
+           "  CALLBACKD_TLS_CERT, CALLBACKD_TLS_KEY  PEM files; both set: HTTPS\n"
+           "  CALLBACKD_LOG_LEVEL        debug, info, warn or error (default info)\n"
+           "  CALLBACKD_HTTP_THREADS     HTTP worker threads (default 4)\n"
+           "  CALLBACKD_DB_POOL_SIZE     database connections for the API (default threads + 2)\n";
+}
+
+static int fail(char *err, unsigned errlen, const char *fmt, const char *var)
+{
+    snprintf(err, errlen, fmt, var);
+    return -1;
+}
+
+/* Splits "host:port" or "[v6]:port"; returns 0 on success. */
+static int parse_listen(const char *v, struct cb_config *cfg)
+{
+    const char *colon = strrchr(v, ':');
+    if (!colon || colon == v)
+        return -1;
+    size_t hlen = (size_t)(colon - v);
+    const char *host = v;
+    if (v[0] == '[') {
+        if (hlen < 3 || v[hlen - 1] != ']')
+            return -1;
+        host = v + 1;
+        hlen -= 2;
+    }
+    if (hlen >= sizeof cfg->listen_host)
+        return -1;
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || port < 1 || port > 65535)
+        return -1;
+    memcpy(cfg->listen_host, host, hlen);
+    cfg->listen_host[hlen] = '\0';
+    cfg->listen_port = (unsigned short)port;
+    return 0;
+}
+
+static int parse_count(const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || end == v || n < lo || n > hi)
+        return -1;
+    *out = (int)n;
+    return 0;
+}
+
+/* Finds the value of VARS[i] from argv ("--name=v" or "--name v"), else the environment. */
+static const char *lookup(int i, int argc, char **argv)
+{
+    char flag[64];
+    snprintf(flag, sizeof flag, "--%s", VARS[i]);
+    for (char *p = flag; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    size_t flen = strlen(flag);
+    const char *found = NULL;
+    for (int a = 1; a < argc; a++) {
+        if (strncmp(argv[a], flag, flen) != 0)
+            continue;
+        if (argv[a][flen] == '=')
+            found = argv[a] + flen + 1;
+        else if (argv[a][flen] == '\0' && a + 1 < argc)
+            found = argv[a + 1];
+    }
+    return found ? found : getenv(VARS[i]);
+}
+
+static char *dup_or_null(const char *v)
+{
+    return v && *v ? strdup(v) : NULL;
+}
+
+int cb_config_load(struct cb_config *cfg, int argc, char **argv, char *err, unsigned errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->mode = CB_RUN_SERVE;
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+            cfg->mode = CB_RUN_HELP;
+        else if (strcmp(arg, "--version") == 0)
+            cfg->mode = CB_RUN_VERSION;
+        else if (strcmp(arg, "serve") == 0 || strcmp(arg, "migrate") == 0) {
+            if (cfg->mode == CB_RUN_SERVE || cfg->mode == CB_RUN_MIGRATE)
+                cfg->mode = arg[0] == 's' ? CB_RUN_SERVE : CB_RUN_MIGRATE;
+        } else if (strncmp(arg, "--callbackd_", 12) == 0) {
+            if (!strchr(arg, '=')) {
+                if (a + 1 >= argc)
+                    return fail(err, errlen, "flag %s needs a value", arg);
+                a++; /* its value */
+            }
+            int known = 0;
+            for (size_t i = 0; i < N_VARS; i++) {
+                size_t n = strlen(VARS[i]);
+                if (strncasecmp(arg + 2, VARS[i], n) == 0 && (arg[2 + n] == '=' || !arg[2 + n]))
+                    known = 1;
+            }
+            if (!known)
+                return fail(err, errlen, "unknown flag %s", arg);
+        } else
+            return fail(err, errlen, "unknown argument %s (see --help)", arg);
+    }
+    if (cfg->mode == CB_RUN_HELP || cfg->mode == CB_RUN_VERSION)
+        return 0;
+
+    const char *v[N_VARS];
+    for (size_t i = 0; i < N_VARS; i++)
+        v[i] = lookup((int)i, argc, argv);
+
+    if (parse_listen(v[0] && *v[0] ? v[0] : "127.0.0.1:8080", cfg) != 0)
+        return fail(err, errlen, "%s must be address:port (e.g. 127.0.0.1:8080)", VARS[0]);
+    if (!v[1] || !*v[1])
+        return fail(err, errlen, "%s is required (a libpq connection string or URI)", VARS[1]);
+    if (!v[2] || strlen(v[2]) < 16)
+        return fail(err, errlen, "%s is required (at least 16 characters)", VARS[2]);
+    if (cfg->mode == CB_RUN_SERVE && (!v[3] || strlen(v[3]) < 16))
+        return fail(err, errlen, "%s is required (at least 16 characters)", VARS[3]);
+    if (v[4] && *v[4] && strncmp(v[4], "http://", 7) != 0 && strncmp(v[4], "https://", 8) != 0)
+        return fail(err, errlen, "%s must be an http:// or https:// URL", VARS[4]);
+    if ((v[5] && *v[5]) != (v[6] && *v[6]))
+        return fail(err, errlen, "%s",
+                    (v[5] && *v[5]) ? "CALLBACKD_TLS_KEY must be set with CALLBACKD_TLS_CERT"
+                                    : "CALLBACKD_TLS_CERT must be set with CALLBACKD_TLS_KEY");
+    cfg->log_level = CB_LOG_INFO;
+    if (v[7] && *v[7] && (cfg->log_level = cb_log_level_parse(v[7])) < 0)
+        return fail(err, errlen, "%s must be one of debug, info, warn, error", VARS[7]);
+    cfg->http_threads = 4;
+    if (v[8] && *v[8] && parse_count(v[8], 1, 64, &cfg->http_threads) != 0)
+        return fail(err, errlen, "%s must be a whole number from 1 to 64", VARS[8]);
+    cfg->db_pool_size = cfg->http_threads + 2;
+    if (v[9] && *v[9] && parse_count(v[9], 1, 256, &cfg->db_pool_size) != 0)
+        return fail(err, errlen, "%s must be a whole number from 1 to 256", VARS[9]);
+
+    cfg->database_url = strdup(v[1]);
+    cfg->admin_token = strdup(v[2]);
+    cfg->pbx_secret = dup_or_null(v[3]);
+    cfg->pbx_command_url = dup_or_null(v[4]);
+    cfg->tls_cert = dup_or_null(v[5]);
+    cfg->tls_key = dup_or_null(v[6]);
+    return 0;
+}
+
+void cb_config_free(struct cb_config *cfg)
+{
+    free(cfg->database_url);
+    free(cfg->admin_token);
+    free(cfg->pbx_secret);
+    free(cfg->pbx_command_url);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
+    memset(cfg, 0, sizeof *cfg);
+}

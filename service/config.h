@@ -1,0 +1,32 @@
+/* The configuration of API.md "Running it": read once at start-up into an immutable struct. */
+#ifndef CB_CONFIG_H
+#define CB_CONFIG_H
+
+#include <stdbool.h>
+
+enum cb_command_mode { CB_RUN_SERVE = 0, CB_RUN_MIGRATE, CB_RUN_HELP, CB_RUN_VERSION };
+
+struct cb_config {
+    enum cb_command_mode mode;
+    char listen_host[256];
+    unsigned short listen_port;
+    char *database_url;
+    char *admin_token;
+    char *pbx_secret;
+    char *pbx_command_url; /* NULL: commands are only kept */
+    char *tls_cert;        /* both set: HTTPS */
+    char *tls_key;
+    int log_level;    /* enum cb_log_level */
+    int http_threads; /* CALLBACKD_HTTP_THREADS, default 4 */
+    int db_pool_size; /* CALLBACKD_DB_POOL_SIZE, default http_threads + 2 */
+};
+
+/* Fills `cfg` from `environ` then argv (`--callbackd_listen=...` overrides the variable).
+ * Returns 0, or -1 with a one-line message naming the variable in `err`. */
+int cb_config_load(struct cb_config *cfg, int argc, char **argv, char *err, unsigned errlen);
+/* Frees the strings of a loaded configuration. */
+void cb_config_free(struct cb_config *cfg);
+/* The text of `callbackd --help`. */
+const char *cb_config_usage(void);
+
+#endif

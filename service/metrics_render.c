@@ -1,0 +1,43 @@
+#include "db/pool.h"
+#include "service/app.h"
+#include "service/metrics.h"
+
+/* Renders the PBX loop's metrics: events, inbox lag, commands, delivery, timers, leadership. */
+void cb_metrics_render_pbx(struct cb_text *t, struct cb_app *app);
+
+void cb_metrics_render_pbx(struct cb_text *t, struct cb_app *app)
+{
+    struct cb_metrics *m = app->metrics;
+    cb_text_printf(
+        t,
+        "# HELP callbackd_events_total PBX events by outcome.\n"
+        "# TYPE callbackd_events_total counter\n"
+        "callbackd_events_total{outcome=\"received\"} %llu\n"
+        "callbackd_events_total{outcome=\"duplicate\"} %llu\n"
+        "callbackd_events_total{outcome=\"applied\"} %llu\n"
+        "callbackd_events_total{outcome=\"ignored\"} %llu\n"
+        "# HELP callbackd_inbox_lag Events stored but not yet applied (worker's view).\n"
+        "# TYPE callbackd_inbox_lag gauge\n"
+        "callbackd_inbox_lag %lld\n"
+        "# HELP callbackd_command_delivery_attempts_total POSTs of commands to the PBX.\n"
+        "# TYPE callbackd_command_delivery_attempts_total counter\n"
+        "callbackd_command_delivery_attempts_total %llu\n"
+        "# HELP callbackd_commands_total Commands by final status, by this process.\n"
+        "# TYPE callbackd_commands_total counter\n"
+        "callbackd_commands_total{status=\"delivered\"} %llu\n"
+        "callbackd_commands_total{status=\"failed\"} %llu\n"
+        "# HELP callbackd_timers_fired_total Timers fired by the worker.\n"
+        "# TYPE callbackd_timers_fired_total counter\n"
+        "callbackd_timers_fired_total %llu\n"
+        "# HELP callbackd_worker_leader 1 while this process runs the worker.\n"
+        "# TYPE callbackd_worker_leader gauge\n"
+        "callbackd_worker_leader %d\n",
+        atomic_load(&m->events_received), atomic_load(&m->events_duplicate),
+        atomic_load(&m->events_applied), atomic_load(&m->events_ignored),
+        (long long)atomic_load(&m->inbox_lag), atomic_load(&m->command_attempts),
+        atomic_load(&m->commands_delivered_total), atomic_load(&m->commands_failed_total),
+        atomic_load(&m->timers_fired), atomic_load(&m->worker_leader));
+    cb_text_printf(t, "# HELP callbackd_command_delivery_seconds Command created to acknowledged.\n"
+                      "# TYPE callbackd_command_delivery_seconds histogram\n");
+    cb_histogram_render(t, "callbackd_command_delivery_seconds", "", &m->delivery_latency);
+}
