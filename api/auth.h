@@ -1,0 +1,27 @@
+/* Bearer tokens: the bootstrap admin token from the environment, and minted tokens whose
+ * SHA-256 alone is stored. Tokens cannot be revoked, so a verified hash is cached. */
+#ifndef API_AUTH_H
+#define API_AUTH_H
+
+#include "api/http.h"
+
+struct api_token_cache;
+
+struct api_token_cache *api_token_cache_new(void);
+void api_token_cache_free(struct api_token_cache *c);
+
+/* Reads the Authorization header into r->who. Returns true when a known token was given;
+ * false with `*err` = API_UNAUTHORIZED or API_SERVICE_UNAVAILABLE otherwise. */
+bool api_authenticate(struct api_request *r, enum api_error *err);
+/* Whether the principal has one of the route's scopes. */
+bool api_authorized(const struct api_request *r, unsigned scopes);
+/* Whether the principal may act for station `number` (admin, or station:<number>). */
+bool api_may_act_for(const struct api_request *r, const char *number);
+/* Whether the principal may read what concerns station `number` (admin, operator, or it). */
+bool api_may_read_for(const struct api_request *r, const char *number);
+/* SHA-256 of `token` into `out` (32 bytes). */
+void api_token_hash(const char *token, unsigned char out[32]);
+/* Parses one scope string ("admin", "operator", "station:<number>"); false when invalid. */
+bool api_scope_valid(const char *scope);
+
+#endif

@@ -1,0 +1,94 @@
+/* Classes of service: PUT, GET one, GET list (admin writes, operators read). */
+#include "api/handlers.h"
+#include "api/lists.h"
+#include "api/validate.h"
+#include "db/directory.h"
+#include "db/tx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *cos_json(const struct db_cos *c)
+{
+    return json_pack("{s:s, s:b}", "id", c->id, "callbacks_allowed", c->callbacks_allowed);
+}
+
+static enum db_status cos_put_tx(struct db_conn *c, void *ctx)
+{
+    return db_cos_put(c, ctx);
+}
+
+void api_cos_put(struct api_request *r)
+{
+    struct db_cos cos = {0};
+    json_t *errors = json_array();
+    if (!api_valid_cos_id(r->params[0]))
+        api_field_error(errors, "id", "must be 1-32 letters, digits, - or _");
+    else
+        memcpy(cos.id, r->params[0], strlen(r->params[0]) + 1); /* valid: at most 32 */
+    const struct api_field fields[] = {
+        {.name = "callbacks_allowed",
+         .type = API_F_BOOL,
+         .required = true,
+         .dest = &cos.callbacks_allowed},
+        {.name = "id", .type = API_F_IGNORED},
+    };
+    api_parse_fields(r->json, fields, 2, errors, "");
+    if (json_array_size(errors)) {
+        api_reply_validation(r, errors);
+        return;
+    }
+    json_decref(errors);
+    enum db_status st = db_tx_run(r->app->pool, cos_put_tx, &cos);
+    if (st != DB_OK)
+        api_reply_db_error(r, st);
+    else
+        api_reply_json(r, 200, cos_json(&cos));
+}
+
+void api_cos_get(struct api_request *r)
+{
+    struct db_conn *c = api_conn(r);
+    if (!c)
+        return;
+    struct db_cos cos;
+    bool found = false;
+    enum db_status st = db_cos_get(c, r->params[0], &cos, &found);
+    api_conn_release(r, c);
+    if (st != DB_OK)
+        api_reply_db_error(r, st);
+    else if (!found)
+        api_reply_problem(r, API_NOT_FOUND, "no class of service %s", r->params[0]);
+    else
+        api_reply_json(r, 200, cos_json(&cos));
+}
+
+void api_cos_list(struct api_request *r)
+{
+    int limit;
+    char cursor[API_CURSOR_MAX];
+    json_t *errors = json_array();
+    if (!api_list_params(r, &limit, cursor, errors)) {
+        api_reply_validation(r, errors);
+        return;
+    }
+    json_decref(errors);
+    struct db_conn *c = api_conn(r);
+    if (!c)
+        return;
+    struct db_cos *rows = calloc((size_t)limit + 1, sizeof *rows);
+    int n = 0;
+    enum db_status st = rows ? db_cos_list(c, cursor, limit + 1, rows, &n) : DB_ERROR;
+    api_conn_release(r, c);
+    if (st != DB_OK) {
+        free(rows);
+        api_reply_db_error(r, st);
+        return;
+    }
+    json_t *items = json_array();
+    for (int i = 0; i < n && i < limit; i++)
+        json_array_append_new(items, cos_json(&rows[i]));
+    api_reply_json(r, 200, api_list_answer(items, n > limit ? rows[limit - 1].id : NULL, NULL));
+    free(rows);
+}

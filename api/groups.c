@@ -1,0 +1,235 @@
+/* Trunk groups (lines) and hunt groups (members): PUT, GET, list, DELETE (CB-28). */
+#include "api/handlers.h"
+#include "api/lists.h"
+#include "api/stations.h"
+#include "api/validate.h"
+#include "db/tx.h"
+#include "service/callbacks.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct group_put {
+    struct db_group g;
+    enum db_number_kind kind;
+    json_t *errors;
+};
+
+static enum db_status group_put_tx(struct db_conn *c, void *ctx)
+{
+    struct group_put *p = ctx;
+    enum db_status st;
+    if (p->kind == DB_NUMBER_HUNT_GROUP) {
+        char missing[CB_NUMBER_MAX];
+        st = db_first_missing_station(c, p->g.items, missing);
+        if (st != DB_OK)
+            return st;
+        if (missing[0]) {
+            api_field_error(p->errors, "members", "%s is not a provisioned station", missing);
+            return DB_ABORT;
+        }
+        st = db_hunt_group_put(c, &p->g);
+    } else
+        st = db_trunk_group_put(c, &p->g);
+    if (st == DB_CONFLICT) {
+        api_field_error(p->errors, "number", "%s is already used by another station or group",
+                        p->g.number);
+        return DB_ABORT;
+    }
+    return st;
+}
+
+static bool has_duplicates(json_t *a)
+{
+    for (size_t i = 0; i < json_array_size(a); i++)
+        for (size_t j = i + 1; j < json_array_size(a); j++)
+            if (json_equal(json_array_get(a, i), json_array_get(a, j)))
+                return true;
+    return false;
+}
+
+static void group_put(struct api_request *r, enum db_number_kind kind)
+{
+    bool trunk = kind == DB_NUMBER_TRUNK_GROUP;
+    const char *list = trunk ? "lines" : "members";
+    struct group_put p = {.kind = kind, .errors = json_array()};
+    json_t *items = NULL;
+    const struct api_field fields[] = {
+        {.name = list,
+         .type = API_F_STRING_ARRAY,
+         .required = true,
+         .dest = &items,
+         .min = 0,
+         .max = DB_GROUP_ITEMS_MAX,
+         .check = trunk ? api_valid_line_id : api_valid_number,
+         .expect = trunk ? "a line id (1-64 characters, no spaces or /)" : "a station number"},
+        {.name = "callback_activation", .type = API_F_BOOL, .dest = &p.g.callback_activation},
+        {.name = "number", .type = API_F_IGNORED},
+        {.name = trunk ? "line_states" : "member_states", .type = API_F_IGNORED},
+    };
+    if (!api_valid_number(r->params[0]))
+        api_field_error(p.errors, "number",
+                        "must be a directory number (1-32 characters of 0-9 * #)");
+    api_parse_fields(r->json, fields, sizeof fields / sizeof fields[0], p.errors, "");
+    if (items && has_duplicates(items))
+        api_field_error(p.errors, list, "must not name the same %s twice",
+                        trunk ? "line" : "member");
+    if (json_array_size(p.errors)) {
+        api_reply_validation(r, p.errors);
+        return;
+    }
+    snprintf(p.g.number, sizeof p.g.number, "%.32s", r->params[0]);
+    p.g.items = items;
+    enum db_status st = db_tx_run(r->app->pool, group_put_tx, &p);
+    if (st == DB_ABORT) {
+        api_reply_validation(r, p.errors);
+        return;
+    }
+    json_decref(p.errors);
+    if (st != DB_OK)
+        api_reply_db_error(r, st);
+    else if (trunk)
+        api_trunk_group_get(r);
+    else
+        api_hunt_group_get(r);
+}
+
+/* The group as API.md shows it; for trunks `lines` are ids and `line_states` their state. */
+static json_t *group_json(const struct db_group *g, bool trunk)
+{
+    json_t *doc =
+        json_pack("{s:s, s:b}", "number", g->number, "callback_activation", g->callback_activation);
+    if (!trunk) {
+        json_object_set(doc, "members", g->items);
+        return doc;
+    }
+    json_t *lines = json_array();
+    size_t i;
+    json_t *l;
+    json_array_foreach(g->items, i, l) json_array_append(lines, json_object_get(l, "line"));
+    json_object_set_new(doc, "lines", lines);
+    json_object_set(doc, "line_states", g->items);
+    return doc;
+}
+
+static void group_get(struct api_request *r, enum db_number_kind kind)
+{
+    struct db_conn *c = api_conn(r);
+    if (!c)
+        return;
+    struct db_group g = {0};
+    bool found = false;
+    enum db_status st = db_group_get(c, kind, r->params[0], &g, &found);
+    api_conn_release(r, c);
+    if (st != DB_OK)
+        api_reply_db_error(r, st);
+    else if (!found)
+        api_reply_problem(r, API_NOT_FOUND, "no %s group %s",
+                          kind == DB_NUMBER_TRUNK_GROUP ? "trunk" : "hunt", r->params[0]);
+    else
+        api_reply_json(r, 200, group_json(&g, kind == DB_NUMBER_TRUNK_GROUP));
+    json_decref(g.items);
+}
+
+static void group_list(struct api_request *r, enum db_number_kind kind)
+{
+    int limit;
+    char cursor[API_CURSOR_MAX];
+    json_t *errors = json_array();
+    if (!api_list_params(r, &limit, cursor, errors)) {
+        api_reply_validation(r, errors);
+        return;
+    }
+    json_decref(errors);
+    struct db_conn *c = api_conn(r);
+    if (!c)
+        return;
+    struct db_group *rows = calloc((size_t)limit + 1, sizeof *rows);
+    int n = 0;
+    enum db_status st = rows ? db_group_list(c, kind, cursor, limit + 1, rows, &n) : DB_ERROR;
+    api_conn_release(r, c);
+    if (st != DB_OK) {
+        api_reply_db_error(r, st);
+    } else {
+        json_t *items = json_array();
+        for (int i = 0; i < n && i < limit; i++)
+            json_array_append_new(items, group_json(&rows[i], kind == DB_NUMBER_TRUNK_GROUP));
+        api_reply_json(r, 200,
+                       api_list_answer(items, n > limit ? rows[limit - 1].number : NULL, NULL));
+    }
+    for (int i = 0; i < n; i++)
+        json_decref(rows[i].items);
+    free(rows);
+}
+
+struct number_delete {
+    const char *number;
+    enum db_number_kind kind;
+    const char *request_id;
+    bool found;
+};
+
+static enum db_status number_delete_tx(struct db_conn *c, void *ctx)
+{
+    struct number_delete *d = ctx;
+    enum db_number_kind kind;
+    enum db_status st = db_number_kind(c, d->number, &kind);
+    if (st != DB_OK || kind != d->kind)
+        return st; /* not found: d->found stays false */
+    /* CB-28: its callbacks end first (undoing rings, lines, lamps), in the same transaction. */
+    st = cb_service_number_removed(c, d->number, d->request_id);
+    if (st != DB_OK)
+        return st;
+    return db_number_delete(c, d->number, d->kind, &d->found);
+}
+
+void api_number_delete(struct api_request *r, enum db_number_kind kind)
+{
+    struct number_delete d = {.number = r->params[0], .kind = kind, .request_id = r->request_id};
+    enum db_status st =
+        api_valid_number(d.number) ? db_tx_run(r->app->pool, number_delete_tx, &d) : DB_OK;
+    if (st != DB_OK)
+        api_reply_db_error(r, st);
+    else if (!d.found)
+        api_reply_problem(r, API_NOT_FOUND, "no such %s: %s",
+                          kind == DB_NUMBER_STATION       ? "station"
+                          : kind == DB_NUMBER_TRUNK_GROUP ? "trunk group"
+                                                          : "hunt group",
+                          d.number);
+    else
+        api_reply_empty(r, 204);
+}
+
+void api_trunk_group_put(struct api_request *r)
+{
+    group_put(r, DB_NUMBER_TRUNK_GROUP);
+}
+void api_trunk_group_get(struct api_request *r)
+{
+    group_get(r, DB_NUMBER_TRUNK_GROUP);
+}
+void api_trunk_group_list(struct api_request *r)
+{
+    group_list(r, DB_NUMBER_TRUNK_GROUP);
+}
+void api_trunk_group_delete(struct api_request *r)
+{
+    api_number_delete(r, DB_NUMBER_TRUNK_GROUP);
+}
+void api_hunt_group_put(struct api_request *r)
+{
+    group_put(r, DB_NUMBER_HUNT_GROUP);
+}
+void api_hunt_group_get(struct api_request *r)
+{
+    group_get(r, DB_NUMBER_HUNT_GROUP);
+}
+void api_hunt_group_list(struct api_request *r)
+{
+    group_list(r, DB_NUMBER_HUNT_GROUP);
+}
+void api_hunt_group_delete(struct api_request *r)
+{
+    api_number_delete(r, DB_NUMBER_HUNT_GROUP);
+}

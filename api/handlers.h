@@ -1,0 +1,41 @@
+/* Every endpoint handler, by file. The route table (api/routes.c) names them. */
+#ifndef API_HANDLERS_H
+#define API_HANDLERS_H
+
+#include "api/http.h"
+#include "db/pool.h"
+
+/* Takes a pooled connection for a read; answers 503 and returns NULL when there is none. */
+struct db_conn *api_conn(struct api_request *r);
+/* Gives it back. */
+void api_conn_release(struct api_request *r, struct db_conn *c);
+
+/* api/health.c */
+void api_healthz(struct api_request *r);
+void api_readyz(struct api_request *r);
+void api_metrics(struct api_request *r);
+/* api/tokens.c */
+void api_tokens_post(struct api_request *r);
+/* api/cos.c */
+void api_cos_put(struct api_request *r);
+void api_cos_get(struct api_request *r);
+void api_cos_list(struct api_request *r);
+/* api/stations.c */
+void api_station_put(struct api_request *r);
+void api_station_get(struct api_request *r);
+void api_station_list(struct api_request *r);
+void api_station_delete(struct api_request *r);
+/* api/groups.c */
+void api_trunk_group_put(struct api_request *r);
+void api_trunk_group_get(struct api_request *r);
+void api_trunk_group_list(struct api_request *r);
+void api_trunk_group_delete(struct api_request *r);
+void api_hunt_group_put(struct api_request *r);
+void api_hunt_group_get(struct api_request *r);
+void api_hunt_group_list(struct api_request *r);
+void api_hunt_group_delete(struct api_request *r);
+/* api/options.c */
+void api_options_get(struct api_request *r);
+void api_options_put(struct api_request *r);
+
+#endif

@@ -1,0 +1,84 @@
+/* One HTTP request as the handlers see it, and the ways to answer it. */
+#ifndef API_HTTP_H
+#define API_HTTP_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "api/problem.h"
+#include "service/app.h"
+#include "service/core/model.h"
+
+enum api_method {
+    API_GET = 1,
+    API_PUT = 2,
+    API_POST = 4,
+    API_DELETE = 8,
+    API_HEAD = 16,
+};
+
+#define API_MAX_PARAMS         3
+#define API_PARAM_MAX          160
+#define API_MAX_STATION_SCOPES 8
+#define API_MAX_HEADERS        4
+
+/* Who is calling, from the bearer token. */
+struct api_principal {
+    bool authenticated;
+    bool admin;
+    bool operator;
+    char token_id[40]; /* tokens.id, or "admin" for the bootstrap token */
+    int n_stations;
+    char stations[API_MAX_STATION_SCOPES][CB_NUMBER_MAX]; /* station:<n> scopes */
+};
+
+struct api_route;
+
+struct api_request {
+    struct cb_app *app;
+    struct MHD_Connection *conn;
+    char request_id[33];
+    enum api_method method;
+    const char *path; /* MHD's unescaped URL path; valid for the request */
+    const struct api_route *route;
+    int route_index;
+    char params[API_MAX_PARAMS][API_PARAM_MAX]; /* path parameters in order */
+    int n_params;
+    char *body;
+    size_t body_len, body_cap, body_limit;
+    bool body_too_large;
+    json_t *json; /* the parsed body of a JSON request; owned */
+    struct api_principal who;
+    unsigned status;
+    uint64_t started_ns;
+    bool replied;
+    int n_headers;
+    char headers[API_MAX_HEADERS][2][256];
+};
+
+/* Answers with `body` as JSON (the reference is stolen; NULL answers with no body). */
+void api_reply_json(struct api_request *r, unsigned status, json_t *body);
+/* Answers with `body` (malloc'd, taken; NULL for none) of content type `ctype`. */
+void api_reply_raw(struct api_request *r, unsigned status, const char *ctype, char *body,
+                   size_t len);
+/* Answers with no body (204, 202...). */
+void api_reply_empty(struct api_request *r, unsigned status);
+/* Answers with problem+json for `e`; `detail` is a printf format (NULL: the title). */
+void api_reply_problem(struct api_request *r, enum api_error e, const char *detail, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Answers 422 validation_failed with `errors` ([{field, message}], stolen). */
+void api_reply_validation(struct api_request *r, json_t *errors);
+/* Answers the problem for a database outcome (503 when unavailable, 500 otherwise). */
+void api_reply_db_error(struct api_request *r, int db_status);
+/* Adds a header to the coming answer (Location, Allow). */
+void api_add_header(struct api_request *r, const char *name, const char *value);
+/* A query argument, or NULL. */
+const char *api_query(struct api_request *r, const char *name);
+/* Every value of a repeated query argument into `out` (up to `max`); returns how many. */
+int api_query_all(struct api_request *r, const char *name, const char **out, int max);
+/* The current time in milliseconds since the epoch (the edge passes it to the core). */
+int64_t api_now_ms(void);
+
+#endif

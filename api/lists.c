@@ -1,0 +1,80 @@
+#include "api/lists.h"
+#include "api/validate.h"
+
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *api_cursor_encode(const char *position)
+{
+    size_t n = strlen(position);
+    char *out = malloc(4 * ((n + 2) / 3) + 1);
+    if (!out)
+        return NULL;
+    int len = EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)position, (int)n);
+    while (len > 0 && out[len - 1] == '=')
+        len--;
+    out[len] = '\0';
+    for (int i = 0; i < len; i++)
+        out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+    return out;
+}
+
+/* Decodes a cursor; false when it is not one of ours. */
+static bool cursor_decode(const char *in, char out[API_CURSOR_MAX])
+{
+    size_t n = strlen(in);
+    if (n == 0 || n % 4 == 1 || n > (API_CURSOR_MAX - 1) / 3 * 4)
+        return false;
+    size_t want = n / 4 * 3 + (n % 4 == 2 ? 1 : n % 4 == 3 ? 2 : 0);
+    char padded[API_CURSOR_MAX * 2];
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        if (c == '+' || c == '/' || c == '=')
+            return false;
+        padded[i] = c == '-' ? '+' : c == '_' ? '/' : c;
+    }
+    while (n % 4)
+        padded[n++] = '=';
+    unsigned char raw[API_CURSOR_MAX * 2];
+    if (EVP_DecodeBlock(raw, (const unsigned char *)padded, (int)n) < 0 || want >= API_CURSOR_MAX ||
+        memchr(raw, 0, want))
+        return false;
+    memcpy(out, raw, want);
+    out[want] = '\0';
+    return true;
+}
+
+bool api_list_params(struct api_request *r, int *limit, char cursor[API_CURSOR_MAX], json_t *errors)
+{
+    bool ok = true;
+    *limit = 50;
+    cursor[0] = '\0';
+    const char *l = api_query(r, "limit");
+    if (l) {
+        char *end;
+        long n = strtol(l, &end, 10);
+        if (!*l || *end || n < 1 || n > 500) {
+            api_field_error(errors, "limit", "must be a whole number from 1 to 500");
+            ok = false;
+        } else
+            *limit = (int)n;
+    }
+    const char *c = api_query(r, "cursor");
+    if (c && !cursor_decode(c, cursor)) {
+        api_field_error(errors, "cursor", "is not a cursor this service returned");
+        ok = false;
+    }
+    return ok;
+}
+
+json_t *api_list_answer(json_t *items, const char *next, const char *prev)
+{
+    char *n = next ? api_cursor_encode(next) : NULL;
+    char *p = prev ? api_cursor_encode(prev) : NULL;
+    json_t *doc =
+        json_pack("{s:o, s:s?, s:s?}", "items", items, "next_cursor", n, "prev_cursor", p);
+    free(n);
+    free(p);
+    return doc;
+}

@@ -1,0 +1,19 @@
+/* List conventions of API.md: ?limit= (1-500, default 50), opaque ?cursor=, and the answer
+ * {"items", "next_cursor", "prev_cursor"}. A cursor is base64url text of a position. */
+#ifndef API_LISTS_H
+#define API_LISTS_H
+
+#include "api/http.h"
+
+#define API_CURSOR_MAX 256
+
+/* Reads limit and cursor (decoded into `cursor`, "" when absent). On a bad value adds
+ * entries to `errors` and returns false. */
+bool api_list_params(struct api_request *r, int *limit, char cursor[API_CURSOR_MAX],
+                     json_t *errors);
+/* Encodes a position as a cursor string (owned by the caller: free()). */
+char *api_cursor_encode(const char *position);
+/* Builds the list answer; steals `items`; `next`/`prev` are positions or NULL. */
+json_t *api_list_answer(json_t *items, const char *next, const char *prev);
+
+#endif

@@ -1,0 +1,38 @@
+/* The route table: one row per method and path (API.md). */
+#include "api/handlers.h"
+#include "api/router.h"
+
+#define ADMIN   API_SCOPE_ADMIN
+#define READERS (API_SCOPE_ADMIN | API_SCOPE_OPERATOR)
+#define STATION API_SCOPE_STATION_PARAM
+
+const struct api_route api_routes[] = {
+    {API_GET, "/healthz", api_healthz, API_SCOPE_NONE, 0, "/healthz"},
+    {API_GET, "/readyz", api_readyz, API_SCOPE_NONE, 0, "/readyz"},
+    {API_GET, "/metrics", api_metrics, API_SCOPE_NONE, 0, "/metrics"},
+    {API_POST, "/v1/tokens", api_tokens_post, ADMIN, 0, "/v1/tokens"},
+
+    {API_GET, "/v1/classes-of-service", api_cos_list, READERS, 0, "/v1/classes-of-service"},
+    {API_GET, "/v1/classes-of-service/{}", api_cos_get, READERS, 0, "/v1/classes-of-service/{id}"},
+    {API_PUT, "/v1/classes-of-service/{}", api_cos_put, ADMIN, 0, "/v1/classes-of-service/{id}"},
+
+    {API_GET, "/v1/stations", api_station_list, READERS, 0, "/v1/stations"},
+    {API_GET, "/v1/stations/{}", api_station_get, READERS | STATION, 0, "/v1/stations/{number}"},
+    {API_PUT, "/v1/stations/{}", api_station_put, ADMIN, 0, "/v1/stations/{number}"},
+    {API_DELETE, "/v1/stations/{}", api_station_delete, ADMIN, 0, "/v1/stations/{number}"},
+
+    {API_GET, "/v1/trunk-groups", api_trunk_group_list, READERS, 0, "/v1/trunk-groups"},
+    {API_GET, "/v1/trunk-groups/{}", api_trunk_group_get, READERS, 0, "/v1/trunk-groups/{number}"},
+    {API_PUT, "/v1/trunk-groups/{}", api_trunk_group_put, ADMIN, 0, "/v1/trunk-groups/{number}"},
+    {API_DELETE, "/v1/trunk-groups/{}", api_trunk_group_delete, ADMIN, 0,
+     "/v1/trunk-groups/{number}"},
+
+    {API_GET, "/v1/hunt-groups", api_hunt_group_list, READERS, 0, "/v1/hunt-groups"},
+    {API_GET, "/v1/hunt-groups/{}", api_hunt_group_get, READERS, 0, "/v1/hunt-groups/{number}"},
+    {API_PUT, "/v1/hunt-groups/{}", api_hunt_group_put, ADMIN, 0, "/v1/hunt-groups/{number}"},
+    {API_DELETE, "/v1/hunt-groups/{}", api_hunt_group_delete, ADMIN, 0, "/v1/hunt-groups/{number}"},
+
+    {API_GET, "/v1/system-options", api_options_get, READERS, 0, "/v1/system-options"},
+    {API_PUT, "/v1/system-options", api_options_put, ADMIN, 0, "/v1/system-options"},
+};
+const int api_routes_count = (int)(sizeof api_routes / sizeof api_routes[0]);

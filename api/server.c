@@ -1,0 +1,477 @@
+#include "api/server.h"
+#include "api/auth.h"
+#include "api/router.h"
+#include "api/signature.h"
+#include "db/pool.h"
+#include "service/callbacks.h"
+#include "service/config.h"
+#include "service/log.h"
+#include "service/metrics.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Bodies past this are answered 413 at once instead of being read and discarded. */
+#define API_DISCARD_LIMIT (16 * 1024 * 1024)
+
+struct api_server {
+    struct MHD_Daemon *daemon;
+    struct cb_app *app;
+    atomic_int in_flight;
+    char *tls_cert, *tls_key;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int64_t api_now_ms(void)
+{
+    return cb_service_now();
+}
+
+static void new_request_id(char out[33])
+{
+    unsigned char raw[16];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        for (size_t i = 0; i < sizeof raw; i++)
+            raw[i] = (unsigned char)(rand() & 0xff);
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+void api_reply_raw(struct api_request *r, unsigned status, const char *ctype, char *body,
+                   size_t len)
+{
+    if (r->replied) {
+        free(body);
+        return;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(body);
+        return;
+    }
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+    if (ctype)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    for (int i = 0; i < r->n_headers; i++)
+        MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
+    MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    r->status = status;
+    r->replied = true;
+}
+
+void api_add_header(struct api_request *r, const char *name, const char *value)
+{
+    if (r->n_headers >= API_MAX_HEADERS)
+        return;
+    snprintf(r->headers[r->n_headers][0], sizeof r->headers[0][0], "%s", name);
+    snprintf(r->headers[r->n_headers][1], sizeof r->headers[0][1], "%s", value);
+    r->n_headers++;
+}
+
+void api_reply_json(struct api_request *r, unsigned status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (body && !text) {
+        api_reply_problem(r, API_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    api_reply_raw(r, status, text ? "application/json" : NULL, text, text ? strlen(text) : 0);
+}
+
+void api_reply_empty(struct api_request *r, unsigned status)
+{
+    api_reply_raw(r, status, NULL, NULL, 0);
+}
+
+static void reply_problem_doc(struct api_request *r, enum api_error e, const char *detail,
+                              json_t *errors)
+{
+    const struct api_problem_kind *k = api_problem_kind(e);
+    char type[96];
+    snprintf(type, sizeof type, "https://callbackd.dev/problems/%s", k->code);
+    json_t *doc = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", k->title, "status",
+                            (int)k->status, "detail", detail ? detail : k->title, "code", k->code);
+    if (doc && errors)
+        json_object_set_new(doc, "errors", errors);
+    else
+        json_decref(errors);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    api_reply_raw(r, k->status, "application/problem+json", text, text ? strlen(text) : 0);
+}
+
+void api_reply_problem(struct api_request *r, enum api_error e, const char *detail, ...)
+{
+    char text[512];
+    if (detail) {
+        va_list ap;
+        va_start(ap, detail);
+        vsnprintf(text, sizeof text, detail, ap);
+        va_end(ap);
+    }
+    reply_problem_doc(r, e, detail ? text : NULL, NULL);
+}
+
+void api_reply_validation(struct api_request *r, json_t *errors)
+{
+    const char *first = NULL;
+    if (json_array_size(errors) > 0)
+        first = json_string_value(json_object_get(json_array_get(errors, 0), "message"));
+    char detail[300];
+    snprintf(detail, sizeof detail, "%s%s", first ? first : "the request is not valid",
+             json_array_size(errors) > 1 ? " (and more: see errors)" : "");
+    reply_problem_doc(r, API_VALIDATION_FAILED, detail, errors);
+}
+
+void api_reply_db_error(struct api_request *r, int db_status)
+{
+    if (db_status == DB_UNAVAILABLE)
+        api_reply_problem(r, API_SERVICE_UNAVAILABLE, "the database is unreachable; retry later");
+    else
+        api_reply_problem(r, API_INTERNAL_ERROR, "database error (request %s)", r->request_id);
+}
+
+const char *api_query(struct api_request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct query_collect {
+    const char *name;
+    const char **out;
+    int max, n;
+};
+
+static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    (void)kind;
+    struct query_collect *q = cls;
+    if (key && strcmp(key, q->name) == 0 && q->n < q->max)
+        q->out[q->n++] = value ? value : "";
+    return MHD_YES;
+}
+
+int api_query_all(struct api_request *r, const char *name, const char **out, int max)
+{
+    struct query_collect q = {name, out, max, 0};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect, &q);
+    return q.n;
+}
+
+static unsigned method_of(const char *m)
+{
+    if (!strcmp(m, "GET"))
+        return API_GET;
+    if (!strcmp(m, "PUT"))
+        return API_PUT;
+    if (!strcmp(m, "POST"))
+        return API_POST;
+    if (!strcmp(m, "DELETE"))
+        return API_DELETE;
+    if (!strcmp(m, "HEAD"))
+        return API_HEAD;
+    return 0;
+}
+
+static bool is_json_type(const char *ctype)
+{
+    if (!ctype)
+        return false;
+    while (*ctype == ' ')
+        ctype++;
+    size_t n = strlen("application/json");
+    return strncasecmp(ctype, "application/json", n) == 0 &&
+           (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
+}
+
+/* Everything between the route and the handler: auth, size, media type, JSON. */
+static void dispatch(struct api_request *r)
+{
+    char allow[128];
+    int idx = api_route_match(r, r->path, r->method, allow, sizeof allow);
+    if (idx == -1) {
+        api_reply_problem(r, API_NOT_FOUND, "no resource at %s", r->path);
+        return;
+    }
+    if (idx == -2) {
+        api_add_header(r, "Allow", allow);
+        api_reply_problem(r, API_METHOD_NOT_ALLOWED, "%s is not allowed here; use %s",
+                          api_method_name(r->method), allow);
+        return;
+    }
+    r->route = &api_routes[idx];
+    r->route_index = idx;
+    if (r->route->scopes & API_SCOPE_PBX_SIGNED) {
+        /* The signature covers the raw body: no body, no check; a bad one is 401 before any
+         * JSON parsing. */
+        if (r->body_too_large) {
+            api_reply_problem(r, API_PAYLOAD_TOO_LARGE, "the body is over %zu bytes",
+                              r->body_limit);
+            return;
+        }
+        const char *why;
+        if (!api_pbx_signature_valid(r, api_now_ms() / 1000, &why)) {
+            api_reply_problem(r, API_BAD_SIGNATURE, "%s", why);
+            return;
+        }
+    } else if (r->route->scopes != API_SCOPE_NONE) {
+        enum api_error err;
+        if (!api_authenticate(r, &err)) {
+            api_reply_problem(r, err,
+                              err == API_UNAUTHORIZED ? "a valid bearer token is required"
+                                                      : "the database is unreachable");
+            return;
+        }
+        if (!api_authorized(r, r->route->scopes)) {
+            api_reply_problem(r, API_FORBIDDEN, "this token lacks the scope for %s %s",
+                              api_method_name(r->method), r->route->name);
+            return;
+        }
+    }
+    if (r->body_too_large) {
+        api_reply_problem(r, API_PAYLOAD_TOO_LARGE, "the body is over %zu bytes", r->body_limit);
+        return;
+    }
+    if (r->method == API_PUT || r->method == API_POST) {
+        const char *ctype =
+            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        bool empty = r->body_len == 0;
+        if (!empty && !is_json_type(ctype)) {
+            api_reply_problem(r, API_UNSUPPORTED_MEDIA_TYPE, "send application/json, not %s",
+                              ctype ? ctype : "no Content-Type");
+            return;
+        }
+        json_error_t jerr;
+        r->json =
+            empty ? json_object() : json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!r->json) {
+            api_reply_problem(r, API_MALFORMED_JSON, "not JSON: %s at line %d column %d", jerr.text,
+                              jerr.line, jerr.column);
+            return;
+        }
+        if (!json_is_object(r->json)) {
+            api_reply_problem(r, API_MALFORMED_JSON, "the body must be a JSON object");
+            return;
+        }
+    }
+    r->route->handler(r);
+    if (!r->replied)
+        api_reply_problem(r, API_INTERNAL_ERROR, "no answer from %s", r->route->name);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    struct api_server *srv = cls;
+    struct api_request *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        r->app = srv->app;
+        r->conn = conn;
+        r->path = url;
+        r->route_index = -1;
+        r->started_ns = now_ns();
+        r->method = method_of(method);
+        new_request_id(r->request_id);
+        atomic_fetch_add(&srv->in_flight, 1);
+        *con_cls = r;
+        r->body_limit = strcmp(url, "/v1/pbx/events") == 0 ? API_EVENTS_BODY_LIMIT : API_BODY_LIMIT;
+        const char *clen =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (clen && strtoull(clen, NULL, 10) > r->body_limit) {
+            r->body_too_large = true;
+            if (strtoull(clen, NULL, 10) > API_DISCARD_LIMIT) {
+                api_reply_problem(r, API_PAYLOAD_TOO_LARGE, "the body is over %zu bytes",
+                                  r->body_limit);
+                return MHD_YES;
+            }
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!r->replied && !r->body_too_large) {
+            if (r->body_len + *upload_size > r->body_limit) {
+                r->body_too_large = true;
+                free(r->body);
+                r->body = NULL;
+                r->body_len = 0;
+            } else {
+                if (r->body_len + *upload_size > r->body_cap) {
+                    size_t cap = r->body_cap ? r->body_cap : 4096;
+                    while (cap < r->body_len + *upload_size)
+                        cap *= 2;
+                    char *grown = realloc(r->body, cap);
+                    if (!grown)
+                        return MHD_NO;
+                    r->body = grown;
+                    r->body_cap = cap;
+                }
+                memcpy(r->body + r->body_len, upload, *upload_size);
+                r->body_len += *upload_size;
+            }
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->replied)
+        return MHD_YES;
+    if (!r->method) {
+        api_reply_problem(r, API_METHOD_NOT_ALLOWED, "method %s is not supported", method);
+        return MHD_YES;
+    }
+    dispatch(r);
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode why)
+{
+    (void)conn;
+    struct api_server *srv = cls;
+    struct api_request *r = *con_cls;
+    if (!r)
+        return;
+    double seconds = (double)(now_ns() - r->started_ns) / 1e9;
+    if (srv->app->metrics)
+        cb_metrics_http(srv->app->metrics, r->route_index, r->status, seconds);
+    enum cb_log_level level = r->status >= 500 ? CB_LOG_WARN : CB_LOG_INFO;
+    if (cb_log_enabled(level))
+        cb_log(level, "request",
+               json_pack("{s:s, s:s, s:s, s:s, s:i, s:f, s:b}", "request_id", r->request_id,
+                         "method", r->method ? api_method_name(r->method) : "?", "path", r->path,
+                         "route", r->route ? r->route->name : "", "status", (int)r->status,
+                         "duration_ms", seconds * 1000.0, "completed",
+                         why == MHD_REQUEST_TERMINATED_COMPLETED_OK));
+    json_decref(r->json);
+    free(r->body);
+    free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    char chunk[4096];
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = (len + n + 1) * 2;
+            char *g = realloc(buf, cap);
+            if (!g) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = g;
+        }
+        memcpy(buf + len, chunk, n);
+        len += n;
+    }
+    fclose(f);
+    if (buf)
+        buf[len] = '\0';
+    return buf;
+}
+
+struct api_server *api_server_start(struct cb_app *app)
+{
+    const struct cb_config *cfg = app->cfg;
+    struct api_server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return NULL;
+    srv->app = app;
+    struct sockaddr_storage addr;
+    memset(&addr, 0, sizeof addr);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (inet_pton(AF_INET, cfg->listen_host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(cfg->listen_port);
+    } else if (inet_pton(AF_INET6, cfg->listen_host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(cfg->listen_port);
+        flags |= MHD_USE_IPv6;
+    } else if (!strcmp(cfg->listen_host, "localhost")) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(cfg->listen_port);
+        v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else {
+        cb_logf(CB_LOG_ERROR, "CALLBACKD_LISTEN: %s is not an IP address", cfg->listen_host);
+        free(srv);
+        return NULL;
+    }
+    if (cfg->tls_cert) {
+        srv->tls_cert = read_file(cfg->tls_cert);
+        srv->tls_key = read_file(cfg->tls_key);
+        if (!srv->tls_cert || !srv->tls_key) {
+            cb_logf(CB_LOG_ERROR, "cannot read CALLBACKD_TLS_CERT / CALLBACKD_TLS_KEY");
+            api_server_stop(srv, 0);
+            return NULL;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    srv->daemon = MHD_start_daemon(
+        flags, cfg->listen_port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        1024u, cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
+        MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key, MHD_OPTION_END);
+    if (!srv->daemon) {
+        cb_logf(CB_LOG_ERROR, "cannot listen on %s:%u", cfg->listen_host, cfg->listen_port);
+        api_server_stop(srv, 0);
+        return NULL;
+    }
+    return srv;
+}
+
+void api_server_quiesce(struct api_server *s)
+{
+    if (s && s->daemon) {
+        MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+    }
+}
+
+void api_server_stop(struct api_server *s, int timeout_ms)
+{
+    if (!s)
+        return;
+    for (int waited = 0; s->daemon && atomic_load(&s->in_flight) > 0 && waited < timeout_ms;
+         waited += 10)
+        usleep(10000);
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    free(s->tls_cert);
+    free(s->tls_key);
+    free(s);
+}

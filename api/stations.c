@@ -1,0 +1,167 @@
+/* Stations: provisioning (admin), reading with live state and softkey (CB-33), removal (CB-28). */
+#include "api/handlers.h"
+#include "api/lists.h"
+#include "api/stations.h"
+#include "api/validate.h"
+#include "db/directory.h"
+#include "db/tx.h"
+#include "service/callbacks.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const KINDS[] = {"ip_phone", "analog", "mobile", "console", NULL};
+
+json_t *api_station_json(const struct cb_station *s, const char *cos)
+{
+    const struct cb_station_state *st = &s->state;
+    char target[CB_NUMBER_MAX];
+    bool presented = cb_core_softkey(s, target);
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:b, s:s?, s:{s:s, s:s, s:b, s:b, s:b, s:s?, s:b, s:b}, s:{s:b, "
+        "s:s?}}",
+        "number", s->number, "kind", cb_kind_name(s->kind), "cos", cos, "prime_line", s->prime_line,
+        "resilient", s->resilient, "console_group", s->console_group[0] ? s->console_group : NULL,
+        "state", "availability", st->busy ? "busy" : "idle", "hook", st->hook_off ? "off" : "on",
+        "dnd", st->dnd, "make_busy", st->make_busy, "attendant_busy_out", st->attendant_busy_out,
+        "forward_to", st->forward_to[0] ? st->forward_to : NULL, "failed_over", st->failed_over,
+        "console_available", st->console_available, "softkey", "presented", presented, "target",
+        presented ? target : NULL);
+}
+
+struct station_put {
+    struct db_station st;
+    json_t *errors;
+};
+
+static enum db_status station_put_tx(struct db_conn *c, void *ctx)
+{
+    struct station_put *p = ctx;
+    struct db_cos cos;
+    bool found;
+    enum db_status st = db_cos_get(c, p->st.cos, &cos, &found);
+    if (st != DB_OK)
+        return st;
+    if (!found) {
+        api_field_error(p->errors, "cos", "no class of service %s", p->st.cos);
+        return DB_ABORT;
+    }
+    st = db_station_put(c, &p->st);
+    if (st == DB_CONFLICT) {
+        api_field_error(p->errors, "number", "%s is already a trunk or hunt group number",
+                        p->st.s.number);
+        return DB_ABORT;
+    }
+    return st;
+}
+
+void api_station_put(struct api_request *r)
+{
+    struct station_put p = {.errors = json_array()};
+    struct cb_station *s = &p.st.s;
+    int kind = -1;
+    bool resilient_given = false;
+    const struct api_field fields[] = {
+        {.name = "kind", .type = API_F_ENUM, .required = true, .dest = &kind, .values = KINDS},
+        {.name = "cos",
+         .type = API_F_STRING,
+         .required = true,
+         .dest = p.st.cos,
+         .min = 1,
+         .max = 32,
+         .check = api_valid_cos_id,
+         .expect = "a class of service id"},
+        {.name = "prime_line", .type = API_F_NUMBER, .dest = s->prime_line},
+        {.name = "resilient",
+         .type = API_F_BOOL,
+         .dest = &s->resilient,
+         .present = &resilient_given},
+        {.name = "console_group",
+         .type = API_F_STRING,
+         .dest = s->console_group,
+         .min = 1,
+         .max = CB_GROUP_MAX - 1,
+         .expect = "a console group name of 1-64 characters"},
+        {.name = "number", .type = API_F_IGNORED},
+        {.name = "state", .type = API_F_IGNORED},
+        {.name = "softkey", .type = API_F_IGNORED},
+    };
+    if (!api_valid_number(r->params[0]))
+        api_field_error(p.errors, "number",
+                        "must be a directory number (1-32 characters of 0-9 * #)");
+    api_parse_fields(r->json, fields, sizeof fields / sizeof fields[0], p.errors, "");
+    if (kind >= 0 && kind != CB_KIND_CONSOLE && s->console_group[0])
+        api_field_error(p.errors, "console_group", "only consoles belong to a console group");
+    if (json_array_size(p.errors)) {
+        api_reply_validation(r, p.errors);
+        return;
+    }
+    snprintf(s->number, sizeof s->number, "%.32s", r->params[0]);
+    s->kind = (enum cb_station_kind)kind;
+    if (!s->prime_line[0])
+        snprintf(s->prime_line, sizeof s->prime_line, "%s", s->number);
+    enum db_status st = db_tx_run(r->app->pool, station_put_tx, &p);
+    if (st == DB_ABORT) {
+        api_reply_validation(r, p.errors);
+        return;
+    }
+    json_decref(p.errors);
+    if (st != DB_OK) {
+        api_reply_db_error(r, st);
+        return;
+    }
+    api_station_get(r); /* answer with what is stored, live state included */
+}
+
+void api_station_get(struct api_request *r)
+{
+    struct db_conn *c = api_conn(r);
+    if (!c)
+        return;
+    struct db_station st;
+    bool found = false;
+    enum db_status s = db_station_get(c, r->params[0], &st, &found);
+    api_conn_release(r, c);
+    if (s != DB_OK)
+        api_reply_db_error(r, s);
+    else if (!found)
+        api_reply_problem(r, API_NOT_FOUND, "no station %s", r->params[0]);
+    else
+        api_reply_json(r, 200, api_station_json(&st.s, st.cos));
+}
+
+void api_station_list(struct api_request *r)
+{
+    int limit;
+    char cursor[API_CURSOR_MAX];
+    json_t *errors = json_array();
+    if (!api_list_params(r, &limit, cursor, errors)) {
+        api_reply_validation(r, errors);
+        return;
+    }
+    json_decref(errors);
+    struct db_conn *c = api_conn(r);
+    if (!c)
+        return;
+    struct db_station *rows = calloc((size_t)limit + 1, sizeof *rows);
+    int n = 0;
+    enum db_status st = rows ? db_station_list(c, cursor, limit + 1, rows, &n) : DB_ERROR;
+    api_conn_release(r, c);
+    if (st != DB_OK) {
+        free(rows);
+        api_reply_db_error(r, st);
+        return;
+    }
+    json_t *items = json_array();
+    for (int i = 0; i < n && i < limit; i++)
+        json_array_append_new(items, api_station_json(&rows[i].s, rows[i].cos));
+    api_reply_json(r, 200,
+                   api_list_answer(items, n > limit ? rows[limit - 1].s.number : NULL, NULL));
+    free(rows);
+}
+
+void api_station_delete(struct api_request *r)
+{
+    api_number_delete(r, DB_NUMBER_STATION);
+}

@@ -1,0 +1,13 @@
+/* Shared by the station and group handlers. */
+#ifndef API_STATIONS_H
+#define API_STATIONS_H
+
+#include "api/http.h"
+#include "db/directory.h"
+
+/* The station as API.md shows it: provisioning, live `state` and `softkey` (CB-33). */
+json_t *api_station_json(const struct cb_station *s, const char *cos);
+/* DELETE of a station or group: ends its callbacks (CB-28), then removes it; 204 or 404. */
+void api_number_delete(struct api_request *r, enum db_number_kind kind);
+
+#endif
