@@ -1,0 +1,530 @@
+#include "db/world.h"
+#include "db/options.h"
+#include "db/timers.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The numbers a decision on the seed may touch; locked before anything is read. */
+static struct db_stmt world_lock = DB_STMT(
+    "world_lock", 3,
+    "WITH seed AS (SELECT unnest($1::text[]) AS n), "
+    "hg AS (SELECT hunt_group AS n FROM hunt_group_members WHERE station IN (SELECT n FROM seed)), "
+    "s AS (SELECT n FROM seed UNION SELECT n FROM hg), "
+    "c1 AS (SELECT requester, target FROM callbacks WHERE ended_at IS NULL AND "
+    "       (requester IN (SELECT n FROM s) OR target IN (SELECT n FROM s) OR id = "
+    "ANY($2::uuid[]))), "
+    "t AS (SELECT n FROM s UNION SELECT target FROM c1), "
+    "c2 AS (SELECT requester FROM callbacks WHERE ended_at IS NULL AND NOT $3::boolean AND "
+    "       target IN (SELECT n FROM t)), "
+    "l AS (SELECT n FROM t UNION SELECT requester FROM c1 UNION SELECT requester FROM c2) "
+    "SELECT count(pg_advisory_xact_lock(25442, k)) FROM "
+    "(SELECT DISTINCT hashtext(n) AS k FROM l ORDER BY 1) AS keys");
+
+#define CALLBACK_COLUMNS                                                                           \
+    "id, seq, requester, target, target_type, reason, mode, state, origin_line, notify_line, "     \
+    "coalesce(notify_station, ''), coalesce(external_number, ''), coalesce(reserved_line, ''), "   \
+    "awaiting_release, hook_cycle_needed, hook_off_seen, idle_report_needed, lamp_lit, "           \
+    "(extract(epoch FROM created_at) * 1000)::bigint, (extract(epoch FROM updated_at) * "          \
+    "1000)::bigint, "                                                                              \
+    "coalesce((extract(epoch FROM expires_at) * 1000)::bigint, 0), "                               \
+    "coalesce((extract(epoch FROM ended_at) * 1000)::bigint, 0), coalesce(end_reason, ''), "       \
+    "coalesce(supersedes::text, '') "
+
+/* The active callbacks concerned: of the seed (c1), every one queued on their targets (c2),
+ * and every one of those requesters (c3, to know who is already engaged: CB-17). */
+static struct db_stmt world_callbacks = DB_STMT(
+    "world_callbacks", 3,
+    "WITH seed AS (SELECT unnest($1::text[]) AS n), "
+    "hg AS (SELECT hunt_group AS n FROM hunt_group_members WHERE station IN (SELECT n FROM seed)), "
+    "s AS (SELECT n FROM seed UNION SELECT n FROM hg), "
+    "c1 AS (SELECT id, requester, target FROM callbacks WHERE ended_at IS NULL AND "
+    "       (requester IN (SELECT n FROM s) OR target IN (SELECT n FROM s) OR id = "
+    "ANY($2::uuid[]))), "
+    "t AS (SELECT n FROM s UNION SELECT target FROM c1), "
+    "c2 AS (SELECT id, requester FROM callbacks WHERE ended_at IS NULL AND NOT $3::boolean AND "
+    "       target IN (SELECT n FROM t)), "
+    "r AS (SELECT requester AS n FROM c1 UNION SELECT requester FROM c2), "
+    "ids AS (SELECT id FROM c1 UNION SELECT id FROM c2 UNION "
+    "        SELECT id FROM callbacks WHERE ended_at IS NULL AND requester IN (SELECT n FROM r)) "
+    "SELECT " CALLBACK_COLUMNS ", (target IN (SELECT n FROM t)) AS in_scope, "
+    "(SELECT array_to_json(array_agg(n)) FROM t) "
+    "FROM callbacks WHERE id IN (SELECT id FROM ids) ORDER BY seq");
+
+#define WORLD_STATION_COLUMNS                                                                      \
+    "s.number, s.kind, c.callbacks_allowed, s.prime_line, s.resilient, coalesce(s.console_group, " \
+    "''), "                                                                                        \
+    "s.busy, s.hook_off, s.dnd, s.make_busy, s.attendant_busy_out, coalesce(s.forward_to, ''), "   \
+    "s.failed_over, s.console_available, coalesce(s.attempt_result, ''), coalesce(s.attempt_to, "  \
+    "'') "
+
+/* The stations named, the members of hunt groups named, and the consoles sharing a console
+ * group with a console named (CB-31 rerouting). */
+static struct db_stmt world_stations = DB_STMT(
+    "world_stations", 1,
+    "WITH nums AS (SELECT unnest($1::text[]) AS n), "
+    "more AS (SELECT station AS n FROM hunt_group_members WHERE hunt_group IN (SELECT n FROM nums) "
+    "         UNION SELECT o.number FROM stations o WHERE o.kind = 'console' AND o.console_group "
+    "IN "
+    "         (SELECT x.console_group FROM stations x WHERE x.kind = 'console' "
+    "          AND x.number IN (SELECT n FROM nums))) "
+    "SELECT " WORLD_STATION_COLUMNS "FROM stations s JOIN classes_of_service c ON c.id = s.cos "
+    "WHERE s.number IN (SELECT n FROM nums UNION SELECT n FROM more) ORDER BY s.number");
+
+static struct db_stmt world_trunks = DB_STMT(
+    "world_trunks", 1,
+    "SELECT g.number, g.callback_activation, l.line, l.busy, coalesce(l.reserved_for::text, '') "
+    "FROM trunk_groups g LEFT JOIN trunk_lines l ON l.trunk_group = g.number "
+    "WHERE g.number = ANY($1::text[]) ORDER BY g.number, l.position");
+
+static struct db_stmt world_hunts = DB_STMT(
+    "world_hunts", 1,
+    "SELECT g.number, g.callback_activation, m.station FROM hunt_groups g "
+    "LEFT JOIN hunt_group_members m ON m.hunt_group = g.number "
+    "WHERE g.number = ANY($1::text[]) OR g.number IN (SELECT hunt_group FROM hunt_group_members "
+    "WHERE station = ANY($1::text[])) ORDER BY g.number, m.position");
+
+static struct db_stmt trunk_prefix =
+    DB_STMT("trunk_prefix", 1,
+            "SELECT number FROM trunk_groups WHERE starts_with($1, number) AND NOT EXISTS "
+            "(SELECT 1 FROM directory_numbers d WHERE d.number = $1 AND d.kind <> 'trunk_group') "
+            "ORDER BY length(number) DESC LIMIT 1");
+
+/* A text[] literal of the given strings (directory numbers and UUIDs need no quoting). */
+static void array_literal(char *out, size_t size, const char *const *items, int n)
+{
+    size_t used = (size_t)snprintf(out, size, "{");
+    for (int i = 0; i < n && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s\"%s\"", i ? "," : "", items[i]);
+    if (used < size)
+        snprintf(out + used, size - used, "}");
+}
+
+enum db_status db_resolve_trunk_prefix(struct db_conn *c, const char *dialed,
+                                       char group[CB_NUMBER_MAX])
+{
+    const char *params[] = {dialed};
+    enum db_status st;
+    PGresult *r = db_exec(c, &trunk_prefix, params, &st);
+    group[0] = '\0';
+    if (st == DB_OK && PQntuples(r) == 1)
+        snprintf(group, CB_NUMBER_MAX, "%s", db_str(r, 0, 0));
+    PQclear(r);
+    return st;
+}
+
+static void read_callback(const PGresult *r, int row, struct cb_callback *cb)
+{
+    memset(cb, 0, sizeof *cb);
+    snprintf(cb->id, sizeof cb->id, "%s", db_str(r, row, 0));
+    cb->seq = db_int(r, row, 1);
+    snprintf(cb->requester, sizeof cb->requester, "%s", db_str(r, row, 2));
+    snprintf(cb->target, sizeof cb->target, "%s", db_str(r, row, 3));
+    cb->target_type = (enum cb_target_type)cb_target_type_parse(db_str(r, row, 4));
+    cb->reason = (enum cb_reason)cb_reason_parse(db_str(r, row, 5));
+    cb->mode = (enum cb_mode)cb_mode_parse(db_str(r, row, 6));
+    cb->state = (enum cb_state)cb_state_parse(db_str(r, row, 7));
+    snprintf(cb->origin_line, sizeof cb->origin_line, "%s", db_str(r, row, 8));
+    snprintf(cb->notify_line, sizeof cb->notify_line, "%s", db_str(r, row, 9));
+    snprintf(cb->notify_station, sizeof cb->notify_station, "%s", db_str(r, row, 10));
+    snprintf(cb->external_number, sizeof cb->external_number, "%s", db_str(r, row, 11));
+    snprintf(cb->reserved_line, sizeof cb->reserved_line, "%s", db_str(r, row, 12));
+    cb->awaiting_release = db_bool(r, row, 13);
+    cb->hook_cycle_needed = db_bool(r, row, 14);
+    cb->hook_off_seen = db_bool(r, row, 15);
+    cb->idle_report_needed = db_bool(r, row, 16);
+    cb->lamp_lit = db_bool(r, row, 17);
+    cb->created_at = db_int(r, row, 18);
+    cb->updated_at = db_int(r, row, 19);
+    cb->expires_at = db_int(r, row, 20);
+    cb->ended_at = db_int(r, row, 21);
+    int end = cb_end_reason_parse(db_str(r, row, 22));
+    cb->end_reason = end < 0 ? CB_END_NONE : (enum cb_end_reason)end;
+    snprintf(cb->supersedes, sizeof cb->supersedes, "%s", db_str(r, row, 23));
+}
+
+static void read_world_station(const PGresult *r, int row, struct cb_station *s)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->number, sizeof s->number, "%s", db_str(r, row, 0));
+    int kind = cb_kind_parse(db_str(r, row, 1));
+    s->kind = kind < 0 ? CB_KIND_IP_PHONE : (enum cb_station_kind)kind;
+    s->callbacks_allowed = db_bool(r, row, 2);
+    snprintf(s->prime_line, sizeof s->prime_line, "%s", db_str(r, row, 3));
+    s->resilient = db_bool(r, row, 4);
+    snprintf(s->console_group, sizeof s->console_group, "%s", db_str(r, row, 5));
+    s->state.busy = db_bool(r, row, 6);
+    s->state.hook_off = db_bool(r, row, 7);
+    s->state.dnd = db_bool(r, row, 8);
+    s->state.make_busy = db_bool(r, row, 9);
+    s->state.attendant_busy_out = db_bool(r, row, 10);
+    snprintf(s->state.forward_to, sizeof s->state.forward_to, "%s", db_str(r, row, 11));
+    s->state.failed_over = db_bool(r, row, 12);
+    s->state.console_available = db_bool(r, row, 13);
+    const char *a = db_str(r, row, 14);
+    s->attempt = !strcmp(a, "busy")          ? CB_ATTEMPT_BUSY
+                 : !strcmp(a, "no_answer")   ? CB_ATTEMPT_NO_ANSWER
+                 : !strcmp(a, "trunks_busy") ? CB_ATTEMPT_TRUNKS_BUSY
+                                             : CB_ATTEMPT_NONE;
+    snprintf(s->attempt_to, sizeof s->attempt_to, "%s", db_str(r, row, 15));
+}
+
+/* A growing list of distinct numbers. */
+struct numbers {
+    char (*v)[CB_NUMBER_MAX];
+    int n, cap;
+};
+
+static void numbers_add(struct numbers *ns, const char *number)
+{
+    if (!number || !*number)
+        return;
+    for (int i = 0; i < ns->n; i++)
+        if (!strcmp(ns->v[i], number))
+            return;
+    if (ns->n == ns->cap) {
+        int cap = ns->cap ? ns->cap * 2 : 16;
+        void *g = realloc(ns->v, (size_t)cap * sizeof *ns->v);
+        if (!g)
+            return;
+        ns->v = g;
+        ns->cap = cap;
+    }
+    snprintf(ns->v[ns->n++], CB_NUMBER_MAX, "%s", number);
+}
+
+/* The numbers as a text[] literal (malloc'd). */
+static char *numbers_literal(const struct numbers *ns)
+{
+    size_t size = (size_t)ns->n * (CB_NUMBER_MAX + 3) + 3;
+    char *out = malloc(size);
+    if (!out)
+        return NULL;
+    const char **items = malloc(((size_t)ns->n + 1) * sizeof *items);
+    if (!items) {
+        free(out);
+        return NULL;
+    }
+    for (int i = 0; i < ns->n; i++)
+        items[i] = ns->v[i];
+    array_literal(out, size, items, ns->n);
+    free(items);
+    return out;
+}
+
+static enum db_status load_groups(struct db_conn *c, const char *nums, struct cb_world *w)
+{
+    const char *params[] = {nums};
+    enum db_status st;
+    PGresult *r = db_exec(c, &world_trunks, params, &st);
+    if (st != DB_OK) {
+        PQclear(r);
+        return st;
+    }
+    int rows = PQntuples(r);
+    w->trunk_groups = calloc((size_t)rows + 1, sizeof *w->trunk_groups);
+    for (int i = 0; i < rows && w->trunk_groups; i++) {
+        struct cb_trunk_group *g =
+            w->n_trunk_groups ? &w->trunk_groups[w->n_trunk_groups - 1] : NULL;
+        if (!g || strcmp(g->number, db_str(r, i, 0)) != 0) {
+            g = &w->trunk_groups[w->n_trunk_groups++];
+            snprintf(g->number, sizeof g->number, "%s", db_str(r, i, 0));
+            g->callback_activation = db_bool(r, i, 1);
+            g->lines = calloc((size_t)rows, sizeof *g->lines);
+        }
+        if (db_is_null(r, i, 2) || !g->lines)
+            continue;
+        struct cb_trunk_line *l = &g->lines[g->n_lines++];
+        snprintf(l->id, sizeof l->id, "%s", db_str(r, i, 2));
+        l->busy = db_bool(r, i, 3);
+        snprintf(l->reserved_for, sizeof l->reserved_for, "%s", db_str(r, i, 4));
+    }
+    PQclear(r);
+    r = db_exec(c, &world_hunts, params, &st);
+    if (st != DB_OK) {
+        PQclear(r);
+        return st;
+    }
+    rows = PQntuples(r);
+    w->hunt_groups = calloc((size_t)rows + 1, sizeof *w->hunt_groups);
+    for (int i = 0; i < rows && w->hunt_groups; i++) {
+        struct cb_hunt_group *g = w->n_hunt_groups ? &w->hunt_groups[w->n_hunt_groups - 1] : NULL;
+        if (!g || strcmp(g->number, db_str(r, i, 0)) != 0) {
+            g = &w->hunt_groups[w->n_hunt_groups++];
+            snprintf(g->number, sizeof g->number, "%s", db_str(r, i, 0));
+            g->callback_activation = db_bool(r, i, 1);
+            g->members = calloc((size_t)rows, sizeof *g->members);
+        }
+        if (db_is_null(r, i, 2) || !g->members)
+            continue;
+        snprintf(g->members[g->n_members++], CB_NUMBER_MAX, "%s", db_str(r, i, 2));
+    }
+    PQclear(r);
+    return DB_OK;
+}
+
+enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed,
+                             struct cb_world *w)
+{
+    memset(w, 0, sizeof *w);
+    char seeds[8 * (CB_NUMBER_MAX + 3) + 3], ids[2 * (CB_ID_MAX + 3) + 3];
+    array_literal(seeds, sizeof seeds, seed->numbers, seed->n_numbers);
+    array_literal(ids, sizeof ids, seed->callback_ids, seed->n_callback_ids);
+    const char *params[] = {seeds, ids, seed->requester_only ? "true" : "false"};
+    enum db_status st;
+    PQclear(db_exec(c, &world_lock, params, &st));
+    if (st != DB_OK)
+        return st;
+    st = db_options_get(c, &w->options, false);
+    if (st != DB_OK)
+        return st;
+
+    PGresult *r = db_exec(c, &world_callbacks, params, &st);
+    if (st != DB_OK) {
+        PQclear(r);
+        return st;
+    }
+    struct numbers nums = {0}, scope = {0};
+    for (int i = 0; i < seed->n_numbers; i++) {
+        numbers_add(&nums, seed->numbers[i]);
+        numbers_add(&scope, seed->numbers[i]);
+    }
+    int rows = PQntuples(r);
+    w->cap_callbacks = (size_t)rows + 4;
+    w->callbacks = calloc(w->cap_callbacks, sizeof *w->callbacks);
+    for (int i = 0; i < rows && w->callbacks; i++) {
+        struct cb_callback *cb = &w->callbacks[w->n_callbacks++];
+        read_callback(r, i, cb);
+        numbers_add(&nums, cb->requester);
+        numbers_add(&nums, cb->target);
+        numbers_add(&nums, cb->notify_station);
+        if (db_bool(r, i, 24))
+            numbers_add(&scope, cb->target);
+    }
+    if (rows > 0) { /* the scope also holds seed-related targets with no callback loaded */
+        json_t *t = json_loads(db_str(r, 0, 25), 0, NULL);
+        size_t k;
+        json_t *v;
+        json_array_foreach(t, k, v) numbers_add(&scope, json_string_value(v));
+        json_decref(t);
+    }
+    PQclear(r);
+
+    w->scope_targets = calloc((size_t)scope.n + 1, sizeof *w->scope_targets);
+    for (int i = 0; i < scope.n && w->scope_targets; i++)
+        snprintf(w->scope_targets[w->n_scope_targets++], CB_NUMBER_MAX, "%s", scope.v[i]);
+    free(scope.v);
+
+    char *lit = numbers_literal(&nums);
+    free(nums.v);
+    if (!lit)
+        return DB_ERROR;
+    st = load_groups(c, lit, w);
+    if (st == DB_OK) {
+        /* Stations: those named, plus hunt members and console group peers (in the query). */
+        struct numbers more = {0};
+        for (size_t g = 0; g < w->n_hunt_groups; g++)
+            for (size_t m = 0; m < w->hunt_groups[g].n_members; m++)
+                numbers_add(&more, w->hunt_groups[g].members[m]);
+        char *mlit = numbers_literal(&more);
+        free(more.v);
+        size_t need = strlen(lit) + (mlit ? strlen(mlit) : 0) + 2;
+        char *all = malloc(need);
+        if (all && mlit && more.n)
+            snprintf(all, need, "%.*s,%s", (int)strlen(lit) - 1, lit, mlit + 1);
+        else if (all)
+            snprintf(all, need, "%s", lit);
+        const char *p1[] = {all ? all : lit};
+        r = db_exec(c, &world_stations, p1, &st);
+        if (st == DB_OK) {
+            int n = PQntuples(r);
+            w->stations = calloc((size_t)n + 1, sizeof *w->stations);
+            for (int i = 0; i < n && w->stations; i++)
+                read_world_station(r, i, &w->stations[w->n_stations++]);
+        }
+        PQclear(r);
+        free(all);
+        free(mlit);
+    }
+    free(lit);
+    return st;
+}
+
+void db_world_free(struct cb_world *w)
+{
+    for (size_t i = 0; i < w->n_trunk_groups; i++)
+        free(w->trunk_groups[i].lines);
+    for (size_t i = 0; i < w->n_hunt_groups; i++)
+        free(w->hunt_groups[i].members);
+    free(w->trunk_groups);
+    free(w->hunt_groups);
+    free(w->stations);
+    free(w->scope_targets);
+    free(w->callbacks);
+    memset(w, 0, sizeof *w);
+}
+
+static struct db_stmt save_stations = DB_STMT(
+    "save_stations", 1,
+    "UPDATE stations s SET busy = x.busy, hook_off = x.hook_off, dnd = x.dnd, "
+    "make_busy = x.make_busy, attendant_busy_out = x.attendant_busy_out, "
+    "forward_to = nullif(x.forward_to, ''), failed_over = x.failed_over, "
+    "console_available = x.console_available, attempt_result = nullif(x.attempt_result, ''), "
+    "attempt_to = nullif(x.attempt_to, ''), "
+    "attempt_at = CASE WHEN x.attempt_result = '' THEN NULL ELSE now() END, updated_at = now() "
+    "FROM jsonb_to_recordset($1::jsonb) AS x(number text, busy boolean, hook_off boolean, "
+    "dnd boolean, make_busy boolean, attendant_busy_out boolean, forward_to text, "
+    "failed_over boolean, console_available boolean, attempt_result text, attempt_to text) "
+    "WHERE s.number = x.number");
+
+static struct db_stmt save_lines = DB_STMT(
+    "save_lines", 1,
+    "UPDATE trunk_lines l SET busy = x.busy, reserved_for = nullif(x.reserved_for, '')::uuid "
+    "FROM jsonb_to_recordset($1::jsonb) AS x(trunk_group text, line text, busy boolean, "
+    "reserved_for text) WHERE l.trunk_group = x.trunk_group AND l.line = x.line");
+
+#define CALLBACK_RECORD                                                                            \
+    "x(id uuid, requester text, target text, target_type text, reason text, mode text, "           \
+    "state text, origin_line text, notify_line text, notify_station text, external_number text, "  \
+    "reserved_line text, awaiting_release boolean, hook_cycle_needed boolean, "                    \
+    "hook_off_seen boolean, idle_report_needed boolean, lamp_lit boolean, created_at bigint, "     \
+    "updated_at bigint, expires_at bigint, ended_at bigint, end_reason text, supersedes text)"
+#define MS(col)  "to_timestamp(x." col " / 1000.0)"
+#define MS0(col) "CASE WHEN x." col " = 0 THEN NULL ELSE to_timestamp(x." col " / 1000.0) END"
+
+static struct db_stmt save_callbacks_update = DB_STMT(
+    "save_callbacks_update", 1,
+    "UPDATE callbacks c SET reason = x.reason, state = x.state, notify_line = x.notify_line, "
+    "notify_station = nullif(x.notify_station, ''), reserved_line = nullif(x.reserved_line, ''), "
+    "awaiting_release = x.awaiting_release, hook_cycle_needed = x.hook_cycle_needed, "
+    "hook_off_seen = x.hook_off_seen, idle_report_needed = x.idle_report_needed, "
+    "lamp_lit = x.lamp_lit, updated_at = " MS("updated_at") ", expires_at = " MS0(
+        "expires_at") ", ended_at = " MS0("ended_at") ", end_reason = nullif(x.end_reason, '') "
+                                                      "FROM jsonb_to_recordset($1::jsonb) "
+                                                      "AS " CALLBACK_RECORD " WHERE c.id = x.id");
+
+static struct db_stmt save_callbacks_insert = DB_STMT(
+    "save_callbacks_insert", 1,
+    "INSERT INTO callbacks (id, requester, target, target_type, reason, mode, state, origin_line, "
+    "notify_line, notify_station, external_number, reserved_line, awaiting_release, "
+    "hook_cycle_needed, hook_off_seen, idle_report_needed, lamp_lit, created_at, updated_at, "
+    "expires_at, ended_at, end_reason, supersedes) "
+    "SELECT x.id, x.requester, x.target, x.target_type, x.reason, x.mode, x.state, x.origin_line, "
+    "x.notify_line, nullif(x.notify_station, ''), nullif(x.external_number, ''), "
+    "nullif(x.reserved_line, ''), x.awaiting_release, x.hook_cycle_needed, x.hook_off_seen, "
+    "x.idle_report_needed, x.lamp_lit, " MS("created_at") ", " MS("updated_at") ", " MS0(
+        "expires_at") ", " MS0("ended_at") ", nullif(x.end_reason, ''), "
+                                           "nullif(x.supersedes, '')::uuid FROM "
+                                           "jsonb_to_recordset($1::jsonb) AS " CALLBACK_RECORD);
+
+static struct db_stmt save_history = DB_STMT(
+    "save_history", 1,
+    "INSERT INTO callback_history (callback_id, at, from_state, to_state, cause_kind, cause_ref) "
+    "SELECT x.callback_id, to_timestamp(x.at / 1000.0), x.from_state, x.to_state, x.cause_kind, "
+    "x.cause_ref FROM jsonb_to_recordset($1::jsonb) WITH ORDINALITY AS x(callback_id uuid, at "
+    "bigint, "
+    "from_state text, to_state text, cause_kind text, cause_ref text, n bigint) ORDER BY n");
+
+static json_t *callback_record(const struct cb_callback *cb)
+{
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b, "
+        "s:b, s:b, s:I, s:I, s:I, s:I, s:s, s:s}",
+        "id", cb->id, "requester", cb->requester, "target", cb->target, "target_type",
+        cb_target_type_name(cb->target_type), "reason", cb_reason_name(cb->reason), "mode",
+        cb_mode_name(cb->mode), "state", cb_state_name(cb->state), "origin_line", cb->origin_line,
+        "notify_line", cb->notify_line, "notify_station", cb->notify_station, "external_number",
+        cb->external_number, "reserved_line", cb->reserved_line, "awaiting_release",
+        cb->awaiting_release, "hook_cycle_needed", cb->hook_cycle_needed, "hook_off_seen",
+        cb->hook_off_seen, "idle_report_needed", cb->idle_report_needed, "lamp_lit", cb->lamp_lit,
+        "created_at", (json_int_t)cb->created_at, "updated_at", (json_int_t)cb->updated_at,
+        "expires_at", (json_int_t)cb->expires_at, "ended_at", (json_int_t)cb->ended_at,
+        "end_reason", cb->end_reason == CB_END_NONE ? "" : cb_end_reason_name(cb->end_reason),
+        "supersedes", cb->supersedes);
+}
+
+/* Runs `s` with `records` (a JSON array, stolen) when it is not empty. */
+static enum db_status save_records(struct db_conn *c, struct db_stmt *s, json_t *records)
+{
+    enum db_status st = DB_OK;
+    if (json_array_size(records) > 0) {
+        char *text = json_dumps(records, JSON_COMPACT);
+        const char *params[] = {text};
+        PQclear(text ? db_exec(c, s, params, &st) : NULL);
+        if (!text)
+            st = DB_ERROR;
+        free(text);
+    }
+    json_decref(records);
+    return st;
+}
+
+enum db_status db_world_save(struct db_conn *c, struct cb_world *w, const struct cb_decisions *d,
+                             cb_time now)
+{
+    (void)now;
+    json_t *stations = json_array(), *lines = json_array(), *updated = json_array(),
+           *created = json_array(), *history = json_array();
+    for (size_t i = 0; i < w->n_stations; i++) {
+        const struct cb_station *s = &w->stations[i];
+        if (!s->dirty)
+            continue;
+        const char *attempt = s->attempt == CB_ATTEMPT_BUSY          ? "busy"
+                              : s->attempt == CB_ATTEMPT_NO_ANSWER   ? "no_answer"
+                              : s->attempt == CB_ATTEMPT_TRUNKS_BUSY ? "trunks_busy"
+                                                                     : "";
+        json_array_append_new(
+            stations,
+            json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:s, s:b, s:b, s:s, s:s}", "number",
+                      s->number, "busy", s->state.busy, "hook_off", s->state.hook_off, "dnd",
+                      s->state.dnd, "make_busy", s->state.make_busy, "attendant_busy_out",
+                      s->state.attendant_busy_out, "forward_to", s->state.forward_to, "failed_over",
+                      s->state.failed_over, "console_available", s->state.console_available,
+                      "attempt_result", attempt, "attempt_to",
+                      s->attempt == CB_ATTEMPT_NONE ? "" : s->attempt_to));
+    }
+    for (size_t g = 0; g < w->n_trunk_groups; g++)
+        for (size_t i = 0; i < w->trunk_groups[g].n_lines; i++) {
+            const struct cb_trunk_line *l = &w->trunk_groups[g].lines[i];
+            if (l->dirty)
+                json_array_append_new(lines,
+                                      json_pack("{s:s, s:s, s:b, s:s}", "trunk_group",
+                                                w->trunk_groups[g].number, "line", l->id, "busy",
+                                                l->busy, "reserved_for", l->reserved_for));
+        }
+    for (size_t i = 0; i < w->n_callbacks; i++) {
+        const struct cb_callback *cb = &w->callbacks[i];
+        if (cb->is_new)
+            json_array_append_new(created, callback_record(cb));
+        else if (cb->dirty)
+            json_array_append_new(updated, callback_record(cb));
+    }
+    for (size_t i = 0; i < d->n_history; i++) {
+        const struct cb_history_entry *h = &d->history[i];
+        json_array_append_new(history,
+                              json_pack("{s:s, s:I, s:s?, s:s, s:s, s:s}", "callback_id",
+                                        h->callback_id, "at", (json_int_t)h->at, "from_state",
+                                        h->from == CB_STATE_NONE ? NULL : cb_state_name(h->from),
+                                        "to_state", cb_state_name(h->to), "cause_kind",
+                                        h->cause.kind == CB_CAUSE_API     ? "api"
+                                        : h->cause.kind == CB_CAUSE_EVENT ? "event"
+                                                                          : "timer",
+                                        "cause_ref", h->cause.ref));
+    }
+    /* Updates first: a superseded callback must end before its successor is inserted (CB-08). */
+    enum db_status st = save_records(c, &save_stations, stations);
+    st = st == DB_OK ? save_records(c, &save_lines, lines) : (json_decref(lines), st);
+    st =
+        st == DB_OK ? save_records(c, &save_callbacks_update, updated) : (json_decref(updated), st);
+    st =
+        st == DB_OK ? save_records(c, &save_callbacks_insert, created) : (json_decref(created), st);
+    st = st == DB_OK ? save_records(c, &save_history, history) : (json_decref(history), st);
+    for (size_t i = 0; i < d->n_timers && st == DB_OK; i++) {
+        const struct cb_timer_op *t = &d->timers[i];
+        st = t->clear ? db_timer_clear(c, cb_timer_kind_name(t->kind), t->callback_id)
+                      : db_timer_set(c, cb_timer_kind_name(t->kind), t->callback_id, t->at);
+    }
+    return st;
+}

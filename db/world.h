@@ -1,0 +1,37 @@
+/* Loading the facts of one rules decision (struct cb_world) and persisting what the core
+ * marked, in the caller's transaction.
+ *
+ * Concurrency: every transaction that runs the rules takes a transaction-scoped advisory lock
+ * per directory number it may touch (the seed numbers, the targets of their callbacks, and
+ * the requesters queued on those targets), then loads. Decisions on one target or requester
+ * are therefore serialized, while unrelated ones run in parallel (and commit in groups).
+ * Locks are taken in sorted order; a deadlock that still occurs is retried by db_tx_run. */
+#ifndef DB_WORLD_H
+#define DB_WORLD_H
+
+#include "db/pool.h"
+#include "service/core/core.h"
+
+/* What to load: numbers (stations or groups) and callback ids the decision is about. */
+struct db_world_seed {
+    const char *numbers[8];
+    int n_numbers;
+    const char *callback_ids[2];
+    int n_callback_ids;
+    bool requester_only; /* cancel all / phone list: no need to lock the targets' queues */
+};
+
+/* Locks and loads the world for `seed`. The world's arrays are owned: db_world_free(). */
+enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed,
+                             struct cb_world *w);
+/* Writes back what the core marked (stations, lines, callbacks) and its history and timer
+ * decisions (commands go to the outbox through the service layer). */
+enum db_status db_world_save(struct db_conn *c, struct cb_world *w, const struct cb_decisions *d,
+                             cb_time now);
+void db_world_free(struct cb_world *w);
+/* The trunk group whose number is the longest prefix of `dialed` (API.md), or "" when none;
+ * exact station and hunt group numbers are not trunk-prefixed. */
+enum db_status db_resolve_trunk_prefix(struct db_conn *c, const char *dialed,
+                                       char group[CB_NUMBER_MAX]);
+
+#endif

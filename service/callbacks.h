@@ -1,0 +1,39 @@
+/* The service layer of the callback rules: loads the facts from the database, calls the pure
+ * core (service/core), and persists its decisions (state, history, outbox, timers) in the
+ * caller's transaction. The API handlers and the worker both go through here.
+ *
+ * NOTE for the webhook (api/events.c): validate each event with cb_event_parse() from
+ * service/event_parse.h — the ONE event parser, shared with cb_service_apply_event(); it
+ * appends {field, message} errors named with a prefix such as "events[3].". */
+#ifndef CB_CALLBACKS_H
+#define CB_CALLBACKS_H
+
+#include <jansson.h>
+
+#include "db/pool.h"
+#include "service/core/core.h"
+
+/* CB-28: ends every active callback `number` set or is the target of, in the caller's
+ * transaction; `request_id` is the history cause. */
+enum db_status cb_service_number_removed(struct db_conn *c, const char *number,
+                                         const char *request_id);
+
+/* Applies one stored PBX event (its JSON as received) in the caller's transaction: live state,
+ * every rule it triggers, outbox commands, timers. `*ignored` is set when it concerns nothing
+ * provisioned (API.md: stored and ignored). */
+enum db_status cb_service_apply_event(struct db_conn *c, json_t *event, int64_t now_ms,
+                                      bool *ignored);
+
+/* Fires a due callback timer (`kind` as cb_timer_kind_name, `ref` the callback id) in the
+ * caller's transaction. */
+enum db_status cb_service_fire_timer(struct db_conn *c, const char *kind, const char *ref,
+                                     int64_t now_ms);
+
+/* Persists one decision: the marked world, history, timers, and the commands into the outbox
+ * (waking the dispatcher). */
+enum db_status cb_service_persist(struct db_conn *c, struct cb_world *w,
+                                  const struct cb_decisions *d, cb_time now);
+/* The wall clock in milliseconds: the edge's `now` for the core. */
+cb_time cb_service_now(void);
+
+#endif
