@@ -134,8 +134,9 @@ static void on_station_feature(struct cb_world *w, struct cb_station *s, enum cb
         if (!cb_callback_active(c) || c->mode != CB_MODE_CALLBACK ||
             c->target_type != CB_TARGET_STATION || !cb_streq(c->target, s->number))
             continue;
-        if (blocking && !c->awaiting_release && c->state != CB_STATE_RECALLING) {
-            /* CB-14 (and CB-18 when ringing): held until release and a hook cycle. */
+        if (blocking && !c->awaiting_release) {
+            /* CB-14 (and CB-18 when ringing): held until release and a hook cycle. A recall
+             * in progress goes on; if it fails, the callback waits for the release too. */
             cb_back_to_pending(w, c, now, cause, out);
             c->awaiting_release = true;
             cb_touch(c, now);
@@ -173,22 +174,25 @@ static void on_console(struct cb_world *w, struct cb_station *s, bool available,
         notified_lost(w, s->number, now, cause, out); /* CB-31: it cannot answer: reroute */
 }
 
-static void on_trunk_state(struct cb_world *w, const struct cb_event *ev)
+static bool on_trunk_state(struct cb_world *w, const struct cb_event *ev)
 {
     struct cb_trunk_group *g = cb_world_trunk_group(w, ev->trunk_group);
     struct cb_trunk_line *line = g ? cb_trunk_line_find(g, ev->line) : NULL;
     /* A line reserved by us may show busy: the reservation stands (no CB-18 revert). */
-    if (line && line->busy != ev->flag) {
+    if (!line)
+        return false;
+    if (line->busy != ev->flag) {
         line->busy = ev->flag;
         line->dirty = true;
     }
+    return true;
 }
 
-static void on_call_attempt(struct cb_world *w, const struct cb_event *ev)
+static bool on_call_attempt(struct cb_world *w, const struct cb_event *ev)
 {
     struct cb_station *s = cb_world_station(w, ev->from);
     if (!s)
-        return;
+        return false;
     /* CB-01: a failed attempt stays current until hook on or the next attempt. */
     bool failed = ev->attempt_result == CB_ATTEMPT_BUSY ||
                   ev->attempt_result == CB_ATTEMPT_NO_ANSWER ||
@@ -196,6 +200,7 @@ static void on_call_attempt(struct cb_world *w, const struct cb_event *ev)
     s->attempt = failed ? (enum cb_attempt_result)ev->attempt_result : CB_ATTEMPT_NONE;
     CB_COPY(s->attempt_to, failed ? ev->to : "");
     s->dirty = true;
+    return true;
 }
 
 /* Applies the event to the station it names; false when that station is not in the world. */
@@ -237,6 +242,8 @@ static bool on_station_event(struct cb_world *w, const struct cb_event *ev, cb_t
     return true;
 }
 
+/* An event about a number (or callback) not in the world changes nothing: the caller marks it
+ * ignored. */
 void cb_core_on_event(struct cb_world *w, const struct cb_event *ev, cb_time now,
                       struct cb_decisions *out)
 {
@@ -245,18 +252,21 @@ void cb_core_on_event(struct cb_world *w, const struct cb_event *ev, cb_time now
     out->error = CB_OK;
     switch (ev->type) {
     case CB_EV_TRUNK_STATE:
-        on_trunk_state(w, ev);
+        if (!on_trunk_state(w, ev))
+            return;
         break;
     case CB_EV_CALL_ATTEMPT:
-        on_call_attempt(w, ev);
+        if (!on_call_attempt(w, ev))
+            return;
         break;
     case CB_EV_CALL_CONNECTED:
         cb_on_call_connected(w, ev, now, &cause, out);
         break;
     case CB_EV_RECALL_RESULT: {
         struct cb_callback *c = cb_world_callback(w, ev->callback_id);
-        if (c)
-            cb_recall_outcome(w, c, ev->recall_result, now, &cause, out);
+        if (!c)
+            return;
+        cb_recall_outcome(w, c, ev->recall_result, now, &cause, out);
         break;
     }
     default:

@@ -131,6 +131,27 @@ static void test_cb14_feature_while_notifying_stops_the_ring(void **state)
     assert_non_null(fx_timer_op(f, CB_TIMER_NOTIFY_TIMEOUT, id, true));
 }
 
+static void test_cb14_feature_during_recall_holds_the_preserved_callback(void **state)
+{
+    struct fx *f = *state;
+    char id[CB_ID_MAX];
+    busy_callback(f, "2001", "2002", id);
+    fx_idle(f, "2002");
+    fx_hook(f, "2001", true);
+    fx_feature(f, "2002", CB_FEATURE_DND, true);
+    assert_int_equal(fx_cb(f, id)->state, CB_STATE_RECALLING); /* the recall goes on */
+    assert_int_equal(f->d.n_commands, 0);
+    fx_recall(f, id, CB_RECALL_NO_ANSWER);
+    fx_hook(f, "2001", false);
+    assert_true(fx_cb(f, id)->awaiting_release);
+    fx_hook_cycle(f, "2002");
+    assert_int_equal(fx_cb(f, id)->state, CB_STATE_PENDING);
+    fx_feature(f, "2002", CB_FEATURE_DND, false);
+    assert_int_equal(fx_cb(f, id)->state, CB_STATE_PENDING);
+    fx_hook_cycle(f, "2002");
+    assert_int_equal(fx_cb(f, id)->state, CB_STATE_NOTIFYING);
+}
+
 static void test_cb15_trunk_line_reserved_before_ring(void **state)
 {
     struct fx *f = *state;
@@ -454,6 +475,7 @@ int main(void)
         T(test_cb14_dnd_release_needs_hook_cycle),
         T(test_cb14_feature_activated_later_holds_the_callback),
         T(test_cb14_feature_while_notifying_stops_the_ring),
+        T(test_cb14_feature_during_recall_holds_the_preserved_callback),
         T(test_cb15_trunk_line_reserved_before_ring),
         T(test_cb15_requester_busy_keeps_line_free),
         T(test_cb15_reserved_line_reported_busy_does_not_revert),
