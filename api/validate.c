@@ -164,7 +164,7 @@ static bool parse_one(const struct api_field *f, json_t *v, const char *name, js
         json_array_foreach(v, i, e)
         {
             if (!json_is_string(e) || (f->check && !f->check(json_string_value(e)))) {
-                char item[96];
+                char item[160];
                 snprintf(item, sizeof item, "%s[%zu]", name, i);
                 api_field_error(errors, item, "must be %s", f->expect ? f->expect : "a string");
                 ok = false;
