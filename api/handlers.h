@@ -38,4 +38,21 @@ void api_hunt_group_delete(struct api_request *r);
 void api_options_get(struct api_request *r);
 void api_options_put(struct api_request *r);
 
+/* api/callbacks.c */
+void api_callbacks_post(struct api_request *r);
+void api_callbacks_list(struct api_request *r);
+void api_callback_get(struct api_request *r);
+void api_callback_history(struct api_request *r);
+void api_callback_delete(struct api_request *r);
+void api_callback_call_again(struct api_request *r);
+/* api/station_callbacks.c */
+void api_station_callbacks_list(struct api_request *r);
+void api_station_callbacks_post(struct api_request *r);
+void api_station_callbacks_delete(struct api_request *r);
+
+/* api/events.c */
+void api_pbx_events_post(struct api_request *r);
+/* api/commands.c */
+void api_commands_list(struct api_request *r);
+
 #endif

@@ -32,7 +32,21 @@ const struct api_route api_routes[] = {
     {API_PUT, "/v1/hunt-groups/{}", api_hunt_group_put, ADMIN, 0, "/v1/hunt-groups/{number}"},
     {API_DELETE, "/v1/hunt-groups/{}", api_hunt_group_delete, ADMIN, 0, "/v1/hunt-groups/{number}"},
 
+    {API_POST, "/v1/callbacks", api_callbacks_post, ADMIN | API_SCOPE_STATION_ANY, 0, "/v1/callbacks"},
+    {API_GET, "/v1/callbacks", api_callbacks_list, READERS, 0, "/v1/callbacks"},
+    {API_GET, "/v1/callbacks/{}", api_callback_get, READERS | API_SCOPE_STATION_ANY, 0, "/v1/callbacks/{id}"},
+    {API_DELETE, "/v1/callbacks/{}", api_callback_delete, READERS | API_SCOPE_STATION_ANY, 0, "/v1/callbacks/{id}"},
+    {API_GET, "/v1/callbacks/{}/history", api_callback_history, READERS | API_SCOPE_STATION_ANY, 0, "/v1/callbacks/{id}/history"},
+    {API_POST, "/v1/callbacks/{}/call-again", api_callback_call_again, READERS | API_SCOPE_STATION_ANY, 0, "/v1/callbacks/{id}/call-again"},
+    {API_GET, "/v1/stations/{}/callbacks", api_station_callbacks_list, READERS | STATION, 0, "/v1/stations/{number}/callbacks"},
+    {API_POST, "/v1/stations/{}/callbacks", api_station_callbacks_post, ADMIN | STATION, 0, "/v1/stations/{number}/callbacks"},
+    {API_DELETE, "/v1/stations/{}/callbacks", api_station_callbacks_delete, READERS | STATION, 0, "/v1/stations/{number}/callbacks"},
+
     {API_GET, "/v1/system-options", api_options_get, READERS, 0, "/v1/system-options"},
     {API_PUT, "/v1/system-options", api_options_put, ADMIN, 0, "/v1/system-options"},
+
+    {API_POST, "/v1/pbx/events", api_pbx_events_post, API_SCOPE_PBX_SIGNED, API_EVENTS_BODY_LIMIT,
+     "/v1/pbx/events"},
+    {API_GET, "/v1/commands", api_commands_list, READERS, 0, "/v1/commands"},
 };
 const int api_routes_count = (int)(sizeof api_routes / sizeof api_routes[0]);

@@ -1,0 +1,116 @@
+/* /v1/stations/{n}/callbacks: the phone's list with Next/Previous (CB-32), the Call Me Back
+ * softkey (CB-01, CB-33) and Cancel all (CB-26). */
+#include "api/callbacks_common.h"
+#include "api/handlers.h"
+#include "api/validate.h"
+#include "db/directory.h"
+#include "db/tx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void api_station_callbacks_list(struct api_request *r)
+{
+    json_t *errors = json_array();
+    int limit;
+    struct db_list_pos pos;
+    bool has_pos;
+    if (!api_page_params(r, &limit, &pos, &has_pos, false, errors)) {
+        api_reply_validation(r, errors);
+        return;
+    }
+    json_decref(errors);
+    struct db_conn *c = api_conn(r);
+    if (!c)
+        return;
+    struct db_station st;
+    bool found = false;
+    enum db_status s = db_station_get(c, r->params[0], &st, &found);
+    struct cb_callback *rows = calloc((size_t)limit + 1, sizeof *rows);
+    int n = 0;
+    if (s == DB_OK && found)
+        s = rows ? db_station_callbacks(c, st.s.number, has_pos ? &pos : NULL, limit + 1, rows, &n)
+                 : DB_ERROR;
+    api_conn_release(r, c);
+    if (s != DB_OK)
+        api_reply_db_error(r, s);
+    else if (!found)
+        api_reply_problem(r, API_NOT_FOUND, "no station %s", r->params[0]);
+    else
+        api_reply_callback_page(r, rows, n, limit, has_pos ? &pos : NULL, false);
+    free(rows);
+}
+
+void api_station_callbacks_post(struct api_request *r)
+{
+    struct cb_set_request req = {0};
+    json_t *errors = json_array();
+    if (!api_parse_set_body(r->json, &req, false, errors)) {
+        api_reply_validation(r, errors);
+        return;
+    }
+    json_decref(errors);
+    struct db_conn *c = api_conn(r);
+    if (!c)
+        return;
+    struct db_station st;
+    bool found = false;
+    enum db_status s = db_station_get(c, r->params[0], &st, &found);
+    api_conn_release(r, c);
+    if (s != DB_OK) {
+        api_reply_db_error(r, s);
+        return;
+    }
+    if (!found) {
+        api_reply_problem(r, API_NOT_FOUND, "no station %s", r->params[0]);
+        return;
+    }
+    if (st.s.attempt == CB_ATTEMPT_NONE) { /* CB-01: the current failed attempt is the target */
+        api_reply_problem(r, API_NO_FAILED_ATTEMPT, "station %s has no failed call attempt to use",
+                          st.s.number);
+        return;
+    }
+    snprintf(req.requester, sizeof req.requester, "%s", st.s.number);
+    snprintf(req.target, sizeof req.target, "%s", st.s.attempt_to);
+    api_run_set(r, &req);
+}
+
+struct cancel_all_tx {
+    const char *requester;
+    const char *request_id;
+    struct cb_request_result res;
+};
+
+static enum db_status cancel_all_tx(struct db_conn *c, void *ctx)
+{
+    struct cancel_all_tx *t = ctx;
+    return cb_request_cancel_all(c, t->requester, t->request_id, &t->res);
+}
+
+void api_station_callbacks_delete(struct api_request *r)
+{
+    struct db_conn *c = api_conn(r);
+    if (!c)
+        return;
+    struct db_station st;
+    bool found = false;
+    enum db_status s = db_station_get(c, r->params[0], &st, &found);
+    api_conn_release(r, c);
+    if (s != DB_OK) {
+        api_reply_db_error(r, s);
+        return;
+    }
+    if (!found) {
+        api_reply_problem(r, API_NOT_FOUND, "no station %s", r->params[0]);
+        return;
+    }
+    struct cancel_all_tx t = {.requester = st.s.number, .request_id = r->request_id};
+    s = db_tx_run(r->app->pool, cancel_all_tx, &t);
+    if (s == DB_ABORT)
+        api_reply_refusal(r, &t.res);
+    else if (s != DB_OK)
+        api_reply_db_error(r, s);
+    else
+        api_reply_json(r, 200, json_pack("{s:i}", "cancelled", t.res.cancelled));
+}

@@ -1,0 +1,119 @@
+#include "service/requests.h"
+#include "db/directory.h"
+#include "db/world.h"
+#include "service/callbacks.h"
+#include "service/ids.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Runs one API decision: `fn` calls the core on the loaded world. */
+typedef void (*decide_fn)(struct cb_world *w, void *arg, cb_time now, const struct cb_cause *cause,
+                          struct cb_decisions *out, struct cb_request_result *res);
+
+static enum db_status run(struct db_conn *c, const struct db_world_seed *seed, decide_fn fn,
+                          void *arg, const char *request_id, struct cb_request_result *res)
+{
+    struct cb_world w;
+    enum db_status st = db_world_load(c, seed, &w);
+    if (st == DB_OK) {
+        struct cb_decisions d;
+        cb_decisions_init(&d);
+        struct cb_cause cause = {.kind = CB_CAUSE_API};
+        snprintf(cause.ref, sizeof cause.ref, "%s", request_id);
+        cb_time now = cb_service_now();
+        fn(&w, arg, now, &cause, &d, res);
+        res->error = d.error;
+        snprintf(res->detail, sizeof res->detail, "%s", d.error_detail);
+        st = d.error != CB_OK ? DB_ABORT : cb_service_persist(c, &w, &d, now);
+        cb_decisions_free(&d);
+    }
+    db_world_free(&w);
+    return st;
+}
+
+static void decide_set(struct cb_world *w, void *arg, cb_time now, const struct cb_cause *cause,
+                       struct cb_decisions *out, struct cb_request_result *res)
+{
+    struct cb_callback *cb = cb_core_set(w, arg, now, cause, out);
+    if (cb)
+        res->callback = *cb;
+}
+
+enum db_status cb_request_set(struct db_conn *c, const struct cb_set_request *req,
+                              const char *request_id, struct cb_request_result *res)
+{
+    memset(res, 0, sizeof *res);
+    struct cb_set_request r = *req;
+    cb_new_uuid(r.new_id);
+    r.new_seq = INT64_MAX / 2;
+    enum db_number_kind kind;
+    enum db_status st = db_number_kind(c, r.target, &kind);
+    if (st != DB_OK)
+        return st;
+    if (kind == DB_NUMBER_FREE && !r.external_number[0]) {
+        /* "95551234": trunk group 9, outside number 5551234 (longest prefix, API.md) */
+        char group[CB_NUMBER_MAX];
+        st = db_resolve_trunk_prefix(c, r.target, group);
+        if (st != DB_OK)
+            return st;
+        if (group[0]) {
+            snprintf(r.external_number, sizeof r.external_number, "%s", r.target + strlen(group));
+            snprintf(r.target, sizeof r.target, "%s", group);
+        }
+    }
+    struct db_world_seed seed = {.numbers = {r.requester, r.target}, .n_numbers = 2};
+    return run(c, &seed, decide_set, &r, request_id, res);
+}
+
+static void decide_cancel(struct cb_world *w, void *arg, cb_time now, const struct cb_cause *cause,
+                          struct cb_decisions *out, struct cb_request_result *res)
+{
+    cb_core_cancel(w, arg, CB_END_REQUESTED, now, cause, out);
+    struct cb_callback *cb = cb_world_callback(w, arg);
+    if (cb)
+        res->callback = *cb;
+}
+
+enum db_status cb_request_cancel(struct db_conn *c, const char *id, const char *request_id,
+                                 struct cb_request_result *res)
+{
+    memset(res, 0, sizeof *res);
+    struct db_world_seed seed = {.callback_ids = {id}, .n_callback_ids = 1};
+    return run(c, &seed, decide_cancel, (void *)id, request_id, res);
+}
+
+static void decide_cancel_all(struct cb_world *w, void *arg, cb_time now,
+                              const struct cb_cause *cause, struct cb_decisions *out,
+                              struct cb_request_result *res)
+{
+    cb_core_cancel_all(w, arg, now, cause, out);
+    res->cancelled = out->cancelled_count;
+}
+
+enum db_status cb_request_cancel_all(struct db_conn *c, const char *requester,
+                                     const char *request_id, struct cb_request_result *res)
+{
+    memset(res, 0, sizeof *res);
+    struct db_world_seed seed = {.numbers = {requester}, .n_numbers = 1};
+    return run(c, &seed, decide_cancel_all, (void *)requester, request_id, res);
+}
+
+static void decide_call_again(struct cb_world *w, void *arg, cb_time now,
+                              const struct cb_cause *cause, struct cb_decisions *out,
+                              struct cb_request_result *res)
+{
+    (void)cause;
+    cb_core_call_again(w, arg, now, out);
+    struct cb_callback *cb = cb_world_callback(w, arg);
+    if (cb)
+        res->callback = *cb;
+}
+
+enum db_status cb_request_call_again(struct db_conn *c, const char *id, const char *request_id,
+                                     struct cb_request_result *res)
+{
+    memset(res, 0, sizeof *res);
+    struct db_world_seed seed = {.callback_ids = {id}, .n_callback_ids = 1};
+    return run(c, &seed, decide_call_again, (void *)id, request_id, res);
+}

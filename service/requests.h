@@ -1,0 +1,30 @@
+/* The API's callback requests (set, cancel, cancel all, call again), each run through the
+ * rules core in the caller's transaction (SPEC §2, §6, CB-32). */
+#ifndef CB_REQUESTS_H
+#define CB_REQUESTS_H
+
+#include "db/pool.h"
+#include "service/core/core.h"
+
+struct cb_request_result {
+    enum cb_error error; /* CB_OK, or the refusal (the caller rolls back) */
+    char detail[160];
+    struct cb_callback callback; /* the callback set / ended / called again */
+    int cancelled;               /* cancel all */
+};
+
+/* CB-01..CB-10, CB-40: sets a callback. A target dialed through a trunk group ("95551234")
+ * is split into group and outside number (API.md). */
+enum db_status cb_request_set(struct db_conn *c, const struct cb_set_request *req,
+                              const char *request_id, struct cb_request_result *res);
+/* CB-25: cancels one callback (already checked to exist and be active). */
+enum db_status cb_request_cancel(struct db_conn *c, const char *id, const char *request_id,
+                                 struct cb_request_result *res);
+/* CB-26: cancels every active callback of `requester`. */
+enum db_status cb_request_cancel_all(struct db_conn *c, const char *requester,
+                                     const char *request_id, struct cb_request_result *res);
+/* CB-32: Call Again. */
+enum db_status cb_request_call_again(struct db_conn *c, const char *id, const char *request_id,
+                                     struct cb_request_result *res);
+
+#endif
