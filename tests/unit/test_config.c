@@ -1,0 +1,116 @@
+/* Configuration (API.md "Running it"): defaults, required variables, flags over environment. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "service/config.h"
+
+static void set_required(void)
+{
+    setenv("CALLBACKD_DATABASE_URL", "postgresql://x@127.0.0.1/db", 1);
+    setenv("CALLBACKD_ADMIN_TOKEN", "admin-token-0123456789", 1);
+    setenv("CALLBACKD_PBX_SECRET", "pbx-secret-0123456789", 1);
+    unsetenv("CALLBACKD_LISTEN");
+    unsetenv("CALLBACKD_LOG_LEVEL");
+    unsetenv("CALLBACKD_PBX_COMMAND_URL");
+    unsetenv("CALLBACKD_TLS_CERT");
+    unsetenv("CALLBACKD_TLS_KEY");
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    set_required();
+    struct cb_config cfg;
+    char err[256];
+    char *argv[] = {"callbackd", NULL};
+    assert_int_equal(cb_config_load(&cfg, 1, argv, err, sizeof err), 0);
+    assert_int_equal(cfg.mode, CB_RUN_SERVE);
+    assert_string_equal(cfg.listen_host, "127.0.0.1");
+    assert_int_equal(cfg.listen_port, 8080);
+    assert_null(cfg.pbx_command_url);
+    assert_null(cfg.tls_cert);
+    cb_config_free(&cfg);
+}
+
+static void test_each_required_variable_is_named(void **state)
+{
+    (void)state;
+    const char *vars[] = {"CALLBACKD_DATABASE_URL", "CALLBACKD_ADMIN_TOKEN",
+                          "CALLBACKD_PBX_SECRET"};
+    for (int i = 0; i < 3; i++) {
+        set_required();
+        unsetenv(vars[i]);
+        struct cb_config cfg;
+        char err[256];
+        char *argv[] = {"callbackd", NULL};
+        assert_int_equal(cb_config_load(&cfg, 1, argv, err, sizeof err), -1);
+        assert_non_null(strstr(err, vars[i]));
+    }
+}
+
+static void test_bad_values_are_refused(void **state)
+{
+    (void)state;
+    const char *cases[][2] = {{"CALLBACKD_LISTEN", "nonsense"},
+                              {"CALLBACKD_LISTEN", "127.0.0.1:99999"},
+                              {"CALLBACKD_LOG_LEVEL", "loud"},
+                              {"CALLBACKD_PBX_COMMAND_URL", "ftp://pbx"},
+                              {"CALLBACKD_TLS_CERT", "/only/the/cert.pem"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        set_required();
+        setenv(cases[i][0], cases[i][1], 1);
+        struct cb_config cfg;
+        char err[256];
+        char *argv[] = {"callbackd", NULL};
+        assert_int_equal(cb_config_load(&cfg, 1, argv, err, sizeof err), -1);
+        assert_non_null(strstr(err, "CALLBACKD_"));
+    }
+}
+
+static void test_flag_overrides_environment(void **state)
+{
+    (void)state;
+    set_required();
+    setenv("CALLBACKD_LISTEN", "127.0.0.1:8080", 1);
+    struct cb_config cfg;
+    char err[256];
+    char *argv[] = {"callbackd", "migrate", "--callbackd_listen=[::1]:9090", NULL};
+    assert_int_equal(cb_config_load(&cfg, 3, argv, err, sizeof err), 0);
+    assert_int_equal(cfg.mode, CB_RUN_MIGRATE);
+    assert_string_equal(cfg.listen_host, "::1");
+    assert_int_equal(cfg.listen_port, 9090);
+    cb_config_free(&cfg);
+}
+
+static void test_help_and_version_need_no_configuration(void **state)
+{
+    (void)state;
+    unsetenv("CALLBACKD_DATABASE_URL");
+    struct cb_config cfg;
+    char err[256];
+    char *help[] = {"callbackd", "--help", NULL};
+    assert_int_equal(cb_config_load(&cfg, 2, help, err, sizeof err), 0);
+    assert_int_equal(cfg.mode, CB_RUN_HELP);
+    char *version[] = {"callbackd", "--version", NULL};
+    assert_int_equal(cb_config_load(&cfg, 2, version, err, sizeof err), 0);
+    assert_int_equal(cfg.mode, CB_RUN_VERSION);
+    char *unknown[] = {"callbackd", "--nope", NULL};
+    assert_int_equal(cb_config_load(&cfg, 2, unknown, err, sizeof err), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_each_required_variable_is_named),
+        cmocka_unit_test(test_bad_values_are_refused),
+        cmocka_unit_test(test_flag_overrides_environment),
+        cmocka_unit_test(test_help_and_version_need_no_configuration),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

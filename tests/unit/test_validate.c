@@ -1,0 +1,112 @@
+/* The field-spec parser and format checks: every 422 entry of API.md comes from here. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "api/validate.h"
+#include "service/core/model.h"
+
+static const char *const KINDS[] = {"ip_phone", "analog", NULL};
+
+struct body {
+    bool flag;
+    int64_t count;
+    char number[CB_NUMBER_MAX];
+    int kind;
+};
+
+static json_t *parse(const char *text, struct body *b, bool *ok)
+{
+    json_t *obj = json_loads(text, 0, NULL);
+    json_t *errors = json_array();
+    const struct api_field fields[] = {
+        {.name = "flag", .type = API_F_BOOL, .required = true, .dest = &b->flag},
+        {.name = "count", .type = API_F_INT, .dest = &b->count, .min = 1, .max = 10},
+        {.name = "number", .type = API_F_NUMBER, .dest = b->number},
+        {.name = "kind", .type = API_F_ENUM, .dest = &b->kind, .values = KINDS},
+    };
+    *ok = api_parse_fields(obj, fields, 4, errors, "");
+    json_decref(obj);
+    return errors;
+}
+
+static const char *field_of(json_t *errors, size_t i)
+{
+    return json_string_value(json_object_get(json_array_get(errors, i), "field"));
+}
+
+static void test_valid_body_fills_destinations(void **state)
+{
+    (void)state;
+    struct body b = {0};
+    bool ok;
+    json_t *errors = parse(
+        "{\"flag\": true, \"count\": 3, \"number\": \"*41#\", \"kind\": \"analog\"}", &b, &ok);
+    assert_true(ok);
+    assert_int_equal(json_array_size(errors), 0);
+    assert_true(b.flag);
+    assert_int_equal(b.count, 3);
+    assert_string_equal(b.number, "*41#");
+    assert_int_equal(b.kind, 1);
+    json_decref(errors);
+}
+
+static void test_one_error_per_invalid_field(void **state)
+{
+    (void)state;
+    struct body b = {0};
+    bool ok;
+    json_t *errors =
+        parse("{\"count\": 11, \"number\": \"12a\", \"kind\": \"fax\", \"extra\": 1}", &b, &ok);
+    assert_false(ok);
+    assert_int_equal(json_array_size(errors), 5);
+    assert_string_equal(field_of(errors, 0), "flag"); /* required */
+    assert_string_equal(field_of(errors, 1), "count");
+    assert_string_equal(field_of(errors, 2), "number");
+    assert_string_equal(field_of(errors, 3), "kind");
+    assert_string_equal(field_of(errors, 4), "extra"); /* unknown */
+    json_decref(errors);
+}
+
+static void test_wrong_types(void **state)
+{
+    (void)state;
+    struct body b = {0};
+    bool ok;
+    json_t *errors = parse("{\"flag\": \"yes\", \"count\": 2.5}", &b, &ok);
+    assert_false(ok);
+    assert_int_equal(json_array_size(errors), 2);
+    json_decref(errors);
+}
+
+static void test_formats(void **state)
+{
+    (void)state;
+    assert_true(api_valid_number("2001"));
+    assert_true(api_valid_number("*#0"));
+    assert_false(api_valid_number(""));
+    assert_false(api_valid_number("123456789012345678901234567890123")); /* 33 */
+    assert_false(api_valid_number("20 1"));
+    assert_true(api_valid_cos_id("gold_1-a"));
+    assert_false(api_valid_cos_id("gold!"));
+    assert_true(api_valid_fac(""));
+    assert_false(api_valid_fac("A1"));
+    assert_true(api_valid_line_id("9-1"));
+    assert_false(api_valid_line_id("9/1"));
+    assert_true(api_valid_uuid("123e4567-e89b-12d3-a456-426614174000"));
+    assert_false(api_valid_uuid("123e4567e89b12d3a456426614174000"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_body_fills_destinations),
+        cmocka_unit_test(test_one_error_per_invalid_field),
+        cmocka_unit_test(test_wrong_types),
+        cmocka_unit_test(test_formats),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
