@@ -1,6 +1,8 @@
 #include "db/timers.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static struct db_stmt timer_set = DB_STMT(
     "timer_set", 3,
@@ -24,5 +26,66 @@ enum db_status db_timer_clear(struct db_conn *c, const char *kind, const char *r
     const char *params[] = {kind, ref};
     enum db_status st;
     PQclear(db_exec(c, &timer_clear, params, &st));
+    return st;
+}
+
+static struct db_stmt timers_due = DB_STMT(
+    "timers_due", 1,
+    "SELECT kind, ref FROM timers WHERE due_at <= now() ORDER BY due_at LIMIT $1::int");
+static struct db_stmt timer_take = DB_STMT(
+    "timer_take", 2, "DELETE FROM timers WHERE kind = $1 AND ref = $2 AND due_at <= now()");
+static struct db_stmt timer_next_ms = DB_STMT(
+    "timer_next_ms", 0,
+    "SELECT greatest(0, ceil(extract(epoch FROM min(due_at) - clock_timestamp()) * 1000))::bigint"
+    " FROM timers");
+static struct db_stmt timer_arm = DB_STMT(
+    "timer_arm", 3,
+    "INSERT INTO timers (kind, ref, due_at) VALUES ($1, $2, to_timestamp($3::bigint / 1000.0)) "
+    "ON CONFLICT (kind, ref) DO NOTHING");
+
+enum db_status db_timers_due(struct db_conn *c, int limit, struct db_timer *out, int *n)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *params[] = {lim};
+    enum db_status st;
+    PGresult *r = db_exec(c, &timers_due, params, &st);
+    *n = 0;
+    for (int i = 0; st == DB_OK && i < PQntuples(r) && i < limit; i++) {
+        snprintf(out[*n].kind, sizeof out[*n].kind, "%s", db_str(r, i, 0));
+        snprintf(out[*n].ref, sizeof out[*n].ref, "%s", db_str(r, i, 1));
+        (*n)++;
+    }
+    PQclear(r);
+    return st;
+}
+
+enum db_status db_timer_take(struct db_conn *c, const char *kind, const char *ref, bool *taken)
+{
+    const char *params[] = {kind, ref};
+    enum db_status st;
+    PGresult *r = db_exec(c, &timer_take, params, &st);
+    *taken = st == DB_OK && atoi(PQcmdTuples(r)) == 1;
+    PQclear(r);
+    return st;
+}
+
+enum db_status db_timer_next_ms(struct db_conn *c, long long *ms)
+{
+    enum db_status st;
+    PGresult *r = db_exec(c, &timer_next_ms, NULL, &st);
+    if (st == DB_OK)
+        *ms = db_is_null(r, 0, 0) ? -1 : db_int(r, 0, 0);
+    PQclear(r);
+    return st;
+}
+
+enum db_status db_timer_arm(struct db_conn *c, const char *kind, const char *ref, int64_t due_ms)
+{
+    char due[24];
+    snprintf(due, sizeof due, "%lld", (long long)due_ms);
+    const char *params[] = {kind, ref, due};
+    enum db_status st;
+    PQclear(db_exec(c, &timer_arm, params, &st));
     return st;
 }

@@ -11,4 +11,18 @@ enum db_status db_timer_set(struct db_conn *c, const char *kind, const char *ref
 /* Removes the timer (kind, ref) if it exists. */
 enum db_status db_timer_clear(struct db_conn *c, const char *kind, const char *ref);
 
+/* The worker's side (CB-52). A due timer: */
+struct db_timer {
+    char kind[32];
+    char ref[128];
+};
+/* Up to `limit` timers due now, earliest first; `*n` how many. */
+enum db_status db_timers_due(struct db_conn *c, int limit, struct db_timer *out, int *n);
+/* Removes the timer if it is still due (not moved or cleared meanwhile); `*taken` says so. */
+enum db_status db_timer_take(struct db_conn *c, const char *kind, const char *ref, bool *taken);
+/* Milliseconds until the earliest timer is due (0 if one is due; -1 when there is none). */
+enum db_status db_timer_next_ms(struct db_conn *c, long long *ms);
+/* Sets the timer (kind, ref) to `due_ms` unless it exists already. */
+enum db_status db_timer_arm(struct db_conn *c, const char *kind, const char *ref, int64_t due_ms);
+
 #endif

@@ -19,6 +19,7 @@ struct cb_config {
     int log_level;    /* enum cb_log_level */
     int http_threads; /* CALLBACKD_HTTP_THREADS, default 4 */
     int db_pool_size; /* CALLBACKD_DB_POOL_SIZE, default http_threads + 2 */
+    int inbox_retention_s; /* CALLBACKD_INBOX_RETENTION_S: applied events kept (default 7 d) */
 };
 
 /* Fills `cfg` from `environ` then argv (`--callbackd_listen=...` overrides the variable).

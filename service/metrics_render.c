@@ -1,6 +1,28 @@
+#include "db/outbox.h"
 #include "db/pool.h"
 #include "service/app.h"
 #include "service/metrics.h"
+
+/* Commands by status, counted in the database at scrape time (every process sees the same). */
+static void commands_by_status(struct cb_text *t, struct cb_app *app)
+{
+    enum db_status st;
+    struct db_conn *c = db_pool_acquire(app->pool, 1000, &st);
+    long long counts[3];
+    if (c) {
+        st = db_outbox_count_by_status(c, counts);
+        db_pool_release(app->pool, c);
+    }
+    if (!c || st != DB_OK)
+        return; /* the database is away: leave the series out rather than report zeros */
+    cb_text_printf(t,
+                   "# HELP callbackd_commands Commands in the outbox by status.\n"
+                   "# TYPE callbackd_commands gauge\n"
+                   "callbackd_commands{status=\"pending\"} %lld\n"
+                   "callbackd_commands{status=\"delivered\"} %lld\n"
+                   "callbackd_commands{status=\"failed\"} %lld\n",
+                   counts[0], counts[1], counts[2]);
+}
 
 /* Renders the PBX loop's metrics: events, inbox lag, commands, delivery, timers, leadership. */
 void cb_metrics_render_pbx(struct cb_text *t, struct cb_app *app);
@@ -37,6 +59,7 @@ void cb_metrics_render_pbx(struct cb_text *t, struct cb_app *app)
         (long long)atomic_load(&m->inbox_lag), atomic_load(&m->command_attempts),
         atomic_load(&m->commands_delivered_total), atomic_load(&m->commands_failed_total),
         atomic_load(&m->timers_fired), atomic_load(&m->worker_leader));
+    commands_by_status(t, app);
     cb_text_printf(t, "# HELP callbackd_command_delivery_seconds Command created to acknowledged.\n"
                       "# TYPE callbackd_command_delivery_seconds histogram\n");
     cb_histogram_render(t, "callbackd_command_delivery_seconds", "", &m->delivery_latency);

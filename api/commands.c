@@ -1,0 +1,62 @@
+/* GET /v1/commands (API.md "callbackd -> PBX: commands"): every command kept in the outbox, in
+ * seq order, with its delivery status; `after` is a plain seq, `cursor` continues a list. */
+#include "api/handlers.h"
+#include "api/lists.h"
+#include "api/validate.h"
+#include "db/outbox.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A seq: 0 or a positive whole number. */
+static bool parse_seq(const char *s, long long *out)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 18 || strspn(s, "0123456789") != n)
+        return false;
+    *out = strtoll(s, NULL, 10);
+    return true;
+}
+
+void api_commands_list(struct api_request *r)
+{
+    int limit;
+    char cursor[API_CURSOR_MAX];
+    long long after = 0;
+    json_t *errors = json_array();
+    bool ok = api_list_params(r, &limit, cursor, errors);
+    const char *after_arg = api_query(r, "after");
+    if (after_arg && !parse_seq(after_arg, &after)) {
+        api_field_error(errors, "after", "must be a command seq (a whole number, 0 or more)");
+        ok = false;
+    }
+    if (cursor[0] && !parse_seq(cursor, &after)) {
+        api_field_error(errors, "cursor", "is not a cursor this service returned");
+        ok = false;
+    }
+    if (!ok) {
+        api_reply_validation(r, errors);
+        return;
+    }
+    json_decref(errors);
+    struct db_conn *c = api_conn(r);
+    if (!c)
+        return;
+    json_t *items = json_array();
+    enum db_status st = db_outbox_list(c, after, limit + 1, items);
+    api_conn_release(r, c);
+    if (st != DB_OK) {
+        json_decref(items);
+        api_reply_db_error(r, st);
+        return;
+    }
+    char next[24] = "";
+    if ((int)json_array_size(items) > limit) {
+        json_array_remove(items, (size_t)limit);
+        snprintf(next, sizeof next, "%lld",
+                 (long long)json_integer_value(
+                     json_object_get(json_array_get(items, (size_t)limit - 1), "seq")));
+    }
+    api_reply_json(r, 200, api_list_answer(items, next[0] ? next : NULL, NULL));
+}

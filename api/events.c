@@ -1,0 +1,72 @@
+/* POST /v1/pbx/events (API.md "PBX -> callbackd: events"): the signature was checked by the
+ * server before parsing (api/signature.c); here the batch is validated as a whole and stored in
+ * one statement before the 202 (CB-50). The worker applies it. */
+#include "api/handlers.h"
+#include "api/validate.h"
+#include "db/inbox.h"
+#include "service/event_parse.h"
+#include "service/metrics.h"
+#include "service/worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define API_EVENTS_MAX 500
+
+/* Validates every event; false with `errors` filled (one entry per invalid field). */
+static bool validate_batch(json_t *events, json_t *errors)
+{
+    if (!json_is_array(events) || json_array_size(events) < 1 ||
+        json_array_size(events) > API_EVENTS_MAX) {
+        api_field_error(errors, "events", "is required: an array of 1 to %d events",
+                        API_EVENTS_MAX);
+        return false;
+    }
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev)
+    {
+        char prefix[32];
+        struct cb_event parsed;
+        snprintf(prefix, sizeof prefix, "events[%zu].", i);
+        cb_event_parse(ev, &parsed, errors, prefix);
+    }
+    return json_array_size(errors) == 0;
+}
+
+void api_pbx_events_post(struct api_request *r)
+{
+    json_t *events = json_object_get(r->json, "events");
+    json_t *errors = json_array();
+    if (!validate_batch(events, errors)) {
+        api_reply_validation(r, errors); /* CB-50: a malformed event refuses the batch */
+        return;
+    }
+    json_decref(errors);
+    char *text = json_dumps(events, JSON_COMPACT);
+    if (!text) {
+        api_reply_problem(r, API_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    struct db_conn *c = api_conn(r);
+    if (!c) {
+        free(text);
+        return;
+    }
+    int accepted = 0;
+    enum db_status st = db_inbox_store(c, text, &accepted);
+    api_conn_release(r, c);
+    free(text);
+    if (st != DB_OK) {
+        api_reply_db_error(r, st);
+        return;
+    }
+    int total = (int)json_array_size(events);
+    struct cb_metrics *m = r->app->metrics;
+    atomic_fetch_add(&m->events_received, (unsigned long long)total);
+    atomic_fetch_add(&m->events_duplicate, (unsigned long long)(total - accepted));
+    if (accepted > 0)
+        cb_worker_wake(__atomic_load_n(&r->app->worker, __ATOMIC_ACQUIRE));
+    api_reply_json(r, 202,
+                   json_pack("{s:i, s:i}", "accepted", accepted, "duplicates", total - accepted));
+}

@@ -1,0 +1,48 @@
+#include "api/signature.h"
+#include "service/config.h"
+#include "service/hmac.h"
+
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Parses a Unix time of 1-18 digits; false for anything else (sign, spaces, fractions). */
+static bool parse_timestamp(const char *s, long long *out)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n < 1 || n > 18 || strspn(s, "0123456789") != n)
+        return false;
+    *out = strtoll(s, NULL, 10);
+    return true;
+}
+
+bool api_pbx_signature_valid(struct api_request *r, long long now_s, const char **why)
+{
+    const char *ts = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Callbackd-Timestamp");
+    const char *sig =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Callbackd-Signature");
+    long long when;
+    if (!ts || !sig) {
+        *why = "X-Callbackd-Timestamp and X-Callbackd-Signature are required";
+        return false;
+    }
+    if (!parse_timestamp(ts, &when)) {
+        *why = "X-Callbackd-Timestamp must be Unix time in seconds";
+        return false;
+    }
+    if (llabs(now_s - when) > API_SIGNATURE_MAX_SKEW_S) {
+        *why = "X-Callbackd-Timestamp is more than 300 s away from the server's clock";
+        return false;
+    }
+    char want[CB_SIGNATURE_HEADER_MAX];
+    if (!cb_hmac_signature_header(r->app->cfg->pbx_secret, ts, r->body, r->body_len, want)) {
+        *why = "the signature could not be computed";
+        return false;
+    }
+    /* Constant time: the comparison must not tell how many leading characters matched. */
+    if (strlen(sig) != strlen(want) || CRYPTO_memcmp(sig, want, strlen(want)) != 0) {
+        *why = "X-Callbackd-Signature does not match the body";
+        return false;
+    }
+    return true;
+}

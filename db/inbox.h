@@ -1,0 +1,36 @@
+/* The PBX event inbox (CB-50): events are stored before the 202, then applied once, in the
+ * order received, by the worker; applied events are purged after a retention period. */
+#ifndef DB_INBOX_H
+#define DB_INBOX_H
+
+#include <jansson.h>
+
+#include "db/pool.h"
+
+/* The NOTIFY channel that wakes the worker when events are stored. */
+#define DB_INBOX_CHANNEL "callbackd_events"
+
+/* One stored event not yet applied. */
+struct db_inbox_event {
+    long long seq;
+    json_t *body; /* the event as received; owned */
+};
+
+/* Stores the events of `events_json` (a JSON array of validated events) in one statement:
+ * new ids get the next seqs in batch order, ids already stored (also earlier in the same
+ * batch) are skipped, and the worker is notified. `*accepted` counts the new ones. */
+enum db_status db_inbox_store(struct db_conn *c, const char *events_json, int *accepted);
+/* Reads up to `limit` unapplied events in seq order into `out`; `*n` how many. The caller frees
+ * them with db_inbox_events_free. */
+enum db_status db_inbox_unapplied(struct db_conn *c, int limit, struct db_inbox_event *out, int *n);
+void db_inbox_events_free(struct db_inbox_event *events, int n);
+/* Marks `n` events applied with their outcome ("applied" or "ignored"). Returns DB_ABORT when
+ * any of them was already applied (another worker: CB-54 forbids applying twice). */
+enum db_status db_inbox_mark(struct db_conn *c, const long long *seqs, const char *const *outcomes,
+                             int n);
+/* How many events wait to be applied. */
+enum db_status db_inbox_lag(struct db_conn *c, long long *lag);
+/* Deletes up to `limit` events applied more than `retention_s` ago; `*deleted` how many. */
+enum db_status db_inbox_purge(struct db_conn *c, int retention_s, int limit, int *deleted);
+
+#endif

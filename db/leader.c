@@ -1,0 +1,37 @@
+#include "db/leader.h"
+
+#include <stdio.h>
+
+static struct db_stmt leader_try =
+    DB_STMT("leader_try", 1, "SELECT pg_try_advisory_lock($1::bigint)");
+static struct db_stmt leader_release =
+    DB_STMT("leader_release", 1, "SELECT pg_advisory_unlock($1::bigint)");
+
+enum db_status db_leader_try(struct db_conn *c, long long key, bool *got)
+{
+    char k[24];
+    snprintf(k, sizeof k, "%lld", key);
+    const char *params[] = {k};
+    enum db_status st;
+    PGresult *r = db_exec(c, &leader_try, params, &st);
+    *got = st == DB_OK && db_bool(r, 0, 0);
+    PQclear(r);
+    return st;
+}
+
+enum db_status db_leader_release(struct db_conn *c, long long key)
+{
+    char k[24];
+    snprintf(k, sizeof k, "%lld", key);
+    const char *params[] = {k};
+    enum db_status st;
+    PQclear(db_exec(c, &leader_release, params, &st));
+    return st;
+}
+
+enum db_status db_listen(struct db_conn *c, const char *channel)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "LISTEN %s", channel);
+    return db_exec_simple(c, sql);
+}

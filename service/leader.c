@@ -1,0 +1,129 @@
+#include "service/leader.h"
+#include "db/leader.h"
+#include "service/log.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CB_LEADER_RETRY_MS 1000
+
+static long long monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool cb_leader_init(struct cb_leader *l, const char *name, const char *url, long long lock_key,
+                    const char *channel, atomic_int *gauge)
+{
+    *l = (struct cb_leader){
+        .name = name, .url = url, .lock_key = lock_key, .channel = channel, .gauge = gauge};
+    l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return l->wake_fd >= 0;
+}
+
+static void set_leading(struct cb_leader *l, bool leading)
+{
+    if (l->leading == leading)
+        return;
+    l->leading = leading;
+    if (l->gauge)
+        atomic_store(l->gauge, leading ? 1 : 0);
+    cb_log(leading ? CB_LOG_INFO : CB_LOG_WARN, leading ? "leadership taken" : "leadership lost",
+           json_pack("{s:s}", "loop", l->name));
+}
+
+void cb_leader_lost(struct cb_leader *l)
+{
+    set_leading(l, false);
+    db_conn_close(l->conn);
+    l->conn = NULL;
+}
+
+bool cb_leader_hold(struct cb_leader *l, bool *fresh)
+{
+    *fresh = false;
+    if (l->conn && PQstatus(l->conn->pg) != CONNECTION_OK)
+        cb_leader_lost(l);
+    if (l->leading)
+        return true;
+    long long now = monotonic_ms();
+    if (l->last_try_ms && now - l->last_try_ms < CB_LEADER_RETRY_MS)
+        return false;
+    l->last_try_ms = now;
+    if (!l->conn && !(l->conn = db_conn_open(l->url)))
+        return false;
+    bool got = false;
+    enum db_status st = db_leader_try(l->conn, l->lock_key, &got);
+    /* LISTEN before the first look at the work: no NOTIFY can fall between the two. */
+    if (st == DB_OK && got)
+        st = db_listen(l->conn, l->channel);
+    if (st != DB_OK) {
+        cb_leader_lost(l);
+        return false;
+    }
+    if (got) {
+        set_leading(l, true);
+        *fresh = true;
+    }
+    return got;
+}
+
+void cb_leader_wait(struct cb_leader *l, int timeout_ms)
+{
+    struct pollfd fds[2] = {{.fd = l->wake_fd, .events = POLLIN}, {.fd = -1}};
+    int n = 1;
+    PGconn *pg = l->leading && l->conn ? l->conn->pg : NULL;
+    if (pg) {
+        /* A NOTIFY that arrived with the last result is already buffered: no need to sleep. */
+        PGnotify *note = PQnotifies(pg);
+        if (note) {
+            PQfreemem(note);
+            while ((note = PQnotifies(pg)))
+                PQfreemem(note);
+            return;
+        }
+        fds[1] = (struct pollfd){.fd = PQsocket(pg), .events = POLLIN};
+        n = 2;
+    }
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    if (poll(fds, (nfds_t)n, timeout_ms) < 0 && errno != EINTR)
+        cb_logf(CB_LOG_WARN, "%s: poll failed", l->name);
+    uint64_t count;
+    if (fds[0].revents & POLLIN)
+        (void)!read(l->wake_fd, &count, sizeof count);
+    if (pg && fds[1].revents) {
+        /* Reads what arrived (notifications, or the end of a dead connection). */
+        if (!PQconsumeInput(pg)) {
+            cb_leader_lost(l);
+            return;
+        }
+        PGnotify *note;
+        while ((note = PQnotifies(pg)))
+            PQfreemem(note);
+    }
+}
+
+void cb_leader_wake(struct cb_leader *l)
+{
+    uint64_t one = 1;
+    (void)!write(l->wake_fd, &one, sizeof one);
+}
+
+void cb_leader_fini(struct cb_leader *l)
+{
+    if (l->conn && l->leading)
+        (void)db_leader_release(l->conn, l->lock_key);
+    set_leading(l, false);
+    db_conn_close(l->conn);
+    l->conn = NULL;
+    if (l->wake_fd >= 0)
+        close(l->wake_fd);
+    l->wake_fd = -1;
+}

@@ -1,0 +1,311 @@
+/* The worker (CB-50, CB-52, CB-54): one thread per process competes for leadership; the leader
+ * applies the event inbox in order, several events per transaction, and fires due timers. All
+ * its work runs on the session that holds the lock: losing the session loses both. */
+#include "service/worker.h"
+#include "db/inbox.h"
+#include "db/leader.h"
+#include "db/timers.h"
+#include "db/tx.h"
+#include "service/callbacks.h"
+#include "service/config.h"
+#include "service/dispatcher.h"
+#include "service/leader.h"
+#include "service/log.h"
+#include "service/metrics.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define WORKER_GROUP_MAX   200 /* events applied per transaction (group commit) */
+#define WORKER_TIMERS_MAX  100 /* due timers fired per round */
+#define PURGE_KIND         "inbox_purge"
+#define PURGE_REF          "pbx_events"
+#define PURGE_CHUNK        10000 /* rows deleted per purge transaction */
+#define PURGE_PERIOD_MAX_S 3600
+
+struct cb_worker {
+    struct cb_app *app;
+    struct cb_leader seat;
+    atomic_bool stop;
+    pthread_t thread;
+    struct cb_dispatcher *dispatcher;
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the inbox ---------------------------------------------------------------------------- */
+
+/* One transaction's worth of events. */
+struct apply_group {
+    struct db_inbox_event *events;
+    int n;
+    int failed_at; /* index of the event whose application failed, -1 if none */
+    int applied, ignored;
+};
+
+/* Applies the group in order and marks each event; the caller's transaction commits all or
+ * nothing (CB-50: applied exactly once). */
+static enum db_status apply_group_tx(struct db_conn *c, void *ctx)
+{
+    struct apply_group *g = ctx;
+    long long seqs[WORKER_GROUP_MAX];
+    const char *outcomes[WORKER_GROUP_MAX];
+    int64_t now = wall_ms();
+    g->failed_at = -1;
+    g->applied = g->ignored = 0;
+    for (int i = 0; i < g->n; i++) {
+        bool ignored = false;
+        enum db_status st = cb_service_apply_event(c, g->events[i].body, now, &ignored);
+        if (st == DB_UNAVAILABLE || st == DB_RETRY)
+            return st;
+        if (st != DB_OK) {
+            g->failed_at = i;
+            return st;
+        }
+        seqs[i] = g->events[i].seq;
+        outcomes[i] = ignored ? "ignored" : "applied";
+        if (ignored)
+            g->ignored++;
+        else
+            g->applied++;
+    }
+    enum db_status st = db_inbox_mark(c, seqs, outcomes, g->n);
+    if (st == DB_ABORT)
+        cb_logf(CB_LOG_ERROR, "events already applied by another worker: rolling back");
+    return st;
+}
+
+/* Marks one event "ignored" after its application failed twice: a bug must not wedge the
+ * inbox behind it. */
+static enum db_status mark_ignored_tx(struct db_conn *c, void *ctx)
+{
+    const struct db_inbox_event *e = ctx;
+    const char *outcome = "ignored";
+    return db_inbox_mark(c, &e->seq, &outcome, 1);
+}
+
+/* Applies up to WORKER_GROUP_MAX events; `*full` when more may be waiting. An event whose
+ * application fails is isolated: the events before it are committed as a group, it is tried
+ * alone once more, and if it fails again it is marked ignored and logged. */
+static enum db_status apply_inbox(struct cb_worker *w, bool *full)
+{
+    struct cb_metrics *m = w->app->metrics;
+    struct db_conn *c = w->seat.conn;
+    struct db_inbox_event events[WORKER_GROUP_MAX];
+    int n = 0;
+    enum db_status st = db_inbox_unapplied(c, WORKER_GROUP_MAX, events, &n);
+    *full = st == DB_OK && n == WORKER_GROUP_MAX;
+    /* limit: events in the next transaction; alone: the next one is the failing event's
+     * second, solitary try. */
+    int start = 0, limit = n;
+    bool alone = false, alone_next = false;
+    while (st == DB_OK && start < n && !atomic_load(&w->stop)) {
+        struct apply_group g = {.events = events + start,
+                                .n = n - start < limit ? n - start : limit};
+        st = db_tx_run_on(c, apply_group_tx, &g);
+        if (st == DB_OK) {
+            atomic_fetch_add(&m->events_applied, (unsigned long long)g.applied);
+            atomic_fetch_add(&m->events_ignored, (unsigned long long)g.ignored);
+            start += g.n;
+            alone = alone_next;
+            alone_next = false;
+            limit = alone ? 1 : n;
+            continue;
+        }
+        if (g.failed_at < 0)
+            break; /* the database, not an event: try again later */
+        const struct db_inbox_event *bad = &events[start + g.failed_at];
+        json_t *id = json_object_get(bad->body, "id");
+        if (g.failed_at == 0 && alone) {
+            cb_log(CB_LOG_ERROR, "event application failed twice; marked ignored",
+                   json_pack("{s:I, s:O*, s:i}", "seq", (json_int_t)bad->seq, "event_id", id,
+                             "status", (int)st));
+            st = db_tx_run_on(c, mark_ignored_tx, &events[start]);
+            if (st == DB_OK)
+                atomic_fetch_add(&m->events_ignored, 1);
+            start++;
+            alone = false;
+            limit = n;
+            continue;
+        }
+        cb_log(CB_LOG_WARN, "event application failed; retrying it alone",
+               json_pack("{s:I, s:O*, s:i}", "seq", (json_int_t)bad->seq, "event_id", id, "status",
+                         (int)st));
+        if (g.failed_at > 0) {
+            limit = g.failed_at; /* commit those before it, then try it alone */
+            alone_next = true;
+        } else {
+            limit = 1;
+            alone = true;
+        }
+        st = DB_OK;
+    }
+    db_inbox_events_free(events, n);
+    if (st == DB_OK) {
+        long long lag = 0;
+        if (*full)
+            st = db_inbox_lag(c, &lag);
+        atomic_store(&m->inbox_lag, lag);
+        if (n > 0)
+            cb_dispatcher_wake(w->dispatcher);
+    }
+    return st;
+}
+
+/* ---- timers ------------------------------------------------------------------------------- */
+
+struct fire {
+    struct cb_worker *w;
+    const struct db_timer *t;
+    bool fired;
+    bool more; /* inbox_purge: a full chunk was deleted */
+};
+
+/* The inbox purge (CB-52's real use in this file): deletes events applied longer ago than the
+ * retention, then sets itself again. */
+static enum db_status purge_inbox(struct cb_worker *w, struct db_conn *c, bool *more)
+{
+    int retention = w->app->cfg->inbox_retention_s, deleted = 0;
+    enum db_status st = db_inbox_purge(c, retention, PURGE_CHUNK, &deleted);
+    if (st != DB_OK)
+        return st;
+    *more = deleted == PURGE_CHUNK;
+    if (deleted > 0)
+        cb_log(CB_LOG_INFO, "applied events purged",
+               json_pack("{s:i, s:i}", "deleted", deleted, "retention_s", retention));
+    int period_s = retention < PURGE_PERIOD_MAX_S ? retention : PURGE_PERIOD_MAX_S;
+    return db_timer_set(c, PURGE_KIND, PURGE_REF, wall_ms() + (*more ? 0 : period_s * 1000LL));
+}
+
+/* Takes one due timer and fires it, in one transaction. */
+static enum db_status fire_tx(struct db_conn *c, void *ctx)
+{
+    struct fire *f = ctx;
+    bool taken;
+    f->fired = false;
+    enum db_status st = db_timer_take(c, f->t->kind, f->t->ref, &taken);
+    if (st != DB_OK || !taken)
+        return st; /* moved or cleared since it was read */
+    if (!strcmp(f->t->kind, PURGE_KIND))
+        st = purge_inbox(f->w, c, &f->more);
+    else /* expiry, notify_timeout, recall_timeout: the callback rules */
+        st = cb_service_fire_timer(c, f->t->kind, f->t->ref, wall_ms());
+    f->fired = st == DB_OK;
+    return st;
+}
+
+/* Removes a timer whose firing failed (a bug): logged, so that it does not fire forever. */
+static enum db_status drop_tx(struct db_conn *c, void *ctx)
+{
+    const struct db_timer *t = ctx;
+    return db_timer_clear(c, t->kind, t->ref);
+}
+
+/* Fires the due timers (CB-52: within a second of their time); `*next_ms` is when the next
+ * one is due (-1: none). */
+static enum db_status fire_timers(struct cb_worker *w, long long *next_ms)
+{
+    struct db_conn *c = w->seat.conn;
+    struct db_timer due[WORKER_TIMERS_MAX];
+    int n = 0;
+    enum db_status st = db_timers_due(c, WORKER_TIMERS_MAX, due, &n);
+    for (int i = 0; st == DB_OK && i < n && !atomic_load(&w->stop); i++) {
+        struct fire f = {.w = w, .t = &due[i]};
+        st = db_tx_run_on(c, fire_tx, &f);
+        if (st == DB_OK && f.fired)
+            atomic_fetch_add(&w->app->metrics->timers_fired, 1);
+        if (st != DB_OK && st != DB_UNAVAILABLE) {
+            cb_log(CB_LOG_ERROR, "timer failed to fire; dropped",
+                   json_pack("{s:s, s:s, s:i}", "kind", due[i].kind, "ref", due[i].ref, "status",
+                             (int)st));
+            st = db_tx_run_on(c, drop_tx, &due[i]);
+        }
+    }
+    if (st == DB_OK)
+        st = n == WORKER_TIMERS_MAX ? (*next_ms = 0, DB_OK) : db_timer_next_ms(c, next_ms);
+    return st;
+}
+
+/* ---- the loop ----------------------------------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+    struct cb_worker *w = arg;
+    while (!atomic_load(&w->stop)) {
+        bool fresh;
+        if (!cb_leader_hold(&w->seat, &fresh)) {
+            cb_leader_wait(&w->seat, 1000);
+            continue;
+        }
+        enum db_status st = DB_OK;
+        if (fresh) /* the purge timer exists once per database; the first leader sets it */
+            st = db_timer_arm(w->seat.conn, PURGE_KIND, PURGE_REF, wall_ms());
+        bool full = false;
+        long long next_ms = -1;
+        if (st == DB_OK)
+            st = apply_inbox(w, &full);
+        if (st == DB_OK)
+            st = fire_timers(w, &next_ms);
+        if (st == DB_UNAVAILABLE) {
+            cb_leader_lost(&w->seat);
+            continue;
+        }
+        if (st != DB_OK) {
+            cb_logf(CB_LOG_ERROR, "worker: database error; retrying in 1 s");
+            cb_leader_wait(&w->seat, 1000);
+            continue;
+        }
+        if (!full && next_ms != 0)
+            cb_leader_wait(&w->seat, next_ms < 0 || next_ms > 1000 ? 1000 : (int)next_ms);
+    }
+    return NULL;
+}
+
+struct cb_worker *cb_worker_start(struct cb_app *app)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    struct cb_worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->app = app;
+    if (!cb_leader_init(&w->seat, "worker", app->cfg->database_url, DB_LEADER_WORKER_KEY,
+                        DB_INBOX_CHANNEL, &app->metrics->worker_leader)) {
+        free(w);
+        return NULL;
+    }
+    w->dispatcher = cb_dispatcher_start(app);
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        cb_dispatcher_stop(w->dispatcher);
+        cb_leader_fini(&w->seat);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void cb_worker_wake(struct cb_worker *w)
+{
+    if (w)
+        cb_leader_wake(&w->seat);
+}
+
+void cb_worker_stop(struct cb_worker *w)
+{
+    if (!w)
+        return;
+    cb_dispatcher_stop(w->dispatcher);
+    atomic_store(&w->stop, true);
+    cb_leader_wake(&w->seat);
+    pthread_join(w->thread, NULL);
+    cb_leader_fini(&w->seat);
+    free(w);
+    curl_global_cleanup();
+}
