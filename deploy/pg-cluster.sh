@@ -19,6 +19,10 @@ set -euo pipefail
 cmd=${1:?usage: pg-cluster.sh start|stop|status|url DIR [PORT]}
 dir=${2:?usage: pg-cluster.sh start|stop|status|url DIR [PORT]}
 
+# An absolute DIR, then work from / (the postgres user may not be allowed into the caller's cwd).
+case "$dir" in /*) ;; *) dir=$PWD/$dir ;; esac
+cd /
+
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 if [ -z "$pgbin" ] && command -v pg_config >/dev/null 2>&1; then
   pgbin=$(pg_config --bindir)

@@ -1,9 +1,12 @@
 """Every error code of API.md reachable without callbacks, RFC 9457 problem details,
 X-Request-Id on every answer, and token scopes (POST /v1/tokens)."""
 
+import json
+import time
+
 import pytest
 
-from harness import ADMIN, wait_for
+from harness import ADMIN, SECRET, FakePBX, event, sign, wait_for
 
 
 def setup_directory(svc):
@@ -198,3 +201,55 @@ def test_request_id_is_in_the_log(svc):
     _, _, h = svc.call("GET", "/v1/stations")
     rid = h["X-Request-Id"]
     wait_for(lambda: rid in svc.log(), 5, msg="request id in the log")
+
+
+# -- PBX webhook signature (bad_signature) ------------------------------------------------------
+
+def test_pbx_events_need_a_valid_fresh_signature(svc):
+    ev = [event("station.state", station="7777", availability="busy")]
+    body = json.dumps({"events": ev}).encode()
+    now = int(time.time())
+    for headers in [
+        {},  # no signature at all
+        sign("another-secret-0123456789", body),
+        {**sign(SECRET, body, now - 301)},  # stale
+        {**sign(SECRET, body, now + 301)},  # from the future
+        {"X-Callbackd-Timestamp": str(now), "X-Callbackd-Signature": "v1=" + "0" * 64},
+        {**sign(SECRET, body), "X-Callbackd-Signature": sign(SECRET, body)["X-Callbackd-Signature"][3:]},
+        {**sign(SECRET, body + b" ")},  # signature of other bytes
+    ]:
+        svc.error("POST", "/v1/pbx/events", raw=body, token=None, headers=headers,
+                  status=401, code="bad_signature")
+    # Correctly signed: accepted (an unknown number is stored and ignored), then a duplicate.
+    st, doc, _ = svc.post_events(ev)
+    assert (st, doc.get("accepted"), doc.get("duplicates")) == (202, 1, 0), (st, doc)
+    st, doc, _ = svc.post_events(ev)
+    assert (st, doc.get("accepted"), doc.get("duplicates")) == (202, 0, 1), (st, doc)
+
+
+def test_fake_pbx_checks_signatures():
+    """The harness's FakePBX must refuse what callbackd must not send (so tests relying on it
+    can fail)."""
+    import urllib.error
+    import urllib.request
+    pbx = FakePBX()
+    try:
+        body = b'{"id": "c1", "type": "tone"}'
+
+        def post(headers):
+            req = urllib.request.Request(pbx.url, data=body, method="POST",
+                                         headers={"Content-Type": "application/json", **headers})
+            try:
+                return urllib.request.urlopen(req, timeout=5).status
+            except urllib.error.HTTPError as e:
+                return e.code
+        assert post(sign(SECRET, body)) == 200
+        assert post(sign("wrong-secret-0123456789", body)) == 401
+        assert post(sign(SECRET, body, int(time.time()) - 1000)) == 401
+        assert post({}) == 401
+        pbx.set_mode("fail")
+        assert post(sign(SECRET, body)) == 500
+        assert [c["id"] for c in pbx.received()] == ["c1"]
+        assert len(pbx.bad_signatures()) == 3
+    finally:
+        pbx.close()
