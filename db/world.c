@@ -423,9 +423,9 @@ static struct db_stmt save_history = DB_STMT(
     "save_history", 1,
     "INSERT INTO callback_history (callback_id, at, from_state, to_state, cause_kind, cause_ref) "
     "SELECT x.callback_id, to_timestamp(x.at / 1000.0), x.from_state, x.to_state, x.cause_kind, "
-    "x.cause_ref FROM jsonb_to_recordset($1::jsonb) WITH ORDINALITY AS x(callback_id uuid, at "
-    "bigint, "
-    "from_state text, to_state text, cause_kind text, cause_ref text, n bigint) ORDER BY n");
+    "x.cause_ref FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (callback_id uuid, at bigint, "
+    "from_state text, to_state text, cause_kind text, cause_ref text)) WITH ORDINALITY "
+    "AS x(callback_id, at, from_state, to_state, cause_kind, cause_ref, n) ORDER BY x.n");
 
 static json_t *callback_record(const struct cb_callback *cb)
 {
