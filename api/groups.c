@@ -4,7 +4,7 @@
 #include "api/stations.h"
 #include "api/validate.h"
 #include "db/tx.h"
-#include "service/callbacks.h"
+#include "service/requests.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,7 +178,7 @@ static enum db_status number_delete_tx(struct db_conn *c, void *ctx)
     if (st != DB_OK || kind != d->kind)
         return st; /* not found: d->found stays false */
     /* CB-28: its callbacks end first (undoing rings, lines, lamps), in the same transaction. */
-    st = cb_service_number_removed(c, d->number, d->request_id);
+    st = cb_request_number_removed(c, d->number, d->request_id);
     if (st != DB_OK)
         return st;
     return db_number_delete(c, d->number, d->kind, &d->found);

@@ -1,5 +1,6 @@
 #include "api/handlers.h"
 #include "api/router.h"
+#include "db/callbacks.h"
 #include "db/migrate.h"
 #include "service/metrics.h"
 
@@ -78,6 +79,17 @@ void api_metrics(struct api_request *r)
                    "callbackd_db_pool_connections{state=\"in_use\"} %d\n"
                    "callbackd_db_pool_connections{state=\"size\"} %d\n",
                    db_pool_in_use(r->app->pool), db_pool_size(r->app->pool));
+    long long by_state[8];
+    struct db_conn *c = db_pool_acquire(r->app->pool, 1000, &(enum db_status){DB_OK});
+    if (c && db_callbacks_active_by_state(c, by_state) == DB_OK) {
+        cb_text_printf(&t, "# HELP callbackd_callbacks Active callbacks by state.\n"
+                           "# TYPE callbackd_callbacks gauge\n");
+        for (int s = CB_STATE_PENDING; s <= CB_STATE_MESSAGE_LEFT; s++)
+            cb_text_printf(&t, "callbackd_callbacks{state=\"%s\"} %lld\n",
+                           cb_state_name((enum cb_state)s), by_state[s]);
+    }
+    if (c)
+        db_pool_release(r->app->pool, c);
     cb_metrics_render_pbx(&t, r->app);
     if (!t.s) {
         api_reply_problem(r, API_INTERNAL_ERROR, "out of memory");

@@ -5,7 +5,7 @@
 #include "api/validate.h"
 #include "db/directory.h"
 #include "db/tx.h"
-#include "service/callbacks.h"
+#include "service/core/core.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -160,3 +160,22 @@ enum db_status db_callback_history(struct db_conn *c, const char *id, json_t **i
     PQclear(r);
     return st == DB_OK && !*items ? DB_ERROR : st;
 }
+
+static struct db_stmt callbacks_active_by_state =
+    DB_STMT("callbacks_active_by_state", 0,
+            "SELECT state, count(*) FROM callbacks WHERE ended_at IS NULL GROUP BY state");
+
+enum db_status db_callbacks_active_by_state(struct db_conn *c, long long counts[8])
+{
+    enum db_status st;
+    PGresult *r = db_exec(c, &callbacks_active_by_state, NULL, &st);
+    for (int i = 0; i < 8; i++)
+        counts[i] = 0;
+    for (int i = 0; st == DB_OK && i < PQntuples(r); i++) {
+        int s = cb_state_parse(db_str(r, i, 0));
+        if (s >= 0 && s < 8)
+            counts[s] = db_int(r, i, 1);
+    }
+    PQclear(r);
+    return st;
+}

@@ -38,4 +38,7 @@ enum db_status db_station_callbacks(struct db_conn *c, const char *requester,
 /* The history of a callback, oldest first, as a JSON array of API.md history entries. */
 enum db_status db_callback_history(struct db_conn *c, const char *id, json_t **items);
 
+/* Active callbacks by state (indexed by enum cb_state), for /metrics. */
+enum db_status db_callbacks_active_by_state(struct db_conn *c, long long counts[8]);
+
 #endif

@@ -44,32 +44,6 @@ enum db_status cb_service_persist(struct db_conn *c, struct cb_world *w,
     return st;
 }
 
-static void api_cause(struct cb_cause *cause, const char *request_id)
-{
-    cause->kind = CB_CAUSE_API;
-    snprintf(cause->ref, sizeof cause->ref, "%s", request_id);
-}
-
-enum db_status cb_service_number_removed(struct db_conn *c, const char *number,
-                                         const char *request_id)
-{
-    struct db_world_seed seed = {.numbers = {number}, .n_numbers = 1};
-    struct cb_world w;
-    enum db_status st = db_world_load(c, &seed, &w);
-    if (st == DB_OK) {
-        struct cb_decisions d;
-        cb_decisions_init(&d);
-        struct cb_cause cause;
-        api_cause(&cause, request_id);
-        cb_time now = cb_service_now();
-        cb_core_number_removed(&w, number, now, &cause, &d);
-        st = cb_service_persist(c, &w, &d, now);
-        cb_decisions_free(&d);
-    }
-    db_world_free(&w);
-    return st;
-}
-
 /* Whether a decision changed anything: an event that changed nothing was ignored. */
 static bool changed_anything(const struct cb_world *w, const struct cb_decisions *d)
 {

@@ -13,11 +13,6 @@
 #include "db/pool.h"
 #include "service/core/core.h"
 
-/* CB-28: ends every active callback `number` set or is the target of, in the caller's
- * transaction; `request_id` is the history cause. */
-enum db_status cb_service_number_removed(struct db_conn *c, const char *number,
-                                         const char *request_id);
-
 /* Applies one stored PBX event (its JSON as received) in the caller's transaction: live state,
  * every rule it triggers, outbox commands, timers. `*ignored` is set when it concerns nothing
  * provisioned (API.md: stored and ignored). */

@@ -117,3 +117,20 @@ enum db_status cb_request_call_again(struct db_conn *c, const char *id, const ch
     struct db_world_seed seed = {.callback_ids = {id}, .n_callback_ids = 1};
     return run(c, &seed, decide_call_again, (void *)id, request_id, res);
 }
+
+static void decide_number_removed(struct cb_world *w, void *arg, cb_time now,
+                                  const struct cb_cause *cause, struct cb_decisions *out,
+                                  struct cb_request_result *res)
+{
+    (void)res;
+    cb_core_number_removed(w, arg, now, cause, out);
+}
+
+enum db_status cb_request_number_removed(struct db_conn *c, const char *number,
+                                         const char *request_id)
+{
+    struct cb_request_result res;
+    memset(&res, 0, sizeof res);
+    struct db_world_seed seed = {.numbers = {number}, .n_numbers = 1};
+    return run(c, &seed, decide_number_removed, (void *)number, request_id, &res);
+}

@@ -27,4 +27,9 @@ enum db_status cb_request_cancel_all(struct db_conn *c, const char *requester,
 enum db_status cb_request_call_again(struct db_conn *c, const char *id, const char *request_id,
                                      struct cb_request_result *res);
 
+/* CB-28: ends every active callback `number` (a station or group being deprovisioned) set or
+ * is the target of, undoing rings, lines and lamps. */
+enum db_status cb_request_number_removed(struct db_conn *c, const char *number,
+                                         const char *request_id);
+
 #endif
