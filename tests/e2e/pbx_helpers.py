@@ -78,9 +78,9 @@ def metric(svc, name, labels=""):
     """The value of one series of /metrics (None when absent)."""
     st, text, _ = svc.call("GET", "/metrics", token=None)
     assert st == 200
-    key = name + (("{" + labels + "}") if labels else "")
+    keys = (name + "{" + labels + "}",) if labels else (name, name + "{}")
     for line in text.splitlines():
-        if line.startswith(key + " "):
+        if any(line.startswith(k + " ") for k in keys):
             return float(line.split()[-1])
     return None
 

@@ -1,0 +1,184 @@
+"""Commands to the PBX (API.md "callbackd -> PBX: commands", CB-51): each pending command is
+POSTed alone, signed, in order per station; failures and timeouts are retried with backoff and
+the same id until acknowledged or past command_ttl_s (then failed); GET /v1/commands lists them.
+The producer is the FAC Cancel-all dialed idle with no callbacks: a reorder `tone`."""
+
+import re
+import time
+import uuid
+
+import pytest
+
+from harness import ADMIN, event, wait_for
+from pbx_helpers import Db, cancel_all, commands, metric, provision
+
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+
+@pytest.fixture
+def db(pg, db_url):
+    return Db(pg, db_url)
+
+
+@pytest.fixture
+def live(svc_pbx):
+    provision(svc_pbx)
+    return svc_pbx
+
+
+def by_id(svc, cid):
+    return next(c for c in commands(svc, limit=500) if c["id"] == cid)
+
+
+def requests_for(pbx, cid):
+    with pbx.lock:
+        return [r for r in pbx.requests if isinstance(r["doc"], dict) and r["doc"].get("id") == cid]
+
+
+def test_cb51_command_is_delivered_signed_with_id_seq_created_at(live, pbx):
+    t0 = time.time()
+    live.send(cancel_all("2001"))
+    cmd = pbx.wait_command("tone", station="2001")
+    assert cmd["tone"] == "reorder" and cmd["callback_id"] is None
+    uuid.UUID(cmd["id"])
+    assert isinstance(cmd["seq"], int) and cmd["seq"] >= 1
+    assert RFC3339.match(cmd["created_at"]), cmd
+    assert not pbx.bad_signatures()
+    rec = requests_for(pbx, cmd["id"])[0]
+    assert rec["path"] == "/commands"
+    assert rec["headers"]["Content-Type"] == "application/json"
+    assert abs(int(rec["headers"]["X-Callbackd-Timestamp"]) - t0) < 10
+    item = wait_for(lambda: (c := by_id(live, cmd["id"]))["status"] == "delivered" and c, 5)
+    assert item["attempts"] == 1 and item["last_error"] is None
+    assert RFC3339.match(item["delivered_at"])
+    assert item["seq"] == cmd["seq"] and item["created_at"] == cmd["created_at"]
+    assert wait_for(lambda: metric(live, "callbackd_commands", 'status="delivered"') == 1, 5)
+    assert metric(live, "callbackd_command_delivery_seconds_count") == 1
+
+
+def test_cb51_failures_are_retried_with_backoff_and_the_same_id(live, pbx):
+    pbx.set_mode("fail")
+    live.send(cancel_all("2001"))
+    first = wait_for(lambda: commands(live), 5)[0]
+    wait_for(lambda: len(requests_for(pbx, first["id"])) >= 3, 15, msg="three attempts")
+    item = by_id(live, first["id"])
+    assert item["status"] == "pending" and item["attempts"] >= 3
+    assert "500" in item["last_error"], item
+    times = [r["at"] for r in requests_for(pbx, first["id"])][:3]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert 0.7 < gaps[0] < 2.0 and 1.6 < gaps[1] < 3.5, gaps  # 1 s, then 2 s
+    pbx.set_mode("ok")
+    cmd = pbx.wait_command("tone", timeout=15, station="2001")
+    assert cmd["id"] == first["id"] and cmd["seq"] == first["seq"]
+    item = wait_for(lambda: (c := by_id(live, first["id"]))["status"] == "delivered" and c, 5)
+    assert item["attempts"] == len(requests_for(pbx, first["id"]))
+    # Every attempt carried the same id and body.
+    bodies = {r["body"] for r in requests_for(pbx, first["id"])}
+    assert len(bodies) == 1
+
+
+def test_hanging_pbx_times_out_after_5_seconds_and_is_retried(live, pbx):
+    pbx.set_mode("hang")
+    live.send(cancel_all("2002"))
+    first = wait_for(lambda: commands(live), 5)[0]
+    wait_for(lambda: requests_for(pbx, first["id"]), 5)
+    t0 = time.monotonic()
+    item = wait_for(lambda: (c := by_id(live, first["id"]))["attempts"] >= 1 and c, 10,
+                    interval=0.1)
+    waited = time.monotonic() - t0
+    assert 3.5 < waited < 7.5, waited
+    assert item["status"] == "pending" and "timeout" in item["last_error"].lower(), item
+    pbx.set_mode("ok")
+    cmd = pbx.wait_command("tone", timeout=15, station="2002")
+    assert cmd["id"] == first["id"]
+
+
+def test_cb51_past_command_ttl_the_command_fails(live, pbx):
+    live.ok("PUT", "/v1/system-options", {"command_ttl_s": 3})
+    pbx.set_mode("fail")
+    live.send(cancel_all("2001"))
+    first = wait_for(lambda: commands(live), 5)[0]
+    item = wait_for(lambda: (c := by_id(live, first["id"]))["status"] == "failed" and c, 10)
+    assert item["attempts"] >= 2 and item["delivered_at"] is None
+    n = len(requests_for(pbx, first["id"]))
+    pbx.set_mode("ok")
+    time.sleep(2.5)
+    assert len(requests_for(pbx, first["id"])) == n, "a failed command is not sent again"
+    assert not pbx.received("tone")
+    assert metric(live, "callbackd_commands", 'status="failed"') == 1
+    assert metric(live, "callbackd_commands_total", 'status="failed"') == 1
+
+
+def test_cb51_order_per_station_and_no_head_of_line_across_stations(live, pbx):
+    pbx.set_mode("fail")
+    live.send(cancel_all("2001"))
+    a = wait_for(lambda: commands(live), 5)[0]
+    live.send(cancel_all("2001"))
+    live.send(cancel_all("2002"))
+    items = wait_for(lambda: len(commands(live)) == 3 and commands(live), 5)
+    b, c = items[1], items[2]
+    assert b["station"] == "2001" and c["station"] == "2002"
+    wait_for(lambda: requests_for(pbx, c["id"]), 5, msg="2002's command tried despite 2001's")
+    time.sleep(2.5)
+    assert not requests_for(pbx, b["id"]), "a later command for 2001 waits for the earlier"
+    pbx.set_mode("ok")
+    wait_for(lambda: len(pbx.received("tone")) == 3, 20, msg="all three delivered")
+    order_2001 = [x["id"] for x in pbx.received("tone", station="2001")]
+    assert order_2001 == [a["id"], b["id"]]
+
+
+def test_without_command_url_commands_stay_pending(svc, db):
+    provision(svc)
+    svc.send(cancel_all("2001"))
+    wait_for(lambda: commands(svc), 5)
+    time.sleep(1.5)
+    item = commands(svc)[0]
+    assert item["status"] == "pending" and item["attempts"] == 0
+
+
+def test_commands_list_paging_and_after(svc, db):
+    provision(svc)
+    for n in ("2001", "2002", "2003", "2001"):
+        svc.send(cancel_all(n))
+    wait_for(lambda: len(commands(svc)) == 4, 10)
+    every = commands(svc)
+    seqs = [c["seq"] for c in every]
+    assert seqs == sorted(seqs)
+    for c in every:
+        assert set(c) >= {"id", "seq", "type", "callback_id", "created_at", "status", "attempts",
+                          "last_error", "delivered_at", "station", "tone"}
+    page = svc.ok("GET", "/v1/commands?limit=3")
+    assert [c["seq"] for c in page["items"]] == seqs[:3] and page["next_cursor"]
+    page2 = svc.ok("GET", f"/v1/commands?limit=3&cursor={page['next_cursor']}")
+    assert [c["seq"] for c in page2["items"]] == seqs[3:] and page2["next_cursor"] is None
+    assert [c["seq"] for c in commands(svc, after=seqs[1])] == seqs[2:]
+    assert commands(svc, after=seqs[-1]) == []
+    for bad in ("after=x", "after=-1", "limit=0", "limit=501", "cursor=%21%21"):
+        svc.error("GET", f"/v1/commands?{bad}", status=422, code="validation_failed")
+
+
+def test_commands_list_needs_admin_or_operator(svc):
+    svc.error("GET", "/v1/commands", token=None, status=401, code="unauthorized")
+    op = svc.ok("POST", "/v1/tokens", {"scopes": ["operator"]})["token"]
+    st_tok = svc.ok("POST", "/v1/tokens", {"scopes": ["station:2001"]})["token"]
+    assert svc.ok("GET", "/v1/commands", token=op)["items"] == []
+    svc.error("GET", "/v1/commands", token=st_tok, status=403, code="forbidden")
+
+
+def test_pbx_restarting_mid_stream_loses_nothing(live, pbx, db):
+    """Many commands, the PBX failing for a while in the middle: every one is delivered once
+    acknowledged, each station's in order."""
+    for i in range(10):
+        live.send(cancel_all(("2001", "2002", "2003")[i % 3]))
+    wait_for(lambda: len(pbx.received("tone")) >= 3, 10)
+    pbx.set_mode("fail")
+    for i in range(10):
+        live.send(cancel_all(("2001", "2002", "2003")[i % 3]))
+    time.sleep(1.5)
+    pbx.set_mode("ok")
+    wait_for(lambda: db.count("SELECT count(*) FROM commands WHERE status = 'delivered'") == 20, 30)
+    got = pbx.received("tone")
+    assert len({c["id"] for c in got}) == 20 and len(got) == 20
+    for n in ("2001", "2002", "2003"):
+        seqs = [c["seq"] for c in got if c["station"] == n]
+        assert seqs == sorted(seqs), (n, seqs)
