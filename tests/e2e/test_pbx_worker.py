@@ -1,0 +1,177 @@
+"""The worker and its leadership (CB-50, CB-52, CB-53, CB-54): durable timers (the inbox purge),
+two processes with one leader and a takeover within 5 s of a SIGKILL, kill -9 at random moments
+under load losing no acknowledged event and applying none twice, PostgreSQL restarting under
+load."""
+
+import itertools
+import random
+import time
+
+import pytest
+
+from harness import Service, event, free_port, wait_for
+from pbx_helpers import (Db, Poster, cancel_all, events_json, metric, provision, wait_applied,
+                         wait_state)
+
+
+@pytest.fixture
+def db(pg, db_url):
+    return Db(pg, db_url)
+
+
+def batch_maker():
+    """Batches of three events: 2001's forward_to counts up (order), 2002 dials Cancel-all (one
+    reorder tone per application: exactly once), 2003 toggles busy/idle."""
+    counter = itertools.count(1)
+
+    def make():
+        i = next(counter)
+        return [event("station.forward", station="2001", forward_to=f"5{i:05d}"),
+                cancel_all("2002"),
+                event("station.state", station="2003", availability="busy" if i % 2 else "idle")]
+    return make
+
+
+def check_exactly_once(db, svc, acked):
+    """Every acknowledged event is stored once and applied once, in order."""
+    evs = events_json(acked)
+    ids = [e["id"] for e in evs]
+    assert len(set(ids)) == len(ids)
+    wait_applied(db, timeout=30)
+    rows = db.rows("SELECT id, outcome FROM pbx_events ORDER BY seq")
+    assert [r[0] for r in rows] == ids, "stored once each, in the order sent"
+    assert all(r[1] == "applied" for r in rows)
+    tones = db.count("SELECT count(*) FROM commands WHERE type = 'tone'")
+    digits = sum(1 for e in evs if e["type"] == "digits")
+    assert tones == digits, f"{tones} tones for {digits} Cancel-all events: applied twice or lost"
+    last = [e for e in evs if e["type"] == "station.forward"][-1]["forward_to"]
+    wait_state(svc, "2001", forward_to=last)
+
+
+# -- CB-52: durable timers: the inbox purge ---------------------------------------------------
+
+def test_cb52_inbox_purge_timer_removes_old_applied_events(start_service, db):
+    svc = start_service(env={"CALLBACKD_INBOX_RETENTION_S": "1"})
+    provision(svc)
+    e = event("station.state", station="2001", availability="busy")
+    svc.send(e, event("station.hook", station="2001", hook="off"))
+    wait_applied(db)
+    assert db.count("SELECT count(*) FROM pbx_events") == 2
+    wait_for(lambda: db.count("SELECT count(*) FROM pbx_events") == 0, 6,
+             msg="applied events purged after 1 s of retention")
+    # The purge set itself again, as a timer row (survives a restart).
+    due = db.value("SELECT extract(epoch FROM due_at - now()) FROM timers WHERE kind = 'inbox_purge'")
+    assert due is not None and -1.5 < float(due) <= 1.5
+    assert metric(svc, "callbackd_timers_fired_total") >= 1
+    # Live state stays: only the inbox rows go.
+    assert svc.ok("GET", "/v1/stations/2001")["state"]["hook"] == "off"
+
+
+def test_cb52_default_retention_keeps_events(start_service, db):
+    svc = start_service()
+    provision(svc)
+    svc.send(event("station.state", station="2001", availability="busy"))
+    wait_applied(db)
+    wait_for(lambda: db.count("SELECT count(*) FROM timers WHERE kind = 'inbox_purge'") == 1, 5)
+    time.sleep(1.5)
+    assert db.count("SELECT count(*) FROM pbx_events") == 1
+    due = float(db.value("SELECT extract(epoch FROM due_at - now()) FROM timers WHERE kind = 'inbox_purge'"))
+    assert 3000 < due <= 3600, due
+
+
+# -- CB-54: one leader among processes, takeover ----------------------------------------------
+
+def leader_of(services):
+    flags = [metric(s, "callbackd_worker_leader") for s in services]
+    return [s for s, f in zip(services, flags) if f == 1]
+
+
+def test_cb54_two_processes_one_leader_and_takeover_after_sigkill(start_service, pbx, db):
+    a = start_service(pbx=pbx)
+    b = start_service(pbx=pbx)
+    provision(a)
+    leaders = wait_for(lambda: leader_of([a, b]) if len(leader_of([a, b])) == 1 else None, 5)
+    leader = leaders[0]
+    other = b if leader is a else a
+    # Both serve the API; the leader applies what either accepted.
+    other.send(event("station.state", station="2001", availability="busy"), cancel_all("2001"))
+    wait_state(other, "2001", availability="busy")
+    pbx.wait_command("tone", station="2001")
+    time.sleep(1.2)
+    assert leader_of([a, b]) == [leader], "still exactly one leader"
+
+    leader.kill()
+    t0 = time.monotonic()
+    other.send(event("station.state", station="2001", availability="idle"), cancel_all("2002"))
+    wait_state(other, "2001", availability="idle", timeout=5)
+    took = time.monotonic() - t0
+    assert took < 5, f"takeover took {took:.1f} s"
+    pbx.wait_command("tone", timeout=5, station="2002")
+    assert metric(other, "callbackd_worker_leader") == 1
+    # No command sent twice, no event applied twice.
+    wait_applied(db)
+    ids = [c["id"] for c in pbx.received("tone")]
+    assert len(ids) == len(set(ids)) == 2
+    assert db.count("SELECT count(*) FROM commands WHERE type = 'tone'") == 2
+
+
+def test_cb54_several_processes_under_load_apply_each_event_once(start_service, pbx, db):
+    procs = [start_service(pbx=pbx) for _ in range(3)]
+    provision(procs[0])
+    poster = Poster(lambda: [random.choice(procs)], batch_maker())
+    poster.start()
+    time.sleep(3)
+    poster.finish()
+    assert len(poster.acked) > 20
+    check_exactly_once(db, procs[1], poster.acked)
+    wait_for(lambda: len(pbx.received("tone")) == len(poster.acked), 15)
+    ids = [c["id"] for c in pbx.received("tone")]
+    assert len(set(ids)) == len(ids), "a command was sent twice"
+
+
+# -- CB-53: kill -9 at random moments ---------------------------------------------------------
+
+def test_cb53_kill9_under_load_loses_no_acknowledged_event(start_service, db_url, db):
+    port = free_port()
+    current = {"svc": start_service(port=port)}
+    provision(current["svc"])
+    poster = Poster(lambda: [current["svc"]], batch_maker(), pause=0.002)
+    poster.start()
+    rng = random.Random(53)
+    kills = 0
+    for _ in range(5):
+        time.sleep(rng.uniform(0.3, 1.2))
+        current["svc"].kill()
+        kills += 1
+        current["svc"] = start_service(port=port)
+    time.sleep(1.0)
+    poster.finish()
+    assert kills == 5 and len(poster.acked) > 30, len(poster.acked)
+    statuses = {s for _, s in poster.statuses}
+    assert 202 in statuses and "error" in statuses, statuses  # the kills cut the client off
+    check_exactly_once(db, current["svc"], poster.acked)
+
+
+# -- PostgreSQL restart under load ------------------------------------------------------------
+
+def test_postgres_restart_under_load(private_pg, start_service):
+    url = private_pg.db_url(private_pg.create_db())
+    db = Db(private_pg, url)
+    svc = start_service(url)
+    provision(svc)
+    poster = Poster(lambda: [svc], batch_maker(), pause=0.005)
+    poster.start()
+    time.sleep(1.0)
+    private_pg.stop()
+    t_down = time.monotonic()
+    time.sleep(2.0)
+    private_pg.start()
+    wait_for(lambda: any(s == 202 and t > t_down + 2 for t, s in poster.statuses), 20,
+             msg="202 again after the restart")
+    time.sleep(1.0)
+    poster.finish()
+    during = [s for t, s in poster.statuses if t_down + 0.2 < t < t_down + 1.8]
+    assert during and all(s in (503, "error") for s in during), set(during)
+    assert 503 in during
+    check_exactly_once(db, svc, poster.acked)
+    assert metric(svc, "callbackd_worker_leader") == 1
