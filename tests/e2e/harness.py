@@ -300,6 +300,7 @@ class Service:
                 doc = json.loads(payload)
             except ValueError:
                 doc = payload.decode(errors="replace")
+        self.last = (status, doc, rh)
         return status, doc, rh
 
     def ok(self, method, path, body=None, status=None, **kw):
@@ -480,3 +481,19 @@ def run_binary(args, env, bin=None, timeout=30.0):
             full[k] = os.environ[k]
     full.update(env)
     return subprocess.run([bin, *args], env=full, capture_output=True, text=True, timeout=timeout)
+
+
+class labelled:
+    """`with labelled(case):` prefixes an assertion failure inside with `case`, for tests that
+    check many cases against one running service (one start instead of one per case)."""
+
+    def __init__(self, case):
+        self.case = case
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, etype, exc, tb):
+        if etype is AssertionError:
+            raise AssertionError(f"[case {self.case!r}] {exc}") from None
+        return False

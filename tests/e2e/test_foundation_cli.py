@@ -15,7 +15,11 @@ from harness import ADMIN, REPO, SECRET, Service, free_port, run_binary, wait_fo
 REQUIRED = ("CALLBACKD_DATABASE_URL", "CALLBACKD_ADMIN_TOKEN", "CALLBACKD_PBX_SECRET")
 
 
-def base_env(db_url):
+# Configuration is checked before anything connects: a database that is not there will do.
+NOWHERE = "postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=2"
+
+
+def base_env(db_url=NOWHERE):
     return {
         "CALLBACKD_LISTEN": f"127.0.0.1:{free_port()}",
         "CALLBACKD_DATABASE_URL": db_url,
@@ -32,42 +36,42 @@ def assert_config_error(r, var):
 
 
 @pytest.mark.parametrize("var", REQUIRED)
-def test_missing_required_variable_exits_2_naming_it(db_url, var):
-    env = base_env(db_url)
+def test_missing_required_variable_exits_2_naming_it(var):
+    env = base_env()
     del env[var]
     assert_config_error(run_binary(["serve"], env), var)
 
 
 @pytest.mark.parametrize("var", REQUIRED)
-def test_empty_required_variable_exits_2_naming_it(db_url, var):
-    env = base_env(db_url)
+def test_empty_required_variable_exits_2_naming_it(var):
+    env = base_env()
     env[var] = ""
     assert_config_error(run_binary([], env), var)
 
 
 @pytest.mark.parametrize("listen", ["nonsense", "127.0.0.1", "127.0.0.1:", "127.0.0.1:99999",
                                     "127.0.0.1:0x50", "127.0.0.1:-1"])
-def test_bad_listen_exits_2(db_url, listen):
-    env = base_env(db_url)
+def test_bad_listen_exits_2(listen):
+    env = base_env()
     env["CALLBACKD_LISTEN"] = listen
     assert_config_error(run_binary(["serve"], env), "CALLBACKD_LISTEN")
 
 
 @pytest.mark.parametrize("level", ["verbose", "INFOO", "0"])
-def test_bad_log_level_exits_2(db_url, level):
-    env = base_env(db_url)
+def test_bad_log_level_exits_2(level):
+    env = base_env()
     env["CALLBACKD_LOG_LEVEL"] = level
     assert_config_error(run_binary(["serve"], env), "CALLBACKD_LOG_LEVEL")
 
 
-def test_flag_overrides_variable_and_is_checked_too(db_url):
-    env = base_env(db_url)
+def test_flag_overrides_variable_and_is_checked_too():
+    env = base_env()
     r = run_binary(["serve", "--callbackd_log_level=loud"], env)
     assert_config_error(r, "CALLBACKD_LOG_LEVEL")
 
 
-def test_tls_needs_both_cert_and_key(db_url, tmp_path):
-    env = base_env(db_url)
+def test_tls_needs_both_cert_and_key(tmp_path):
+    env = base_env()
     env["CALLBACKD_TLS_CERT"] = str(tmp_path / "cert.pem")
     r = run_binary(["serve"], env)
     assert r.returncode == 2, r.stderr
@@ -117,7 +121,7 @@ def test_migrate_applies_each_file_once_and_is_idempotent(pg, db_url, start_serv
     assert schema_rows(pg, dbname) == rows
 
 
-def test_migrate_on_unreachable_database_fails(db_url):
+def test_migrate_on_unreachable_database_fails():
     env = base_env(f"postgresql://postgres@127.0.0.1:{free_port()}/nothing?connect_timeout=2")
     r = run_binary(["migrate"], env)
     assert r.returncode != 0

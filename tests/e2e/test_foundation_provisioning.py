@@ -3,6 +3,8 @@ and the softkey, CB-33), trunk groups, hunt groups, system options."""
 
 import pytest
 
+from harness import labelled
+
 DEFAULT_STATE = {"availability": "idle", "hook": "on", "dnd": False, "make_busy": False,
                  "attendant_busy_out": False, "forward_to": None, "failed_over": False,
                  "console_available": True}
@@ -46,22 +48,25 @@ def test_cos_put_get_list_update(svc):
     svc.error("GET", "/v1/classes-of-service/silver", status=404, code="not_found")
 
 
-@pytest.mark.parametrize("bad", ["a.b", "x" * 33, "a%20b", "%C3%A9t%C3%A9"])
-def test_cos_bad_id_is_422(svc, bad):
-    svc.error("PUT", f"/v1/classes-of-service/{bad}", {"callbacks_allowed": True},
-              status=422, code="validation_failed")
+def test_cos_bad_id_is_422(svc):
+    for bad in ["a.b", "x" * 33, "a%20b", "%C3%A9t%C3%A9"]:
+        with labelled(bad):
+            svc.error("PUT", f"/v1/classes-of-service/{bad}", {"callbacks_allowed": True},
+                      status=422, code="validation_failed")
+    assert assert_list(svc.ok("GET", "/v1/classes-of-service")) == []
 
 
 def test_cos_id_of_32_characters_is_fine(svc):
     cos(svc, "A" * 32)
 
 
-@pytest.mark.parametrize("body", [{}, {"callbacks_allowed": "yes"}, {"callbacks_allowed": 1},
-                                  {"callbacks_allowed": None}])
-def test_cos_body_validation(svc, body):
-    doc = svc.error("PUT", "/v1/classes-of-service/gold", body, status=422,
-                    code="validation_failed")
-    assert error_fields(doc) == ["callbacks_allowed"]
+def test_cos_body_validation(svc):
+    for body in [{}, {"callbacks_allowed": "yes"}, {"callbacks_allowed": 1},
+                 {"callbacks_allowed": None}]:
+        with labelled(body):
+            doc = svc.error("PUT", "/v1/classes-of-service/gold", body, status=422,
+                            code="validation_failed")
+            assert error_fields(doc) == ["callbacks_allowed"]
     svc.error("GET", "/v1/classes-of-service/gold", status=404, code="not_found")
 
 
@@ -122,30 +127,34 @@ def test_station_delete_then_404(svc):
     assert assert_list(svc.ok("GET", "/v1/stations")) == []
 
 
-@pytest.mark.parametrize("number", ["20a1", "1" * 33, "+4930", "%20"])
-def test_station_bad_number_422_on_put_404_on_get_delete(svc, number):
+def test_station_bad_number_422_on_put_404_on_get_delete(svc):
     cos(svc)
-    svc.error("PUT", f"/v1/stations/{number}", {"kind": "ip_phone", "cos": "std"},
-              status=422, code="validation_failed")
-    svc.error("GET", f"/v1/stations/{number}", status=404, code="not_found")
-    svc.error("DELETE", f"/v1/stations/{number}", status=404, code="not_found")
+    for number in ["20a1", "1" * 33, "+4930", "%20", "20%2001"]:
+        with labelled(number):
+            svc.error("PUT", f"/v1/stations/{number}", {"kind": "ip_phone", "cos": "std"},
+                      status=422, code="validation_failed")
+            svc.error("GET", f"/v1/stations/{number}", status=404, code="not_found")
+            svc.error("DELETE", f"/v1/stations/{number}", status=404, code="not_found")
+    assert assert_list(svc.ok("GET", "/v1/stations")) == []
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"cos": "std"}, "kind"),
-    ({"kind": "fax", "cos": "std"}, "kind"),
-    ({"kind": "ip_phone"}, "cos"),
-    ({"kind": "ip_phone", "cos": "nope"}, "cos"),
-    ({"kind": "ip_phone", "cos": 7}, "cos"),
-    ({"kind": "ip_phone", "cos": "std", "resilient": "yes"}, "resilient"),
-    ({"kind": "ip_phone", "cos": "std", "prime_line": "12x"}, "prime_line"),
-    ({"kind": "ip_phone", "cos": "std", "prime_line": 2001}, "prime_line"),
-    ({"kind": "console", "cos": "std", "console_group": 5}, "console_group"),
-])
-def test_station_body_validation(svc, body, field):
+def test_station_body_validation(svc):
     cos(svc)
-    doc = svc.error("PUT", "/v1/stations/2001", body, status=422, code="validation_failed")
-    assert field in error_fields(doc), doc
+    for body, field in [
+        ({"cos": "std"}, "kind"),
+        ({"kind": "fax", "cos": "std"}, "kind"),
+        ({"kind": "ip_phone"}, "cos"),
+        ({"kind": "ip_phone", "cos": "nope"}, "cos"),
+        ({"kind": "ip_phone", "cos": 7}, "cos"),
+        ({"kind": "ip_phone", "cos": "std", "resilient": "yes"}, "resilient"),
+        ({"kind": "ip_phone", "cos": "std", "prime_line": "12x"}, "prime_line"),
+        ({"kind": "ip_phone", "cos": "std", "prime_line": 2001}, "prime_line"),
+        ({"kind": "console", "cos": "std", "console_group": 5}, "console_group"),
+    ]:
+        with labelled(body):
+            doc = svc.error("PUT", "/v1/stations/2001", body, status=422,
+                            code="validation_failed")
+            assert field in error_fields(doc), doc
     svc.error("GET", "/v1/stations/2001", status=404, code="not_found")
 
 
@@ -176,17 +185,17 @@ def test_trunk_group_put_get_list_delete(svc):
     svc.error("DELETE", "/v1/trunk-groups/9", status=404, code="not_found")
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"lines": "9-1", "callback_activation": True}, "lines"),
-    ({"lines": [1, 2], "callback_activation": True}, "lines"),
-    ({"lines": ["9-1"], "callback_activation": "on"}, "callback_activation"),
-])
-def test_trunk_group_validation(svc, body, field):
-    doc = svc.error("PUT", "/v1/trunk-groups/9", body, status=422, code="validation_failed")
-    assert any(f.startswith(field) for f in error_fields(doc)), doc
-
-
-def test_trunk_group_bad_number(svc):
+def test_trunk_group_validation(svc):
+    for body, field in [
+        ({"lines": "9-1", "callback_activation": True}, "lines"),
+        ({"lines": [1, 2], "callback_activation": True}, "lines"),
+        ({"lines": ["9-1"], "callback_activation": "on"}, "callback_activation"),
+    ]:
+        with labelled(body):
+            doc = svc.error("PUT", "/v1/trunk-groups/9", body, status=422,
+                            code="validation_failed")
+            assert any(f.startswith(field) for f in error_fields(doc)), doc
+    svc.error("GET", "/v1/trunk-groups/9", status=404, code="not_found")
     svc.error("PUT", "/v1/trunk-groups/9x", {"lines": ["9-1"], "callback_activation": True},
               status=422, code="validation_failed")
     svc.error("GET", "/v1/trunk-groups/9x", status=404, code="not_found")
@@ -220,16 +229,21 @@ def test_hunt_group_unknown_member_is_422(svc):
     svc.error("GET", "/v1/hunt-groups/500", status=404, code="not_found")
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"members": "2001", "callback_activation": True}, "members"),
-    ({"members": [2001], "callback_activation": True}, "members"),
-    ({"members": ["2001"], "callback_activation": 1}, "callback_activation"),
-])
-def test_hunt_group_wrong_types(svc, body, field):
+def test_hunt_group_wrong_types(svc):
     cos(svc)
     svc.ok("PUT", "/v1/stations/2001", {"kind": "ip_phone", "cos": "std"})
-    doc = svc.error("PUT", "/v1/hunt-groups/500", body, status=422, code="validation_failed")
-    assert any(f.startswith(field) for f in error_fields(doc)), doc
+    for body, field in [
+        ({"members": "2001", "callback_activation": True}, "members"),
+        ({"members": [2001], "callback_activation": True}, "members"),
+        ({"members": ["2001"], "callback_activation": 1}, "callback_activation"),
+    ]:
+        with labelled(body):
+            doc = svc.error("PUT", "/v1/hunt-groups/500", body, status=422,
+                            code="validation_failed")
+            assert any(f.startswith(field) for f in error_fields(doc)), doc
+    svc.error("PUT", "/v1/hunt-groups/50x", {"members": ["2001"], "callback_activation": True},
+              status=422, code="validation_failed")
+    svc.error("GET", "/v1/hunt-groups/500", status=404, code="not_found")
 
 
 # -- system options ---------------------------------------------------------------------------
@@ -258,23 +272,26 @@ def test_system_options_partial_put_keeps_the_rest(svc):
     assert {k: again[k] for k in want} == want
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"callback_cancel_timer_s": 0}, "callback_cancel_timer_s"),
-    ({"notification_timeout_s": -1}, "notification_timeout_s"),
-    ({"recall_timeout_s": "60"}, "recall_timeout_s"),
-    ({"command_ttl_s": 1.5}, "command_ttl_s"),
-    ({"max_per_requester": 0}, "max_per_requester"),
-    ({"max_per_target": None}, "max_per_target"),
-    ({"digit_collection_during_busy_or_alerting": "yes"}, "digit_collection_during_busy_or_alerting"),
-    ({"fac": "*41"}, "fac"),
-    ({"fac": {"setup": "abc"}}, "fac"),
-])
-def test_system_options_validation(svc, body, field):
-    doc = svc.error("PUT", "/v1/system-options", body, status=422, code="validation_failed")
-    assert any(f.startswith(field) for f in error_fields(doc)), doc
-    got = svc.ok("GET", "/v1/system-options")
-    for k, v in DEFAULT_OPTIONS.items():
-        assert got[k] == v, f"a refused PUT changed {k}: {got}"
+def test_system_options_validation(svc):
+    for body, field in [
+        ({"callback_cancel_timer_s": 0}, "callback_cancel_timer_s"),
+        ({"notification_timeout_s": -1}, "notification_timeout_s"),
+        ({"recall_timeout_s": "60"}, "recall_timeout_s"),
+        ({"command_ttl_s": 1.5}, "command_ttl_s"),
+        ({"max_per_requester": 0}, "max_per_requester"),
+        ({"max_per_target": None}, "max_per_target"),
+        ({"digit_collection_during_busy_or_alerting": "yes"},
+         "digit_collection_during_busy_or_alerting"),
+        ({"fac": "*41"}, "fac"),
+        ({"fac": {"setup": "abc"}}, "fac"),
+    ]:
+        with labelled(body):
+            doc = svc.error("PUT", "/v1/system-options", body, status=422,
+                            code="validation_failed")
+            assert any(f.startswith(field) for f in error_fields(doc)), doc
+            got = svc.ok("GET", "/v1/system-options")
+            for k, v in DEFAULT_OPTIONS.items():
+                assert got[k] == v, f"a refused PUT changed {k}: {got}"
 
 
 def test_system_options_422_lists_every_bad_field_and_changes_nothing(svc):
