@@ -52,7 +52,7 @@ void api_cos_get(struct api_request *r)
     struct db_conn *c = api_conn(r);
     if (!c)
         return;
-    struct db_cos cos;
+    struct db_cos cos = {0};
     bool found = false;
     enum db_status st = db_cos_get(c, r->params[0], &cos, &found);
     api_conn_release(r, c);

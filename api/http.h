@@ -40,8 +40,9 @@ struct api_request {
     struct cb_app *app;
     struct MHD_Connection *conn;
     char request_id[33];
-    enum api_method method;
-    const char *path; /* MHD's unescaped URL path; valid for the request */
+    enum api_method method;  /* 0 for a method no route uses (PATCH...) */
+    const char *method_text; /* as received; valid for the request */
+    const char *path;        /* MHD's unescaped URL path; valid for the request */
     const struct api_route *route;
     int route_index;
     char params[API_MAX_PARAMS][API_PARAM_MAX]; /* path parameters in order */

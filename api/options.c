@@ -89,7 +89,7 @@ static enum db_status options_put_tx(struct db_conn *c, void *ctx)
     };
     json_array_clear(p->errors);
     api_parse_fields(p->body, fields, sizeof fields / sizeof fields[0], p->errors, "");
-    if (fac) {
+    if (fac) { /* cppcheck-suppress knownConditionTrueFalse ; set through fields[] */
         const char *expect = "\"\" (disabled) or a code of 1-32 characters of 0-9 * #";
         const struct api_field codes[] = {
             {.name = "setup",

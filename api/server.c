@@ -215,7 +215,7 @@ static void dispatch(struct api_request *r)
     if (idx == -2) {
         api_add_header(r, "Allow", allow);
         api_reply_problem(r, API_METHOD_NOT_ALLOWED, "%s is not allowed here; use %s",
-                          api_method_name(r->method), allow);
+                          r->method_text, allow);
         return;
     }
     r->route = &api_routes[idx];
@@ -295,6 +295,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->route_index = -1;
         r->started_ns = now_ns();
         r->method = method_of(method);
+        r->method_text = method;
         new_request_id(r->request_id);
         atomic_fetch_add(&srv->in_flight, 1);
         *con_cls = r;
@@ -338,11 +339,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (r->replied)
         return MHD_YES;
-    if (!r->method) {
-        api_reply_problem(r, API_METHOD_NOT_ALLOWED, "method %s is not supported", method);
-        return MHD_YES;
-    }
-    dispatch(r);
+    dispatch(r); /* an unsupported method (PATCH...) is 405 with Allow on a known path, else 404 */
     return MHD_YES;
 }
 
@@ -361,9 +358,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (cb_log_enabled(level))
         cb_log(level, "request",
                json_pack("{s:s, s:s, s:s, s:s, s:i, s:f, s:b}", "request_id", r->request_id,
-                         "method", r->method ? api_method_name(r->method) : "?", "path", r->path,
-                         "route", r->route ? r->route->name : "", "status", (int)r->status,
-                         "duration_ms", seconds * 1000.0, "completed",
+                         "method", r->method_text, "path", r->path, "route",
+                         r->route ? r->route->name : "", "status", (int)r->status, "duration_ms",
+                         seconds * 1000.0, "completed",
                          why == MHD_REQUEST_TERMINATED_COMPLETED_OK));
     json_decref(r->json);
     free(r->body);

@@ -38,7 +38,7 @@ struct station_put {
 static enum db_status station_put_tx(struct db_conn *c, void *ctx)
 {
     struct station_put *p = ctx;
-    struct db_cos cos;
+    struct db_cos cos = {0};
     bool found;
     enum db_status st = db_cos_get(c, p->st.cos, &cos, &found);
     if (st != DB_OK)

@@ -58,6 +58,8 @@ bool api_valid_uuid(const char *s)
 
 static const char *type_word(const json_t *v)
 {
+    if (!v)
+        return "nothing";
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         return "an object";

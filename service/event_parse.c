@@ -139,7 +139,7 @@ static void parse_body(struct parse *p, struct cb_event *e)
     case CB_EV_STATION_FORWARD: {
         number(p, "station", e->station);
         json_t *v = json_object_get(p->ev, "forward_to");
-        if (!v || json_is_null(v))
+        if (json_is_null(v) || !v)
             e->forward_to[0] = '\0';
         else if (!json_is_string(v) || !is_number(json_string_value(v)))
             bad(p, "forward_to", "must be a directory number or null");
