@@ -254,7 +254,8 @@ static void dispatch(struct api_request *r)
     if (r->method == API_PUT || r->method == API_POST) {
         const char *ctype =
             MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-        bool empty = r->body_len == 0;
+        /* A POST may come without a body (call-again, the softkey); a PUT always has one. */
+        bool empty = r->body_len == 0 && r->method == API_POST;
         if (!empty && !is_json_type(ctype)) {
             api_reply_problem(r, API_UNSUPPORTED_MEDIA_TYPE, "send application/json, not %s",
                               ctype ? ctype : "no Content-Type");
