@@ -83,3 +83,15 @@ def test_cb31_console_leaving_while_rung_is_rerouted(w):
     w.expect([ring(cb, station=c1), stop_ring(cb, station=c1),
               ring(cb, station=c2, on_behalf_of=c1)])
     assert w.state(cb) == "notifying"
+
+
+def test_cb31_busy_alternate_console_is_not_chosen(w):
+    c1, c2, c3 = consoles(w, 3)
+    b = w.station()
+    w.busy(b)
+    w.busy(c2)
+    w.settle()
+    cb = w.set(c1, b)
+    available(w, c1, False)
+    w.idle(b)
+    w.expect([ring(cb, station=c3, on_behalf_of=c1)])   # c2 is busy: the next one of the group

@@ -279,3 +279,19 @@ def test_cb19_failed_over_requester_waits_until_it_fails_back(w):
     ev = w.send(w.ev("station.failover", station=a, failed_over=False))[0]
     w.expect([ring(cb)])
     assert w.history(cb)[-1] == ("pending", "notifying", "event", ev)
+
+
+def test_cb19_target_failing_over_while_ringing_stops_the_ring(w):
+    a = w.station()
+    b = w.station(resilient=True)
+    w.busy(b)
+    w.settle()
+    cb = w.set(a, b)
+    w.idle(b)
+    w.expect([ring(cb)])
+    ev = w.send(w.ev("station.failover", station=b, failed_over=True))[0]
+    w.expect([ring(cb), stop_ring(cb)])
+    assert w.history(cb)[-1] == ("notifying", "pending", "event", ev)
+    back = w.send(w.ev("station.failover", station=b, failed_over=False))[0]
+    w.expect([ring(cb), stop_ring(cb), ring(cb)])
+    assert w.history(cb)[-1] == ("pending", "notifying", "event", back)

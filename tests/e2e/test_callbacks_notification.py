@@ -169,3 +169,51 @@ def test_cb24_hunt_group_recall_no_answer_keeps_its_reason(w):
     w.expect([ring(cb), originate(cb, to=h)])
     w.hook_cycle(m1)                # after no answer: a member's hook cycle
     w.expect([ring(cb), originate(cb, to=h), ring(cb)])
+
+
+def test_cb15_trunk_callback_ending_without_a_recall_releases_its_line(w):
+    w.set_options(notification_timeout_s=1)
+    a = w.station()
+    g, (l1,) = w.trunk_group(1)
+    w.trunk(g, l1, "busy")
+    w.settle()
+    cb = w.set(a, g + "5551234")
+    w.trunk(g, l1, "idle")
+    got = w.wait_state(cb, "cancelled", timeout=5)
+    assert (got["end_reason"], got["reserved_line"]) == ("no_response", None)
+    w.expect([reserve_trunk(cb, g, l1), ring(cb), stop_ring(cb), release_trunk(cb, g, l1)])
+
+
+@pytest.mark.parametrize("result", ["no_answer", "failed"])
+def test_cb24_trunk_recall_no_answer_or_failed_is_recall_failed_too(w, result):
+    a = w.station()
+    g, (l1,) = w.trunk_group(1)
+    w.trunk(g, l1, "busy")
+    w.settle()
+    cb = w.set(a, g + "5551234")
+    w.trunk(g, l1, "idle")
+    w.hook(a, "off")
+    w.recall(cb, result)
+    got = w.wait_state(cb, "cancelled")
+    assert got["end_reason"] == "recall_failed"
+    w.expect([reserve_trunk(cb, g, l1), ring(cb),
+              originate(cb, to=g + "5551234", via_line=l1, external="5551234"),
+              release_trunk(cb, g, l1)])
+
+
+def test_cb14_blocking_feature_during_the_recall_holds_the_preserved_callback(w):
+    a, b, cb, ev = ringing(w)
+    w.hook(a, "off")
+    w.feature(b, "dnd", True)       # does not stop the recall in progress
+    w.settle()
+    assert w.state(cb) == "recalling"
+    w.recall(cb, "no_answer")
+    got = w.wait_state(cb, "pending")
+    assert got["awaiting_release"] is True
+    w.hook(a, "on")
+    w.hook_cycle(b)                 # DND still on: the cycle does not count
+    w.feature(b, "dnd", False)
+    w.expect([ring(cb), originate(cb)])
+    off, on = w.hook_cycle(b)
+    w.expect([ring(cb), originate(cb), ring(cb)])
+    assert w.history(cb)[-1] == ("pending", "notifying", "event", on)

@@ -5,7 +5,7 @@ Each test has a service of its own (`fresh_w`): the lists are of the whole syste
 import datetime
 import time
 
-from callback_helpers import fresh_w, query  # noqa: F401
+from callback_helpers import fresh_w, metric, query  # noqa: F401
 
 
 def ids(doc):
@@ -87,6 +87,15 @@ def test_cb34_operator_lists_filters_and_pages_both_ways(fresh_w):
     assert [(h["from"], h["to"]) for h in hist] == [(None, "pending"), ("pending", "notifying")]
     assert w.svc.ok("DELETE", f"/v1/callbacks/{cb2['id']}", token=op)["end_reason"] == "requested"
     assert ids(lst(state="active")) == [x["id"] for x in (cb5, cb4, cb1)]
+
+    # The system as a whole: health and metrics (no token needed).
+    assert w.svc.call("GET", "/healthz", token=None)[0] == 200
+    assert w.svc.call("GET", "/readyz", token=None)[0] == 200
+    text = w.svc.call("GET", "/metrics", token=None)[1]
+    by_state = {s: metric(text, "callbackd_callbacks", f'{{state="{s}"}}')
+                for s in ("pending", "notifying", "recalling", "queued", "message_left")}
+    assert by_state == {"pending": 1, "notifying": 1, "recalling": 0, "queued": 0,
+                        "message_left": 1}, by_state
 
 
 def test_cb34_operator_list_refuses_bad_filters(fresh_w):
