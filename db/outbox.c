@@ -28,43 +28,52 @@ static struct db_stmt outbox_due = DB_STMT(
     "outbox_due", 1,
     "SELECT c.seq, c.id, c.attempts,"
     " now() >= c.created_at + make_interval(secs => o.command_ttl_s),"
-    " (c.body || jsonb_build_object('id', c.id, 'seq', c.seq, 'created_at', " RFC3339("c.created_at") "))::text"
-    " FROM commands AS c CROSS JOIN system_options AS o"
-    " WHERE c.status = 'pending' AND c.next_attempt_at <= now()"
-    " AND NOT EXISTS (SELECT 1 FROM commands AS e WHERE e.status = 'pending'"
-    "                 AND e.order_key = c.order_key AND e.seq < c.seq)"
-    " ORDER BY c.seq LIMIT $1::int");
+    " (c.body || jsonb_build_object('id', c.id, 'seq', c.seq, 'created_at', " RFC3339(
+        "c.created_at") "))::text"
+                        " FROM commands AS c CROSS JOIN system_options AS o"
+                        " WHERE c.status = 'pending' AND c.next_attempt_at <= now()"
+                        " AND NOT EXISTS (SELECT 1 FROM commands AS e WHERE e.status = 'pending'"
+                        "                 AND e.order_key = c.order_key AND e.seq < c.seq)"
+                        " ORDER BY c.seq LIMIT $1::int");
 static struct db_stmt outbox_delivered = DB_STMT(
     "outbox_delivered", 1,
     "UPDATE commands SET status = 'delivered', delivered_at = clock_timestamp(),"
     " attempts = attempts + 1, last_error = NULL WHERE seq = $1::bigint AND status = 'pending'"
     " RETURNING extract(epoch FROM delivered_at - created_at)");
 /* Backoff 1 s, 2 s, 4 s ... capped at 30 s (API.md), never past the TTL's end. */
-static struct db_stmt outbox_attempt_failed = DB_STMT(
-    "outbox_attempt_failed", 2,
-    "UPDATE commands AS c SET attempts = c.attempts + 1, last_error = $2,"
-    " next_attempt_at = least(clock_timestamp() + make_interval(secs => least(30, power(2, least(c.attempts, 5)))),"
-    "                         c.created_at + make_interval(secs => o.command_ttl_s))"
-    " FROM system_options AS o WHERE c.seq = $1::bigint AND c.status = 'pending'");
-static struct db_stmt outbox_fail = DB_STMT(
-    "outbox_fail", 1,
-    "UPDATE commands SET status = 'failed',"
-    " last_error = coalesce(last_error, 'command_ttl_s passed before delivery')"
-    " WHERE seq = $1::bigint AND status = 'pending'");
+static struct db_stmt outbox_attempt_failed =
+    DB_STMT("outbox_attempt_failed", 2,
+            "UPDATE commands AS c SET attempts = c.attempts + 1, last_error = $2,"
+            " next_attempt_at = least(clock_timestamp() + make_interval(secs => least(30, power(2, "
+            "least(c.attempts, 5)))),"
+            "                         c.created_at + make_interval(secs => o.command_ttl_s))"
+            " FROM system_options AS o WHERE c.seq = $1::bigint AND c.status = 'pending'");
+static struct db_stmt outbox_fail =
+    DB_STMT("outbox_fail", 1,
+            "UPDATE commands SET status = 'failed',"
+            " last_error = coalesce(last_error, 'command_ttl_s passed before delivery')"
+            " WHERE seq = $1::bigint AND status = 'pending'");
+/* Only the first pending command of each order key can be due: the others wait for it. */
 static struct db_stmt outbox_next_ms = DB_STMT(
     "outbox_next_ms", 0,
-    "SELECT greatest(0, ceil(extract(epoch FROM min(next_attempt_at) - clock_timestamp()) * 1000))::bigint"
-    " FROM commands WHERE status = 'pending'");
-static struct db_stmt outbox_list = DB_STMT(
-    "outbox_list", 2,
-    "SELECT (body || jsonb_build_object('id', id, 'seq', seq, 'created_at', " RFC3339("created_at") ","
-    " 'status', status, 'attempts', attempts, 'last_error', last_error,"
-    " 'delivered_at', " RFC3339("delivered_at") "))::text"
-    " FROM commands WHERE seq > $1::bigint ORDER BY seq LIMIT $2::int");
-static struct db_stmt outbox_count = DB_STMT(
-    "outbox_count", 0,
-    "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = 'delivered'),"
-    " count(*) FILTER (WHERE status = 'failed') FROM commands");
+    "SELECT ceil(extract(epoch FROM min(c.next_attempt_at) - clock_timestamp()) * 1000)::bigint"
+    " FROM commands AS c WHERE c.status = 'pending'"
+    " AND NOT EXISTS (SELECT 1 FROM commands AS e WHERE e.status = 'pending'"
+    "                 AND e.order_key = c.order_key AND e.seq < c.seq)");
+static struct db_stmt outbox_list =
+    DB_STMT("outbox_list", 2,
+            "SELECT (body || jsonb_build_object('id', id, 'seq', seq, 'created_at', " RFC3339(
+                "created_at") ","
+                              " 'status', status, 'attempts', attempts, 'last_error', last_error,"
+                              " 'delivered_at', " RFC3339(
+                                  "delivered_at") "))::text"
+                                                  " FROM commands WHERE seq > $1::bigint ORDER BY "
+                                                  "seq LIMIT $2::int");
+static struct db_stmt outbox_count =
+    DB_STMT("outbox_count", 0,
+            "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = "
+            "'delivered'),"
+            " count(*) FILTER (WHERE status = 'failed') FROM commands");
 
 enum db_status db_outbox_due(struct db_conn *c, int limit, struct db_command *out, int *n)
 {
@@ -139,7 +148,7 @@ enum db_status db_outbox_next_ms(struct db_conn *c, long long *ms)
     enum db_status st;
     PGresult *r = db_exec(c, &outbox_next_ms, NULL, &st);
     if (st == DB_OK)
-        *ms = db_is_null(r, 0, 0) ? -1 : db_int(r, 0, 0);
+        *ms = db_is_null(r, 0, 0) ? -1 : db_int(r, 0, 0) < 0 ? 0 : db_int(r, 0, 0);
     PQclear(r);
     return st;
 }

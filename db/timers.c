@@ -29,15 +29,14 @@ enum db_status db_timer_clear(struct db_conn *c, const char *kind, const char *r
     return st;
 }
 
-static struct db_stmt timers_due = DB_STMT(
-    "timers_due", 1,
-    "SELECT kind, ref FROM timers WHERE due_at <= now() ORDER BY due_at LIMIT $1::int");
-static struct db_stmt timer_take = DB_STMT(
-    "timer_take", 2, "DELETE FROM timers WHERE kind = $1 AND ref = $2 AND due_at <= now()");
+static struct db_stmt timers_due =
+    DB_STMT("timers_due", 1,
+            "SELECT kind, ref FROM timers WHERE due_at <= now() ORDER BY due_at LIMIT $1::int");
+static struct db_stmt timer_take =
+    DB_STMT("timer_take", 2, "DELETE FROM timers WHERE kind = $1 AND ref = $2 AND due_at <= now()");
 static struct db_stmt timer_next_ms = DB_STMT(
     "timer_next_ms", 0,
-    "SELECT greatest(0, ceil(extract(epoch FROM min(due_at) - clock_timestamp()) * 1000))::bigint"
-    " FROM timers");
+    "SELECT ceil(extract(epoch FROM min(due_at) - clock_timestamp()) * 1000)::bigint FROM timers");
 static struct db_stmt timer_arm = DB_STMT(
     "timer_arm", 3,
     "INSERT INTO timers (kind, ref, due_at) VALUES ($1, $2, to_timestamp($3::bigint / 1000.0)) "
@@ -75,7 +74,7 @@ enum db_status db_timer_next_ms(struct db_conn *c, long long *ms)
     enum db_status st;
     PGresult *r = db_exec(c, &timer_next_ms, NULL, &st);
     if (st == DB_OK)
-        *ms = db_is_null(r, 0, 0) ? -1 : db_int(r, 0, 0);
+        *ms = db_is_null(r, 0, 0) ? -1 : db_int(r, 0, 0) < 0 ? 0 : db_int(r, 0, 0);
     PQclear(r);
     return st;
 }

@@ -116,13 +116,14 @@ static enum db_status attempt(struct cb_dispatcher *d, const struct db_command *
     return db_outbox_attempt_failed(c, cmd->seq, error);
 }
 
-/* Sends what is due; `*full` when there may be more right away. */
-static enum db_status dispatch_round(struct cb_dispatcher *d, bool *full)
+/* Sends what is due; `*full` when there may be more right away, `*n` how many were due. */
+static enum db_status dispatch_round(struct cb_dispatcher *d, bool *full, int *n_due)
 {
     struct db_command cmds[DISPATCH_BATCH];
     int n = 0;
     enum db_status st = db_outbox_due(d->seat.conn, DISPATCH_BATCH, cmds, &n);
     *full = st == DB_OK && n == DISPATCH_BATCH;
+    *n_due = n;
     for (int i = 0; st == DB_OK && i < n && !atomic_load(&d->stop); i++)
         st = attempt(d, &cmds[i]);
     db_outbox_commands_free(cmds, n);
@@ -139,7 +140,8 @@ static void *dispatcher_main(void *arg)
             continue;
         }
         bool full = false;
-        enum db_status st = dispatch_round(d, &full);
+        int n_due = 0;
+        enum db_status st = dispatch_round(d, &full, &n_due);
         long long next_ms = -1;
         if (st == DB_OK && !full)
             st = db_outbox_next_ms(d->seat.conn, &next_ms);
@@ -152,6 +154,9 @@ static void *dispatcher_main(void *arg)
             cb_leader_wait(&d->seat, 1000);
             continue;
         }
+        /* Nothing was due yet something is said to be: never spin on it. */
+        if (n_due == 0 && next_ms == 0)
+            next_ms = CB_IDLE_FLOOR_MS;
         if (!full)
             cb_leader_wait(&d->seat, next_ms < 0 || next_ms > 1000 ? 1000 : (int)next_ms);
     }

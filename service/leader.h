@@ -9,6 +9,9 @@
 
 #include "db/pool.h"
 
+/* The shortest sleep of a loop that found nothing to do although something seemed due. */
+#define CB_IDLE_FLOOR_MS 10
+
 struct cb_leader {
     const char *name;     /* "worker" or "dispatcher", for logs */
     const char *url;      /* CALLBACKD_DATABASE_URL */

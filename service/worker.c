@@ -92,10 +92,11 @@ static enum db_status mark_ignored_tx(struct db_conn *c, void *ctx)
     return db_inbox_mark(c, &e->seq, &outcome, 1);
 }
 
-/* Applies up to WORKER_GROUP_MAX events; `*full` when more may be waiting. An event whose
+/* Applies up to WORKER_GROUP_MAX events; `*full` when more may be waiting, `*n_read` how many
+ * were read. An event whose
  * application fails is isolated: the events before it are committed as a group, it is tried
  * alone once more, and if it fails again it is marked ignored and logged. */
-static enum db_status apply_inbox(struct cb_worker *w, bool *full)
+static enum db_status apply_inbox(struct cb_worker *w, bool *full, int *n_read)
 {
     struct cb_metrics *m = w->app->metrics;
     struct db_conn *c = w->seat.conn;
@@ -103,6 +104,7 @@ static enum db_status apply_inbox(struct cb_worker *w, bool *full)
     int n = 0;
     enum db_status st = db_inbox_unapplied(c, WORKER_GROUP_MAX, events, &n);
     *full = st == DB_OK && n == WORKER_GROUP_MAX;
+    *n_read = n;
     /* limit: events in the next transaction; alone: the next one is the failing event's
      * second, solitary try. */
     int start = 0, limit = n;
@@ -211,12 +213,13 @@ static enum db_status drop_tx(struct db_conn *c, void *ctx)
 
 /* Fires the due timers (CB-52: within a second of their time); `*next_ms` is when the next
  * one is due (-1: none). */
-static enum db_status fire_timers(struct cb_worker *w, long long *next_ms)
+static enum db_status fire_timers(struct cb_worker *w, long long *next_ms, int *n_due)
 {
     struct db_conn *c = w->seat.conn;
     struct db_timer due[WORKER_TIMERS_MAX];
     int n = 0;
     enum db_status st = db_timers_due(c, WORKER_TIMERS_MAX, due, &n);
+    *n_due = n;
     for (int i = 0; st == DB_OK && i < n && !atomic_load(&w->stop); i++) {
         struct fire f = {.w = w, .t = &due[i]};
         st = db_tx_run_on(c, fire_tx, &f);
@@ -250,10 +253,11 @@ static void *worker_main(void *arg)
             st = db_timer_arm(w->seat.conn, PURGE_KIND, PURGE_REF, wall_ms());
         bool full = false;
         long long next_ms = -1;
+        int n_events = 0, n_timers = 0;
         if (st == DB_OK)
-            st = apply_inbox(w, &full);
+            st = apply_inbox(w, &full, &n_events);
         if (st == DB_OK)
-            st = fire_timers(w, &next_ms);
+            st = fire_timers(w, &next_ms, &n_timers);
         if (st == DB_UNAVAILABLE) {
             cb_leader_lost(&w->seat);
             continue;
@@ -263,6 +267,9 @@ static void *worker_main(void *arg)
             cb_leader_wait(&w->seat, 1000);
             continue;
         }
+        /* Nothing was due yet a timer is said to be: never spin on it. */
+        if (n_events == 0 && n_timers == 0 && next_ms == 0)
+            next_ms = CB_IDLE_FLOOR_MS;
         if (!full && next_ms != 0)
             cb_leader_wait(&w->seat, next_ms < 0 || next_ms > 1000 ? 1000 : (int)next_ms);
     }

@@ -182,3 +182,30 @@ def test_pbx_restarting_mid_stream_loses_nothing(live, pbx, db):
     for n in ("2001", "2002", "2003"):
         seqs = [c["seq"] for c in got if c["station"] == n]
         assert seqs == sorted(seqs), (n, seqs)
+
+
+def cpu_seconds(svc):
+    fields = open(f"/proc/{svc.proc.pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100.0  # utime + stime, in clock ticks
+
+
+def test_idle_and_blocked_loops_do_not_spin(live, pbx, db):
+    """Nothing to send, then a station's second command waiting behind a failing first one:
+    the dispatcher and the worker sleep (regression: they once polled the database flat out)."""
+    def commits():
+        return int(db.value("SELECT xact_commit FROM pg_stat_database "
+                            "WHERE datname = current_database()"))
+
+    time.sleep(1.2)  # statistics are flushed about once a second
+    c0, x0 = cpu_seconds(live), commits()
+    time.sleep(3)
+    assert cpu_seconds(live) - c0 < 0.3, "idle with an empty outbox"
+    assert commits() - x0 < 150, f"{commits() - x0} transactions in 3 s of idling"
+    pbx.set_mode("fail")
+    live.send(cancel_all("2001"), cancel_all("2001"))
+    wait_for(lambda: db.count("SELECT max(attempts) FROM commands") >= 2, 10)
+    time.sleep(1.2)
+    c0, x0 = cpu_seconds(live), commits()
+    time.sleep(3)
+    assert cpu_seconds(live) - c0 < 0.3, "blocked second command"
+    assert commits() - x0 < 150, f"{commits() - x0} transactions in 3 s behind a failing command"
