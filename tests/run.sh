@@ -4,13 +4,13 @@
 # runs ctest (unit + end-to-end) in both, then tests/lint-openapi.sh when present.
 # Everything it started is stopped on exit, failure or Ctrl-C. Exit status 0 only when every
 # step passed; the last line is "N passed, M failed" over the steps.
-# Environment: CTEST_JOBS (default 2) = tests run at once; CTEST_ARGS = extra ctest arguments
+# Environment: CTEST_JOBS (default 4: e2e tests mostly wait on timers and I/O) = tests run at once; CTEST_ARGS = extra ctest arguments
 # (e.g. "-L unit" or "-R foundation").
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-jobs=${CTEST_JOBS:-2}
+jobs=${CTEST_JOBS:-4}
 start_time=$SECONDS
 passed=0
 failed=0
