@@ -34,7 +34,8 @@ static struct db_stmt world_lock = DB_STMT(
     "coalesce(supersedes::text, '') "
 
 /* The active callbacks concerned: of the seed (c1), every one queued on their targets (c2),
- * and every one of those requesters (c3, to know who is already engaged: CB-17). */
+ * every one of those requesters, and every one ringing or recalling on one of them or on a
+ * console of their console group (to know who is already engaged: CB-17, CB-31). */
 static struct db_stmt world_callbacks = DB_STMT(
     "world_callbacks", 3,
     "WITH seed AS (SELECT unnest($1::text[]) AS n), "
@@ -47,8 +48,12 @@ static struct db_stmt world_callbacks = DB_STMT(
     "c2 AS (SELECT id, requester FROM callbacks WHERE ended_at IS NULL AND NOT $3::boolean AND "
     "       target IN (SELECT n FROM t)), "
     "r AS (SELECT requester AS n FROM c1 UNION SELECT requester FROM c2), "
+    "p AS (SELECT n FROM r UNION SELECT o.number FROM stations o JOIN stations q ON "
+    "      o.console_group = q.console_group WHERE q.number IN (SELECT n FROM r) AND "
+    "      q.kind = 'console' AND o.kind = 'console'), "
     "ids AS (SELECT id FROM c1 UNION SELECT id FROM c2 UNION "
-    "        SELECT id FROM callbacks WHERE ended_at IS NULL AND requester IN (SELECT n FROM r)) "
+    "        SELECT id FROM callbacks WHERE ended_at IS NULL AND (requester IN (SELECT n FROM r) "
+    "        OR notify_station IN (SELECT n FROM p))) "
     "SELECT " CALLBACK_COLUMNS ", (target IN (SELECT n FROM t)) AS in_scope, "
     "(SELECT array_to_json(array_agg(n)) FROM t) "
     "FROM callbacks WHERE id IN (SELECT id FROM ids) ORDER BY seq");
