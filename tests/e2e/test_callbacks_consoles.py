@@ -95,3 +95,38 @@ def test_cb31_busy_alternate_console_is_not_chosen(w):
     available(w, c1, False)
     w.idle(b)
     w.expect([ring(cb, station=c3, on_behalf_of=c1)])   # c2 is busy: the next one of the group
+
+
+def test_cb31_console_ringing_for_its_own_callback_is_not_chosen_for_another(w):
+    c1, c2 = consoles(w, 2)
+    b1, b2 = w.stations(2)
+    w.busy(b1)
+    w.busy(b2)
+    w.settle()
+    own = w.set(c2, b1)
+    other = w.set(c1, b2)
+    w.idle(b1)
+    w.expect([ring(own, station=c2)])
+    available(w, c1, False)
+    w.idle(b2)                      # c2 is engaged (CB-17): c1's callback must queue
+    w.wait_state(other, "queued")
+    w.expect([ring(own, station=c2)])
+
+
+def test_cb31_console_ringing_on_behalf_of_another_is_not_rung_for_its_own(w):
+    c1, c2 = consoles(w, 2)
+    b1, b2 = w.stations(2)
+    w.busy(b1)
+    w.busy(b2)
+    w.settle()
+    other = w.set(c1, b1)
+    own = w.set(c2, b2)
+    available(w, c1, False)
+    w.idle(b1)
+    w.expect([ring(other, station=c2, on_behalf_of=c1)])
+    w.idle(b2)                      # c2 is engaged by c1's callback: its own waits (CB-17)
+    w.expect([ring(other, station=c2, on_behalf_of=c1)])
+    assert w.state(own) == "pending"
+    w.hook(c2, "off")               # c2 answers c1's callback; its own still waits
+    w.expect([ring(other, station=c2, on_behalf_of=c1), originate(other, from_station=c2)])
+    assert w.state(own) == "pending"

@@ -217,3 +217,15 @@ def test_cb14_blocking_feature_during_the_recall_holds_the_preserved_callback(w)
     off, on = w.hook_cycle(b)
     w.expect([ring(cb), originate(cb), ring(cb)])
     assert w.history(cb)[-1] == ("pending", "notifying", "event", on)
+
+
+def test_cb23_no_response_serves_the_next_requester_in_the_queue(w):
+    w.set_options(notification_timeout_s=1)
+    t, r1, r2 = w.stations(3)
+    w.busy(t)
+    w.settle()
+    c1, c2 = w.set(r1, t), w.set(r2, t)
+    w.idle(t)
+    w.wait_state(c1, "cancelled", timeout=5)
+    w.expect([ring(c1), stop_ring(c1), ring(c2)])
+    assert w.history(c2)[-1] == ("pending", "notifying", "timer", "notify_timeout")
