@@ -64,7 +64,7 @@ start_cluster() {
   pgdir=$(mktemp -d /tmp/callbackd-tests.XXXXXX) || return 1
   chmod 711 "$pgdir" # PostgreSQL runs as postgres and must reach $pgdir/pg
   local url
-  url=$(PG_FAST=1 bash "$root/deploy/pg-cluster.sh" start "$pgdir/pg" 55432) || return 1
+  url=$(PG_FAST=1 bash "$root/deploy/pg-cluster.sh" start "$pgdir/pg" 25432) || return 1
   export CALLBACKD_TEST_PG_URL=$url
   export CALLBACKD_TEST_PG_DIR=$pgdir/pg
   CALLBACKD_TEST_PG_PORT=$(cat "$pgdir/pg/port")

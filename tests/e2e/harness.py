@@ -18,6 +18,7 @@ import http.client
 import itertools
 import json
 import os
+import random
 import signal
 import socket
 import ssl
@@ -42,6 +43,21 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def private_port():
+    """A port for a private PostgreSQL: random, below Linux's ephemeral range (32768-60999) so
+    that neither free_port() nor outgoing connections take it while the cluster is stopped for
+    a restart test, and away from other test clusters started at the same time."""
+    for _ in range(100):
+        port = random.randint(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port for PostgreSQL")
 
 
 def wait_for(pred, timeout=10.0, interval=0.05, msg=None):
@@ -82,7 +98,7 @@ class PgCluster:
         os.chmod(parent, 0o711)  # the postgres user must traverse it
         c = cls(parent / "pg")
         c._owned_parent = parent
-        c.start(fast=fast)
+        c.start(fast=fast, first_port=private_port())
         return c
 
     def _script(self, *args, env=None):
@@ -92,13 +108,16 @@ class PgCluster:
             raise RuntimeError(f"pg-cluster.sh {' '.join(args)} failed: {r.stderr.strip()}")
         return r.stdout.strip()
 
-    def start(self, fast=True):
-        """Starts the cluster (on the same port as before once it has run)."""
+    def start(self, fast=True, first_port=None):
+        """Starts the cluster: on the same port as before once it has run (a restart), else on
+        `first_port` or the next free one."""
         env = {"PG_FAST": "1" if fast else "0"}
         args = ["start", str(self.dir)]
         if self.port:
             env["PG_PORT_STRICT"] = "1"
             args.append(str(self.port))
+        elif first_port:
+            args.append(str(first_port))
         self.url = self._script(*args, env=env)
         self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
         return self.url
