@@ -183,3 +183,51 @@ def test_cb29_ending_a_ringing_trunk_callback_stops_ring_and_releases_the_line(w
     cb2 = w.set(b, g + "5550000")
     w.trunk(g, l2, "idle")
     w.expect([reserve_trunk(cb, g, l2), ring(cb)] + cmds + [reserve_trunk(cb2, g, l2), ring(cb2)])
+
+
+def test_cb27_connected_call_to_the_outside_number_completes_a_trunk_callback(w):
+    a = w.station()
+    g, (l1,) = w.trunk_group(1)
+    w.trunk(g, l1, "busy")
+    w.settle()
+    cb = w.set(a, g + "5551234")
+    w.connected([a, g + "5559999"])        # another outside number: not this callback
+    w.expect([])
+    assert w.state(cb) == "pending"
+    ev = w.connected([g + "5551234", a])
+    got = w.wait_state(cb, "cancelled")
+    assert got["end_reason"] == "call_completed"
+    assert w.history(cb)[-1] == ("pending", "cancelled", "event", ev)
+
+
+def test_cb27_connected_call_with_a_hunt_group_member_completes_a_hunt_callback(w):
+    a, m1, m2 = w.stations(3)
+    w.busy(m1)
+    w.busy(m2)
+    h = w.hunt_group([m1, m2])
+    w.settle()
+    cb = w.set(a, h)
+    ev = w.connected([m2, a])
+    got = w.wait_state(cb, "cancelled")
+    assert got["end_reason"] == "call_completed"
+    assert w.history(cb)[-1] == ("pending", "cancelled", "event", ev)
+
+
+def test_cb28_deprovisioning_a_console_rung_on_behalf_of_another_requeues(w):
+    group = f"cg{next(w.env.numbers)}"
+    c1 = w.station(kind="console", console_group=group)
+    c2 = w.station(kind="console", console_group=group)
+    b = w.station()
+    w.busy(b)
+    w.settle()
+    cb = w.set(c1, b)
+    w.send(w.ev("console.availability", station=c1, available=False))
+    w.idle(b)
+    w.expect([ring(cb, station=c2, on_behalf_of=c1)])
+    assert w.api("DELETE", f"/v1/stations/{c2}")[0] == 204
+    got = w.wait_state(cb, "queued")     # not ended: c2 only answered for c1
+    assert got["end_reason"] is None
+    w.expect([ring(cb, station=c2, on_behalf_of=c1), stop_ring(cb, station=c2)])
+    w.send(w.ev("console.availability", station=c1, available=True))
+    w.expect([ring(cb, station=c2, on_behalf_of=c1), stop_ring(cb, station=c2),
+              ring(cb, station=c1)])

@@ -295,3 +295,20 @@ def test_cb19_target_failing_over_while_ringing_stops_the_ring(w):
     back = w.send(w.ev("station.failover", station=b, failed_over=False))[0]
     w.expect([ring(cb), stop_ring(cb), ring(cb)])
     assert w.history(cb)[-1] == ("pending", "notifying", "event", back)
+
+
+def test_cb18_hunt_group_ring_stops_only_when_no_member_is_free(w):
+    a, m1, m2 = w.stations(3)
+    w.busy(m1)
+    w.busy(m2)
+    h = w.hunt_group([m1, m2])
+    w.settle()
+    cb = w.set(a, h)
+    w.idle(m1)
+    w.expect([ring(cb)])
+    w.idle(m2)
+    w.busy(m1)                      # m2 is still free: keep ringing
+    w.expect([ring(cb)])
+    ev = w.busy(m2)
+    w.expect([ring(cb), stop_ring(cb)])
+    assert w.history(cb)[-1] == ("notifying", "pending", "event", ev)

@@ -211,3 +211,16 @@ def test_cb30_an_empty_code_disables_the_feature(w):
     w.digits(a, "#77")
     w.wait_state(cb, "cancelled")
     assert [x["tone"] for x in w.commands()] == ["confirmation"]
+
+
+def test_cb30_cancel_individual_fac_with_a_trunk_number(w):
+    a = w.station()
+    g, (l1,) = w.trunk_group(1)
+    w.trunk(g, l1, "busy")
+    w.settle()
+    cb = w.set(a, g + "5551234")
+    ev = w.digits(a, "#42" + g + "5551234")
+    got = w.wait_state(cb, "cancelled")
+    assert got["end_reason"] == "requested"
+    assert w.history(cb)[-1] == ("pending", "cancelled", "event", ev)
+    w.expect([tone(a, "confirmation")])

@@ -365,3 +365,19 @@ def test_scopes_operator_lists_and_cancels_but_cannot_set(w):
     assert st == 200 and (doc["state"], doc["end_reason"]) == ("cancelled", "requested")
     assert w.history(cb)[-1] == ("pending", "cancelled", "api", h["X-Request-Id"])
     w.svc.error("POST", f"/v1/stations/{a}/callbacks", {}, token=op, status=403, code="forbidden")
+
+
+def test_cb08_duplicate_while_the_first_rings_stops_that_ring(w):
+    a, b = w.stations(2)
+    w.busy(b)
+    w.settle()
+    first = w.set(a, b)
+    w.idle(b)
+    w.expect([ring(first)])
+    second = w.set(a, b)            # b is idle now: a no-answer callback, waiting for a cycle
+    assert (second["supersedes"], second["reason"], second["state"]) == \
+        (first["id"], "no_answer", "pending")
+    assert w.get(first)["end_reason"] == "superseded"
+    w.expect([ring(first), stop_ring(first)])
+    w.hook_cycle(b)
+    w.expect([ring(first), stop_ring(first), ring(second)])
