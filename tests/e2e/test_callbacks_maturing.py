@@ -173,8 +173,10 @@ def test_cb17_queue_first_set_first_served_busy_requester_keeps_its_place(w):
     w.idle(t)
     w.expect([ring(c2)])            # r1 is busy: skipped; only one rings at a time
     assert [w.state(c) for c in (c1, c2, c3)] == ["pending", "notifying", "pending"]
-    w.cancel(c2)
+    _, rid = w.cancel(c2)
     w.expect([ring(c2), stop_ring(c2), ring(c3)])
+    # The API call that freed the slot is the cause of the next ring.
+    assert w.history(c3)[-1] == ("pending", "notifying", "api", rid)
     w.idle(r1)                      # r1 free again, but c3 is being served
     w.expect([ring(c2), stop_ring(c2), ring(c3)])
     w.cancel(c3)

@@ -381,3 +381,16 @@ def test_cb08_duplicate_while_the_first_rings_stops_that_ring(w):
     w.expect([ring(first), stop_ring(first)])
     w.hook_cycle(b)
     w.expect([ring(first), stop_ring(first), ring(second)])
+
+
+def test_cb06_a_line_reserved_for_another_callback_is_not_free(w):
+    r1, r2 = w.stations(2)
+    g, (l1,) = w.trunk_group(1)
+    w.trunk(g, l1, "busy")
+    w.settle()
+    c1 = w.set(r1, g + "5550001")
+    w.trunk(g, l1, "idle")          # idle, but reserved for c1 at once
+    w.settle()
+    assert w.get(c1)["reserved_line"] == l1
+    c2 = w.set(r2, g + "5550002")  # so the group is still all in use
+    assert (c2["reason"], c2["state"]) == ("trunks_busy", "pending")
