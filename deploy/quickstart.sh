@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # stop_all runs from a trap
 # Quickstart: from a fresh clone to a running callbackd in one command.
 #
 #   deploy/quickstart.sh

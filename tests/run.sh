@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # functions run through run_step / traps
 # The whole check, as CI runs it (bash .ci/run): installs what is missing, starts a private
 # PostgreSQL in a temporary directory, builds twice (build/: normal, build-asan/: ASan+UBSan),
 # runs ctest (unit + end-to-end) in both, then tests/lint-openapi.sh when present.
@@ -9,7 +10,7 @@
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 jobs=${CTEST_JOBS:-4}
 start_time=$SECONDS
 passed=0

@@ -6,11 +6,10 @@ import re
 import threading
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-from harness import ADMIN, REPO, SECRET, Service, free_port, run_binary, wait_for
+from harness import ADMIN, REPO, SECRET, Service, free_port, run_binary
 
 REQUIRED = ("CALLBACKD_DATABASE_URL", "CALLBACKD_ADMIN_TOKEN", "CALLBACKD_PBX_SECRET")
 

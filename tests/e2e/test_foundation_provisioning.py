@@ -1,8 +1,6 @@
 """Provisioning endpoints of API.md: classes of service, stations (with the live-state defaults
 and the softkey, CB-33), trunk groups, hunt groups, system options."""
 
-import pytest
-
 from harness import labelled
 
 DEFAULT_STATE = {"availability": "idle", "hook": "on", "dnd": False, "make_busy": False,
