@@ -203,7 +203,7 @@ def test_idle_and_blocked_loops_do_not_spin(live, pbx, db):
     assert commits() - x0 < 150, f"{commits() - x0} transactions in 3 s of idling"
     pbx.set_mode("fail")
     live.send(cancel_all("2001"), cancel_all("2001"))
-    wait_for(lambda: db.count("SELECT max(attempts) FROM commands") >= 2, 10)
+    wait_for(lambda: db.count("SELECT coalesce(max(attempts), 0) FROM commands") >= 2, 10)
     time.sleep(1.2)
     c0, x0 = cpu_seconds(live), commits()
     time.sleep(3)
