@@ -135,7 +135,8 @@ static void *dispatcher_main(void *arg)
     struct cb_dispatcher *d = arg;
     while (!atomic_load(&d->stop)) {
         bool fresh;
-        if (!cb_leader_hold(&d->seat, &fresh)) {
+        /* Not before the schema is current: the tables may not exist yet. */
+        if (!atomic_load(&d->app->schema_ready) || !cb_leader_hold(&d->seat, &fresh)) {
             cb_leader_wait(&d->seat, 1000);
             continue;
         }

@@ -244,7 +244,8 @@ static void *worker_main(void *arg)
     struct cb_worker *w = arg;
     while (!atomic_load(&w->stop)) {
         bool fresh;
-        if (!cb_leader_hold(&w->seat, &fresh)) {
+        /* Not before the schema is current: the tables may not exist yet. */
+        if (!atomic_load(&w->app->schema_ready) || !cb_leader_hold(&w->seat, &fresh)) {
             cb_leader_wait(&w->seat, 1000);
             continue;
         }
