@@ -175,3 +175,31 @@ def test_postgres_restart_under_load(private_pg, start_service):
     assert 503 in during
     check_exactly_once(db, svc, poster.acked)
     assert metric(svc, "callbackd_worker_leader") == 1
+
+
+# -- an event whose application fails does not wedge the inbox --------------------------------
+
+def test_cb50_failing_event_is_isolated_and_marked_ignored(svc, db):
+    """A database-level failure while applying one event (here a trigger refusing any update of
+    station 2666): the events before and after it are applied, it is tried alone once more,
+    then marked ignored with an error logged; the worker goes on."""
+    provision(svc, stations=("2001", "2002", "2666"))
+    db.rows("CREATE FUNCTION refuse_2666() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$BEGIN RAISE EXCEPTION 'station 2666 refused by the test'; END$$")
+    db.rows("CREATE TRIGGER refuse_2666 BEFORE UPDATE ON stations FOR EACH ROW "
+            "WHEN (OLD.number = '2666') EXECUTE FUNCTION refuse_2666()")
+    before = event("station.state", station="2001", availability="busy")
+    poison = event("station.state", station="2666", availability="busy")
+    after = event("station.state", station="2002", availability="busy")
+    svc.send(before, poison, after)
+    wait_applied(db)
+    outcomes = dict((r[0], r[1]) for r in db.rows("SELECT id, outcome FROM pbx_events"))
+    assert outcomes == {before["id"]: "applied", poison["id"]: "ignored", after["id"]: "applied"}
+    wait_state(svc, "2001", availability="busy")
+    wait_state(svc, "2002", availability="busy")
+    assert svc.ok("GET", "/v1/stations/2666")["state"]["availability"] == "idle"
+    errors = [r for r in svc.log_records() if r.get("msg") == "event application failed twice; marked ignored"]
+    assert len(errors) == 1 and errors[0]["event_id"] == poison["id"], errors
+    # The worker goes on with later events.
+    svc.send(event("station.hook", station="2001", hook="off"))
+    wait_state(svc, "2001", hook="off")
