@@ -1,20 +1,12 @@
 #include "db/callbacks.h"
+#include "db/rows.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#define COLUMNS                                                                                    \
-    "id, seq, requester, target, target_type, reason, mode, state, origin_line, notify_line, "     \
-    "coalesce(notify_station, ''), coalesce(external_number, ''), coalesce(reserved_line, ''), "   \
-    "awaiting_release, hook_cycle_needed, hook_off_seen, idle_report_needed, lamp_lit, "           \
-    "(extract(epoch FROM created_at) * 1000)::bigint, (extract(epoch FROM updated_at) * "          \
-    "1000)::bigint, "                                                                              \
-    "coalesce((extract(epoch FROM expires_at) * 1000)::bigint, 0), "                               \
-    "coalesce((extract(epoch FROM ended_at) * 1000)::bigint, 0), coalesce(end_reason, ''), "       \
-    "coalesce(supersedes::text, '') FROM callbacks "
-
-static struct db_stmt callback_get =
-    DB_STMT("callback_get", 1, "SELECT " COLUMNS "WHERE id = $1::uuid");
+static struct db_stmt callback_get = DB_STMT("callback_get", 1,
+                                             "SELECT " DB_CALLBACK_COLUMNS "FROM callbacks "
+                                             "WHERE id = $1::uuid");
 
 #define FILTERS                                                                                    \
     "WHERE ($1 = '' OR requester = $1) AND ($2 = '' OR target = $2) "                              \
@@ -24,22 +16,24 @@ static struct db_stmt callback_get =
 
 static struct db_stmt callback_list_forward = DB_STMT(
     "callback_list_forward", 8,
-    "SELECT " COLUMNS FILTERS
+    "SELECT " DB_CALLBACK_COLUMNS "FROM callbacks " FILTERS
     "AND ($6::bigint = 0 OR (created_at, id) < (to_timestamp($6::bigint / 1000.0), $7::uuid)) "
     "ORDER BY created_at DESC, id DESC LIMIT $8::int");
 static struct db_stmt callback_list_backward =
     DB_STMT("callback_list_backward", 8,
-            "SELECT " COLUMNS FILTERS
+            "SELECT " DB_CALLBACK_COLUMNS "FROM callbacks " FILTERS
             "AND (created_at, id) > (to_timestamp($6::bigint / 1000.0), $7::uuid) "
             "ORDER BY created_at ASC, id ASC LIMIT $8::int");
 
 static struct db_stmt station_callbacks_forward =
     DB_STMT("station_callbacks_forward", 3,
-            "SELECT " COLUMNS "WHERE requester = $1 AND ended_at IS NULL AND seq > $2::bigint "
+            "SELECT " DB_CALLBACK_COLUMNS "FROM callbacks "
+            "WHERE requester = $1 AND ended_at IS NULL AND seq > $2::bigint "
             "ORDER BY seq LIMIT $3::int");
 static struct db_stmt station_callbacks_backward =
     DB_STMT("station_callbacks_backward", 3,
-            "SELECT " COLUMNS "WHERE requester = $1 AND ended_at IS NULL AND seq < $2::bigint "
+            "SELECT " DB_CALLBACK_COLUMNS "FROM callbacks "
+            "WHERE requester = $1 AND ended_at IS NULL AND seq < $2::bigint "
             "ORDER BY seq DESC LIMIT $3::int");
 
 static struct db_stmt callback_history =
@@ -49,42 +43,12 @@ static struct db_stmt callback_history =
             "json_build_object('kind', cause_kind, 'ref', cause_ref)) ORDER BY id), '[]') "
             "FROM callback_history WHERE callback_id = $1::uuid");
 
-static void read_row(const PGresult *r, int row, struct cb_callback *cb)
-{
-    memset(cb, 0, sizeof *cb);
-    snprintf(cb->id, sizeof cb->id, "%s", db_str(r, row, 0));
-    cb->seq = db_int(r, row, 1);
-    snprintf(cb->requester, sizeof cb->requester, "%s", db_str(r, row, 2));
-    snprintf(cb->target, sizeof cb->target, "%s", db_str(r, row, 3));
-    cb->target_type = (enum cb_target_type)cb_target_type_parse(db_str(r, row, 4));
-    cb->reason = (enum cb_reason)cb_reason_parse(db_str(r, row, 5));
-    cb->mode = (enum cb_mode)cb_mode_parse(db_str(r, row, 6));
-    cb->state = (enum cb_state)cb_state_parse(db_str(r, row, 7));
-    snprintf(cb->origin_line, sizeof cb->origin_line, "%s", db_str(r, row, 8));
-    snprintf(cb->notify_line, sizeof cb->notify_line, "%s", db_str(r, row, 9));
-    snprintf(cb->notify_station, sizeof cb->notify_station, "%s", db_str(r, row, 10));
-    snprintf(cb->external_number, sizeof cb->external_number, "%s", db_str(r, row, 11));
-    snprintf(cb->reserved_line, sizeof cb->reserved_line, "%s", db_str(r, row, 12));
-    cb->awaiting_release = db_bool(r, row, 13);
-    cb->hook_cycle_needed = db_bool(r, row, 14);
-    cb->hook_off_seen = db_bool(r, row, 15);
-    cb->idle_report_needed = db_bool(r, row, 16);
-    cb->lamp_lit = db_bool(r, row, 17);
-    cb->created_at = db_int(r, row, 18);
-    cb->updated_at = db_int(r, row, 19);
-    cb->expires_at = db_int(r, row, 20);
-    cb->ended_at = db_int(r, row, 21);
-    int end = cb_end_reason_parse(db_str(r, row, 22));
-    cb->end_reason = end < 0 ? CB_END_NONE : (enum cb_end_reason)end;
-    snprintf(cb->supersedes, sizeof cb->supersedes, "%s", db_str(r, row, 23));
-}
-
 /* Reads every row; reverses them when they came in the opposite order. */
 static void read_rows(const PGresult *r, struct cb_callback *out, int *n, bool reverse)
 {
     *n = PQntuples(r);
     for (int i = 0; i < *n; i++)
-        read_row(r, reverse ? *n - 1 - i : i, &out[i]);
+        db_callback_from_row(r, reverse ? *n - 1 - i : i, &out[i]);
 }
 
 enum db_status db_callback_get(struct db_conn *c, const char *id, struct cb_callback *out,
@@ -95,7 +59,7 @@ enum db_status db_callback_get(struct db_conn *c, const char *id, struct cb_call
     PGresult *r = db_exec(c, &callback_get, params, &st);
     *found = st == DB_OK && PQntuples(r) == 1;
     if (*found)
-        read_row(r, 0, out);
+        db_callback_from_row(r, 0, out);
     PQclear(r);
     return st;
 }

@@ -1,4 +1,5 @@
 #include "db/directory.h"
+#include "db/rows.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,14 +24,6 @@ static struct db_stmt cos_list = DB_STMT(
     "cos_list", 2,
     "SELECT id, callbacks_allowed FROM classes_of_service WHERE id > $1 ORDER BY id LIMIT $2::int");
 
-#define STATION_COLUMNS                                                                            \
-    "s.number, s.kind, s.cos, c.callbacks_allowed, s.prime_line, s.resilient,                  "   \
-    "coalesce(s.console_group, ''), s.busy, s.hook_off, s.dnd, s.make_busy, "                      \
-    "s.attendant_busy_out, "                                                                       \
-    "coalesce(s.forward_to, ''), s.failed_over, s.console_available, coalesce(s.attempt_result, "  \
-    "''), "                                                                                        \
-    "coalesce(s.attempt_to, '') FROM stations s JOIN classes_of_service c ON c.id = s.cos "
-
 static struct db_stmt station_put = DB_STMT(
     "station_put", 6,
     "INSERT INTO stations (number, kind, cos, prime_line, resilient, console_group) "
@@ -38,10 +31,10 @@ static struct db_stmt station_put = DB_STMT(
     "kind = EXCLUDED.kind, cos = EXCLUDED.cos, prime_line = EXCLUDED.prime_line, "
     "resilient = EXCLUDED.resilient, console_group = EXCLUDED.console_group, updated_at = now()");
 static struct db_stmt station_get =
-    DB_STMT("station_get", 1, "SELECT " STATION_COLUMNS "WHERE s.number = $1");
-static struct db_stmt station_list =
-    DB_STMT("station_list", 2,
-            "SELECT " STATION_COLUMNS "WHERE s.number > $1 ORDER BY s.number LIMIT $2::int");
+    DB_STMT("station_get", 1, "SELECT " DB_STATION_COLUMNS DB_STATION_FROM "WHERE s.number = $1");
+static struct db_stmt station_list = DB_STMT("station_list", 2,
+                                             "SELECT " DB_STATION_COLUMNS DB_STATION_FROM
+                                             "WHERE s.number > $1 ORDER BY s.number LIMIT $2::int");
 
 static struct db_stmt group_put_trunk = DB_STMT(
     "group_put_trunk", 2,
@@ -207,29 +200,7 @@ enum db_status db_station_put(struct db_conn *c, const struct db_station *st)
 static void read_station(const PGresult *r, int row, struct db_station *out)
 {
     memset(out, 0, sizeof *out);
-    struct cb_station *s = &out->s;
-    snprintf(s->number, sizeof s->number, "%s", db_str(r, row, 0));
-    int kind = cb_kind_parse(db_str(r, row, 1));
-    s->kind = kind < 0 ? CB_KIND_IP_PHONE : (enum cb_station_kind)kind;
-    snprintf(out->cos, sizeof out->cos, "%s", db_str(r, row, 2));
-    s->callbacks_allowed = db_bool(r, row, 3);
-    snprintf(s->prime_line, sizeof s->prime_line, "%s", db_str(r, row, 4));
-    s->resilient = db_bool(r, row, 5);
-    snprintf(s->console_group, sizeof s->console_group, "%s", db_str(r, row, 6));
-    s->state.busy = db_bool(r, row, 7);
-    s->state.hook_off = db_bool(r, row, 8);
-    s->state.dnd = db_bool(r, row, 9);
-    s->state.make_busy = db_bool(r, row, 10);
-    s->state.attendant_busy_out = db_bool(r, row, 11);
-    snprintf(s->state.forward_to, sizeof s->state.forward_to, "%s", db_str(r, row, 12));
-    s->state.failed_over = db_bool(r, row, 13);
-    s->state.console_available = db_bool(r, row, 14);
-    const char *attempt = db_str(r, row, 15);
-    s->attempt = !strcmp(attempt, "busy")          ? CB_ATTEMPT_BUSY
-                 : !strcmp(attempt, "no_answer")   ? CB_ATTEMPT_NO_ANSWER
-                 : !strcmp(attempt, "trunks_busy") ? CB_ATTEMPT_TRUNKS_BUSY
-                                                   : CB_ATTEMPT_NONE;
-    snprintf(s->attempt_to, sizeof s->attempt_to, "%s", db_str(r, row, 16));
+    db_station_from_row(r, row, &out->s, out->cos);
 }
 
 enum db_status db_station_get(struct db_conn *c, const char *number, struct db_station *out,

@@ -1,5 +1,6 @@
 #include "db/world.h"
 #include "db/options.h"
+#include "db/rows.h"
 #include "db/timers.h"
 
 #include <jansson.h>
@@ -23,16 +24,6 @@ static struct db_stmt world_lock = DB_STMT(
     "SELECT count(pg_advisory_xact_lock(25442, k)) FROM "
     "(SELECT DISTINCT hashtext(n) AS k FROM l ORDER BY 1) AS keys");
 
-#define CALLBACK_COLUMNS                                                                           \
-    "id, seq, requester, target, target_type, reason, mode, state, origin_line, notify_line, "     \
-    "coalesce(notify_station, ''), coalesce(external_number, ''), coalesce(reserved_line, ''), "   \
-    "awaiting_release, hook_cycle_needed, hook_off_seen, idle_report_needed, lamp_lit, "           \
-    "(extract(epoch FROM created_at) * 1000)::bigint, (extract(epoch FROM updated_at) * "          \
-    "1000)::bigint, "                                                                              \
-    "coalesce((extract(epoch FROM expires_at) * 1000)::bigint, 0), "                               \
-    "coalesce((extract(epoch FROM ended_at) * 1000)::bigint, 0), coalesce(end_reason, ''), "       \
-    "coalesce(supersedes::text, '') "
-
 /* The active callbacks concerned: of the seed (c1), every one queued on their targets (c2),
  * every one of those requesters, and every one ringing or recalling on one of them or on a
  * console of their console group (to know who is already engaged: CB-17, CB-31). */
@@ -54,16 +45,9 @@ static struct db_stmt world_callbacks = DB_STMT(
     "ids AS (SELECT id FROM c1 UNION SELECT id FROM c2 UNION "
     "        SELECT id FROM callbacks WHERE ended_at IS NULL AND (requester IN (SELECT n FROM r) "
     "        OR notify_station IN (SELECT n FROM p))) "
-    "SELECT " CALLBACK_COLUMNS ", (target IN (SELECT n FROM t)) AS in_scope, "
+    "SELECT " DB_CALLBACK_COLUMNS ", (target IN (SELECT n FROM t)) AS in_scope, "
     "(SELECT array_to_json(array_agg(n)) FROM t) "
     "FROM callbacks WHERE id IN (SELECT id FROM ids) ORDER BY seq");
-
-#define WORLD_STATION_COLUMNS                                                                      \
-    "s.number, s.kind, c.callbacks_allowed, s.prime_line, s.resilient, coalesce(s.console_group, " \
-    "''), "                                                                                        \
-    "s.busy, s.hook_off, s.dnd, s.make_busy, s.attendant_busy_out, coalesce(s.forward_to, ''), "   \
-    "s.failed_over, s.console_available, coalesce(s.attempt_result, ''), coalesce(s.attempt_to, "  \
-    "'') "
 
 /* The stations named, the members of hunt groups named, and the consoles sharing a console
  * group with a console named (CB-31 rerouting). */
@@ -75,7 +59,7 @@ static struct db_stmt world_stations = DB_STMT(
     "IN "
     "         (SELECT x.console_group FROM stations x WHERE x.kind = 'console' "
     "          AND x.number IN (SELECT n FROM nums))) "
-    "SELECT " WORLD_STATION_COLUMNS "FROM stations s JOIN classes_of_service c ON c.id = s.cos "
+    "SELECT " DB_STATION_COLUMNS DB_STATION_FROM
     "WHERE s.number IN (SELECT n FROM nums UNION SELECT n FROM more) ORDER BY s.number");
 
 static struct db_stmt world_trunks = DB_STMT(
@@ -118,62 +102,6 @@ enum db_status db_resolve_trunk_prefix(struct db_conn *c, const char *dialed,
         snprintf(group, CB_NUMBER_MAX, "%s", db_str(r, 0, 0));
     PQclear(r);
     return st;
-}
-
-static void read_callback(const PGresult *r, int row, struct cb_callback *cb)
-{
-    memset(cb, 0, sizeof *cb);
-    snprintf(cb->id, sizeof cb->id, "%s", db_str(r, row, 0));
-    cb->seq = db_int(r, row, 1);
-    snprintf(cb->requester, sizeof cb->requester, "%s", db_str(r, row, 2));
-    snprintf(cb->target, sizeof cb->target, "%s", db_str(r, row, 3));
-    cb->target_type = (enum cb_target_type)cb_target_type_parse(db_str(r, row, 4));
-    cb->reason = (enum cb_reason)cb_reason_parse(db_str(r, row, 5));
-    cb->mode = (enum cb_mode)cb_mode_parse(db_str(r, row, 6));
-    cb->state = (enum cb_state)cb_state_parse(db_str(r, row, 7));
-    snprintf(cb->origin_line, sizeof cb->origin_line, "%s", db_str(r, row, 8));
-    snprintf(cb->notify_line, sizeof cb->notify_line, "%s", db_str(r, row, 9));
-    snprintf(cb->notify_station, sizeof cb->notify_station, "%s", db_str(r, row, 10));
-    snprintf(cb->external_number, sizeof cb->external_number, "%s", db_str(r, row, 11));
-    snprintf(cb->reserved_line, sizeof cb->reserved_line, "%s", db_str(r, row, 12));
-    cb->awaiting_release = db_bool(r, row, 13);
-    cb->hook_cycle_needed = db_bool(r, row, 14);
-    cb->hook_off_seen = db_bool(r, row, 15);
-    cb->idle_report_needed = db_bool(r, row, 16);
-    cb->lamp_lit = db_bool(r, row, 17);
-    cb->created_at = db_int(r, row, 18);
-    cb->updated_at = db_int(r, row, 19);
-    cb->expires_at = db_int(r, row, 20);
-    cb->ended_at = db_int(r, row, 21);
-    int end = cb_end_reason_parse(db_str(r, row, 22));
-    cb->end_reason = end < 0 ? CB_END_NONE : (enum cb_end_reason)end;
-    snprintf(cb->supersedes, sizeof cb->supersedes, "%s", db_str(r, row, 23));
-}
-
-static void read_world_station(const PGresult *r, int row, struct cb_station *s)
-{
-    memset(s, 0, sizeof *s);
-    snprintf(s->number, sizeof s->number, "%s", db_str(r, row, 0));
-    int kind = cb_kind_parse(db_str(r, row, 1));
-    s->kind = kind < 0 ? CB_KIND_IP_PHONE : (enum cb_station_kind)kind;
-    s->callbacks_allowed = db_bool(r, row, 2);
-    snprintf(s->prime_line, sizeof s->prime_line, "%s", db_str(r, row, 3));
-    s->resilient = db_bool(r, row, 4);
-    snprintf(s->console_group, sizeof s->console_group, "%s", db_str(r, row, 5));
-    s->state.busy = db_bool(r, row, 6);
-    s->state.hook_off = db_bool(r, row, 7);
-    s->state.dnd = db_bool(r, row, 8);
-    s->state.make_busy = db_bool(r, row, 9);
-    s->state.attendant_busy_out = db_bool(r, row, 10);
-    snprintf(s->state.forward_to, sizeof s->state.forward_to, "%s", db_str(r, row, 11));
-    s->state.failed_over = db_bool(r, row, 12);
-    s->state.console_available = db_bool(r, row, 13);
-    const char *a = db_str(r, row, 14);
-    s->attempt = !strcmp(a, "busy")          ? CB_ATTEMPT_BUSY
-                 : !strcmp(a, "no_answer")   ? CB_ATTEMPT_NO_ANSWER
-                 : !strcmp(a, "trunks_busy") ? CB_ATTEMPT_TRUNKS_BUSY
-                                             : CB_ATTEMPT_NONE;
-    snprintf(s->attempt_to, sizeof s->attempt_to, "%s", db_str(r, row, 15));
 }
 
 /* A growing list of distinct numbers. */
@@ -301,15 +229,15 @@ enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed
     w->callbacks = calloc(w->cap_callbacks, sizeof *w->callbacks);
     for (int i = 0; i < rows && w->callbacks; i++) {
         struct cb_callback *cb = &w->callbacks[w->n_callbacks++];
-        read_callback(r, i, cb);
+        db_callback_from_row(r, i, cb);
         numbers_add(&nums, cb->requester);
         numbers_add(&nums, cb->target);
         numbers_add(&nums, cb->notify_station);
-        if (db_bool(r, i, 24))
+        if (db_bool(r, i, DB_CALLBACK_NCOLUMNS))
             numbers_add(&scope, cb->target);
     }
     if (rows > 0) { /* the scope also holds seed-related targets with no callback loaded */
-        json_t *t = json_loads(db_str(r, 0, 25), 0, NULL);
+        json_t *t = json_loads(db_str(r, 0, DB_CALLBACK_NCOLUMNS + 1), 0, NULL);
         size_t k;
         json_t *v;
         json_array_foreach(t, k, v) numbers_add(&scope, json_string_value(v));
@@ -347,7 +275,7 @@ enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed
             int n = PQntuples(r);
             w->stations = calloc((size_t)n + 1, sizeof *w->stations);
             for (int i = 0; i < n && w->stations; i++)
-                read_world_station(r, i, &w->stations[w->n_stations++]);
+                db_station_from_row(r, i, &w->stations[w->n_stations++], NULL);
         }
         PQclear(r);
         free(all);
