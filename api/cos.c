@@ -68,12 +68,8 @@ void api_cos_list(struct api_request *r)
 {
     int limit;
     char cursor[API_CURSOR_MAX];
-    json_t *errors = json_array();
-    if (!api_list_params(r, &limit, cursor, errors)) {
-        api_reply_validation(r, errors);
+    if (!api_list_begin(r, &limit, cursor))
         return;
-    }
-    json_decref(errors);
     struct db_conn *c = api_conn(r);
     if (!c)
         return;

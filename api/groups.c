@@ -136,12 +136,8 @@ static void group_list(struct api_request *r, enum db_number_kind kind)
 {
     int limit;
     char cursor[API_CURSOR_MAX];
-    json_t *errors = json_array();
-    if (!api_list_params(r, &limit, cursor, errors)) {
-        api_reply_validation(r, errors);
+    if (!api_list_begin(r, &limit, cursor))
         return;
-    }
-    json_decref(errors);
     struct db_conn *c = api_conn(r);
     if (!c)
         return;

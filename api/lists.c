@@ -78,3 +78,14 @@ json_t *api_list_answer(json_t *items, const char *next, const char *prev)
     free(p);
     return doc;
 }
+
+bool api_list_begin(struct api_request *r, int *limit, char cursor[API_CURSOR_MAX])
+{
+    json_t *errors = json_array();
+    if (!api_list_params(r, limit, cursor, errors)) {
+        api_reply_validation(r, errors);
+        return false;
+    }
+    json_decref(errors);
+    return true;
+}

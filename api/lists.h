@@ -11,6 +11,8 @@
  * entries to `errors` and returns false. */
 bool api_list_params(struct api_request *r, int *limit, char cursor[API_CURSOR_MAX],
                      json_t *errors);
+/* The same, answering 422 itself when they are bad; false then. */
+bool api_list_begin(struct api_request *r, int *limit, char cursor[API_CURSOR_MAX]);
 /* Encodes a position as a cursor string (owned by the caller: free()). */
 char *api_cursor_encode(const char *position);
 /* Builds the list answer; steals `items`; `next`/`prev` are positions or NULL. */

@@ -2,6 +2,7 @@
  * softkey (CB-01, CB-33) and Cancel all (CB-26). */
 #include "api/callbacks_common.h"
 #include "api/handlers.h"
+#include "api/stations.h"
 #include "api/validate.h"
 #include "db/directory.h"
 #include "db/tx.h"
@@ -21,22 +22,20 @@ void api_station_callbacks_list(struct api_request *r)
         return;
     }
     json_decref(errors);
+    struct db_station st;
+    if (!api_load_station(r, &st))
+        return;
     struct db_conn *c = api_conn(r);
     if (!c)
         return;
-    struct db_station st;
-    bool found = false;
-    enum db_status s = db_station_get(c, r->params[0], &st, &found);
     struct cb_callback *rows = calloc((size_t)limit + 1, sizeof *rows);
     int n = 0;
-    if (s == DB_OK && found)
-        s = rows ? db_station_callbacks(c, st.s.number, has_pos ? &pos : NULL, limit + 1, rows, &n)
-                 : DB_ERROR;
+    enum db_status s =
+        rows ? db_station_callbacks(c, st.s.number, has_pos ? &pos : NULL, limit + 1, rows, &n)
+             : DB_ERROR;
     api_conn_release(r, c);
     if (s != DB_OK)
         api_reply_db_error(r, s);
-    else if (!found)
-        api_reply_problem(r, API_NOT_FOUND, "no station %s", r->params[0]);
     else
         api_reply_callback_page(r, rows, n, limit, has_pos ? &pos : NULL, false);
     free(rows);
@@ -51,21 +50,9 @@ void api_station_callbacks_post(struct api_request *r)
         return;
     }
     json_decref(errors);
-    struct db_conn *c = api_conn(r);
-    if (!c)
-        return;
     struct db_station st;
-    bool found = false;
-    enum db_status s = db_station_get(c, r->params[0], &st, &found);
-    api_conn_release(r, c);
-    if (s != DB_OK) {
-        api_reply_db_error(r, s);
+    if (!api_load_station(r, &st))
         return;
-    }
-    if (!found) {
-        api_reply_problem(r, API_NOT_FOUND, "no station %s", r->params[0]);
-        return;
-    }
     if (st.s.attempt == CB_ATTEMPT_NONE) { /* CB-01: the current failed attempt is the target */
         api_reply_problem(r, API_NO_FAILED_ATTEMPT, "station %s has no failed call attempt to use",
                           st.s.number);
@@ -90,23 +77,11 @@ static enum db_status cancel_all_tx(struct db_conn *c, void *ctx)
 
 void api_station_callbacks_delete(struct api_request *r)
 {
-    struct db_conn *c = api_conn(r);
-    if (!c)
-        return;
     struct db_station st;
-    bool found = false;
-    enum db_status s = db_station_get(c, r->params[0], &st, &found);
-    api_conn_release(r, c);
-    if (s != DB_OK) {
-        api_reply_db_error(r, s);
+    if (!api_load_station(r, &st))
         return;
-    }
-    if (!found) {
-        api_reply_problem(r, API_NOT_FOUND, "no station %s", r->params[0]);
-        return;
-    }
     struct cancel_all_tx t = {.requester = st.s.number, .request_id = r->request_id};
-    s = db_tx_run(r->app->pool, cancel_all_tx, &t);
+    enum db_status s = db_tx_run(r->app->pool, cancel_all_tx, &t);
     if (s == DB_ABORT)
         api_reply_refusal(r, &t.res);
     else if (s != DB_OK)

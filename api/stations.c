@@ -116,18 +116,8 @@ void api_station_put(struct api_request *r)
 
 void api_station_get(struct api_request *r)
 {
-    struct db_conn *c = api_conn(r);
-    if (!c)
-        return;
     struct db_station st;
-    bool found = false;
-    enum db_status s = db_station_get(c, r->params[0], &st, &found);
-    api_conn_release(r, c);
-    if (s != DB_OK)
-        api_reply_db_error(r, s);
-    else if (!found)
-        api_reply_problem(r, API_NOT_FOUND, "no station %s", r->params[0]);
-    else
+    if (api_load_station(r, &st))
         api_reply_json(r, 200, api_station_json(&st.s, st.cos));
 }
 
@@ -135,12 +125,8 @@ void api_station_list(struct api_request *r)
 {
     int limit;
     char cursor[API_CURSOR_MAX];
-    json_t *errors = json_array();
-    if (!api_list_params(r, &limit, cursor, errors)) {
-        api_reply_validation(r, errors);
+    if (!api_list_begin(r, &limit, cursor))
         return;
-    }
-    json_decref(errors);
     struct db_conn *c = api_conn(r);
     if (!c)
         return;
@@ -164,4 +150,19 @@ void api_station_list(struct api_request *r)
 void api_station_delete(struct api_request *r)
 {
     api_number_delete(r, DB_NUMBER_STATION);
+}
+
+bool api_load_station(struct api_request *r, struct db_station *out)
+{
+    struct db_conn *c = api_conn(r);
+    if (!c)
+        return false;
+    bool found = false;
+    enum db_status st = db_station_get(c, r->params[0], out, &found);
+    api_conn_release(r, c);
+    if (st != DB_OK)
+        api_reply_db_error(r, st);
+    else if (!found)
+        api_reply_problem(r, API_NOT_FOUND, "no station %s", r->params[0]);
+    return st == DB_OK && found;
 }
