@@ -126,6 +126,12 @@ class PgCluster:
         """Fast shutdown: connected clients are cut off."""
         self._script("stop", str(self.dir))
 
+    def restart(self, down_s=0.0):
+        """Stops the cluster, waits `down_s` seconds, starts it again on the same port."""
+        self.stop()
+        time.sleep(down_s)
+        return self.start()
+
     def running(self):
         return subprocess.run(["bash", str(PG_CLUSTER), "status", str(self.dir)],
                               capture_output=True).returncode == 0
@@ -379,6 +385,16 @@ def sign(secret, body, ts=None):
     ts = str(int(time.time()) if ts is None else ts)
     mac = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
     return {"X-Callbackd-Timestamp": ts, "X-Callbackd-Signature": f"v1={mac}"}
+
+
+def post_events(svc, events, **kw):
+    """Module-level form of Service.post_events."""
+    return svc.post_events(events, **kw)
+
+
+def send(svc, *events):
+    """Module-level form of Service.send: the events must be accepted (202)."""
+    return svc.send(*events)
 
 
 def verify(secret, headers, body, max_skew=300):
