@@ -25,7 +25,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import FakePBX, PgCluster, Service  # noqa: E402
+from harness import FakePBX, PgCluster, Service, remove_log_dir  # noqa: E402
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -33,6 +33,12 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     setattr(item, "rep_" + rep.when, rep)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _service_logs():
+    yield
+    remove_log_dir()
 
 
 @pytest.fixture(scope="session")

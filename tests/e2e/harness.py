@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import ssl
@@ -36,6 +37,25 @@ PG_CLUSTER = REPO / "deploy" / "pg-cluster.sh"
 ADMIN = "test-admin-token-0123456789abcdef"
 SECRET = "test-pbx-secret-0123456789abcdef"
 SAN_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+_log_dir = None
+
+
+def log_dir():
+    """This process's directory for service logs (conftest removes it at the end of the session,
+    so logs of services a test started by hand do not pile up in /tmp)."""
+    global _log_dir
+    if _log_dir is None:
+        _log_dir = tempfile.mkdtemp(prefix="callbackd-e2e-logs-")
+    return _log_dir
+
+
+def remove_log_dir():
+    global _log_dir
+    if _log_dir is not None:
+        shutil.rmtree(_log_dir, ignore_errors=True)
+        _log_dir = None
 
 
 def free_port():
@@ -209,7 +229,8 @@ class Service:
 
     def start(self, wait=True, timeout=20.0):
         """Starts the process (its stderr goes to the log); waits for /readyz 200 if `wait`."""
-        self.logfile = tempfile.NamedTemporaryFile(prefix="callbackd-", suffix=".log", delete=False)
+        self.logfile = tempfile.NamedTemporaryFile(prefix="callbackd-", suffix=".log",
+                                                   dir=log_dir(), delete=False)
         self.proc = subprocess.Popen([self.bin, *self.args], env=self.environment(),
                                      stdout=self.logfile, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
