@@ -18,24 +18,34 @@ static struct db_stmt options_put =
             "max_per_target = $6::int, digit_collection_during_busy_or_alerting = $7::boolean, "
             "fac_setup = $8, fac_cancel_all = $9, fac_cancel_individual = $10, updated_at = now()");
 
+enum db_status db_options_read(const PGresult *r, struct cb_options *o)
+{
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        return DB_ERROR;
+    o->callback_cancel_timer_s = db_int(r, 0, 0);
+    o->notification_timeout_s = db_int(r, 0, 1);
+    o->recall_timeout_s = db_int(r, 0, 2);
+    o->command_ttl_s = db_int(r, 0, 3);
+    o->max_per_requester = db_int(r, 0, 4);
+    o->max_per_target = db_int(r, 0, 5);
+    o->digit_collection_during_busy_or_alerting = db_bool(r, 0, 6);
+    snprintf(o->fac.setup, sizeof o->fac.setup, "%s", db_str(r, 0, 7));
+    snprintf(o->fac.cancel_all, sizeof o->fac.cancel_all, "%s", db_str(r, 0, 8));
+    snprintf(o->fac.cancel_individual, sizeof o->fac.cancel_individual, "%s", db_str(r, 0, 9));
+    return DB_OK;
+}
+
+void db_options_queue(struct db_pipeline *p)
+{
+    db_pipeline_add(p, &options_get, NULL);
+}
+
 enum db_status db_options_get(struct db_conn *c, struct cb_options *o, bool lock)
 {
     enum db_status st;
     PGresult *r = db_exec(c, lock ? &options_get_locked : &options_get, NULL, &st);
-    if (st == DB_OK && PQntuples(r) != 1)
-        st = DB_ERROR;
-    if (st == DB_OK) {
-        o->callback_cancel_timer_s = db_int(r, 0, 0);
-        o->notification_timeout_s = db_int(r, 0, 1);
-        o->recall_timeout_s = db_int(r, 0, 2);
-        o->command_ttl_s = db_int(r, 0, 3);
-        o->max_per_requester = db_int(r, 0, 4);
-        o->max_per_target = db_int(r, 0, 5);
-        o->digit_collection_during_busy_or_alerting = db_bool(r, 0, 6);
-        snprintf(o->fac.setup, sizeof o->fac.setup, "%s", db_str(r, 0, 7));
-        snprintf(o->fac.cancel_all, sizeof o->fac.cancel_all, "%s", db_str(r, 0, 8));
-        snprintf(o->fac.cancel_individual, sizeof o->fac.cancel_individual, "%s", db_str(r, 0, 9));
-    }
+    if (st == DB_OK)
+        st = db_options_read(r, o);
     PQclear(r);
     return st;
 }

@@ -4,22 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct db_stmt outbox_insert =
-    DB_STMT("outbox_insert", 4,
-            "INSERT INTO commands (id, type, callback_id, order_key, body) "
-            "VALUES (gen_random_uuid(), $1, nullif($2, '')::uuid, $3, $4::jsonb)");
+static struct db_stmt outbox_insert_rows = DB_STMT(
+    "outbox_insert_rows", 1,
+    "INSERT INTO commands (id, type, callback_id, order_key, body) "
+    "SELECT gen_random_uuid(), x.type, nullif(x.callback_id, '')::uuid, x.order_key, x.body "
+    "FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (type text, callback_id text, "
+    "order_key text, body jsonb)) WITH ORDINALITY AS x(type, callback_id, order_key, body, n) "
+    "ORDER BY x.n");
 
-enum db_status db_outbox_insert(struct db_conn *c, const char *type, const char *callback_id,
-                                const char *order_key, json_t *body)
+void db_outbox_queue(struct db_pipeline *p, json_t *rows)
 {
-    char *text = json_dumps(body, JSON_COMPACT);
-    if (!text)
-        return DB_ERROR;
-    const char *params[] = {type, callback_id ? callback_id : "", order_key, text};
-    enum db_status st;
-    PQclear(db_exec(c, &outbox_insert, params, &st));
-    free(text);
-    return st;
+    db_pipeline_add_rows(p, &outbox_insert_rows, rows);
 }
 
 #define RFC3339(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"

@@ -7,10 +7,10 @@
 
 #include "db/pool.h"
 
-/* Stores one command: `body` is the whole command as POSTed minus id/seq/created_at (the
- * type fields, "type" and "callback_id"); `order_key` the station whose commands keep order. */
-enum db_status db_outbox_insert(struct db_conn *c, const char *type, const char *callback_id,
-                                const char *order_key, json_t *body);
+/* Queues commands for insertion, in order (their seq follows it): `rows` is a JSON array of
+ * {"type", "callback_id" ("" = none), "order_key" (the station whose commands keep their
+ * order), "body" (the command as POSTed minus id/seq/created_at)}. Steals `rows`. */
+void db_outbox_queue(struct db_pipeline *p, json_t *rows);
 
 /* The NOTIFY channel a trigger signals when commands are inserted (migrations/002). */
 #define DB_OUTBOX_CHANNEL "callbackd_commands"

@@ -254,3 +254,82 @@ long long db_int(const PGresult *r, int row, int col)
 {
     return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
+
+void db_pipeline_add(struct db_pipeline *p, struct db_stmt *s, const char *const *params)
+{
+    if (p->n == DB_PIPELINE_MAX || s->n_params > 4) {
+        p->overflow = true;
+        return;
+    }
+    p->stmts[p->n] = s;
+    for (int i = 0; i < s->n_params; i++)
+        p->params[p->n][i] = params[i] ? strdup(params[i]) : NULL;
+    p->n++;
+}
+
+void db_pipeline_add_rows(struct db_pipeline *p, struct db_stmt *s, json_t *rows)
+{
+    if (json_array_size(rows) > 0) {
+        char *text = json_dumps(rows, JSON_COMPACT);
+        const char *params[] = {text};
+        if (text)
+            db_pipeline_add(p, s, params);
+        else
+            p->overflow = true;
+        free(text);
+    }
+    json_decref(rows);
+}
+
+void db_pipeline_clear(struct db_pipeline *p)
+{
+    for (int i = 0; i < p->n; i++) {
+        for (int k = 0; k < 4; k++)
+            free(p->params[i][k]);
+        PQclear(p->results[i]);
+    }
+    memset(p, 0, sizeof *p);
+}
+
+enum db_status db_pipeline_run(struct db_conn *c, struct db_pipeline *p)
+{
+    if (p->overflow)
+        return DB_ERROR;
+    enum db_status st = DB_OK;
+    for (int i = 0; i < p->n; i++) /* preparing needs the ordinary mode: once per connection */
+        if (!prepare(c, p->stmts[i], &st))
+            return st;
+    if (p->n == 0)
+        return DB_OK;
+    if (!PQenterPipelineMode(c->pg))
+        return DB_ERROR;
+    for (int i = 0; i < p->n; i++)
+        if (!PQsendQueryPrepared(c->pg, p->stmts[i]->name, p->stmts[i]->n_params,
+                                 (const char *const *)p->params[i], NULL, NULL, 0))
+            goto broken;
+    if (!PQpipelineSync(c->pg))
+        goto broken;
+    for (int i = 0; i < p->n; i++) {
+        PGresult *r = PQgetResult(c->pg);
+        if (!r)
+            goto broken;
+        p->results[i] = r;
+        if (st == DB_OK && PQresultStatus(r) != PGRES_PIPELINE_ABORTED)
+            st = db_classify(c, r);
+        while ((r = PQgetResult(c->pg)) != NULL) /* the end of statement i */
+            PQclear(r);
+    }
+    PGresult *sync = PQgetResult(c->pg);
+    bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    PQclear(sync);
+    if (!synced || !PQexitPipelineMode(c->pg))
+        goto broken;
+    return st;
+broken:
+    /* The connection is out of step with us: drop it; the next use reconnects (503 meanwhile). */
+    cb_log(CB_LOG_WARN, "database pipeline broken",
+           json_pack("{s:s}", "error", PQerrorMessage(c->pg)));
+    PQfinish(c->pg);
+    c->pg = NULL;
+    return DB_UNAVAILABLE;
+}

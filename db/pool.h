@@ -3,6 +3,7 @@
 #ifndef DB_POOL_H
 #define DB_POOL_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -69,5 +70,26 @@ const char *db_str(const PGresult *r, int row, int col);
 bool db_is_null(const PGresult *r, int row, int col);
 bool db_bool(const PGresult *r, int row, int col);
 long long db_int(const PGresult *r, int row, int col);
+
+/* Several prepared statements sent in one round trip (libpq pipeline mode); they run one after
+ * the other, in order, in the connection's current transaction. */
+#define DB_PIPELINE_MAX 24
+struct db_pipeline {
+    int n;
+    bool overflow;
+    struct db_stmt *stmts[DB_PIPELINE_MAX];
+    char *params[DB_PIPELINE_MAX][4]; /* copies, freed by db_pipeline_clear */
+    PGresult *results[DB_PIPELINE_MAX];
+};
+
+/* Queues `s` with its parameters (copied). */
+void db_pipeline_add(struct db_pipeline *p, struct db_stmt *s, const char *const *params);
+/* Queues a one-parameter statement taking a JSON array of rows; skipped when `rows` is empty.
+ * Steals `rows`. */
+void db_pipeline_add_rows(struct db_pipeline *p, struct db_stmt *s, json_t *rows);
+/* Runs what is queued; results land in p->results in order. The first failure decides. */
+enum db_status db_pipeline_run(struct db_conn *c, struct db_pipeline *p);
+/* Frees parameters and results; the pipeline can be reused. */
+void db_pipeline_clear(struct db_pipeline *p);
 
 #endif

@@ -11,6 +11,22 @@ static struct db_stmt timer_set = DB_STMT(
 static struct db_stmt timer_clear =
     DB_STMT("timer_clear", 2, "DELETE FROM timers WHERE kind = $1 AND ref = $2");
 
+static struct db_stmt timers_set_rows = DB_STMT(
+    "timers_set_rows", 1,
+    "INSERT INTO timers (kind, ref, due_at) SELECT x.kind, x.ref, to_timestamp(x.at / 1000.0) "
+    "FROM jsonb_to_recordset($1::jsonb) AS x(kind text, ref text, at bigint) "
+    "ON CONFLICT (kind, ref) DO UPDATE SET due_at = EXCLUDED.due_at");
+static struct db_stmt timers_clear_rows =
+    DB_STMT("timers_clear_rows", 1,
+            "DELETE FROM timers t USING jsonb_to_recordset($1::jsonb) AS x(kind text, ref text) "
+            "WHERE t.kind = x.kind AND t.ref = x.ref");
+
+void db_timers_queue(struct db_pipeline *p, json_t *sets, json_t *clears)
+{
+    db_pipeline_add_rows(p, &timers_clear_rows, clears);
+    db_pipeline_add_rows(p, &timers_set_rows, sets);
+}
+
 enum db_status db_timer_set(struct db_conn *c, const char *kind, const char *ref, int64_t due_ms)
 {
     char due[24];

@@ -8,6 +8,9 @@
 
 /* Sets (or moves) the timer (kind, ref) to `due_ms` (milliseconds since the epoch). */
 enum db_status db_timer_set(struct db_conn *c, const char *kind, const char *ref, int64_t due_ms);
+/* Queues timer changes: `sets` [{"kind","ref","at" (ms)}] and `clears` [{"kind","ref"}], about
+ * distinct timers (the caller keeps only the last change of each). Steals both. */
+void db_timers_queue(struct db_pipeline *p, json_t *sets, json_t *clears);
 /* Removes the timer (kind, ref) if it exists. */
 enum db_status db_timer_clear(struct db_conn *c, const char *kind, const char *ref);
 

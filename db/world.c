@@ -1,5 +1,6 @@
 #include "db/world.h"
 #include "db/options.h"
+#include "db/outbox.h"
 #include "db/rows.h"
 #include "db/timers.h"
 
@@ -55,6 +56,8 @@ static struct db_stmt world_stations = DB_STMT(
     "world_stations", 1,
     "WITH nums AS (SELECT unnest($1::text[]) AS n), "
     "more AS (SELECT station AS n FROM hunt_group_members WHERE hunt_group IN (SELECT n FROM nums) "
+    "         OR hunt_group IN (SELECT hunt_group FROM hunt_group_members "
+    "                           WHERE station IN (SELECT n FROM nums)) "
     "         UNION SELECT o.number FROM stations o WHERE o.kind = 'console' AND o.console_group "
     "IN "
     "         (SELECT x.console_group FROM stations x WHERE x.kind = 'console' "
@@ -147,15 +150,9 @@ static char *numbers_literal(const struct numbers *ns)
     return out;
 }
 
-static enum db_status load_groups(struct db_conn *c, const char *nums, struct cb_world *w)
+/* Reads trunk groups with their lines (one row per line, grouped by number). */
+static void read_trunks(const PGresult *r, struct cb_world *w)
 {
-    const char *params[] = {nums};
-    enum db_status st;
-    PGresult *r = db_exec(c, &world_trunks, params, &st);
-    if (st != DB_OK) {
-        PQclear(r);
-        return st;
-    }
     int rows = PQntuples(r);
     w->trunk_groups = calloc((size_t)rows + 1, sizeof *w->trunk_groups);
     for (int i = 0; i < rows && w->trunk_groups; i++) {
@@ -174,13 +171,12 @@ static enum db_status load_groups(struct db_conn *c, const char *nums, struct cb
         l->busy = db_bool(r, i, 3);
         snprintf(l->reserved_for, sizeof l->reserved_for, "%s", db_str(r, i, 4));
     }
-    PQclear(r);
-    r = db_exec(c, &world_hunts, params, &st);
-    if (st != DB_OK) {
-        PQclear(r);
-        return st;
-    }
-    rows = PQntuples(r);
+}
+
+/* Reads hunt groups with their members (one row per member, grouped by number). */
+static void read_hunts(const PGresult *r, struct cb_world *w)
+{
+    int rows = PQntuples(r);
     w->hunt_groups = calloc((size_t)rows + 1, sizeof *w->hunt_groups);
     for (int i = 0; i < rows && w->hunt_groups; i++) {
         struct cb_hunt_group *g = w->n_hunt_groups ? &w->hunt_groups[w->n_hunt_groups - 1] : NULL;
@@ -194,34 +190,15 @@ static enum db_status load_groups(struct db_conn *c, const char *nums, struct cb
             continue;
         snprintf(g->members[g->n_members++], CB_NUMBER_MAX, "%s", db_str(r, i, 2));
     }
-    PQclear(r);
-    return DB_OK;
 }
 
-enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed,
-                             struct cb_world *w)
+/* Reads the callbacks, collecting the numbers they name and the scope targets. */
+static void read_callbacks(const PGresult *r, const struct db_world_seed *seed, struct cb_world *w,
+                           struct numbers *nums)
 {
-    memset(w, 0, sizeof *w);
-    char seeds[8 * (CB_NUMBER_MAX + 3) + 3], ids[2 * (CB_ID_MAX + 3) + 3];
-    array_literal(seeds, sizeof seeds, seed->numbers, seed->n_numbers);
-    array_literal(ids, sizeof ids, seed->callback_ids, seed->n_callback_ids);
-    const char *params[] = {seeds, ids, seed->requester_only ? "true" : "false"};
-    enum db_status st;
-    PQclear(db_exec(c, &world_lock, params, &st));
-    if (st != DB_OK)
-        return st;
-    st = db_options_get(c, &w->options, false);
-    if (st != DB_OK)
-        return st;
-
-    PGresult *r = db_exec(c, &world_callbacks, params, &st);
-    if (st != DB_OK) {
-        PQclear(r);
-        return st;
-    }
-    struct numbers nums = {0}, scope = {0};
+    struct numbers scope = {0};
     for (int i = 0; i < seed->n_numbers; i++) {
-        numbers_add(&nums, seed->numbers[i]);
+        numbers_add(nums, seed->numbers[i]);
         numbers_add(&scope, seed->numbers[i]);
     }
     int rows = PQntuples(r);
@@ -230,9 +207,9 @@ enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed
     for (int i = 0; i < rows && w->callbacks; i++) {
         struct cb_callback *cb = &w->callbacks[w->n_callbacks++];
         db_callback_from_row(r, i, cb);
-        numbers_add(&nums, cb->requester);
-        numbers_add(&nums, cb->target);
-        numbers_add(&nums, cb->notify_station);
+        numbers_add(nums, cb->requester);
+        numbers_add(nums, cb->target);
+        numbers_add(nums, cb->notify_station);
         if (db_bool(r, i, DB_CALLBACK_NCOLUMNS))
             numbers_add(&scope, cb->target);
     }
@@ -243,44 +220,56 @@ enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed
         json_array_foreach(t, k, v) numbers_add(&scope, json_string_value(v));
         json_decref(t);
     }
-    PQclear(r);
-
     w->scope_targets = calloc((size_t)scope.n + 1, sizeof *w->scope_targets);
     for (int i = 0; i < scope.n && w->scope_targets; i++)
         snprintf(w->scope_targets[w->n_scope_targets++], CB_NUMBER_MAX, "%s", scope.v[i]);
     free(scope.v);
+}
 
-    char *lit = numbers_literal(&nums);
+enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed,
+                             struct cb_world *w)
+{
+    memset(w, 0, sizeof *w);
+    char seeds[8 * (CB_NUMBER_MAX + 3) + 3], ids[2 * (CB_ID_MAX + 3) + 3];
+    array_literal(seeds, sizeof seeds, seed->numbers, seed->n_numbers);
+    array_literal(ids, sizeof ids, seed->callback_ids, seed->n_callback_ids);
+    const char *params[] = {seeds, ids, seed->requester_only ? "true" : "false"};
+
+    /* Round trip 1: the locks (statements of a pipeline run in order, so every read below
+     * happens under them), the options, the callbacks concerned. */
+    struct db_pipeline p = {0};
+    db_pipeline_add(&p, &world_lock, params);
+    db_options_queue(&p);
+    db_pipeline_add(&p, &world_callbacks, params);
+    struct numbers nums = {0};
+    enum db_status st = db_pipeline_run(c, &p);
+    if (st == DB_OK)
+        st = db_options_read(p.results[1], &w->options);
+    if (st == DB_OK)
+        read_callbacks(p.results[2], seed, w, &nums);
+    db_pipeline_clear(&p);
+    char *lit = st == DB_OK ? numbers_literal(&nums) : NULL;
     free(nums.v);
-    if (!lit)
-        return DB_ERROR;
-    st = load_groups(c, lit, w);
-    if (st == DB_OK) {
-        /* Stations: those named, plus hunt members and console group peers (in the query). */
-        struct numbers more = {0};
-        for (size_t g = 0; g < w->n_hunt_groups; g++)
-            for (size_t m = 0; m < w->hunt_groups[g].n_members; m++)
-                numbers_add(&more, w->hunt_groups[g].members[m]);
-        char *mlit = numbers_literal(&more);
-        free(more.v);
-        size_t need = strlen(lit) + (mlit ? strlen(mlit) : 0) + 2;
-        char *all = malloc(need);
-        if (all && mlit && more.n)
-            snprintf(all, need, "%.*s,%s", (int)strlen(lit) - 1, lit, mlit + 1);
-        else if (all)
-            snprintf(all, need, "%s", lit);
-        const char *p1[] = {all ? all : lit};
-        r = db_exec(c, &world_stations, p1, &st);
-        if (st == DB_OK) {
-            int n = PQntuples(r);
-            w->stations = calloc((size_t)n + 1, sizeof *w->stations);
-            for (int i = 0; i < n && w->stations; i++)
-                db_station_from_row(r, i, &w->stations[w->n_stations++], NULL);
-        }
-        PQclear(r);
-        free(all);
-        free(mlit);
+    if (st != DB_OK || !lit) {
+        free(lit);
+        return st != DB_OK ? st : DB_ERROR;
     }
+
+    /* Round trip 2: the groups and stations those callbacks and the seed name. */
+    const char *one[] = {lit};
+    db_pipeline_add(&p, &world_trunks, one);
+    db_pipeline_add(&p, &world_hunts, one);
+    db_pipeline_add(&p, &world_stations, one);
+    st = db_pipeline_run(c, &p);
+    if (st == DB_OK) {
+        read_trunks(p.results[0], w);
+        read_hunts(p.results[1], w);
+        int n = PQntuples(p.results[2]);
+        w->stations = calloc((size_t)n + 1, sizeof *w->stations);
+        for (int i = 0; i < n && w->stations; i++)
+            db_station_from_row(p.results[2], i, &w->stations[w->n_stations++], NULL);
+    }
+    db_pipeline_clear(&p);
     free(lit);
     return st;
 }
@@ -378,26 +367,9 @@ static json_t *callback_record(const struct cb_callback *cb)
         "supersedes", cb->supersedes);
 }
 
-/* Runs `s` with `records` (a JSON array, stolen) when it is not empty. */
-static enum db_status save_records(struct db_conn *c, struct db_stmt *s, json_t *records)
-{
-    enum db_status st = DB_OK;
-    if (json_array_size(records) > 0) {
-        char *text = json_dumps(records, JSON_COMPACT);
-        const char *params[] = {text};
-        PQclear(text ? db_exec(c, s, params, &st) : NULL);
-        if (!text)
-            st = DB_ERROR;
-        free(text);
-    }
-    json_decref(records);
-    return st;
-}
-
 enum db_status db_world_save(struct db_conn *c, struct cb_world *w, const struct cb_decisions *d,
-                             cb_time now)
+                             json_t *outbox)
 {
-    (void)now;
     json_t *stations = json_array(), *lines = json_array(), *updated = json_array(),
            *created = json_array(), *history = json_array();
     for (size_t i = 0; i < w->n_stations; i++) {
@@ -446,18 +418,36 @@ enum db_status db_world_save(struct db_conn *c, struct cb_world *w, const struct
                                                                           : "timer",
                                         "cause_ref", h->cause.ref));
     }
-    /* Updates first: a superseded callback must end before its successor is inserted (CB-08). */
-    enum db_status st = save_records(c, &save_stations, stations);
-    st = st == DB_OK ? save_records(c, &save_lines, lines) : (json_decref(lines), st);
-    st =
-        st == DB_OK ? save_records(c, &save_callbacks_update, updated) : (json_decref(updated), st);
-    st =
-        st == DB_OK ? save_records(c, &save_callbacks_insert, created) : (json_decref(created), st);
-    st = st == DB_OK ? save_records(c, &save_history, history) : (json_decref(history), st);
-    for (size_t i = 0; i < d->n_timers && st == DB_OK; i++) {
+    /* Each timer once, with its last change of this decision. */
+    json_t *sets = json_array(), *clears = json_array();
+    for (size_t i = 0; i < d->n_timers; i++) {
         const struct cb_timer_op *t = &d->timers[i];
-        st = t->clear ? db_timer_clear(c, cb_timer_kind_name(t->kind), t->callback_id)
-                      : db_timer_set(c, cb_timer_kind_name(t->kind), t->callback_id, t->at);
+        bool later = false;
+        for (size_t k = i + 1; k < d->n_timers && !later; k++)
+            later =
+                d->timers[k].kind == t->kind && !strcmp(d->timers[k].callback_id, t->callback_id);
+        if (later)
+            continue;
+        if (t->clear)
+            json_array_append_new(clears,
+                                  json_pack("{s:s, s:s}", "kind", cb_timer_kind_name(t->kind),
+                                            "ref", t->callback_id));
+        else
+            json_array_append_new(sets,
+                                  json_pack("{s:s, s:s, s:I}", "kind", cb_timer_kind_name(t->kind),
+                                            "ref", t->callback_id, "at", (json_int_t)t->at));
     }
+    /* One round trip, in this order: a superseded callback ends before its successor is
+     * inserted (CB-08: one active per pair), and history follows the rows it describes. */
+    struct db_pipeline p = {0};
+    db_pipeline_add_rows(&p, &save_stations, stations);
+    db_pipeline_add_rows(&p, &save_lines, lines);
+    db_pipeline_add_rows(&p, &save_callbacks_update, updated);
+    db_pipeline_add_rows(&p, &save_callbacks_insert, created);
+    db_pipeline_add_rows(&p, &save_history, history);
+    db_timers_queue(&p, sets, clears);
+    db_outbox_queue(&p, outbox);
+    enum db_status st = db_pipeline_run(c, &p);
+    db_pipeline_clear(&p);
     return st;
 }

@@ -24,10 +24,10 @@ struct db_world_seed {
 /* Locks and loads the world for `seed`. The world's arrays are owned: db_world_free(). */
 enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed,
                              struct cb_world *w);
-/* Writes back what the core marked (stations, lines, callbacks) and its history and timer
- * decisions (commands go to the outbox through the service layer). */
+/* Writes back, in one round trip, what the core marked (stations, lines, callbacks), its history
+ * and timers, and the `outbox` rows (see db_outbox_queue; stolen). */
 enum db_status db_world_save(struct db_conn *c, struct cb_world *w, const struct cb_decisions *d,
-                             cb_time now);
+                             json_t *outbox);
 void db_world_free(struct cb_world *w);
 /* The trunk group whose number is the longest prefix of `dialed` (API.md), or "" when none;
  * exact station and hunt group numbers are not trunk-prefixed. */

@@ -28,20 +28,23 @@ static const char *order_key(struct cb_world *w, const struct cb_command *cmd)
 }
 
 enum db_status cb_service_persist(struct db_conn *c, struct cb_world *w,
-                                  const struct cb_decisions *d, cb_time now)
+                                  const struct cb_decisions *d)
 {
-    enum db_status st = db_world_save(c, w, d, now);
-    for (size_t i = 0; i < d->n_commands && st == DB_OK; i++) {
+    json_t *outbox = json_array();
+    for (size_t i = 0; i < d->n_commands; i++) {
         json_t *body = cb_command_json(&d->commands[i]);
-        if (!body)
+        if (!body) {
+            json_decref(outbox);
             return DB_ERROR;
-        st = db_outbox_insert(c, cb_command_type_name(d->commands[i].type),
-                              d->commands[i].callback_id, order_key(w, &d->commands[i]), body);
-        json_decref(body);
+        }
+        /* The outbox trigger wakes the dispatcher (migrations/002). */
+        json_array_append_new(outbox,
+                              json_pack("{s:s, s:s, s:s, s:o}", "type",
+                                        cb_command_type_name(d->commands[i].type), "callback_id",
+                                        d->commands[i].callback_id, "order_key",
+                                        order_key(w, &d->commands[i]), "body", body));
     }
-    if (st == DB_OK && d->n_commands > 0)
-        st = db_exec_simple(c, "NOTIFY callbackd_commands");
-    return st;
+    return db_world_save(c, w, d, outbox);
 }
 
 /* Whether a decision changed anything: an event that changed nothing was ignored. */
@@ -134,7 +137,7 @@ enum db_status cb_service_apply_event(struct db_conn *c, json_t *event, int64_t 
         cb_decisions_init(&d);
         cb_core_on_event(&w, &ev, now_ms, &d);
         *ignored = !changed_anything(&w, &d);
-        st = cb_service_persist(c, &w, &d, now_ms);
+        st = cb_service_persist(c, &w, &d);
         cb_decisions_free(&d);
     }
     db_world_free(&w);
@@ -154,7 +157,7 @@ enum db_status cb_service_fire_timer(struct db_conn *c, const char *kind, const 
         struct cb_decisions d;
         cb_decisions_init(&d);
         cb_core_on_timer(&w, (enum cb_timer_kind)k, ref, now_ms, &d);
-        st = cb_service_persist(c, &w, &d, now_ms);
+        st = cb_service_persist(c, &w, &d);
         cb_decisions_free(&d);
     }
     db_world_free(&w);

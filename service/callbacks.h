@@ -27,7 +27,7 @@ enum db_status cb_service_fire_timer(struct db_conn *c, const char *kind, const 
 /* Persists one decision: the marked world, history, timers, and the commands into the outbox
  * (waking the dispatcher). */
 enum db_status cb_service_persist(struct db_conn *c, struct cb_world *w,
-                                  const struct cb_decisions *d, cb_time now);
+                                  const struct cb_decisions *d);
 /* The wall clock in milliseconds: the edge's `now` for the core. */
 cb_time cb_service_now(void);
 

@@ -25,7 +25,7 @@ static enum db_status run(struct db_conn *c, const struct db_world_seed *seed, d
         fn(&w, arg, now, &cause, &d, res);
         res->error = d.error;
         snprintf(res->detail, sizeof res->detail, "%s", d.error_detail);
-        st = d.error != CB_OK ? DB_ABORT : cb_service_persist(c, &w, &d, now);
+        st = d.error != CB_OK ? DB_ABORT : cb_service_persist(c, &w, &d);
         cb_decisions_free(&d);
     }
     db_world_free(&w);
