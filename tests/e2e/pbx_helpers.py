@@ -42,7 +42,8 @@ class Db:
         return rows[0][0] if rows else None
 
     def count(self, query):
-        return int(self.value(query))
+        """An integer answer; NULL (max() over no rows) counts as 0."""
+        return int(self.value(query) or 0)
 
 
 def state(svc, number):
