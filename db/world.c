@@ -230,9 +230,16 @@ enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed
                              struct cb_world *w)
 {
     memset(w, 0, sizeof *w);
-    char seeds[8 * (CB_NUMBER_MAX + 3) + 3], ids[2 * (CB_ID_MAX + 3) + 3];
-    array_literal(seeds, sizeof seeds, seed->numbers, seed->n_numbers);
-    array_literal(ids, sizeof ids, seed->callback_ids, seed->n_callback_ids);
+    size_t seeds_size = (size_t)seed->n_numbers * (CB_NUMBER_MAX + 3) + 3;
+    size_t ids_size = (size_t)seed->n_callback_ids * (CB_ID_MAX + 3) + 3;
+    char *seeds = malloc(seeds_size), *ids = malloc(ids_size);
+    if (!seeds || !ids) {
+        free(seeds);
+        free(ids);
+        return DB_ERROR;
+    }
+    array_literal(seeds, seeds_size, seed->numbers, seed->n_numbers);
+    array_literal(ids, ids_size, seed->callback_ids, seed->n_callback_ids);
     const char *params[] = {seeds, ids, seed->requester_only ? "true" : "false"};
 
     /* Round trip 1: the locks (statements of a pipeline run in order, so every read below
@@ -241,6 +248,8 @@ enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed
     db_pipeline_add(&p, &world_lock, params);
     db_options_queue(&p);
     db_pipeline_add(&p, &world_callbacks, params);
+    free(seeds); /* the pipeline holds copies */
+    free(ids);
     struct numbers nums = {0};
     enum db_status st = db_pipeline_run(c, &p);
     if (st == DB_OK)

@@ -14,9 +14,9 @@
 
 /* What to load: numbers (stations or groups) and callback ids the decision is about. */
 struct db_world_seed {
-    const char *numbers[8];
+    const char *const *numbers; /* borrowed */
     int n_numbers;
-    const char *callback_ids[2];
+    const char *const *callback_ids; /* borrowed */
     int n_callback_ids;
     bool requester_only; /* cancel all / phone list: no need to lock the targets' queues */
 };

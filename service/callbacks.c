@@ -7,6 +7,7 @@
 #include "service/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -47,22 +48,47 @@ enum db_status cb_service_persist(struct db_conn *c, struct cb_world *w,
     return db_world_save(c, w, d, outbox);
 }
 
-/* Whether a decision changed anything: an event that changed nothing was ignored. */
-static bool changed_anything(const struct cb_world *w, const struct cb_decisions *d)
+/* The dirty flags of a world, in one order (stations, trunk lines, callbacks), so that one
+ * event's changes can be told apart from those of the events before it in the same group. */
+static size_t flags_count(const struct cb_world *w)
 {
-    if (d->n_commands || d->n_history || d->n_timers)
-        return true;
+    size_t n = w->n_stations + w->n_callbacks;
+    for (size_t g = 0; g < w->n_trunk_groups; g++)
+        n += w->trunk_groups[g].n_lines;
+    return n;
+}
+
+/* Visits every dirty flag; `fn` may read and write it. */
+static void flags_visit(struct cb_world *w, size_t n_callbacks, void (*fn)(bool *flag, void *arg),
+                        void *arg)
+{
     for (size_t i = 0; i < w->n_stations; i++)
-        if (w->stations[i].dirty)
-            return true;
+        fn(&w->stations[i].dirty, arg);
     for (size_t g = 0; g < w->n_trunk_groups; g++)
         for (size_t i = 0; i < w->trunk_groups[g].n_lines; i++)
-            if (w->trunk_groups[g].lines[i].dirty)
-                return true;
-    for (size_t i = 0; i < w->n_callbacks; i++)
-        if (w->callbacks[i].dirty || w->callbacks[i].is_new)
-            return true;
-    return false;
+            fn(&w->trunk_groups[g].lines[i].dirty, arg);
+    for (size_t i = 0; i < n_callbacks; i++)
+        fn(&w->callbacks[i].dirty, arg);
+}
+
+struct flags_cursor {
+    bool *saved;
+    size_t at;
+    bool any;
+};
+
+static void flag_take(bool *flag, void *arg)
+{
+    struct flags_cursor *f = arg;
+    f->saved[f->at++] = *flag;
+    *flag = false;
+}
+
+static void flag_merge(bool *flag, void *arg)
+{
+    struct flags_cursor *f = arg;
+    f->any |= *flag;
+    *flag |= f->saved[f->at++];
 }
 
 /* Whether the event names something provisioned (API.md: otherwise stored and ignored). */
@@ -87,61 +113,130 @@ static bool concerns_world(struct cb_world *w, const struct cb_event *ev)
     }
 }
 
+/* A group of events being applied: parsed events and the union of what they concern. */
+struct event_group {
+    struct cb_event *evs;
+    bool *parsed;
+    char (*groups)[CB_NUMBER_MAX]; /* trunk group of a dialed number, per event */
+    const char **numbers;
+    int n_numbers;
+    const char **ids;
+    int n_ids;
+};
+
+/* Adds what event `e` concerns to the group's seed; a dialed number is also resolved. */
+static enum db_status seed_event(struct db_conn *c, struct event_group *g, int e)
+{
+    struct cb_event *ev = &g->evs[e];
+    const char **num = g->numbers;
+    int *n = &g->n_numbers;
+    switch (ev->type) {
+    case CB_EV_TRUNK_STATE:
+        num[(*n)++] = ev->trunk_group;
+        break;
+    case CB_EV_CALL_ATTEMPT:
+        num[(*n)++] = ev->from;
+        break;
+    case CB_EV_CALL_CONNECTED:
+        for (size_t i = 0; i < ev->n_parties; i++)
+            num[(*n)++] = ev->parties[i];
+        break;
+    case CB_EV_RECALL_RESULT:
+        g->ids[g->n_ids++] = ev->callback_id;
+        break;
+    case CB_EV_DIGITS:
+        num[(*n)++] = ev->station;
+        if (ev->dialed[0]) {
+            num[(*n)++] = ev->dialed;
+            enum db_status st = db_resolve_trunk_prefix(c, ev->dialed, g->groups[e]);
+            if (st != DB_OK)
+                return st;
+            if (g->groups[e][0])
+                num[(*n)++] = g->groups[e];
+        }
+        cb_new_uuid(ev->new_id);
+        ev->new_seq = CB_NEW_SEQ;
+        break;
+    default:
+        num[(*n)++] = ev->station;
+        break;
+    }
+    return DB_OK;
+}
+
+/* Applies the events to the loaded world in order, telling each one's outcome. */
+static void apply_in_order(struct cb_world *w, struct event_group *g, int n, int64_t now_ms,
+                           struct cb_decisions *d, bool *ignored)
+{
+    for (int e = 0; e < n; e++) {
+        if (!g->parsed[e] || !concerns_world(w, &g->evs[e]))
+            continue;
+        size_t before[3] = {d->n_commands, d->n_history, d->n_timers};
+        size_t n_callbacks = w->n_callbacks;
+        struct flags_cursor f = {.saved = malloc(flags_count(w) + 1)};
+        if (!f.saved)
+            abort(); /* as the core does on out-of-memory */
+        flags_visit(w, n_callbacks, flag_take, &f);
+        cb_core_on_event(w, &g->evs[e], now_ms, d);
+        f.at = 0;
+        flags_visit(w, n_callbacks, flag_merge, &f);
+        free(f.saved);
+        ignored[e] = !(f.any || w->n_callbacks > n_callbacks || d->n_commands > before[0] ||
+                       d->n_history > before[1] || d->n_timers > before[2]);
+    }
+}
+
+enum db_status cb_service_apply_events(struct db_conn *c, json_t *const *events, int n,
+                                       int64_t now_ms, bool *ignored)
+{
+    struct event_group g = {
+        .evs = calloc((size_t)n, sizeof *g.evs),
+        .parsed = calloc((size_t)n, sizeof *g.parsed),
+        .groups = calloc((size_t)n, sizeof *g.groups),
+        .numbers = calloc((size_t)n * (CB_MAX_PARTIES + 3), sizeof *g.numbers),
+        .ids = calloc((size_t)n, sizeof *g.ids),
+    };
+    enum db_status st = g.evs && g.parsed && g.groups && g.numbers && g.ids ? DB_OK : DB_ERROR;
+    for (int e = 0; e < n && st == DB_OK; e++) {
+        ignored[e] = true;
+        g.parsed[e] = cb_event_parse(events[e], &g.evs[e], NULL, "");
+        if (!g.parsed[e])
+            cb_log(CB_LOG_WARN, "stored event does not parse; ignored",
+                   json_pack("{s:s?}", "event_id",
+                             json_string_value(json_object_get(events[e], "id"))));
+        else
+            st = seed_event(c, &g, e);
+    }
+    if (st == DB_OK) {
+        /* One world for the whole group: loaded and locked once, changed by each event in
+         * turn (so each sees the ones before it), saved once. */
+        struct db_world_seed seed = {.numbers = g.numbers,
+                                     .n_numbers = g.n_numbers,
+                                     .callback_ids = g.ids,
+                                     .n_callback_ids = g.n_ids};
+        struct cb_world w;
+        st = db_world_load(c, &seed, &w);
+        if (st == DB_OK) {
+            struct cb_decisions d;
+            cb_decisions_init(&d);
+            apply_in_order(&w, &g, n, now_ms, &d, ignored);
+            st = cb_service_persist(c, &w, &d);
+            cb_decisions_free(&d);
+        }
+        db_world_free(&w);
+    }
+    free(g.evs);
+    free(g.parsed);
+    free(g.groups);
+    free(g.numbers);
+    free(g.ids);
+    return st;
+}
+
 enum db_status cb_service_apply_event(struct db_conn *c, json_t *event, int64_t now_ms,
                                       bool *ignored)
 {
-    struct cb_event ev;
-    *ignored = true;
-    if (!cb_event_parse(event, &ev, NULL, "")) {
-        cb_log(CB_LOG_WARN, "stored event does not parse; ignored",
-               json_pack("{s:s?}", "event_id", json_string_value(json_object_get(event, "id"))));
-        return DB_OK;
-    }
-    struct db_world_seed seed = {0};
-    char group[CB_NUMBER_MAX] = "";
-    switch (ev.type) {
-    case CB_EV_TRUNK_STATE:
-        seed.numbers[seed.n_numbers++] = ev.trunk_group;
-        break;
-    case CB_EV_CALL_ATTEMPT:
-        seed.numbers[seed.n_numbers++] = ev.from;
-        break;
-    case CB_EV_CALL_CONNECTED:
-        for (size_t i = 0; i < ev.n_parties && seed.n_numbers < 8; i++)
-            seed.numbers[seed.n_numbers++] = ev.parties[i];
-        break;
-    case CB_EV_RECALL_RESULT:
-        seed.callback_ids[seed.n_callback_ids++] = ev.callback_id;
-        break;
-    case CB_EV_DIGITS:
-        seed.numbers[seed.n_numbers++] = ev.station;
-        if (ev.dialed[0]) {
-            seed.numbers[seed.n_numbers++] = ev.dialed;
-            enum db_status st = db_resolve_trunk_prefix(c, ev.dialed, group);
-            if (st != DB_OK)
-                return st;
-            if (group[0])
-                seed.numbers[seed.n_numbers++] = group;
-        }
-        cb_new_uuid(ev.new_id);
-        ev.new_seq = CB_NEW_SEQ;
-        break;
-    default:
-        seed.numbers[seed.n_numbers++] = ev.station;
-        break;
-    }
-    struct cb_world w;
-    enum db_status st = db_world_load(c, &seed, &w);
-    if (st == DB_OK && concerns_world(&w, &ev)) {
-        struct cb_decisions d;
-        cb_decisions_init(&d);
-        cb_core_on_event(&w, &ev, now_ms, &d);
-        *ignored = !changed_anything(&w, &d);
-        st = cb_service_persist(c, &w, &d);
-        cb_decisions_free(&d);
-    }
-    db_world_free(&w);
-    return st;
+    return cb_service_apply_events(c, &event, 1, now_ms, ignored);
 }
 
 enum db_status cb_service_fire_timer(struct db_conn *c, const char *kind, const char *ref,
@@ -150,7 +245,7 @@ enum db_status cb_service_fire_timer(struct db_conn *c, const char *kind, const 
     int k = cb_timer_kind_parse(kind);
     if (k < 0)
         return DB_OK;
-    struct db_world_seed seed = {.callback_ids = {ref}, .n_callback_ids = 1};
+    struct db_world_seed seed = {.callback_ids = (const char *[]){ref}, .n_callback_ids = 1};
     struct cb_world w;
     enum db_status st = db_world_load(c, &seed, &w);
     if (st == DB_OK) {

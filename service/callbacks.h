@@ -19,6 +19,12 @@
 enum db_status cb_service_apply_event(struct db_conn *c, json_t *event, int64_t now_ms,
                                       bool *ignored);
 
+/* Applies a group of stored events, in order, in the caller's transaction, loading and saving
+ * the facts once for the whole group (the worker's group commit); each event sees the effects
+ * of those before it. `ignored[i]` tells the outcome of each. */
+enum db_status cb_service_apply_events(struct db_conn *c, json_t *const *events, int n,
+                                       int64_t now_ms, bool *ignored);
+
 /* Fires a due callback timer (`kind` as cb_timer_kind_name, `ref` the callback id) in the
  * caller's transaction. */
 enum db_status cb_service_fire_timer(struct db_conn *c, const char *kind, const char *ref,

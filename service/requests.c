@@ -62,7 +62,8 @@ enum db_status cb_request_set(struct db_conn *c, const struct cb_set_request *re
             snprintf(r.target, sizeof r.target, "%s", group);
         }
     }
-    struct db_world_seed seed = {.numbers = {r.requester, r.target}, .n_numbers = 2};
+    struct db_world_seed seed = {.numbers = (const char *[]){r.requester, r.target},
+                                 .n_numbers = 2};
     return run(c, &seed, decide_set, &r, request_id, res);
 }
 
@@ -79,7 +80,7 @@ enum db_status cb_request_cancel(struct db_conn *c, const char *id, const char *
                                  struct cb_request_result *res)
 {
     memset(res, 0, sizeof *res);
-    struct db_world_seed seed = {.callback_ids = {id}, .n_callback_ids = 1};
+    struct db_world_seed seed = {.callback_ids = (const char *[]){id}, .n_callback_ids = 1};
     return run(c, &seed, decide_cancel, (void *)id, request_id, res);
 }
 
@@ -95,7 +96,7 @@ enum db_status cb_request_cancel_all(struct db_conn *c, const char *requester,
                                      const char *request_id, struct cb_request_result *res)
 {
     memset(res, 0, sizeof *res);
-    struct db_world_seed seed = {.numbers = {requester}, .n_numbers = 1};
+    struct db_world_seed seed = {.numbers = (const char *[]){requester}, .n_numbers = 1};
     return run(c, &seed, decide_cancel_all, (void *)requester, request_id, res);
 }
 
@@ -114,7 +115,7 @@ enum db_status cb_request_call_again(struct db_conn *c, const char *id, const ch
                                      struct cb_request_result *res)
 {
     memset(res, 0, sizeof *res);
-    struct db_world_seed seed = {.callback_ids = {id}, .n_callback_ids = 1};
+    struct db_world_seed seed = {.callback_ids = (const char *[]){id}, .n_callback_ids = 1};
     return run(c, &seed, decide_call_again, (void *)id, request_id, res);
 }
 
@@ -146,6 +147,6 @@ enum db_status cb_request_number_removed(struct db_conn *c, const char *number,
 {
     struct cb_request_result res;
     memset(&res, 0, sizeof res);
-    struct db_world_seed seed = {.numbers = {number}, .n_numbers = 1};
+    struct db_world_seed seed = {.numbers = (const char *[]){number}, .n_numbers = 1};
     return run(c, &seed, decide_number_removed, (void *)number, request_id, &res);
 }

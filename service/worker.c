@@ -58,26 +58,29 @@ static enum db_status apply_group_tx(struct db_conn *c, void *ctx)
     struct apply_group *g = ctx;
     long long seqs[WORKER_GROUP_MAX];
     const char *outcomes[WORKER_GROUP_MAX];
-    int64_t now = wall_ms();
+    json_t *bodies[WORKER_GROUP_MAX];
+    bool ignored[WORKER_GROUP_MAX];
     g->failed_at = -1;
     g->applied = g->ignored = 0;
+    for (int i = 0; i < g->n; i++)
+        bodies[i] = g->events[i].body;
+    /* The whole group against one world: loaded once, saved once (CB-50 group commit). */
+    enum db_status st = cb_service_apply_events(c, bodies, g->n, wall_ms(), ignored);
+    if (st == DB_UNAVAILABLE || st == DB_RETRY)
+        return st;
+    if (st != DB_OK) {
+        g->failed_at = 0; /* not known which: apply_inbox narrows it down one event at a time */
+        return st;
+    }
     for (int i = 0; i < g->n; i++) {
-        bool ignored = false;
-        enum db_status st = cb_service_apply_event(c, g->events[i].body, now, &ignored);
-        if (st == DB_UNAVAILABLE || st == DB_RETRY)
-            return st;
-        if (st != DB_OK) {
-            g->failed_at = i;
-            return st;
-        }
         seqs[i] = g->events[i].seq;
-        outcomes[i] = ignored ? "ignored" : "applied";
-        if (ignored)
+        outcomes[i] = ignored[i] ? "ignored" : "applied";
+        if (ignored[i])
             g->ignored++;
         else
             g->applied++;
     }
-    enum db_status st = db_inbox_mark(c, seqs, outcomes, g->n);
+    st = db_inbox_mark(c, seqs, outcomes, g->n);
     if (st == DB_ABORT)
         cb_logf(CB_LOG_ERROR, "events already applied by another worker: rolling back");
     return st;
