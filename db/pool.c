@@ -271,10 +271,10 @@ void db_pipeline_add_rows(struct db_pipeline *p, struct db_stmt *s, json_t *rows
 {
     if (json_array_size(rows) > 0) {
         char *text = json_dumps(rows, JSON_COMPACT);
-        const char *params[] = {text};
-        if (text)
+        if (text) {
+            const char *params[] = {text};
             db_pipeline_add(p, s, params);
-        else
+        } else
             p->overflow = true;
         free(text);
     }

@@ -48,6 +48,22 @@ enum db_status cb_service_persist(struct db_conn *c, struct cb_world *w,
     return db_world_save(c, w, d, outbox);
 }
 
+enum db_status cb_service_decide(struct db_conn *c, const struct db_world_seed *seed,
+                                 cb_decide_fn decide, void *arg)
+{
+    struct cb_world w;
+    enum db_status st = db_world_load(c, seed, &w);
+    if (st == DB_OK) {
+        struct cb_decisions d;
+        cb_decisions_init(&d);
+        decide(&w, &d, arg);
+        st = d.error != CB_OK ? DB_ABORT : cb_service_persist(c, &w, &d);
+        cb_decisions_free(&d);
+    }
+    db_world_free(&w);
+    return st;
+}
+
 /* The dirty flags of a world, in one order (stations, trunk lines, callbacks), so that one
  * event's changes can be told apart from those of the events before it in the same group. */
 static size_t flags_count(const struct cb_world *w)
@@ -165,13 +181,23 @@ static enum db_status seed_event(struct db_conn *c, struct event_group *g, int e
 }
 
 /* Applies the events to the loaded world in order, telling each one's outcome. */
-static void apply_in_order(struct cb_world *w, struct event_group *g, int n, int64_t now_ms,
-                           struct cb_decisions *d, bool *ignored)
+struct apply_args {
+    struct event_group *g;
+    int n;
+    int64_t now_ms;
+    bool *ignored;
+};
+
+static void apply_in_order(struct cb_world *w, struct cb_decisions *d, void *arg)
 {
-    for (int e = 0; e < n; e++) {
+    const struct apply_args *a = arg;
+    struct event_group *g = a->g;
+    int64_t now_ms = a->now_ms;
+    bool *ignored = a->ignored;
+    for (int e = 0; e < a->n; e++) {
         if (!g->parsed[e] || !concerns_world(w, &g->evs[e]))
             continue;
-        size_t before[3] = {d->n_commands, d->n_history, d->n_timers};
+        const size_t before[3] = {d->n_commands, d->n_history, d->n_timers};
         size_t n_callbacks = w->n_callbacks;
         struct flags_cursor f = {.saved = malloc(flags_count(w) + 1)};
         if (!f.saved)
@@ -214,16 +240,8 @@ enum db_status cb_service_apply_events(struct db_conn *c, json_t *const *events,
                                      .n_numbers = g.n_numbers,
                                      .callback_ids = g.ids,
                                      .n_callback_ids = g.n_ids};
-        struct cb_world w;
-        st = db_world_load(c, &seed, &w);
-        if (st == DB_OK) {
-            struct cb_decisions d;
-            cb_decisions_init(&d);
-            apply_in_order(&w, &g, n, now_ms, &d, ignored);
-            st = cb_service_persist(c, &w, &d);
-            cb_decisions_free(&d);
-        }
-        db_world_free(&w);
+        struct apply_args a = {.g = &g, .n = n, .now_ms = now_ms, .ignored = ignored};
+        st = cb_service_decide(c, &seed, apply_in_order, &a);
     }
     free(g.evs);
     free(g.parsed);
@@ -239,6 +257,18 @@ enum db_status cb_service_apply_event(struct db_conn *c, json_t *event, int64_t 
     return cb_service_apply_events(c, &event, 1, now_ms, ignored);
 }
 
+struct timer_args {
+    enum cb_timer_kind kind;
+    const char *ref;
+    int64_t now_ms;
+};
+
+static void fire_timer(struct cb_world *w, struct cb_decisions *d, void *arg)
+{
+    const struct timer_args *t = arg;
+    cb_core_on_timer(w, t->kind, t->ref, t->now_ms, d);
+}
+
 enum db_status cb_service_fire_timer(struct db_conn *c, const char *kind, const char *ref,
                                      int64_t now_ms)
 {
@@ -246,17 +276,8 @@ enum db_status cb_service_fire_timer(struct db_conn *c, const char *kind, const 
     if (k < 0)
         return DB_OK;
     struct db_world_seed seed = {.callback_ids = (const char *[]){ref}, .n_callback_ids = 1};
-    struct cb_world w;
-    enum db_status st = db_world_load(c, &seed, &w);
-    if (st == DB_OK) {
-        struct cb_decisions d;
-        cb_decisions_init(&d);
-        cb_core_on_timer(&w, (enum cb_timer_kind)k, ref, now_ms, &d);
-        st = cb_service_persist(c, &w, &d);
-        cb_decisions_free(&d);
-    }
-    db_world_free(&w);
-    return st;
+    struct timer_args t = {.kind = (enum cb_timer_kind)k, .ref = ref, .now_ms = now_ms};
+    return cb_service_decide(c, &seed, fire_timer, &t);
 }
 
 cb_time cb_service_now(void)

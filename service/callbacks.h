@@ -30,6 +30,13 @@ enum db_status cb_service_apply_events(struct db_conn *c, json_t *const *events,
 enum db_status cb_service_fire_timer(struct db_conn *c, const char *kind, const char *ref,
                                      int64_t now_ms);
 
+/* One rules decision: `decide` calls the core on the world loaded (and locked) for `seed`.
+ * A refusal (d->error set) rolls back as DB_ABORT; otherwise everything is persisted. */
+struct db_world_seed;
+typedef void (*cb_decide_fn)(struct cb_world *w, struct cb_decisions *d, void *arg);
+enum db_status cb_service_decide(struct db_conn *c, const struct db_world_seed *seed,
+                                 cb_decide_fn decide, void *arg);
+
 /* Persists one decision: the marked world, history, timers, and the commands into the outbox
  * (waking the dispatcher). */
 enum db_status cb_service_persist(struct db_conn *c, struct cb_world *w,

@@ -11,25 +11,27 @@
 typedef void (*decide_fn)(struct cb_world *w, void *arg, cb_time now, const struct cb_cause *cause,
                           struct cb_decisions *out, struct cb_request_result *res);
 
+struct request {
+    decide_fn fn;
+    void *arg;
+    struct cb_cause cause;
+    struct cb_request_result *res;
+};
+
+static void decide_request(struct cb_world *w, struct cb_decisions *d, void *arg)
+{
+    struct request *q = arg;
+    q->fn(w, q->arg, cb_service_now(), &q->cause, d, q->res);
+    q->res->error = d->error;
+    snprintf(q->res->detail, sizeof q->res->detail, "%s", d->error_detail);
+}
+
 static enum db_status run(struct db_conn *c, const struct db_world_seed *seed, decide_fn fn,
                           void *arg, const char *request_id, struct cb_request_result *res)
 {
-    struct cb_world w;
-    enum db_status st = db_world_load(c, seed, &w);
-    if (st == DB_OK) {
-        struct cb_decisions d;
-        cb_decisions_init(&d);
-        struct cb_cause cause = {.kind = CB_CAUSE_API};
-        snprintf(cause.ref, sizeof cause.ref, "%s", request_id);
-        cb_time now = cb_service_now();
-        fn(&w, arg, now, &cause, &d, res);
-        res->error = d.error;
-        snprintf(res->detail, sizeof res->detail, "%s", d.error_detail);
-        st = d.error != CB_OK ? DB_ABORT : cb_service_persist(c, &w, &d);
-        cb_decisions_free(&d);
-    }
-    db_world_free(&w);
-    return st;
+    struct request q = {.fn = fn, .arg = arg, .cause = {.kind = CB_CAUSE_API}, .res = res};
+    snprintf(q.cause.ref, sizeof q.cause.ref, "%s", request_id);
+    return cb_service_decide(c, seed, decide_request, &q);
 }
 
 static void decide_set(struct cb_world *w, void *arg, cb_time now, const struct cb_cause *cause,

@@ -34,13 +34,6 @@ struct cb_worker {
     struct cb_dispatcher *dispatcher;
 };
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- the inbox ---------------------------------------------------------------------------- */
 
 /* One transaction's worth of events. */
@@ -65,7 +58,7 @@ static enum db_status apply_group_tx(struct db_conn *c, void *ctx)
     for (int i = 0; i < g->n; i++)
         bodies[i] = g->events[i].body;
     /* The whole group against one world: loaded once, saved once (CB-50 group commit). */
-    enum db_status st = cb_service_apply_events(c, bodies, g->n, wall_ms(), ignored);
+    enum db_status st = cb_service_apply_events(c, bodies, g->n, cb_service_now(), ignored);
     if (st == DB_UNAVAILABLE || st == DB_RETRY)
         return st;
     if (st != DB_OK) {
@@ -187,7 +180,8 @@ static enum db_status purge_inbox(struct cb_worker *w, struct db_conn *c, bool *
         cb_log(CB_LOG_INFO, "applied events purged",
                json_pack("{s:i, s:i}", "deleted", deleted, "retention_s", retention));
     int period_s = retention < PURGE_PERIOD_MAX_S ? retention : PURGE_PERIOD_MAX_S;
-    return db_timer_set(c, PURGE_KIND, PURGE_REF, wall_ms() + (*more ? 0 : period_s * 1000LL));
+    return db_timer_set(c, PURGE_KIND, PURGE_REF,
+                        cb_service_now() + (*more ? 0 : period_s * 1000LL));
 }
 
 /* Takes one due timer and fires it, in one transaction. */
@@ -202,7 +196,7 @@ static enum db_status fire_tx(struct db_conn *c, void *ctx)
     if (!strcmp(f->t->kind, PURGE_KIND))
         st = purge_inbox(f->w, c, &f->more);
     else /* expiry, notify_timeout, recall_timeout: the callback rules */
-        st = cb_service_fire_timer(c, f->t->kind, f->t->ref, wall_ms());
+        st = cb_service_fire_timer(c, f->t->kind, f->t->ref, cb_service_now());
     f->fired = st == DB_OK;
     return st;
 }
@@ -254,7 +248,7 @@ static void *worker_main(void *arg)
         }
         enum db_status st = DB_OK;
         if (fresh) /* the purge timer exists once per database; the first leader sets it */
-            st = db_timer_arm(w->seat.conn, PURGE_KIND, PURGE_REF, wall_ms());
+            st = db_timer_arm(w->seat.conn, PURGE_KIND, PURGE_REF, cb_service_now());
         bool full = false;
         long long next_ms = -1;
         int n_events = 0, n_timers = 0;
