@@ -91,14 +91,6 @@ static struct db_stmt first_missing_station =
 
 static const char *const KIND_NAMES[] = {"", "station", "trunk_group", "hunt_group"};
 
-/* Runs a statement whose result is not needed. */
-static enum db_status run(struct db_conn *c, struct db_stmt *s, const char *const *params)
-{
-    enum db_status st;
-    PQclear(db_exec(c, s, params, &st));
-    return st;
-}
-
 enum db_status db_number_kind(struct db_conn *c, const char *number, enum db_number_kind *kind)
 {
     enum db_status st;
@@ -117,7 +109,7 @@ enum db_status db_number_kind(struct db_conn *c, const char *number, enum db_num
 static enum db_status claim(struct db_conn *c, const char *number, enum db_number_kind kind)
 {
     const char *params[] = {number, KIND_NAMES[kind]};
-    enum db_status st = run(c, &number_claim, params);
+    enum db_status st = db_run(c, &number_claim, params);
     if (st != DB_OK)
         return st;
     enum db_number_kind now;
@@ -143,14 +135,14 @@ enum db_status db_number_delete(struct db_conn *c, const char *number, enum db_n
     *found = st == DB_OK && atoi(PQcmdTuples(r)) > 0;
     PQclear(r);
     if (st == DB_OK && *found)
-        st = run(c, &number_delete, params);
+        st = db_run(c, &number_delete, params);
     return st;
 }
 
 enum db_status db_cos_put(struct db_conn *c, const struct db_cos *cos)
 {
     const char *params[] = {cos->id, cos->callbacks_allowed ? "true" : "false"};
-    return run(c, &cos_put, params);
+    return db_run(c, &cos_put, params);
 }
 
 static void read_cos(const PGresult *r, int row, struct db_cos *out)
@@ -194,7 +186,7 @@ enum db_status db_station_put(struct db_conn *c, const struct db_station *st)
     const char *params[] = {
         st->s.number,     cb_kind_name(st->s.kind),           st->cos,
         st->s.prime_line, st->s.resilient ? "true" : "false", st->s.console_group};
-    return run(c, &station_put, params);
+    return db_run(c, &station_put, params);
 }
 
 static void read_station(const PGresult *r, int row, struct db_station *out)
@@ -238,12 +230,12 @@ static enum db_status group_put(struct db_conn *c, const struct db_group *g,
     if (st != DB_OK)
         return st;
     const char *p1[] = {g->number, g->callback_activation ? "true" : "false"};
-    st = run(c, kind == DB_NUMBER_TRUNK_GROUP ? &group_put_trunk : &group_put_hunt, p1);
+    st = db_run(c, kind == DB_NUMBER_TRUNK_GROUP ? &group_put_trunk : &group_put_hunt, p1);
     if (st != DB_OK)
         return st;
     char *items = json_dumps(g->items, JSON_COMPACT);
     const char *p2[] = {g->number, items ? items : "[]"};
-    st = run(c, kind == DB_NUMBER_TRUNK_GROUP ? &trunk_lines_put : &hunt_members_put, p2);
+    st = db_run(c, kind == DB_NUMBER_TRUNK_GROUP ? &trunk_lines_put : &hunt_members_put, p2);
     free(items);
     return st;
 }

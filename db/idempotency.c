@@ -53,7 +53,5 @@ enum db_status db_idem_store(struct db_conn *c, const char *token_id, const char
     char s[16];
     snprintf(s, sizeof s, "%d", status);
     const char *params[] = {token_id, key, s, location ? location : "", body};
-    enum db_status st;
-    PQclear(db_exec(c, &idem_store, params, &st));
-    return st;
+    return db_run(c, &idem_store, params);
 }

@@ -24,9 +24,7 @@ enum db_status db_leader_release(struct db_conn *c, long long key)
     char k[24];
     snprintf(k, sizeof k, "%lld", key);
     const char *params[] = {k};
-    enum db_status st;
-    PQclear(db_exec(c, &leader_release, params, &st));
-    return st;
+    return db_run(c, &leader_release, params);
 }
 
 enum db_status db_listen(struct db_conn *c, const char *channel)

@@ -68,7 +68,5 @@ enum db_status db_options_put(struct db_conn *c, const struct cb_options *o)
                             o->fac.setup,
                             o->fac.cancel_all,
                             o->fac.cancel_individual};
-    enum db_status st;
-    PQclear(db_exec(c, &options_put, params, &st));
-    return st;
+    return db_run(c, &options_put, params);
 }

@@ -227,6 +227,13 @@ PGresult *db_exec(struct db_conn *c, struct db_stmt *s, const char *const *param
     return r;
 }
 
+enum db_status db_run(struct db_conn *c, struct db_stmt *s, const char *const *params)
+{
+    enum db_status st;
+    PQclear(db_exec(c, s, params, &st));
+    return st;
+}
+
 enum db_status db_exec_simple(struct db_conn *c, const char *sql)
 {
     PGresult *r = PQexec(c->pg, sql);

@@ -60,6 +60,8 @@ bool db_conn_ensure(struct db_conn *c, const char *url);
  * the caller's (PQclear); `*st` is the outcome classified. Text parameters; NULL = SQL NULL. */
 PGresult *db_exec(struct db_conn *c, struct db_stmt *s, const char *const *params,
                   enum db_status *st);
+/* Runs a prepared statement whose rows are not needed; returns its outcome. */
+enum db_status db_run(struct db_conn *c, struct db_stmt *s, const char *const *params);
 /* Runs plain SQL without parameters (BEGIN, COMMIT, migrations). */
 enum db_status db_exec_simple(struct db_conn *c, const char *sql);
 /* Classifies a result: DB_OK for COMMAND_OK/TUPLES_OK; otherwise by SQLSTATE and connection. */

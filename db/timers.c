@@ -32,17 +32,13 @@ enum db_status db_timer_set(struct db_conn *c, const char *kind, const char *ref
     char due[24];
     snprintf(due, sizeof due, "%lld", (long long)due_ms);
     const char *params[] = {kind, ref, due};
-    enum db_status st;
-    PQclear(db_exec(c, &timer_set, params, &st));
-    return st;
+    return db_run(c, &timer_set, params);
 }
 
 enum db_status db_timer_clear(struct db_conn *c, const char *kind, const char *ref)
 {
     const char *params[] = {kind, ref};
-    enum db_status st;
-    PQclear(db_exec(c, &timer_clear, params, &st));
-    return st;
+    return db_run(c, &timer_clear, params);
 }
 
 static struct db_stmt timers_due =
@@ -100,7 +96,5 @@ enum db_status db_timer_arm(struct db_conn *c, const char *kind, const char *ref
     char due[24];
     snprintf(due, sizeof due, "%lld", (long long)due_ms);
     const char *params[] = {kind, ref, due};
-    enum db_status st;
-    PQclear(db_exec(c, &timer_arm, params, &st));
-    return st;
+    return db_run(c, &timer_arm, params);
 }
