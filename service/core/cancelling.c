@@ -21,8 +21,8 @@ static struct cb_callback *active_or_error(struct cb_world *w, const char *callb
     return c;
 }
 
-void cb_core_cancel(struct cb_world *w, const char *callback_id, enum cb_end_reason reason,
-                    cb_time now, const struct cb_cause *cause, struct cb_decisions *out)
+static void cancel(struct cb_world *w, const char *callback_id, enum cb_end_reason reason,
+                   cb_time now, const struct cb_cause *cause, struct cb_decisions *out)
 {
     struct cb_callback *c = active_or_error(w, callback_id, out);
     if (!c)
@@ -32,8 +32,8 @@ void cb_core_cancel(struct cb_world *w, const char *callback_id, enum cb_end_rea
     cb_core_schedule(w, now, cause, out);
 }
 
-void cb_core_cancel_all(struct cb_world *w, const char *requester, cb_time now,
-                        const struct cb_cause *cause, struct cb_decisions *out)
+static void cancel_all(struct cb_world *w, const char *requester, cb_time now,
+                       const struct cb_cause *cause, struct cb_decisions *out)
 {
     out->cancelled_count = 0;
     for (size_t i = 0; i < w->n_callbacks; i++) {
@@ -46,8 +46,8 @@ void cb_core_cancel_all(struct cb_world *w, const char *requester, cb_time now,
     cb_core_schedule(w, now, cause, out);
 }
 
-void cb_core_number_removed(struct cb_world *w, const char *number, cb_time now,
-                            const struct cb_cause *cause, struct cb_decisions *out)
+static void number_removed(struct cb_world *w, const char *number, cb_time now,
+                           const struct cb_cause *cause, struct cb_decisions *out)
 {
     for (size_t i = 0; i < w->n_callbacks; i++) {
         struct cb_callback *c = &w->callbacks[i];
@@ -61,8 +61,8 @@ void cb_core_number_removed(struct cb_world *w, const char *number, cb_time now,
     cb_core_schedule(w, now, cause, out);
 }
 
-void cb_core_call_again(struct cb_world *w, const char *callback_id, cb_time now,
-                        struct cb_decisions *out)
+static void call_again(struct cb_world *w, const char *callback_id, cb_time now,
+                       struct cb_decisions *out)
 {
     (void)now; /* the callback does not change: nothing to date */
     struct cb_callback *c = active_or_error(w, callback_id, out);
@@ -125,4 +125,41 @@ void cb_on_call_connected(struct cb_world *w, const struct cb_event *ev, cb_time
         if (is_party(ev, c->requester) && target_is_party(w, c, ev))
             cb_end(w, c, CB_END_CALL_COMPLETED, now, cause, out); /* CB-27, CB-40 */
     }
+}
+
+/* The entry points: each opens the world's index for the decision and frees it (index.c). */
+void cb_core_cancel(struct cb_world *w, const char *callback_id, enum cb_end_reason reason,
+                    cb_time now, const struct cb_cause *cause, struct cb_decisions *out)
+{
+    struct cb_world_index index;
+    bool opened = cb_index_open(w, &index);
+    cancel(w, callback_id, reason, now, cause, out);
+    cb_index_close(w, opened);
+}
+
+void cb_core_cancel_all(struct cb_world *w, const char *requester, cb_time now,
+                        const struct cb_cause *cause, struct cb_decisions *out)
+{
+    struct cb_world_index index;
+    bool opened = cb_index_open(w, &index);
+    cancel_all(w, requester, now, cause, out);
+    cb_index_close(w, opened);
+}
+
+void cb_core_number_removed(struct cb_world *w, const char *number, cb_time now,
+                            const struct cb_cause *cause, struct cb_decisions *out)
+{
+    struct cb_world_index index;
+    bool opened = cb_index_open(w, &index);
+    number_removed(w, number, now, cause, out);
+    cb_index_close(w, opened);
+}
+
+void cb_core_call_again(struct cb_world *w, const char *callback_id, cb_time now,
+                        struct cb_decisions *out)
+{
+    struct cb_world_index index;
+    bool opened = cb_index_open(w, &index);
+    call_again(w, callback_id, now, out);
+    cb_index_close(w, opened);
 }

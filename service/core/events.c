@@ -65,7 +65,7 @@ static void on_station_state(struct cb_world *w, struct cb_station *s, bool busy
 {
     if (s->state.busy != busy) {
         s->state.busy = busy;
-        s->dirty = true;
+        cb_mark(w, &s->dirty);
     }
     if (busy) {
         target_lost(w, s->number, now, cause, out); /* CB-18 */
@@ -76,7 +76,7 @@ static void on_station_state(struct cb_world *w, struct cb_station *s, bool busy
         struct cb_callback *c = &w->callbacks[i];
         if (cb_callback_active(c) && c->idle_report_needed && waits_on_station(w, c, s->number)) {
             c->idle_report_needed = false;
-            cb_touch(c, now);
+            cb_touch(w, c, now);
         }
     }
 }
@@ -86,7 +86,7 @@ static void on_station_hook(struct cb_world *w, struct cb_station *s, bool off, 
 {
     if (s->state.hook_off != off) {
         s->state.hook_off = off;
-        s->dirty = true;
+        cb_mark(w, &s->dirty);
     }
     if (off)
         cb_answer(w, s->number, now, cause, out); /* CB-22 */
@@ -94,7 +94,7 @@ static void on_station_hook(struct cb_world *w, struct cb_station *s, bool off, 
         /* CB-01: hanging up ends the failed attempt. */
         s->attempt = CB_ATTEMPT_NONE;
         s->attempt_to[0] = '\0';
-        s->dirty = true;
+        cb_mark(w, &s->dirty);
     }
     /* CB-13/CB-14/CB-24: an off then an on on the target completes the hook cycle. */
     for (size_t i = 0; i < w->n_callbacks; i++) {
@@ -103,23 +103,23 @@ static void on_station_hook(struct cb_world *w, struct cb_station *s, bool off, 
             continue;
         if (off && !c->hook_off_seen) {
             c->hook_off_seen = true;
-            cb_touch(c, now);
+            cb_touch(w, c, now);
         } else if (!off && c->hook_off_seen) {
             c->hook_cycle_needed = false;
             c->hook_off_seen = false;
-            cb_touch(c, now);
+            cb_touch(w, c, now);
         }
     }
 }
 
-static void set_feature(struct cb_station *s, enum cb_feature f, bool active)
+static void set_feature(struct cb_world *w, struct cb_station *s, enum cb_feature f, bool active)
 {
     bool *flag = f == CB_FEATURE_DND         ? &s->state.dnd
                  : f == CB_FEATURE_MAKE_BUSY ? &s->state.make_busy
                                              : &s->state.attendant_busy_out;
     if (*flag != active) {
         *flag = active;
-        s->dirty = true;
+        cb_mark(w, &s->dirty);
     }
 }
 
@@ -127,7 +127,7 @@ static void on_station_feature(struct cb_world *w, struct cb_station *s, enum cb
                                bool active, cb_time now, const struct cb_cause *cause,
                                struct cb_decisions *out)
 {
-    set_feature(s, f, active);
+    set_feature(w, s, f, active);
     bool blocking = cb_station_blocking(s);
     for (size_t i = 0; i < w->n_callbacks; i++) {
         struct cb_callback *c = &w->callbacks[i];
@@ -139,13 +139,13 @@ static void on_station_feature(struct cb_world *w, struct cb_station *s, enum cb
              * in progress goes on; if it fails, the callback waits for the release too. */
             cb_back_to_pending(w, c, now, cause, out);
             c->awaiting_release = true;
-            cb_touch(c, now);
+            cb_touch(w, c, now);
         } else if (!blocking && c->awaiting_release) {
             /* CB-14: released; now a hook cycle. */
             c->awaiting_release = false;
             c->hook_cycle_needed = true;
             c->hook_off_seen = false;
-            cb_touch(c, now);
+            cb_touch(w, c, now);
         }
     }
 }
@@ -155,7 +155,7 @@ static void on_failover(struct cb_world *w, struct cb_station *s, bool failed_ov
 {
     if (s->state.failed_over != failed_over) {
         s->state.failed_over = failed_over;
-        s->dirty = true;
+        cb_mark(w, &s->dirty);
     }
     if (failed_over) {
         target_lost(w, s->number, now, cause, out);   /* CB-19: the target does not mature */
@@ -168,7 +168,7 @@ static void on_console(struct cb_world *w, struct cb_station *s, bool available,
 {
     if (s->state.console_available != available) {
         s->state.console_available = available;
-        s->dirty = true;
+        cb_mark(w, &s->dirty);
     }
     if (!available)
         notified_lost(w, s->number, now, cause, out); /* CB-31: it cannot answer: reroute */
@@ -183,7 +183,7 @@ static bool on_trunk_state(struct cb_world *w, const struct cb_event *ev)
         return false;
     if (line->busy != ev->flag) {
         line->busy = ev->flag;
-        line->dirty = true;
+        cb_mark(w, &line->dirty);
     }
     return true;
 }
@@ -199,7 +199,7 @@ static bool on_call_attempt(struct cb_world *w, const struct cb_event *ev)
                   ev->attempt_result == CB_ATTEMPT_TRUNKS_BUSY;
     s->attempt = failed ? (enum cb_attempt_result)ev->attempt_result : CB_ATTEMPT_NONE;
     CB_COPY(s->attempt_to, failed ? ev->to : "");
-    s->dirty = true;
+    cb_mark(w, &s->dirty);
     return true;
 }
 
@@ -224,7 +224,7 @@ static bool on_station_event(struct cb_world *w, const struct cb_event *ev, cb_t
         /* CB-07/CB-21: kept for display only; callbacks ignore forwarding. */
         if (!cb_streq(s->state.forward_to, ev->forward_to)) {
             CB_COPY(s->state.forward_to, ev->forward_to);
-            s->dirty = true;
+            cb_mark(w, &s->dirty);
         }
         break;
     case CB_EV_STATION_FAILOVER:
@@ -244,8 +244,8 @@ static bool on_station_event(struct cb_world *w, const struct cb_event *ev, cb_t
 
 /* An event about a number (or callback) not in the world changes nothing: the caller marks it
  * ignored. */
-void cb_core_on_event(struct cb_world *w, const struct cb_event *ev, cb_time now,
-                      struct cb_decisions *out)
+static void on_event(struct cb_world *w, const struct cb_event *ev, cb_time now,
+                     struct cb_decisions *out)
 {
     struct cb_cause cause = {.kind = CB_CAUSE_EVENT};
     CB_COPY(cause.ref, ev->id);
@@ -275,4 +275,14 @@ void cb_core_on_event(struct cb_world *w, const struct cb_event *ev, cb_time now
         break;
     }
     cb_core_schedule(w, now, &cause, out);
+}
+
+/* The entry point opens the world's index for this decision and frees it (index.c). */
+void cb_core_on_event(struct cb_world *w, const struct cb_event *ev, cb_time now,
+                      struct cb_decisions *out)
+{
+    struct cb_world_index index;
+    bool opened = cb_index_open(w, &index);
+    on_event(w, ev, now, out);
+    cb_index_close(w, opened);
 }

@@ -19,10 +19,75 @@ static inline void cb_copy(char *dst, size_t size, const char *src)
 }
 #define CB_COPY(dst, src) cb_copy((dst), sizeof(dst), (src))
 
+/* Marks `flag`, the dirty or is_new flag of something in `w`, and counts the change
+ * (cb_world.changes): every mark of the core goes through here. */
+static inline void cb_mark(struct cb_world *w, bool *flag)
+{
+    *flag = true;
+    w->changes++;
+}
+
 static inline bool cb_streq(const char *a, const char *b)
 {
     return strcmp(a, b) == 0;
 }
+
+/* ---- the per-decision index (index.c) ------------------------------------------------ */
+
+#define CB_NOWHERE SIZE_MAX /* no position */
+
+/* What a table maps to positions: each array of the world by its key. */
+enum cb_index_kind {
+    CB_INDEX_STATIONS = 0, /* number -> w->stations */
+    CB_INDEX_CONSOLES,     /* console group -> w->stations (consoles only, CB-31) */
+    CB_INDEX_TRUNK_GROUPS, /* number -> w->trunk_groups */
+    CB_INDEX_HUNT_GROUPS,  /* number -> w->hunt_groups */
+    CB_INDEX_CALLBACKS,    /* id -> w->callbacks */
+    CB_INDEX_PAIRS,        /* requester and target -> w->callbacks (CB-08) */
+    CB_INDEX_SCOPE,        /* target -> w->scope_targets */
+    CB_INDEX_KINDS,
+};
+
+struct cb_index_slot {
+    uint64_t hash;
+    size_t pos1; /* position + 1; 0 = empty */
+};
+
+/* Open addressing with linear probing, at most half full; built at its first lookup. */
+struct cb_index_table {
+    struct cb_index_slot *slots;
+    size_t cap, n;
+    bool built;
+};
+
+struct cb_world_index {
+    struct cb_index_table tables[CB_INDEX_KINDS];
+};
+
+/* Opens the index of `w` in `idx` (the caller's stack) unless one is open; returns whether this
+ * call opened it. Every public entry point opens it first and closes it last. */
+bool cb_index_open(struct cb_world *w, struct cb_world_index *idx);
+/* Frees the tables and detaches the index, when `opened` says this caller opened it. */
+void cb_index_close(struct cb_world *w, bool opened);
+/* Records the callback just appended at `pos` in the tables already built. */
+void cb_index_add_callback(struct cb_world *w, size_t pos);
+
+/* The positions whose key is `key` (and `key2`, for pairs), in no particular order. */
+struct cb_index_iter {
+    const struct cb_world *w;
+    enum cb_index_kind kind;
+    const char *key, *key2;
+    uint64_t hash;
+    size_t slot;
+};
+/* Starts an iteration; false when no index is open (then the caller scans). */
+bool cb_index_start(const struct cb_world *w, enum cb_index_kind kind, const char *key,
+                    const char *key2, struct cb_index_iter *it);
+/* The next position with the key, CB_NOWHERE at the end. */
+size_t cb_index_next(struct cb_index_iter *it);
+/* The first position (lowest) with `key`, as a scan would find it; CB_NOWHERE when none or when
+ * no index is open. */
+size_t cb_index_first(const struct cb_world *w, enum cb_index_kind kind, const char *key);
 
 /* ---- decisions (world.c) ------------------------------------------------------------- */
 
@@ -52,14 +117,15 @@ bool cb_callback_engaged(const struct cb_callback *c);
 bool cb_station_blocking(const struct cb_station *s);
 /* The station's prime line (CB-20), or its number when none is provisioned. */
 const char *cb_station_line(const struct cb_station *s);
-/* CB-17: the station is being rung for, or is recalling, some callback. */
+/* CB-17: the station is being rung for, or is recalling, some callback. One scan: the scheduler
+ * keeps its own counts (schedule.c). */
 bool cb_station_engaged(const struct cb_world *w, const char *number);
 /* A hunt group member that can take a call: in the world, idle, not failed over. */
 bool cb_hunt_member_free(struct cb_world *w, const char *number);
 bool cb_hunt_has_member(const struct cb_hunt_group *g, const char *number);
 /* CB-16/CB-17: free members minus the group's callbacks already notifying or recalling. */
 size_t cb_hunt_capacity(struct cb_world *w, const struct cb_hunt_group *g);
-/* Callbacks on `target` that are notifying or recalling. */
+/* Callbacks on `target` that are notifying or recalling. One scan, as cb_station_engaged(). */
 size_t cb_target_engaged_count(const struct cb_world *w, const char *target);
 /* CB-15: the first line that is idle and not reserved; NULL when none. */
 struct cb_trunk_line *cb_trunk_free_line(struct cb_trunk_group *g);
@@ -74,10 +140,10 @@ struct cb_callback *cb_find_active(struct cb_world *w, const char *requester, co
 /* ---- transitions (lifecycle.c) -------------------------------------------------------- */
 
 /* Moves `c` to state `to`, recording history, updated_at and dirty. */
-void cb_transition(struct cb_callback *c, enum cb_state to, cb_time now,
+void cb_transition(struct cb_world *w, struct cb_callback *c, enum cb_state to, cb_time now,
                    const struct cb_cause *cause, struct cb_decisions *out);
 /* Marks `c` changed at `now` without a state change. */
-void cb_touch(struct cb_callback *c, cb_time now);
+void cb_touch(struct cb_world *w, struct cb_callback *c, cb_time now);
 /* CB-15/CB-29: gives up the reserved trunk line; `send_release` false when the recall call has
  * it (the line then belongs to the call, no release_trunk). */
 void cb_drop_line(struct cb_world *w, struct cb_callback *c, bool send_release,

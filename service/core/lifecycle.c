@@ -2,18 +2,18 @@
  * undo (CB-29). */
 #include "service/core/internal.h"
 
-void cb_transition(struct cb_callback *c, enum cb_state to, cb_time now,
+void cb_transition(struct cb_world *w, struct cb_callback *c, enum cb_state to, cb_time now,
                    const struct cb_cause *cause, struct cb_decisions *out)
 {
     cb_emit_history(out, c->id, c->state, to, now, cause);
     c->state = to;
-    cb_touch(c, now);
+    cb_touch(w, c, now);
 }
 
-void cb_touch(struct cb_callback *c, cb_time now)
+void cb_touch(struct cb_world *w, struct cb_callback *c, cb_time now)
 {
     c->updated_at = now;
-    c->dirty = true;
+    cb_mark(w, &c->dirty);
 }
 
 /* CB-15: the line stops being held for this callback. The command names the group and line
@@ -32,10 +32,10 @@ void cb_drop_line(struct cb_world *w, struct cb_callback *c, bool send_release,
     struct cb_trunk_line *line = g ? cb_trunk_line_find(g, c->reserved_line) : NULL;
     if (line && cb_streq(line->reserved_for, c->id)) {
         line->reserved_for[0] = '\0';
-        line->dirty = true;
+        cb_mark(w, &line->dirty);
     }
     c->reserved_line[0] = '\0';
-    c->dirty = true;
+    cb_mark(w, &c->dirty);
 }
 
 static void stop_ring(const struct cb_callback *c, struct cb_decisions *out)
@@ -78,7 +78,7 @@ void cb_end(struct cb_world *w, struct cb_callback *c, enum cb_end_reason reason
     cb_emit_timer_clear(out, CB_TIMER_EXPIRY, c->id);
     cb_emit_timer_clear(out, CB_TIMER_NOTIFY_TIMEOUT, c->id);
     cb_emit_timer_clear(out, CB_TIMER_RECALL_TIMEOUT, c->id);
-    cb_transition(c, end_state(reason), now, cause, out);
+    cb_transition(w, c, end_state(reason), now, cause, out);
     c->ended_at = now;
     c->end_reason = reason;
 }
@@ -91,5 +91,5 @@ void cb_back_to_pending(struct cb_world *w, struct cb_callback *c, cb_time now,
     stop_ring(c, out);
     cb_emit_timer_clear(out, CB_TIMER_NOTIFY_TIMEOUT, c->id);
     cb_drop_line(w, c, true, out);
-    cb_transition(c, CB_STATE_PENDING, now, cause, out);
+    cb_transition(w, c, CB_STATE_PENDING, now, cause, out);
 }

@@ -8,11 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CB_NUMBER_MAX 33 /* directory number: 1-32 of 0-9*# and NUL */
-#define CB_ID_MAX     37 /* UUID text and NUL */
-#define CB_LINE_MAX   65 /* trunk line id: 1-64 characters and NUL */
-#define CB_GROUP_MAX  65 /* console group name */
-#define CB_REF_MAX    129 /* cause reference: an event id (1-128), request id or timer name */
+#define CB_NUMBER_MAX  33  /* directory number: 1-32 of 0-9*# and NUL */
+#define CB_ID_MAX      37  /* UUID text and NUL */
+#define CB_LINE_MAX    65  /* trunk line id: 1-64 characters and NUL */
+#define CB_GROUP_MAX   65  /* console group name */
+#define CB_REF_MAX     129 /* cause reference: an event id (1-128), request id or timer name */
 #define CB_DISPLAY_MAX 80
 
 /* Milliseconds since the Unix epoch. The core never reads a clock: callers pass `now`. */
@@ -77,8 +77,8 @@ enum cb_attempt_result {
 
 /* What the PBX last reported about a station (API.md "live state"). */
 struct cb_station_state {
-    bool busy;      /* availability: false = idle */
-    bool hook_off;  /* hook: false = on */
+    bool busy;     /* availability: false = idle */
+    bool hook_off; /* hook: false = on */
     bool dnd;
     bool make_busy;
     bool attendant_busy_out;
@@ -154,11 +154,11 @@ struct cb_callback {
     char notify_station[CB_NUMBER_MAX]; /* who is rung: the requester, or a console (CB-31) */
     char external_number[CB_NUMBER_MAX];
     char reserved_line[CB_LINE_MAX];
-    bool awaiting_release;     /* CB-14: a blocking feature holds it */
-    bool hook_cycle_needed;    /* CB-13/CB-14/CB-24: must see off then on after this point */
-    bool hook_off_seen;        /* the "off" half of that cycle was seen */
-    bool idle_report_needed;   /* CB-24: preserved after busy; wait for the next idle report */
-    bool lamp_lit;             /* CB-40: mwi on was sent */
+    bool awaiting_release;   /* CB-14: a blocking feature holds it */
+    bool hook_cycle_needed;  /* CB-13/CB-14/CB-24: must see off then on after this point */
+    bool hook_off_seen;      /* the "off" half of that cycle was seen */
+    bool idle_report_needed; /* CB-24: preserved after busy; wait for the next idle report */
+    bool lamp_lit;           /* CB-40: mwi on was sent */
     cb_time created_at;
     cb_time updated_at;
     cb_time expires_at; /* 0 = never (message mode) */
@@ -168,6 +168,8 @@ struct cb_callback {
     bool is_new; /* created by this decision: the caller inserts it */
     bool dirty;  /* changed by this decision: the caller updates it */
 };
+
+struct cb_world_index; /* the core's own (internal.h) */
 
 /* The part of the system one decision may look at and change. The caller loads it, the core
  * mutates it in place (setting `dirty` / `is_new`), and the caller persists what is marked. */
@@ -187,6 +189,12 @@ struct cb_world {
     /* Targets whose whole queue of active callbacks is loaded: only these are scheduled. */
     char (*scope_targets)[CB_NUMBER_MAX];
     size_t n_scope_targets;
+    /* Bumped by the core at each mark it sets (dirty, is_new): a caller compares it before and
+     * after an input to tell whether that input changed the world. */
+    size_t changes;
+    /* The core's lookup tables while one of its entry points runs (index.c); NULL otherwise.
+     * The core frees them before it returns: nothing for the caller to free. */
+    struct cb_world_index *index;
 };
 
 #endif

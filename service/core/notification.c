@@ -19,7 +19,7 @@ void cb_answer(struct cb_world *w, const char *station, cb_time now, const struc
         if (c->target_type == CB_TARGET_TRUNK_GROUP)
             CB_COPY(cmd->external_number, c->external_number);
         cb_emit_timer_clear(out, CB_TIMER_NOTIFY_TIMEOUT, c->id);
-        cb_transition(c, CB_STATE_RECALLING, now, cause, out);
+        cb_transition(w, c, CB_STATE_RECALLING, now, cause, out);
         cb_emit_timer(out, CB_TIMER_RECALL_TIMEOUT, c->id,
                       now + w->options.recall_timeout_s * 1000);
         return; /* CB-17: a station is rung for one callback at a time */
@@ -55,7 +55,7 @@ void cb_recall_outcome(struct cb_world *w, struct cb_callback *c, enum cb_recall
         if (c->target_type == CB_TARGET_STATION)
             c->reason = CB_REASON_NO_ANSWER;
     }
-    cb_transition(c, CB_STATE_PENDING, now, cause, out);
+    cb_transition(w, c, CB_STATE_PENDING, now, cause, out);
 }
 
 void cb_notify_timeout(struct cb_world *w, struct cb_callback *c, cb_time now,

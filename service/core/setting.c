@@ -121,10 +121,11 @@ static enum cb_error check_request(struct cb_world *w, const struct cb_set_reque
 }
 
 /* The new callback's fields, before it is placed in the world. */
-static void build_callback(const struct cb_options *opt, const struct cb_set_request *req,
+static void build_callback(struct cb_world *w, const struct cb_set_request *req,
                            const struct cb_station *requester, const struct target_ref *t,
                            cb_time now, struct cb_callback *c)
 {
+    const struct cb_options *opt = &w->options;
     memset(c, 0, sizeof(*c));
     CB_COPY(c->id, req->new_id);
     c->seq = req->new_seq;
@@ -149,11 +150,12 @@ static void build_callback(const struct cb_options *opt, const struct cb_set_req
     c->updated_at = now;
     /* CB-10: the programmed period; CB-40: a message does not expire. */
     c->expires_at = req->mode == CB_MODE_CALLBACK ? now + opt->callback_cancel_timer_s * 1000 : 0;
-    c->is_new = true;
+    cb_mark(w, &c->is_new);
 }
 
-struct cb_callback *cb_core_set(struct cb_world *w, const struct cb_set_request *req, cb_time now,
-                                const struct cb_cause *cause, struct cb_decisions *out)
+static struct cb_callback *set_callback(struct cb_world *w, const struct cb_set_request *req,
+                                        cb_time now, const struct cb_cause *cause,
+                                        struct cb_decisions *out)
 {
     out->error = CB_OK;
     out->error_detail[0] = '\0';
@@ -190,7 +192,7 @@ struct cb_callback *cb_core_set(struct cb_world *w, const struct cb_set_request 
         return NULL;
 
     struct cb_callback fresh;
-    build_callback(&w->options, req, requester, &t, now, &fresh);
+    build_callback(w, req, requester, &t, now, &fresh);
     /* Remember the superseded one by index: adding may move the array. */
     size_t old_index = old ? (size_t)(old - w->callbacks) : 0;
     if (old)
@@ -216,5 +218,16 @@ struct cb_callback *cb_core_set(struct cb_world *w, const struct cb_set_request 
     /* The new callback cannot mature (its target is in use), but undoing a superseded one may
      * have freed a line or a slot for the next in a queue. */
     cb_core_schedule(w, now, cause, out);
+    return c;
+}
+
+/* The entry point opens the world's index for this decision and frees it (index.c). */
+struct cb_callback *cb_core_set(struct cb_world *w, const struct cb_set_request *req, cb_time now,
+                                const struct cb_cause *cause, struct cb_decisions *out)
+{
+    struct cb_world_index index;
+    bool opened = cb_index_open(w, &index);
+    struct cb_callback *c = set_callback(w, req, now, cause, out);
+    cb_index_close(w, opened);
     return c;
 }

@@ -1,8 +1,8 @@
 /* Due timers: expiry (CB-10), notification timeout (CB-23), recall timeout (CB-24). */
 #include "service/core/internal.h"
 
-void cb_core_on_timer(struct cb_world *w, enum cb_timer_kind kind, const char *callback_id,
-                      cb_time now, struct cb_decisions *out)
+static void on_timer(struct cb_world *w, enum cb_timer_kind kind, const char *callback_id,
+                     cb_time now, struct cb_decisions *out)
 {
     struct cb_callback *c = cb_world_callback(w, callback_id);
     if (!c || !cb_callback_active(c))
@@ -32,4 +32,14 @@ void cb_core_on_timer(struct cb_world *w, enum cb_timer_kind kind, const char *c
     }
     /* A freed slot or line may serve the next callback in a queue. */
     cb_core_schedule(w, now, &cause, out);
+}
+
+/* The entry point opens the world's index for this decision and frees it (index.c). */
+void cb_core_on_timer(struct cb_world *w, enum cb_timer_kind kind, const char *callback_id,
+                      cb_time now, struct cb_decisions *out)
+{
+    struct cb_world_index index;
+    bool opened = cb_index_open(w, &index);
+    on_timer(w, kind, callback_id, now, out);
+    cb_index_close(w, opened);
 }

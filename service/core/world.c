@@ -94,10 +94,16 @@ void cb_set_error(struct cb_decisions *out, enum cb_error error, const char *fmt
     va_end(ap);
 }
 
+/* Each lookup below answers from the index while a decision runs (index.c), else scans: both
+ * find the first element with the key, in array order. */
 struct cb_station *cb_world_station(struct cb_world *w, const char *number)
 {
     if (!number || !*number)
         return NULL;
+    if (w->index) {
+        size_t pos = cb_index_first(w, CB_INDEX_STATIONS, number);
+        return pos == CB_NOWHERE ? NULL : &w->stations[pos];
+    }
     for (size_t i = 0; i < w->n_stations; i++)
         if (cb_streq(w->stations[i].number, number))
             return &w->stations[i];
@@ -108,6 +114,10 @@ struct cb_trunk_group *cb_world_trunk_group(struct cb_world *w, const char *numb
 {
     if (!number || !*number)
         return NULL;
+    if (w->index) {
+        size_t pos = cb_index_first(w, CB_INDEX_TRUNK_GROUPS, number);
+        return pos == CB_NOWHERE ? NULL : &w->trunk_groups[pos];
+    }
     for (size_t i = 0; i < w->n_trunk_groups; i++)
         if (cb_streq(w->trunk_groups[i].number, number))
             return &w->trunk_groups[i];
@@ -118,6 +128,10 @@ struct cb_hunt_group *cb_world_hunt_group(struct cb_world *w, const char *number
 {
     if (!number || !*number)
         return NULL;
+    if (w->index) {
+        size_t pos = cb_index_first(w, CB_INDEX_HUNT_GROUPS, number);
+        return pos == CB_NOWHERE ? NULL : &w->hunt_groups[pos];
+    }
     for (size_t i = 0; i < w->n_hunt_groups; i++)
         if (cb_streq(w->hunt_groups[i].number, number))
             return &w->hunt_groups[i];
@@ -128,6 +142,10 @@ struct cb_callback *cb_world_callback(struct cb_world *w, const char *id)
 {
     if (!id || !*id)
         return NULL;
+    if (w->index) {
+        size_t pos = cb_index_first(w, CB_INDEX_CALLBACKS, id);
+        return pos == CB_NOWHERE ? NULL : &w->callbacks[pos];
+    }
     for (size_t i = 0; i < w->n_callbacks; i++)
         if (cb_streq(w->callbacks[i].id, id))
             return &w->callbacks[i];
@@ -146,6 +164,7 @@ struct cb_callback *cb_world_add_callback(struct cb_world *w, const struct cb_ca
         w->cap_callbacks = ncap;
     }
     w->callbacks[w->n_callbacks] = *c;
+    cb_index_add_callback(w, w->n_callbacks);
     return &w->callbacks[w->n_callbacks++];
 }
 
@@ -270,6 +289,8 @@ struct cb_trunk_line *cb_trunk_line_find(struct cb_trunk_group *g, const char *i
 
 bool cb_in_scope(const struct cb_world *w, const char *target)
 {
+    if (w->index)
+        return cb_index_first(w, CB_INDEX_SCOPE, target) != CB_NOWHERE;
     for (size_t i = 0; i < w->n_scope_targets; i++)
         if (cb_streq(w->scope_targets[i], target))
             return true;
@@ -284,6 +305,14 @@ void cb_dialed_number(const struct cb_callback *c, char out[2 * CB_NUMBER_MAX])
 
 struct cb_callback *cb_find_active(struct cb_world *w, const char *requester, const char *target)
 {
+    struct cb_index_iter it;
+    if (cb_index_start(w, CB_INDEX_PAIRS, requester, target, &it)) {
+        size_t first = CB_NOWHERE;
+        for (size_t pos; (pos = cb_index_next(&it)) != CB_NOWHERE;)
+            if (pos < first && cb_callback_active(&w->callbacks[pos]))
+                first = pos;
+        return first == CB_NOWHERE ? NULL : &w->callbacks[first];
+    }
     for (size_t i = 0; i < w->n_callbacks; i++) {
         struct cb_callback *c = &w->callbacks[i];
         if (cb_callback_active(c) && cb_streq(c->requester, requester) &&
