@@ -19,12 +19,21 @@ struct db_pool {
 
 static atomic_int next_slot;
 
+static enum db_status run_round_trip(struct db_conn *c, struct db_pipeline *p, bool commit);
+
 static PGconn *connect_url(const char *url)
 {
     /* connect_timeout keeps requests during an outage short: they answer 503 quickly. */
     const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
     const char *vals[] = {url, "2", "callbackd", NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    if (pg && PQstatus(pg) == CONNECTION_OK) {
+        /* Every statement here is a short indexed OLTP query: JIT compiling one (switched on by
+         * a misestimate) costs more than running it. Set per session, keeping the URL's own
+         * options. */
+        PGresult *r = PQexec(pg, "SET jit = off");
+        PQclear(r);
+    }
     if (pg && PQstatus(pg) != CONNECTION_OK) {
         cb_log(CB_LOG_WARN, "database connection failed",
                json_pack("{s:s}", "error", PQerrorMessage(pg)));
@@ -59,6 +68,8 @@ void db_conn_close(struct db_conn *c)
 {
     if (!c)
         return;
+    db_discard(c);
+    free(c->deferred);
     if (c->pg)
         PQfinish(c->pg);
     free(c);
@@ -85,9 +96,12 @@ void db_pool_free(struct db_pool *p)
 {
     if (!p)
         return;
-    for (int i = 0; p->conns && i < p->size; i++)
+    for (int i = 0; p->conns && i < p->size; i++) {
         if (p->conns[i].pg)
             PQfinish(p->conns[i].pg);
+        db_discard(&p->conns[i]);
+        free(p->conns[i].deferred);
+    }
     free(p->conns);
     free(p->url);
     pthread_mutex_destroy(&p->lock);
@@ -137,6 +151,7 @@ struct db_conn *db_pool_acquire(struct db_pool *p, int timeout_ms, enum db_statu
 
 void db_pool_release(struct db_pool *p, struct db_conn *c)
 {
+    db_discard(c);
     if (c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
         /* Left inside a transaction (an error path): roll back, or drop it if that fails. */
         PGresult *r = PQexec(c->pg, "ROLLBACK");
@@ -220,6 +235,15 @@ static bool prepare(struct db_conn *c, struct db_stmt *s, enum db_status *st)
 PGresult *db_exec(struct db_conn *c, struct db_stmt *s, const char *const *params,
                   enum db_status *st)
 {
+    if (c->begin_pending || (c->deferred && c->deferred->n)) { /* in the same round trip */
+        struct db_pipeline p = {0};
+        db_pipeline_add(&p, s, params);
+        *st = db_pipeline_run(c, &p);
+        PGresult *r = p.results[0];
+        p.results[0] = NULL;
+        db_pipeline_clear(&p);
+        return r;
+    }
     if (!prepare(c, s, st))
         return NULL;
     PGresult *r = PQexecPrepared(c->pg, s->name, s->n_params, params, NULL, NULL, 0);
@@ -236,6 +260,11 @@ enum db_status db_run(struct db_conn *c, struct db_stmt *s, const char *const *p
 
 enum db_status db_exec_simple(struct db_conn *c, const char *sql)
 {
+    if (c->begin_pending || c->deferred) {
+        enum db_status st = run_round_trip(c, NULL, false); /* what is pending goes first */
+        if (st != DB_OK)
+            return st;
+    }
     PGresult *r = PQexec(c->pg, sql);
     enum db_status st = db_classify(c, r);
     PQclear(r);
@@ -264,7 +293,7 @@ long long db_int(const PGresult *r, int row, int col)
 
 void db_pipeline_add(struct db_pipeline *p, struct db_stmt *s, const char *const *params)
 {
-    if (p->n == DB_PIPELINE_MAX || s->n_params > 4) {
+    if (p->n == DB_PIPELINE_MAX || s->n_params > DB_PIPELINE_PARAMS) {
         p->overflow = true;
         return;
     }
@@ -291,38 +320,59 @@ void db_pipeline_add_rows(struct db_pipeline *p, struct db_stmt *s, json_t *rows
 void db_pipeline_clear(struct db_pipeline *p)
 {
     for (int i = 0; i < p->n; i++) {
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < DB_PIPELINE_PARAMS; k++)
             free(p->params[i][k]);
         PQclear(p->results[i]);
     }
     memset(p, 0, sizeof *p);
 }
 
-enum db_status db_pipeline_run(struct db_conn *c, struct db_pipeline *p)
+/* Sends BEGIN (when pending), the deferred writes, the statements of `p` (may be NULL) and
+ * COMMIT (when `commit`) in one round trip; results of `p` land in p->results. The first
+ * failure decides the outcome; the rest of the pipeline is then skipped by the server. */
+static enum db_status run_round_trip(struct db_conn *c, struct db_pipeline *p, bool commit)
 {
-    if (p->overflow)
-        return DB_ERROR;
-    enum db_status st = DB_OK;
-    for (int i = 0; i < p->n; i++) /* preparing needs the ordinary mode: once per connection */
-        if (!prepare(c, p->stmts[i], &st))
-            return st;
-    if (p->n == 0)
+    struct db_pipeline *parts[2] = {c->deferred, p};
+    for (int k = 0; k < 2; k++) {
+        if (parts[k] && parts[k]->overflow)
+            return DB_ERROR;
+        for (int i = 0; parts[k] && i < parts[k]->n; i++) {
+            enum db_status st; /* preparing needs the ordinary mode: once per connection */
+            if (!prepare(c, parts[k]->stmts[i], &st))
+                return st;
+        }
+    }
+    bool begin = c->begin_pending;
+    c->begin_pending = false;
+    int n_deferred = c->deferred ? c->deferred->n : 0;
+    if (!begin && n_deferred == 0 && (!p || p->n == 0) && !commit)
         return DB_OK;
+    enum db_status st = DB_OK;
     if (!PQenterPipelineMode(c->pg))
         return DB_ERROR;
-    for (int i = 0; i < p->n; i++)
-        if (!PQsendQueryPrepared(c->pg, p->stmts[i]->name, p->stmts[i]->n_params,
-                                 (const char *const *)p->params[i], NULL, NULL, 0))
-            goto broken;
+    if (begin && !PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
+        goto broken;
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; parts[k] && i < parts[k]->n; i++)
+            if (!PQsendQueryPrepared(c->pg, parts[k]->stmts[i]->name, parts[k]->stmts[i]->n_params,
+                                     (const char *const *)parts[k]->params[i], NULL, NULL, 0))
+                goto broken;
+    if (commit && !PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
+        goto broken;
     if (!PQpipelineSync(c->pg))
         goto broken;
-    for (int i = 0; i < p->n; i++) {
+    int total = (begin ? 1 : 0) + n_deferred + (p ? p->n : 0) + (commit ? 1 : 0);
+    for (int i = 0; i < total; i++) {
         PGresult *r = PQgetResult(c->pg);
         if (!r)
             goto broken;
-        p->results[i] = r;
         if (st == DB_OK && PQresultStatus(r) != PGRES_PIPELINE_ABORTED)
             st = db_classify(c, r);
+        int in_p = i - (begin ? 1 : 0) - n_deferred;
+        if (p && in_p >= 0 && in_p < p->n)
+            p->results[in_p] = r;
+        else
+            PQclear(r);
         while ((r = PQgetResult(c->pg)) != NULL) /* the end of statement i */
             PQclear(r);
     }
@@ -331,6 +381,8 @@ enum db_status db_pipeline_run(struct db_conn *c, struct db_pipeline *p)
     PQclear(sync);
     if (!synced || !PQexitPipelineMode(c->pg))
         goto broken;
+    if (c->deferred)
+        db_pipeline_clear(c->deferred);
     return st;
 broken:
     /* The connection is out of step with us: drop it; the next use reconnects (503 meanwhile). */
@@ -338,5 +390,52 @@ broken:
            json_pack("{s:s}", "error", PQerrorMessage(c->pg)));
     PQfinish(c->pg);
     c->pg = NULL;
+    if (c->deferred)
+        db_pipeline_clear(c->deferred);
     return DB_UNAVAILABLE;
+}
+
+enum db_status db_pipeline_run(struct db_conn *c, struct db_pipeline *p)
+{
+    return run_round_trip(c, p, false);
+}
+
+void db_pipeline_defer(struct db_conn *c, struct db_pipeline *p)
+{
+    if (!c->deferred)
+        c->deferred = calloc(1, sizeof *c->deferred);
+    struct db_pipeline *d = c->deferred;
+    if (!d || d->n + p->n > DB_PIPELINE_MAX || p->overflow) {
+        if (d)
+            d->overflow = true; /* reported by the round trip that would have sent them */
+        db_pipeline_clear(p);
+        return;
+    }
+    for (int i = 0; i < p->n; i++) {
+        d->stmts[d->n] = p->stmts[i];
+        memcpy(d->params[d->n], p->params[i], sizeof p->params[i]); /* ownership moves */
+        d->n++;
+    }
+    memset(p, 0, sizeof *p);
+}
+
+enum db_status db_flush(struct db_conn *c)
+{
+    return run_round_trip(c, NULL, false);
+}
+
+enum db_status db_commit(struct db_conn *c)
+{
+    if (c->begin_pending && !(c->deferred && (c->deferred->n || c->deferred->overflow))) {
+        c->begin_pending = false; /* nothing was sent: nothing to end */
+        return DB_OK;
+    }
+    return run_round_trip(c, NULL, true);
+}
+
+void db_discard(struct db_conn *c)
+{
+    c->begin_pending = false;
+    if (c->deferred)
+        db_pipeline_clear(c->deferred);
 }

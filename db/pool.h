@@ -34,6 +34,12 @@ struct db_conn {
     PGconn *pg;
     bool prepared[DB_MAX_STMTS];
     bool in_use;
+    /* A transaction was begun but BEGIN is not sent yet: it goes out in the same round trip as
+     * the transaction's first statement (db_tx_run). */
+    bool begin_pending;
+    /* Writes whose results nobody reads, sent with the next round trip (at the latest with
+     * COMMIT): see db_pipeline_defer. */
+    struct db_pipeline *deferred;
     char last_sqlstate[6];
 };
 
@@ -62,7 +68,8 @@ PGresult *db_exec(struct db_conn *c, struct db_stmt *s, const char *const *param
                   enum db_status *st);
 /* Runs a prepared statement whose rows are not needed; returns its outcome. */
 enum db_status db_run(struct db_conn *c, struct db_stmt *s, const char *const *params);
-/* Runs plain SQL without parameters (BEGIN, COMMIT, migrations). */
+/* Runs plain SQL without parameters (BEGIN, COMMIT, migrations). With a BEGIN pending, COMMIT
+ * and ROLLBACK end the empty transaction without a round trip. */
 enum db_status db_exec_simple(struct db_conn *c, const char *sql);
 /* Classifies a result: DB_OK for COMMAND_OK/TUPLES_OK; otherwise by SQLSTATE and connection. */
 enum db_status db_classify(struct db_conn *c, const PGresult *res);
@@ -75,12 +82,13 @@ long long db_int(const PGresult *r, int row, int col);
 
 /* Several prepared statements sent in one round trip (libpq pipeline mode); they run one after
  * the other, in order, in the connection's current transaction. */
-#define DB_PIPELINE_MAX 24
+#define DB_PIPELINE_MAX    24
+#define DB_PIPELINE_PARAMS 12 /* parameters of one statement at most (the largest has 10) */
 struct db_pipeline {
     int n;
     bool overflow;
     struct db_stmt *stmts[DB_PIPELINE_MAX];
-    char *params[DB_PIPELINE_MAX][4]; /* copies, freed by db_pipeline_clear */
+    char *params[DB_PIPELINE_MAX][DB_PIPELINE_PARAMS]; /* copies, freed by db_pipeline_clear */
     PGresult *results[DB_PIPELINE_MAX];
 };
 
@@ -93,5 +101,17 @@ void db_pipeline_add_rows(struct db_pipeline *p, struct db_stmt *s, json_t *rows
 enum db_status db_pipeline_run(struct db_conn *c, struct db_pipeline *p);
 /* Frees parameters and results; the pipeline can be reused. */
 void db_pipeline_clear(struct db_pipeline *p);
+/* Hands the statements queued in `p` to the connection, unsent: they go out in front of the
+ * transaction's next round trip, at the latest with its COMMIT (db_commit), so that a decision's
+ * writes cost no round trip of their own. Their failure is the outcome of that round trip. `p`
+ * is emptied. */
+void db_pipeline_defer(struct db_conn *c, struct db_pipeline *p);
+/* Sends what is deferred now, for a caller that must know its outcome on its own. */
+enum db_status db_flush(struct db_conn *c);
+/* Sends what is deferred and COMMIT in one round trip (with BEGIN when nothing was sent yet). */
+enum db_status db_commit(struct db_conn *c);
+/* Forgets a pending BEGIN and the deferred writes (before a ROLLBACK, or when the connection is
+ * given back). */
+void db_discard(struct db_conn *c);
 
 #endif

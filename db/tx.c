@@ -6,12 +6,13 @@ enum db_status db_tx_run_on(struct db_conn *c, db_tx_fn fn, void *ctx)
 {
     enum db_status st = DB_ERROR;
     for (int attempt = 0; attempt < DB_TX_ATTEMPTS; attempt++) {
-        st = db_exec_simple(c, "BEGIN");
-        if (st != DB_OK)
-            return st;
+        /* BEGIN goes out with the first statement, the deferred writes with COMMIT: a decision
+         * is three round trips (load, load, save + commit). */
+        c->begin_pending = true;
         st = fn(c, ctx);
         if (st == DB_OK)
-            st = db_exec_simple(c, "COMMIT");
+            st = db_commit(c);
+        db_discard(c);
         if (st != DB_OK && c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
             (void)db_exec_simple(c, "ROLLBACK");
         if (st != DB_RETRY)

@@ -9,61 +9,86 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The numbers a decision on the seed may touch; locked before anything is read. */
-static struct db_stmt world_lock = DB_STMT(
-    "world_lock", 3,
-    "WITH seed AS (SELECT unnest($1::text[]) AS n), "
-    "hg AS (SELECT hunt_group AS n FROM hunt_group_members WHERE station IN (SELECT n FROM seed)), "
-    "s AS (SELECT n FROM seed UNION SELECT n FROM hg), "
-    "c1 AS (SELECT requester, target FROM callbacks WHERE ended_at IS NULL AND "
-    "       (requester IN (SELECT n FROM s) OR target IN (SELECT n FROM s) OR "
-    "        notify_station IN (SELECT n FROM s) OR id = ANY($2::uuid[]))), "
-    "t AS (SELECT n FROM s UNION SELECT target FROM c1), "
-    "c2 AS (SELECT requester FROM callbacks WHERE ended_at IS NULL AND NOT $3::boolean AND "
-    "       target IN (SELECT n FROM t)), "
-    "l AS (SELECT n FROM t UNION SELECT requester FROM c1 UNION SELECT requester FROM c2) "
-    "SELECT count(pg_advisory_xact_lock(25442, k)) FROM "
-    "(SELECT DISTINCT hashtext(n) AS k FROM l ORDER BY 1) AS keys");
+/* Engaged: notifying or recalling (CB-17: such a callback holds its requester and a slot of its
+ * target). */
+#define ENGAGED "state IN ('notifying', 'recalling')"
 
-/* The active callbacks concerned: of the seed (c1), every one queued on their targets (c2),
- * every one of those requesters, and every one ringing or recalling on one of them or on a
- * console of their console group (to know who is already engaged: CB-17, CB-31). */
+/* What a decision on the seed concerns, found through indexes bounded by the parties (never the
+ * size of the table; ended callbacks are in none of these partial indexes):
+ *   s   the seed numbers and the hunt groups they are members of;
+ *   c1  the active callbacks of s: set by, waiting on, or ringing one of them, and those named;
+ *   t   the scope: s, plus the targets of c1 when a requester of s may become free to be rung
+ *       (not $3, the seed's "narrow"; or a callback of c1 is engaged and may end) or when the
+ *       decision is about a callback named by id; of those, not a station that cannot take a
+ *       recall now whatever this decision does (busy, failed over, DND, Make Busy, Attendant
+ *       Busy-out: CB-11, CB-14, CB-19), since nothing waiting on it can mature, unless the
+ *       callback is queued for its console (CB-31: it returns to pending when its target is
+ *       not free);
+ *   c2  every active callback queued on t (the whole queues are scheduled, CB-17).
+ * Arrays, not IN (subquery), so that each step is an index scan on `= ANY(array)`. */
+#define WORLD_SCOPE                                                                                \
+    "WITH s AS MATERIALIZED (SELECT array(SELECT unnest($1::text[]) UNION "                        \
+    "  SELECT hunt_group FROM hunt_group_members WHERE station = ANY($1::text[])) AS a), "         \
+    "c1 AS MATERIALIZED ("                                                                         \
+    "  SELECT id, requester, target, state FROM callbacks WHERE ended_at IS NULL "                 \
+    "    AND requester = ANY((SELECT a FROM s)::text[]) "                                          \
+    "  UNION SELECT id, requester, target, state FROM callbacks WHERE ended_at IS NULL "           \
+    "    AND target = ANY((SELECT a FROM s)::text[]) "                                             \
+    "  UNION SELECT id, requester, target, state FROM callbacks WHERE ended_at IS NULL "           \
+    "    AND " ENGAGED " AND notify_station = ANY((SELECT a FROM s)::text[]) "                     \
+    "  UNION SELECT id, requester, target, state FROM callbacks WHERE ended_at IS NULL "           \
+    "    AND id = ANY($2::uuid[])), "                                                              \
+    "t AS MATERIALIZED (SELECT array(SELECT unnest(a) FROM s UNION SELECT target FROM c1 "         \
+    "  WHERE (NOT $3::boolean OR cardinality($2::uuid[]) > 0 OR EXISTS (SELECT 1 FROM c1 "         \
+    "  WHERE " ENGAGED ")) AND (state = 'queued' OR NOT EXISTS (SELECT 1 FROM stations x "         \
+    "  WHERE x.number = c1.target AND (x.busy OR x.failed_over OR x.dnd OR x.make_busy "           \
+    "  OR x.attendant_busy_out)))) AS a), "                                                        \
+    "c2 AS MATERIALIZED (SELECT id, requester FROM callbacks WHERE ended_at IS NULL "              \
+    "  AND target = ANY((SELECT a FROM t)::text[])), "
+
+/* The numbers a decision on the seed may touch (the scope and every requester queued on it),
+ * locked in sorted order before anything is read. */
+static struct db_stmt world_lock =
+    DB_STMT("world_lock", 3,
+            WORLD_SCOPE "l AS (SELECT unnest(a) AS n FROM t UNION SELECT requester FROM c1 "
+                        "UNION SELECT requester FROM c2) "
+                        "SELECT count(pg_advisory_xact_lock(25442, k)) FROM "
+                        "(SELECT DISTINCT hashtext(n) AS k FROM l ORDER BY 1) AS keys");
+
+/* The active callbacks concerned: c1, c2, and every engaged one ringing a requester of those or
+ * a console of such a requester's console group (to know who is already engaged: CB-17, CB-31).
+ * Each row also carries the scope (column 25, t) and every number the world needs (column 26). */
 static struct db_stmt world_callbacks = DB_STMT(
     "world_callbacks", 3,
-    "WITH seed AS (SELECT unnest($1::text[]) AS n), "
-    "hg AS (SELECT hunt_group AS n FROM hunt_group_members WHERE station IN (SELECT n FROM seed)), "
-    "s AS (SELECT n FROM seed UNION SELECT n FROM hg), "
-    "c1 AS (SELECT id, requester, target FROM callbacks WHERE ended_at IS NULL AND "
-    "       (requester IN (SELECT n FROM s) OR target IN (SELECT n FROM s) OR "
-    "        notify_station IN (SELECT n FROM s) OR id = ANY($2::uuid[]))), "
-    "t AS (SELECT n FROM s UNION SELECT target FROM c1), "
-    "c2 AS (SELECT id, requester FROM callbacks WHERE ended_at IS NULL AND NOT $3::boolean AND "
-    "       target IN (SELECT n FROM t)), "
-    "r AS (SELECT requester AS n FROM c1 UNION SELECT requester FROM c2), "
-    "p AS (SELECT n FROM r UNION SELECT o.number FROM stations o JOIN stations q ON "
-    "      o.console_group = q.console_group WHERE q.number IN (SELECT n FROM r) AND "
-    "      q.kind = 'console' AND o.kind = 'console'), "
-    "ids AS (SELECT id FROM c1 UNION SELECT id FROM c2 UNION "
-    "        SELECT id FROM callbacks WHERE ended_at IS NULL AND (requester IN (SELECT n FROM r) "
-    "        OR notify_station IN (SELECT n FROM p))) "
-    "SELECT " DB_CALLBACK_COLUMNS ", (target IN (SELECT n FROM t)) AS in_scope, "
-    "(SELECT array_to_json(array_agg(n)) FROM t) "
-    "FROM callbacks WHERE id IN (SELECT id FROM ids) ORDER BY seq");
+    WORLD_SCOPE
+    "r AS MATERIALIZED (SELECT array(SELECT requester FROM c1 UNION SELECT requester FROM c2) "
+    "  AS a), "
+    "p AS MATERIALIZED (SELECT array(SELECT unnest(a) FROM r UNION SELECT o.number FROM stations o "
+    "  JOIN stations q ON o.console_group = q.console_group WHERE q.kind = 'console' "
+    "  AND o.kind = 'console' AND q.number = ANY((SELECT a FROM r)::text[])) AS a), "
+    "ids AS MATERIALIZED (SELECT id FROM c1 UNION SELECT id FROM c2 UNION SELECT id FROM callbacks "
+    "  WHERE ended_at IS NULL AND " ENGAGED
+    " AND notify_station = ANY((SELECT a FROM p)::text[])), "
+    "cb AS MATERIALIZED (SELECT * FROM callbacks WHERE id = ANY(array(SELECT id FROM ids))) "
+    "SELECT " DB_CALLBACK_COLUMNS
+    ", (SELECT a FROM t), (SELECT array(SELECT unnest(a) FROM s UNION SELECT requester FROM cb "
+    "  UNION SELECT target FROM cb UNION SELECT notify_station FROM cb "
+    "  WHERE notify_station IS NOT NULL)) "
+    "FROM cb ORDER BY seq");
 
 /* The stations named, the members of hunt groups named, and the consoles sharing a console
- * group with a console named (CB-31 rerouting). */
+ * group with a console named (CB-31 rerouting); the hunt groups of members named. */
 static struct db_stmt world_stations = DB_STMT(
     "world_stations", 1,
-    "WITH nums AS (SELECT unnest($1::text[]) AS n), "
-    "more AS (SELECT station AS n FROM hunt_group_members WHERE hunt_group IN (SELECT n FROM nums) "
-    "         OR hunt_group IN (SELECT hunt_group FROM hunt_group_members "
-    "                           WHERE station IN (SELECT n FROM nums)) "
-    "         UNION SELECT o.number FROM stations o WHERE o.kind = 'console' AND o.console_group "
-    "IN "
-    "         (SELECT x.console_group FROM stations x WHERE x.kind = 'console' "
-    "          AND x.number IN (SELECT n FROM nums))) "
+    "WITH g AS MATERIALIZED (SELECT array(SELECT unnest($1::text[]) UNION SELECT hunt_group "
+    "  FROM hunt_group_members WHERE station = ANY($1::text[])) AS a), "
+    "more AS MATERIALIZED (SELECT array(SELECT unnest($1::text[]) "
+    "  UNION SELECT station FROM hunt_group_members WHERE hunt_group = ANY((SELECT a FROM "
+    "g)::text[]) "
+    "  UNION SELECT o.number FROM stations o JOIN stations x ON o.console_group = x.console_group "
+    "  WHERE o.kind = 'console' AND x.kind = 'console' AND x.number = ANY($1::text[])) AS a) "
     "SELECT " DB_STATION_COLUMNS DB_STATION_FROM
-    "WHERE s.number IN (SELECT n FROM nums UNION SELECT n FROM more) ORDER BY s.number");
+    "WHERE s.number = ANY((SELECT a FROM more)::text[]) ORDER BY s.number");
 
 static struct db_stmt world_trunks = DB_STMT(
     "world_trunks", 1,
@@ -75,12 +100,13 @@ static struct db_stmt world_hunts = DB_STMT(
     "world_hunts", 1,
     "SELECT g.number, g.callback_activation, m.station FROM hunt_groups g "
     "LEFT JOIN hunt_group_members m ON m.hunt_group = g.number "
-    "WHERE g.number = ANY($1::text[]) OR g.number IN (SELECT hunt_group FROM hunt_group_members "
-    "WHERE station = ANY($1::text[])) ORDER BY g.number, m.position");
+    "WHERE g.number = ANY(array(SELECT unnest($1::text[]) UNION SELECT hunt_group "
+    "FROM hunt_group_members WHERE station = ANY($1::text[]))) ORDER BY g.number, m.position");
 
 static struct db_stmt trunk_prefix =
     DB_STMT("trunk_prefix", 1,
-            "SELECT number FROM trunk_groups WHERE starts_with($1, number) AND NOT EXISTS "
+            "SELECT number FROM trunk_groups WHERE number = ANY(array(SELECT left($1, k) "
+            "FROM generate_series(1, length($1)) AS k)) AND NOT EXISTS "
             "(SELECT 1 FROM directory_numbers d WHERE d.number = $1 AND d.kind <> 'trunk_group') "
             "ORDER BY length(number) DESC LIMIT 1");
 
@@ -105,49 +131,6 @@ enum db_status db_resolve_trunk_prefix(struct db_conn *c, const char *dialed,
         snprintf(group, CB_NUMBER_MAX, "%s", db_str(r, 0, 0));
     PQclear(r);
     return st;
-}
-
-/* A growing list of distinct numbers. */
-struct numbers {
-    char (*v)[CB_NUMBER_MAX];
-    int n, cap;
-};
-
-static void numbers_add(struct numbers *ns, const char *number)
-{
-    if (!number || !*number)
-        return;
-    for (int i = 0; i < ns->n; i++)
-        if (!strcmp(ns->v[i], number))
-            return;
-    if (ns->n == ns->cap) {
-        int cap = ns->cap ? ns->cap * 2 : 16;
-        void *g = realloc(ns->v, (size_t)cap * sizeof *ns->v);
-        if (!g)
-            return;
-        ns->v = g;
-        ns->cap = cap;
-    }
-    snprintf(ns->v[ns->n++], CB_NUMBER_MAX, "%s", number);
-}
-
-/* The numbers as a text[] literal (malloc'd). */
-static char *numbers_literal(const struct numbers *ns)
-{
-    size_t size = (size_t)ns->n * (CB_NUMBER_MAX + 3) + 3;
-    char *out = malloc(size);
-    if (!out)
-        return NULL;
-    const char **items = malloc(((size_t)ns->n + 1) * sizeof *items);
-    if (!items) {
-        free(out);
-        return NULL;
-    }
-    for (int i = 0; i < ns->n; i++)
-        items[i] = ns->v[i];
-    array_literal(out, size, items, ns->n);
-    free(items);
-    return out;
 }
 
 /* Reads trunk groups with their lines (one row per line, grouped by number). */
@@ -192,38 +175,38 @@ static void read_hunts(const PGresult *r, struct cb_world *w)
     }
 }
 
-/* Reads the callbacks, collecting the numbers they name and the scope targets. */
-static void read_callbacks(const PGresult *r, const struct db_world_seed *seed, struct cb_world *w,
-                           struct numbers *nums)
+/* Fills the world's scope from a text[] of directory numbers as PostgreSQL prints it ("{1,2}":
+ * directory numbers need no quoting). */
+static void read_scope(const char *array, struct cb_world *w)
 {
-    struct numbers scope = {0};
-    for (int i = 0; i < seed->n_numbers; i++) {
-        numbers_add(nums, seed->numbers[i]);
-        numbers_add(&scope, seed->numbers[i]);
+    size_t n = 1;
+    for (const char *p = array; *p; p++)
+        n += *p == ',';
+    w->scope_targets = calloc(n, sizeof *w->scope_targets);
+    if (!w->scope_targets)
+        return;
+    const char *p = array + (*array == '{');
+    while (*p && *p != '}') {
+        size_t len = strcspn(p, ",}");
+        if (len > 0 && len < CB_NUMBER_MAX) {
+            memcpy(w->scope_targets[w->n_scope_targets], p, len);
+            w->scope_targets[w->n_scope_targets++][len] = '\0';
+        }
+        p += len + (p[len] == ',');
     }
+}
+
+/* Reads the callbacks, the scope and the numbers the world needs (a text[] literal, malloc'd:
+ * the parameter of the second round trip). Without callbacks, both are the seed's numbers. */
+static char *read_callbacks(const PGresult *r, const char *seed_numbers, struct cb_world *w)
+{
     int rows = PQntuples(r);
     w->cap_callbacks = (size_t)rows + 4;
     w->callbacks = calloc(w->cap_callbacks, sizeof *w->callbacks);
-    for (int i = 0; i < rows && w->callbacks; i++) {
-        struct cb_callback *cb = &w->callbacks[w->n_callbacks++];
-        db_callback_from_row(r, i, cb);
-        numbers_add(nums, cb->requester);
-        numbers_add(nums, cb->target);
-        numbers_add(nums, cb->notify_station);
-        if (db_bool(r, i, DB_CALLBACK_NCOLUMNS))
-            numbers_add(&scope, cb->target);
-    }
-    if (rows > 0) { /* the scope also holds seed-related targets with no callback loaded */
-        json_t *t = json_loads(db_str(r, 0, DB_CALLBACK_NCOLUMNS + 1), 0, NULL);
-        size_t k;
-        json_t *v;
-        json_array_foreach(t, k, v) numbers_add(&scope, json_string_value(v));
-        json_decref(t);
-    }
-    w->scope_targets = calloc((size_t)scope.n + 1, sizeof *w->scope_targets);
-    for (int i = 0; i < scope.n && w->scope_targets; i++)
-        snprintf(w->scope_targets[w->n_scope_targets++], CB_NUMBER_MAX, "%s", scope.v[i]);
-    free(scope.v);
+    for (int i = 0; i < rows && w->callbacks; i++)
+        db_callback_from_row(r, i, &w->callbacks[w->n_callbacks++]);
+    read_scope(rows ? db_str(r, 0, DB_CALLBACK_NCOLUMNS) : seed_numbers, w);
+    return strdup(rows ? db_str(r, 0, DB_CALLBACK_NCOLUMNS + 1) : seed_numbers);
 }
 
 enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed,
@@ -240,7 +223,7 @@ enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed
     }
     array_literal(seeds, seeds_size, seed->numbers, seed->n_numbers);
     array_literal(ids, ids_size, seed->callback_ids, seed->n_callback_ids);
-    const char *params[] = {seeds, ids, seed->requester_only ? "true" : "false"};
+    const char *params[] = {seeds, ids, seed->narrow ? "true" : "false"};
 
     /* Round trip 1: the locks (statements of a pipeline run in order, so every read below
      * happens under them), the options, the callbacks concerned. */
@@ -248,24 +231,22 @@ enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed
     db_pipeline_add(&p, &world_lock, params);
     db_options_queue(&p);
     db_pipeline_add(&p, &world_callbacks, params);
-    free(seeds); /* the pipeline holds copies */
-    free(ids);
-    struct numbers nums = {0};
+    free(ids); /* the pipeline holds copies */
+    char *numbers = NULL;
     enum db_status st = db_pipeline_run(c, &p);
     if (st == DB_OK)
         st = db_options_read(p.results[1], &w->options);
     if (st == DB_OK)
-        read_callbacks(p.results[2], seed, w, &nums);
+        numbers = read_callbacks(p.results[2], seeds, w);
     db_pipeline_clear(&p);
-    char *lit = st == DB_OK ? numbers_literal(&nums) : NULL;
-    free(nums.v);
-    if (st != DB_OK || !lit) {
-        free(lit);
+    free(seeds);
+    if (st != DB_OK || !numbers || !w->callbacks || !w->scope_targets) {
+        free(numbers);
         return st != DB_OK ? st : DB_ERROR;
     }
 
     /* Round trip 2: the groups and stations those callbacks and the seed name. */
-    const char *one[] = {lit};
+    const char *one[] = {numbers};
     db_pipeline_add(&p, &world_trunks, one);
     db_pipeline_add(&p, &world_hunts, one);
     db_pipeline_add(&p, &world_stations, one);
@@ -279,7 +260,7 @@ enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed
             db_station_from_row(p.results[2], i, &w->stations[w->n_stations++], NULL);
     }
     db_pipeline_clear(&p);
-    free(lit);
+    free(numbers);
     return st;
 }
 
@@ -297,6 +278,12 @@ void db_world_free(struct cb_world *w)
     memset(w, 0, sizeof *w);
 }
 
+/* The values of `key` in the JSON array of rows $1, as an array of `type`: repeating a join's
+ * condition as `column = ANY(...)` keeps the plan an index scan whatever the table's size (the
+ * rows of jsonb_to_recordset are estimated at 100, so a large table would be hashed whole). */
+#define JSON_KEYS(key, type)                                                                       \
+    "array(SELECT (e->>'" key "')::" type " FROM jsonb_array_elements($1::jsonb) e)"
+
 static struct db_stmt save_stations = DB_STMT(
     "save_stations", 1,
     "UPDATE stations s SET busy = x.busy, hook_off = x.hook_off, dnd = x.dnd, "
@@ -308,7 +295,7 @@ static struct db_stmt save_stations = DB_STMT(
     "FROM jsonb_to_recordset($1::jsonb) AS x(number text, busy boolean, hook_off boolean, "
     "dnd boolean, make_busy boolean, attendant_busy_out boolean, forward_to text, "
     "failed_over boolean, console_available boolean, attempt_result text, attempt_to text) "
-    "WHERE s.number = x.number");
+    "WHERE s.number = x.number AND s.number = ANY(" JSON_KEYS("number", "text") ")");
 
 static struct db_stmt save_lines = DB_STMT(
     "save_lines", 1,
@@ -334,7 +321,9 @@ static struct db_stmt save_callbacks_update = DB_STMT(
     "lamp_lit = x.lamp_lit, updated_at = " MS("updated_at") ", expires_at = " MS0(
         "expires_at") ", ended_at = " MS0("ended_at") ", end_reason = nullif(x.end_reason, '') "
                                                       "FROM jsonb_to_recordset($1::jsonb) "
-                                                      "AS " CALLBACK_RECORD " WHERE c.id = x.id");
+                                                      "AS " CALLBACK_RECORD " WHERE c.id = x.id "
+                                                      "AND c.id = ANY(" JSON_KEYS("id",
+                                                                                  "uuid") ")");
 
 static struct db_stmt save_callbacks_insert = DB_STMT(
     "save_callbacks_insert", 1,
@@ -456,7 +445,8 @@ enum db_status db_world_save(struct db_conn *c, struct cb_world *w, const struct
     db_pipeline_add_rows(&p, &save_history, history);
     db_timers_queue(&p, sets, clears);
     db_outbox_queue(&p, outbox);
-    enum db_status st = db_pipeline_run(c, &p);
-    db_pipeline_clear(&p);
+    /* Nothing reads these results: they ride with the transaction's next round trip. */
+    enum db_status st = p.overflow ? DB_ERROR : DB_OK;
+    db_pipeline_defer(c, &p);
     return st;
 }

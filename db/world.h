@@ -18,7 +18,10 @@ struct db_world_seed {
     int n_numbers;
     const char *const *callback_ids; /* borrowed */
     int n_callback_ids;
-    bool requester_only; /* cancel all / phone list: no need to lock the targets' queues */
+    /* The decision cannot free a requester of the seed to be rung (an API set, a station turning
+     * busy...): the queues of the targets its callbacks wait on are not loaded, unless one of its
+     * callbacks is engaged (it may end). False loads them. */
+    bool narrow;
 };
 
 /* Locks and loads the world for `seed`. The world's arrays are owned: db_world_free(). */

@@ -64,49 +64,6 @@ enum db_status cb_service_decide(struct db_conn *c, const struct db_world_seed *
     return st;
 }
 
-/* The dirty flags of a world, in one order (stations, trunk lines, callbacks), so that one
- * event's changes can be told apart from those of the events before it in the same group. */
-static size_t flags_count(const struct cb_world *w)
-{
-    size_t n = w->n_stations + w->n_callbacks;
-    for (size_t g = 0; g < w->n_trunk_groups; g++)
-        n += w->trunk_groups[g].n_lines;
-    return n;
-}
-
-/* Visits every dirty flag; `fn` may read and write it. */
-static void flags_visit(struct cb_world *w, size_t n_callbacks, void (*fn)(bool *flag, void *arg),
-                        void *arg)
-{
-    for (size_t i = 0; i < w->n_stations; i++)
-        fn(&w->stations[i].dirty, arg);
-    for (size_t g = 0; g < w->n_trunk_groups; g++)
-        for (size_t i = 0; i < w->trunk_groups[g].n_lines; i++)
-            fn(&w->trunk_groups[g].lines[i].dirty, arg);
-    for (size_t i = 0; i < n_callbacks; i++)
-        fn(&w->callbacks[i].dirty, arg);
-}
-
-struct flags_cursor {
-    bool *saved;
-    size_t at;
-    bool any;
-};
-
-static void flag_take(bool *flag, void *arg)
-{
-    struct flags_cursor *f = arg;
-    f->saved[f->at++] = *flag;
-    *flag = false;
-}
-
-static void flag_merge(bool *flag, void *arg)
-{
-    struct flags_cursor *f = arg;
-    f->any |= *flag;
-    *flag |= f->saved[f->at++];
-}
-
 /* Whether the event names something provisioned (API.md: otherwise stored and ignored). */
 static bool concerns_world(struct cb_world *w, const struct cb_event *ev)
 {
@@ -138,11 +95,34 @@ struct event_group {
     int n_numbers;
     const char **ids;
     int n_ids;
+    bool may_free; /* some event may make a requester free to be rung (db/world.h "narrow") */
 };
+
+/* CB-17: whether the event may make a station free to be rung as a requester (idle, back on its
+ * own controller, a console available again) or end a callback between its parties. The queues
+ * of such a station's targets must then be scheduled; other events only make stations less
+ * available, and a callback they may end is engaged, which the world's loading sees. */
+static bool event_may_free(const struct cb_event *ev)
+{
+    switch (ev->type) {
+    case CB_EV_STATION_STATE:
+        return !ev->flag; /* idle */
+    case CB_EV_STATION_FAILOVER:
+        return !ev->flag; /* fail-back */
+    case CB_EV_CONSOLE_AVAILABILITY:
+        return ev->flag;
+    case CB_EV_CALL_CONNECTED:
+    case CB_EV_RECALL_RESULT:
+        return true;
+    default:
+        return false;
+    }
+}
 
 /* Adds what event `e` concerns to the group's seed; a dialed number is also resolved. */
 static enum db_status seed_event(struct db_conn *c, struct event_group *g, int e)
 {
+    g->may_free |= event_may_free(&g->evs[e]);
     struct cb_event *ev = &g->evs[e];
     const char **num = g->numbers;
     int *n = &g->n_numbers;
@@ -197,18 +177,14 @@ static void apply_in_order(struct cb_world *w, struct cb_decisions *d, void *arg
     for (int e = 0; e < a->n; e++) {
         if (!g->parsed[e] || !concerns_world(w, &g->evs[e]))
             continue;
-        const size_t before[3] = {d->n_commands, d->n_history, d->n_timers};
+        /* The core counts every mark it sets (cb_world.changes): an event that marks nothing
+         * and decides nothing was ignored, even if earlier events of the group marked. */
+        const size_t before[4] = {w->changes, d->n_commands, d->n_history, d->n_timers};
         size_t n_callbacks = w->n_callbacks;
-        struct flags_cursor f = {.saved = malloc(flags_count(w) + 1)};
-        if (!f.saved)
-            abort(); /* as the core does on out-of-memory */
-        flags_visit(w, n_callbacks, flag_take, &f);
         cb_core_on_event(w, &g->evs[e], now_ms, d);
-        f.at = 0;
-        flags_visit(w, n_callbacks, flag_merge, &f);
-        free(f.saved);
-        ignored[e] = !(f.any || w->n_callbacks > n_callbacks || d->n_commands > before[0] ||
-                       d->n_history > before[1] || d->n_timers > before[2]);
+        ignored[e] =
+            !(w->changes != before[0] || w->n_callbacks > n_callbacks ||
+              d->n_commands > before[1] || d->n_history > before[2] || d->n_timers > before[3]);
     }
 }
 
@@ -239,7 +215,8 @@ enum db_status cb_service_apply_events(struct db_conn *c, json_t *const *events,
         struct db_world_seed seed = {.numbers = g.numbers,
                                      .n_numbers = g.n_numbers,
                                      .callback_ids = g.ids,
-                                     .n_callback_ids = g.n_ids};
+                                     .n_callback_ids = g.n_ids,
+                                     .narrow = !g.may_free};
         struct apply_args a = {.g = &g, .n = n, .now_ms = now_ms, .ignored = ignored};
         st = cb_service_decide(c, &seed, apply_in_order, &a);
     }

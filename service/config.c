@@ -9,10 +9,10 @@
 
 /* The variables of API.md, each overridable by the flag of the same name in lower case. */
 static const char *const VARS[] = {
-    "CALLBACKD_LISTEN",       "CALLBACKD_DATABASE_URL",    "CALLBACKD_ADMIN_TOKEN",
-    "CALLBACKD_PBX_SECRET",   "CALLBACKD_PBX_COMMAND_URL", "CALLBACKD_TLS_CERT",
-    "CALLBACKD_TLS_KEY",      "CALLBACKD_LOG_LEVEL",       "CALLBACKD_HTTP_THREADS",
-    "CALLBACKD_DB_POOL_SIZE",   "CALLBACKD_INBOX_RETENTION_S",
+    "CALLBACKD_LISTEN",       "CALLBACKD_DATABASE_URL",      "CALLBACKD_ADMIN_TOKEN",
+    "CALLBACKD_PBX_SECRET",   "CALLBACKD_PBX_COMMAND_URL",   "CALLBACKD_TLS_CERT",
+    "CALLBACKD_TLS_KEY",      "CALLBACKD_LOG_LEVEL",         "CALLBACKD_HTTP_THREADS",
+    "CALLBACKD_DB_POOL_SIZE", "CALLBACKD_INBOX_RETENTION_S",
 };
 #define N_VARS (sizeof VARS / sizeof VARS[0])
 
@@ -31,7 +31,7 @@ const char *cb_config_usage(void)
            "  CALLBACKD_PBX_COMMAND_URL  where commands are POSTed (unset: only kept)\n"
            "  CALLBACKD_TLS_CERT, CALLBACKD_TLS_KEY  PEM files; both set: HTTPS\n"
            "  CALLBACKD_LOG_LEVEL        debug, info, warn or error (default info)\n"
-           "  CALLBACKD_HTTP_THREADS     HTTP worker threads (default 4)\n"
+           "  CALLBACKD_HTTP_THREADS     HTTP worker threads (default 16)\n"
            "  CALLBACKD_DB_POOL_SIZE     database connections for the API (default threads + 2)\n"
            "  CALLBACKD_INBOX_RETENTION_S  how long applied PBX events are kept (default 604800)\n";
 }
@@ -159,7 +159,7 @@ int cb_config_load(struct cb_config *cfg, int argc, char **argv, char *err, unsi
     cfg->log_level = CB_LOG_INFO;
     if (v[7] && *v[7] && (cfg->log_level = cb_log_level_parse(v[7])) < 0)
         return fail(err, errlen, "%s must be one of debug, info, warn, error", VARS[7]);
-    cfg->http_threads = 4;
+    cfg->http_threads = 16;
     if (v[8] && *v[8] && parse_count(v[8], 1, 64, &cfg->http_threads) != 0)
         return fail(err, errlen, "%s must be a whole number from 1 to 64", VARS[8]);
     cfg->db_pool_size = cfg->http_threads + 2;
@@ -167,7 +167,8 @@ int cb_config_load(struct cb_config *cfg, int argc, char **argv, char *err, unsi
         return fail(err, errlen, "%s must be a whole number from 1 to 256", VARS[9]);
     cfg->inbox_retention_s = 7 * 24 * 3600;
     if (v[10] && *v[10] && parse_count(v[10], 1, 365 * 24 * 3600, &cfg->inbox_retention_s) != 0)
-        return fail(err, errlen, "%s must be a whole number of seconds from 1 to 31536000", VARS[10]);
+        return fail(err, errlen, "%s must be a whole number of seconds from 1 to 31536000",
+                    VARS[10]);
 
     cfg->database_url = strdup(v[1]);
     cfg->admin_token = strdup(v[2]);

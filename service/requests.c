@@ -49,23 +49,22 @@ enum db_status cb_request_set(struct db_conn *c, const struct cb_set_request *re
     struct cb_set_request r = *req;
     cb_new_uuid(r.new_id);
     r.new_seq = INT64_MAX / 2;
-    enum db_number_kind kind;
-    enum db_status st = db_number_kind(c, r.target, &kind);
-    if (st != DB_OK)
-        return st;
-    if (kind == DB_NUMBER_FREE && !r.external_number[0]) {
-        /* "95551234": trunk group 9, outside number 5551234 (longest prefix, API.md) */
+    if (!r.external_number[0]) {
+        /* "95551234": trunk group 9, outside number 5551234 (longest prefix, API.md); a station
+         * or hunt group number is never split, and a trunk group's own number stays whole. */
         char group[CB_NUMBER_MAX];
-        st = db_resolve_trunk_prefix(c, r.target, group);
+        enum db_status st = db_resolve_trunk_prefix(c, r.target, group);
         if (st != DB_OK)
             return st;
-        if (group[0]) {
+        if (group[0] && strcmp(group, r.target) != 0) {
             snprintf(r.external_number, sizeof r.external_number, "%s", r.target + strlen(group));
             snprintf(r.target, sizeof r.target, "%s", group);
         }
     }
-    struct db_world_seed seed = {.numbers = (const char *[]){r.requester, r.target},
-                                 .n_numbers = 2};
+    /* A set frees nobody to be rung: the queues of the requester's other targets stay unloaded
+     * (db/world.h), unless the callback it supersedes is engaged. */
+    struct db_world_seed seed = {
+        .numbers = (const char *[]){r.requester, r.target}, .n_numbers = 2, .narrow = true};
     return run(c, &seed, decide_set, &r, request_id, res);
 }
 

@@ -59,6 +59,8 @@ static enum db_status apply_group_tx(struct db_conn *c, void *ctx)
         bodies[i] = g->events[i].body;
     /* The whole group against one world: loaded once, saved once (CB-50 group commit). */
     enum db_status st = cb_service_apply_events(c, bodies, g->n, cb_service_now(), ignored);
+    if (st == DB_OK)
+        st = db_flush(c); /* the group's writes: a failure there is the group's, not the inbox's */
     if (st == DB_UNAVAILABLE || st == DB_RETRY)
         return st;
     if (st != DB_OK) {
