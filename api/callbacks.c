@@ -10,6 +10,7 @@
 #include "db/idempotency.h"
 #include "db/tx.h"
 #include "service/requests.h"
+#include "service/set_batch.h"
 
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -121,7 +122,20 @@ void api_run_set(struct api_request *r, const struct cb_set_request *req)
         t.idem_key = key;
         request_hash(r->json, t.hash_hex);
     }
-    enum db_status st = db_tx_run(r->app->pool, set_tx, &t);
+    enum db_status st;
+    if (!t.idem_key && r->app->sets) {
+        /* Without a key nothing else is written: the set joins the others in flight. */
+        st = cb_set_batched(r->app->sets, &t.req, t.request_id, &t.res);
+        if (st == DB_OK) {
+            json_t *doc = api_callback_json(&t.res.callback);
+            t.body = json_dumps(doc, JSON_COMPACT);
+            json_decref(doc);
+            snprintf(t.location, sizeof t.location, "/v1/callbacks/%s", t.res.callback.id);
+            if (!t.body)
+                st = DB_ERROR;
+        }
+    } else
+        st = db_tx_run(r->app->pool, set_tx, &t);
     if (st == DB_OK && t.prev.found) {
         if (!t.prev.same_request) {
             json_t *errors = json_array();

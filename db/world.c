@@ -24,7 +24,8 @@
  *       Busy-out: CB-11, CB-14, CB-19), since nothing waiting on it can mature, unless the
  *       callback is queued for its console (CB-31: it returns to pending when its target is
  *       not free);
- *   c2  every active callback queued on t (the whole queues are scheduled, CB-17).
+ *   c2  every active callback queued on t and not already in c1 (the whole queues are
+ *       scheduled, CB-17).
  * Arrays, not IN (subquery), so that each step is an index scan on `= ANY(array)`. */
 #define WORLD_SCOPE                                                                                \
     "WITH s AS MATERIALIZED (SELECT array(SELECT unnest($1::text[]) UNION "                        \
@@ -44,7 +45,7 @@
     "  WHERE x.number = c1.target AND (x.busy OR x.failed_over OR x.dnd OR x.make_busy "           \
     "  OR x.attendant_busy_out)))) AS a), "                                                        \
     "c2 AS MATERIALIZED (SELECT id, requester FROM callbacks WHERE ended_at IS NULL "              \
-    "  AND target = ANY((SELECT a FROM t)::text[])), "
+    "  AND target = ANY(array(SELECT unnest(a) FROM t EXCEPT SELECT unnest(a) FROM s))), "
 
 /* The numbers a decision on the seed may touch (the scope and every requester queued on it),
  * locked in sorted order before anything is read. */
@@ -103,12 +104,16 @@ static struct db_stmt world_hunts = DB_STMT(
     "WHERE g.number = ANY(array(SELECT unnest($1::text[]) UNION SELECT hunt_group "
     "FROM hunt_group_members WHERE station = ANY($1::text[]))) ORDER BY g.number, m.position");
 
-static struct db_stmt trunk_prefix =
-    DB_STMT("trunk_prefix", 1,
-            "SELECT number FROM trunk_groups WHERE number = ANY(array(SELECT left($1, k) "
-            "FROM generate_series(1, length($1)) AS k)) AND NOT EXISTS "
-            "(SELECT 1 FROM directory_numbers d WHERE d.number = $1 AND d.kind <> 'trunk_group') "
-            "ORDER BY length(number) DESC LIMIT 1");
+/* For each dialed number, in order: the trunk group whose number is its longest prefix, or ""
+ * (a station or hunt group number is never trunk-prefixed). Probes the primary key with every
+ * prefix rather than scanning the trunk groups. */
+static struct db_stmt trunk_prefixes =
+    DB_STMT("trunk_prefixes", 1,
+            "SELECT coalesce((SELECT g.number FROM trunk_groups g WHERE g.number = ANY(array("
+            "  SELECT left(d.n, k) FROM generate_series(1, length(d.n)) AS k)) AND NOT EXISTS ("
+            "  SELECT 1 FROM directory_numbers x WHERE x.number = d.n AND x.kind <> 'trunk_group') "
+            "  ORDER BY length(g.number) DESC LIMIT 1), '') "
+            "FROM unnest($1::text[]) WITH ORDINALITY AS d(n, i) ORDER BY d.i");
 
 /* A text[] literal of the given strings (directory numbers and UUIDs need no quoting). */
 static void array_literal(char *out, size_t size, const char *const *items, int n)
@@ -120,15 +125,23 @@ static void array_literal(char *out, size_t size, const char *const *items, int 
         snprintf(out + used, size - used, "}");
 }
 
-enum db_status db_resolve_trunk_prefix(struct db_conn *c, const char *dialed,
-                                       char group[CB_NUMBER_MAX])
+enum db_status db_resolve_trunk_prefixes(struct db_conn *c, const char *const *dialed, int n,
+                                         char (*groups)[CB_NUMBER_MAX])
 {
-    const char *params[] = {dialed};
+    size_t size = (size_t)n * (CB_NUMBER_MAX + 3) + 3;
+    char *numbers = malloc(size);
+    if (!numbers)
+        return DB_ERROR;
+    array_literal(numbers, size, dialed, n);
+    const char *params[] = {numbers};
     enum db_status st;
-    PGresult *r = db_exec(c, &trunk_prefix, params, &st);
-    group[0] = '\0';
-    if (st == DB_OK && PQntuples(r) == 1)
-        snprintf(group, CB_NUMBER_MAX, "%s", db_str(r, 0, 0));
+    PGresult *r = db_exec(c, &trunk_prefixes, params, &st);
+    free(numbers);
+    for (int i = 0; i < n; i++)
+        groups[i][0] = '\0';
+    if (st == DB_OK && PQntuples(r) == n)
+        for (int i = 0; i < n; i++)
+            snprintf(groups[i], CB_NUMBER_MAX, "%s", db_str(r, i, 0));
     PQclear(r);
     return st;
 }

@@ -32,9 +32,10 @@ enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed
 enum db_status db_world_save(struct db_conn *c, struct cb_world *w, const struct cb_decisions *d,
                              json_t *outbox);
 void db_world_free(struct cb_world *w);
-/* The trunk group whose number is the longest prefix of `dialed` (API.md), or "" when none;
- * exact station and hunt group numbers are not trunk-prefixed. */
-enum db_status db_resolve_trunk_prefix(struct db_conn *c, const char *dialed,
-                                       char group[CB_NUMBER_MAX]);
+/* For each of the `n` dialed numbers, the trunk group whose number is its longest prefix
+ * (API.md), or "" when none; exact station and hunt group numbers are not trunk-prefixed. One
+ * round trip for all. */
+enum db_status db_resolve_trunk_prefixes(struct db_conn *c, const char *const *dialed, int n,
+                                         char (*groups)[CB_NUMBER_MAX]);
 
 #endif

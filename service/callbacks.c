@@ -144,7 +144,8 @@ static enum db_status seed_event(struct db_conn *c, struct event_group *g, int e
         num[(*n)++] = ev->station;
         if (ev->dialed[0]) {
             num[(*n)++] = ev->dialed;
-            enum db_status st = db_resolve_trunk_prefix(c, ev->dialed, g->groups[e]);
+            const char *dialed[] = {ev->dialed};
+            enum db_status st = db_resolve_trunk_prefixes(c, dialed, 1, &g->groups[e]);
             if (st != DB_OK)
                 return st;
             if (g->groups[e][0])

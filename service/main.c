@@ -8,6 +8,7 @@
 #include "service/config.h"
 #include "service/log.h"
 #include "service/metrics.h"
+#include "service/set_batch.h"
 #include "service/worker.h"
 
 #include <errno.h>
@@ -53,7 +54,8 @@ static int run_serve(const struct cb_config *cfg)
     app.pool = db_pool_new(cfg->database_url, cfg->db_pool_size);
     app.tokens = api_token_cache_new();
     app.metrics = cb_metrics_new(api_routes_count);
-    if (!app.pool || !app.tokens || !app.metrics) {
+    app.sets = cb_set_batcher_new(app.pool, app.metrics);
+    if (!app.pool || !app.tokens || !app.metrics || !app.sets) {
         cb_logf(CB_LOG_ERROR, "out of memory");
         return 1;
     }
@@ -86,6 +88,7 @@ static int run_serve(const struct cb_config *cfg)
     api_server_quiesce(server);
     api_server_stop(server, 10000);
     cb_worker_stop(app.worker);
+    cb_set_batcher_free(app.sets);
     db_pool_free(app.pool);
     api_token_cache_free(app.tokens);
     cb_metrics_free(app.metrics);

@@ -25,6 +25,8 @@ struct cb_metrics {
     atomic_ullong command_attempts, commands_delivered_total, commands_failed_total;
     struct cb_histogram delivery_latency; /* command created -> acknowledged */
     atomic_ullong timers_fired;
+    /* API sets applied by group commit (service/set_batch.c): sets, and their transactions */
+    atomic_ullong api_sets, api_set_transactions;
     atomic_int worker_leader; /* 1 while this process runs the worker */
 };
 

@@ -4,7 +4,9 @@
 #include "service/callbacks.h"
 #include "service/ids.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Runs one API decision: `fn` calls the core on the loaded world. */
@@ -34,38 +36,82 @@ static enum db_status run(struct db_conn *c, const struct db_world_seed *seed, d
     return cb_service_decide(c, seed, decide_request, &q);
 }
 
-static void decide_set(struct cb_world *w, void *arg, cb_time now, const struct cb_cause *cause,
-                       struct cb_decisions *out, struct cb_request_result *res)
+/* Applies the sets in order to one world; a refused set changes nothing (the core checks
+ * before it marks) and does not stop the ones after it. */
+struct set_batch {
+    struct cb_set_item *items;
+    int n;
+};
+
+static void decide_sets(struct cb_world *w, struct cb_decisions *d, void *arg)
 {
-    struct cb_callback *cb = cb_core_set(w, arg, now, cause, out);
-    if (cb)
-        res->callback = *cb;
+    struct set_batch *b = arg;
+    cb_time now = cb_service_now();
+    for (int i = 0; i < b->n; i++) {
+        struct cb_set_item *it = &b->items[i];
+        struct cb_cause cause = {.kind = CB_CAUSE_API};
+        snprintf(cause.ref, sizeof cause.ref, "%s", it->request_id);
+        struct cb_callback *cb = cb_core_set(w, &it->req, now, &cause, d);
+        it->res.error = d->error;
+        snprintf(it->res.detail, sizeof it->res.detail, "%s", d->error_detail);
+        if (cb)
+            it->res.callback = *cb;
+        d->error = CB_OK;
+        d->error_detail[0] = '\0';
+    }
+}
+
+enum db_status cb_request_set_many(struct db_conn *c, struct cb_set_item *items, int n)
+{
+    const char **dialed = calloc((size_t)n, sizeof *dialed);
+    const char **numbers = calloc(2 * (size_t)n, sizeof *numbers);
+    char(*groups)[CB_NUMBER_MAX] = calloc((size_t)n, sizeof *groups);
+    enum db_status st = dialed && numbers && groups ? DB_OK : DB_ERROR;
+    int n_dialed = 0;
+    for (int i = 0; i < n && st == DB_OK; i++) {
+        struct cb_set_request *r = &items[i].req;
+        memset(&items[i].res, 0, sizeof items[i].res);
+        cb_new_uuid(r->new_id);
+        r->new_seq = INT64_MAX / 2 + i; /* after every stored one, in arrival order */
+        if (!r->external_number[0])
+            dialed[n_dialed++] = r->target;
+    }
+    /* "95551234": trunk group 9, outside number 5551234 (longest prefix, API.md); a station or
+     * hunt group number is never split, and a trunk group's own number stays whole. */
+    if (st == DB_OK && n_dialed > 0)
+        st = db_resolve_trunk_prefixes(c, dialed, n_dialed, groups);
+    for (int i = 0, k = 0; i < n && st == DB_OK; i++) {
+        struct cb_set_request *r = &items[i].req;
+        const char *group = r->external_number[0] ? "" : groups[k++];
+        if (group[0] && strcmp(group, r->target) != 0) {
+            snprintf(r->external_number, sizeof r->external_number, "%s",
+                     r->target + strlen(group));
+            snprintf(r->target, sizeof r->target, "%s", group);
+        }
+        numbers[2 * i] = r->requester;
+        numbers[2 * i + 1] = r->target;
+    }
+    if (st == DB_OK) {
+        /* A set frees nobody to be rung: the queues of the requesters' other targets stay
+         * unloaded (db/world.h), unless a callback it supersedes is engaged. */
+        struct db_world_seed seed = {.numbers = numbers, .n_numbers = 2 * n, .narrow = true};
+        struct set_batch b = {.items = items, .n = n};
+        st = cb_service_decide(c, &seed, decide_sets, &b);
+    }
+    free(dialed);
+    free(numbers);
+    free(groups);
+    return st;
 }
 
 enum db_status cb_request_set(struct db_conn *c, const struct cb_set_request *req,
                               const char *request_id, struct cb_request_result *res)
 {
-    memset(res, 0, sizeof *res);
-    struct cb_set_request r = *req;
-    cb_new_uuid(r.new_id);
-    r.new_seq = INT64_MAX / 2;
-    if (!r.external_number[0]) {
-        /* "95551234": trunk group 9, outside number 5551234 (longest prefix, API.md); a station
-         * or hunt group number is never split, and a trunk group's own number stays whole. */
-        char group[CB_NUMBER_MAX];
-        enum db_status st = db_resolve_trunk_prefix(c, r.target, group);
-        if (st != DB_OK)
-            return st;
-        if (group[0] && strcmp(group, r.target) != 0) {
-            snprintf(r.external_number, sizeof r.external_number, "%s", r.target + strlen(group));
-            snprintf(r.target, sizeof r.target, "%s", group);
-        }
-    }
-    /* A set frees nobody to be rung: the queues of the requester's other targets stay unloaded
-     * (db/world.h), unless the callback it supersedes is engaged. */
-    struct db_world_seed seed = {
-        .numbers = (const char *[]){r.requester, r.target}, .n_numbers = 2, .narrow = true};
-    return run(c, &seed, decide_set, &r, request_id, res);
+    struct cb_set_item item = {.req = *req, .request_id = request_id};
+    enum db_status st = cb_request_set_many(c, &item, 1);
+    *res = item.res;
+    /* A refusal rolls the caller's transaction back (its idempotency claim with it). */
+    return st == DB_OK && res->error != CB_OK ? DB_ABORT : st;
 }
 
 static void decide_cancel(struct cb_world *w, void *arg, cb_time now, const struct cb_cause *cause,

@@ -13,8 +13,19 @@ struct cb_request_result {
     int cancelled;               /* cancel all */
 };
 
-/* CB-01..CB-10, CB-40: sets a callback. A target dialed through a trunk group ("95551234")
- * is split into group and outside number (API.md). */
+/* One set of a batch: the request, its request id (the history cause) and its outcome. */
+struct cb_set_item {
+    struct cb_set_request req;
+    const char *request_id;
+    struct cb_request_result res;
+};
+
+/* CB-01..CB-10, CB-40: sets the `n` callbacks in order against one world (loaded, locked and
+ * saved once), as if each were set alone one after the other. A refused set is reported in its
+ * item's `res.error` and changes nothing; DB_OK means the others are to be committed. */
+enum db_status cb_request_set_many(struct db_conn *c, struct cb_set_item *items, int n);
+/* One set alone: DB_ABORT when it is refused. A target dialed through a trunk group
+ * ("95551234") is split into group and outside number (API.md). */
 enum db_status cb_request_set(struct db_conn *c, const struct cb_set_request *req,
                               const char *request_id, struct cb_request_result *res);
 /* CB-25: cancels one callback (already checked to exist and be active). */

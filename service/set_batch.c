@@ -1,0 +1,130 @@
+#include "service/set_batch.h"
+#include "db/tx.h"
+#include "service/metrics.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+/* Sets applied in one transaction at most: bounds the world one batch loads and locks. */
+#define SET_BATCH_MAX 32
+
+/* A submitted set, on its submitter's stack until `done`. */
+struct pending {
+    struct cb_set_item item;
+    enum db_status st;
+    bool done;
+    struct pending *next;
+};
+
+struct cb_set_batcher {
+    struct db_pool *pool;
+    struct cb_metrics *metrics;
+    pthread_mutex_t lock;
+    pthread_cond_t finished; /* a batch ended: its sets are done, or a new leader is needed */
+    struct pending *head, *tail;
+    bool running;
+};
+
+struct cb_set_batcher *cb_set_batcher_new(struct db_pool *pool, struct cb_metrics *metrics)
+{
+    struct cb_set_batcher *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->pool = pool;
+    b->metrics = metrics;
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_cond_init(&b->finished, NULL);
+    return b;
+}
+
+void cb_set_batcher_free(struct cb_set_batcher *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_destroy(&b->lock);
+    pthread_cond_destroy(&b->finished);
+    free(b);
+}
+
+struct batch {
+    struct pending *sets[SET_BATCH_MAX];
+    struct cb_set_item items[SET_BATCH_MAX];
+    int n;
+};
+
+static enum db_status batch_tx(struct db_conn *c, void *ctx)
+{
+    struct batch *t = ctx;
+    for (int i = 0; i < t->n; i++)
+        t->items[i] = t->sets[i]->item; /* afresh on a retry (deadlock): new ids, new results */
+    return cb_request_set_many(c, t->items, t->n);
+}
+
+static enum db_status alone_tx(struct db_conn *c, void *ctx)
+{
+    struct pending *p = ctx;
+    struct cb_set_item item = p->item;
+    enum db_status st = cb_request_set_many(c, &item, 1);
+    p->item.res = item.res;
+    return st == DB_OK && item.res.error != CB_OK ? DB_ABORT : st;
+}
+
+/* Runs one batch outside the lock and records each set's outcome. */
+static void run_batch(struct cb_set_batcher *b, struct batch *t)
+{
+    enum db_status st = db_tx_run(b->pool, batch_tx, t);
+    atomic_fetch_add(&b->metrics->api_set_transactions, 1);
+    atomic_fetch_add(&b->metrics->api_sets, (unsigned long long)t->n);
+    if (st == DB_OK) {
+        for (int i = 0; i < t->n; i++) {
+            t->sets[i]->item.res = t->items[i].res;
+            t->sets[i]->st = t->items[i].res.error != CB_OK ? DB_ABORT : DB_OK;
+        }
+        return;
+    }
+    /* The whole batch rolled back. A write that one set made fail (a unique pair taken by a
+     * concurrent request, say) must not fail the others: each is tried alone, as it would have
+     * been without batching. An unreachable database answers them all. */
+    for (int i = 0; i < t->n; i++)
+        t->sets[i]->st =
+            st == DB_UNAVAILABLE || t->n == 1 ? st : db_tx_run(b->pool, alone_tx, t->sets[i]);
+}
+
+enum db_status cb_set_batched(struct cb_set_batcher *b, const struct cb_set_request *req,
+                              const char *request_id, struct cb_request_result *res)
+{
+    struct pending me = {.item = {.req = *req, .request_id = request_id}};
+    pthread_mutex_lock(&b->lock);
+    /* `me` lives on this stack while queued: a leader takes it off the queue before running
+     * it, and this function returns only once it is done. */
+    if (b->tail)
+        b->tail->next = &me; // cppcheck-suppress autoVariables
+    else
+        b->head = &me; // cppcheck-suppress autoVariables
+    b->tail = &me;     // cppcheck-suppress autoVariables
+    while (!me.done) {
+        if (b->running) {
+            pthread_cond_wait(&b->finished, &b->lock);
+            continue;
+        }
+        /* Lead: take what is waiting (this set among it, in arrival order). */
+        struct batch t = {.n = 0};
+        while (b->head && t.n < SET_BATCH_MAX) {
+            t.sets[t.n++] = b->head;
+            b->head = b->head->next;
+        }
+        if (!b->head)
+            b->tail = NULL;
+        b->running = true;
+        pthread_mutex_unlock(&b->lock);
+        run_batch(b, &t);
+        pthread_mutex_lock(&b->lock);
+        for (int i = 0; i < t.n; i++)
+            t.sets[i]->done = true;
+        b->running = false;
+        pthread_cond_broadcast(&b->finished);
+    }
+    pthread_mutex_unlock(&b->lock);
+    *res = me.item.res;
+    return me.st;
+}

@@ -1,0 +1,89 @@
+"""Concurrent sets share transactions (group commit) and each still gets its own answer, exactly
+as if it had been set alone (CB-01..CB-09)."""
+
+import threading
+
+from callback_helpers import cb_env, metric, w  # noqa: F401
+
+
+def post_all(w, bodies):
+    """POSTs every body at once from its own thread; returns [(status, doc, headers)] in order."""
+    out = [None] * len(bodies)
+    start = threading.Barrier(len(bodies))
+
+    def one(i):
+        start.wait()
+        out[i] = w.api("POST", "/v1/callbacks", bodies[i])
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(bodies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def counters(w):
+    text = w.svc.call("GET", "/metrics", token=None)[1]
+    return (metric(text, "callbackd_api_sets_total", ""),
+            metric(text, "callbackd_api_set_transactions_total", ""))
+
+
+def test_cb01_concurrent_sets_are_grouped_and_each_answered_on_its_own(w):
+    targets = w.stations(4)
+    for t in targets:
+        w.busy(t)
+    requesters = w.stations(24)
+    w.settle()
+    sets_before, tx_before = counters(w)
+    bodies = [{"requester": r, "target": targets[i % 4]} for i, r in enumerate(requesters)]
+    answers = post_all(w, bodies)
+    for body, (st, doc, h) in zip(bodies, answers):
+        assert st == 201, (body, st, doc)
+        assert (doc["requester"], doc["target"], doc["state"]) == \
+            (body["requester"], body["target"], "pending")
+        assert h["Location"] == f"/v1/callbacks/{doc['id']}"
+        # Its own request is the cause in its own history.
+        w.callbacks[doc["id"]] = doc
+        assert w.history(doc) == [(None, "pending", "api", h["X-Request-Id"])]
+    assert len({doc["id"] for _, doc, _ in answers}) == 24
+    sets_after, tx_after = counters(w)
+    assert sets_after - sets_before == 24
+    # 24 requests at once on 16 HTTP threads: some shared a transaction.
+    assert tx_after - tx_before < 24, (tx_before, tx_after)
+    # CB-17: queue order on each target is the order of the answers' creation.
+    for t in targets:
+        items = w.svc.ok("GET", f"/v1/callbacks?target={t}&state=active&limit=50")["items"]
+        assert len(items) == 6
+
+
+def test_cb09_a_refused_set_in_a_group_writes_nothing_and_spares_the_others(w):
+    w.set_options(max_per_target=3)
+    target = w.station()
+    w.busy(target)
+    requesters = w.stations(8)
+    w.settle()
+    bodies = [{"requester": r, "target": target} for r in requesters]
+    bodies.append({"requester": requesters[0], "target": "9999999"})  # CB-02: unknown number
+    answers = post_all(w, bodies)
+    created = [doc for st, doc, _ in answers if st == 201]
+    refused = [(st, doc["code"]) for st, doc, _ in answers if st != 201]
+    assert len(created) == 3, answers
+    assert sorted(refused) == sorted([(409, "limit_reached")] * 5 + [(422, "unknown_number")]), \
+        refused
+    items = w.svc.ok("GET", f"/v1/callbacks?target={target}&limit=50")["items"]
+    assert sorted(i["id"] for i in items) == sorted(d["id"] for d in created)
+
+
+def test_cb08_the_same_pair_twice_at_once_leaves_one_active(w):
+    a, b = w.stations(2)
+    w.busy(b)
+    w.settle()
+    answers = post_all(w, [{"requester": a, "target": b}] * 6)
+    assert all(st == 201 for st, _, _ in answers), answers
+    active = w.active(a)
+    assert len(active) == 1
+    ended = [w.get(doc["id"]) for _, doc, _ in answers if doc["id"] != active[0]["id"]]
+    assert all(d["end_reason"] == "superseded" for d in ended), ended
+    # Each supersedes the one set just before it: a chain through all six.
+    assert sum(1 for _, doc, _ in answers if doc["supersedes"] is None) == 1
