@@ -27,8 +27,19 @@ struct api_server {
     struct MHD_Daemon *daemon;
     struct cb_app *app;
     atomic_int in_flight;
+    atomic_bool closing; /* SIGTERM: new connections are closed as they arrive */
     char *tls_cert, *tls_key;
 };
+
+/* Once stopping, every new connection is closed at once. MHD_quiesce_daemon() is not used: on
+ * an epoll thread pool it races with the workers' own removal of the listen socket and aborts
+ * the process ("Failed to remove listen FD from epoll set"), a known libmicrohttpd defect. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addr, (void)addrlen;
+    const struct api_server *srv = cls;
+    return atomic_load(&srv->closing) ? MHD_NO : MHD_YES;
+}
 
 static uint64_t now_ns(void)
 {
@@ -438,7 +449,7 @@ struct api_server *api_server_start(struct cb_app *app)
         flags |= MHD_USE_TLS;
     }
     srv->daemon = MHD_start_daemon(
-        flags, cfg->listen_port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr,
+        flags, cfg->listen_port, accept_policy, srv, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         1024u, cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
@@ -453,11 +464,8 @@ struct api_server *api_server_start(struct cb_app *app)
 
 void api_server_quiesce(struct api_server *s)
 {
-    if (s && s->daemon) {
-        MHD_socket fd = MHD_quiesce_daemon(s->daemon);
-        if (fd != MHD_INVALID_SOCKET)
-            close(fd);
-    }
+    if (s)
+        atomic_store(&s->closing, true);
 }
 
 void api_server_stop(struct api_server *s, int timeout_ms)
