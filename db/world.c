@@ -16,16 +16,21 @@
 /* What a decision on the seed concerns, found through indexes bounded by the parties (never the
  * size of the table; ended callbacks are in none of these partial indexes):
  *   s   the seed numbers and the hunt groups they are members of;
- *   c1  the active callbacks of s: set by, waiting on, or ringing one of them, and those named;
- *   t   the scope: s, plus the targets of c1 when a requester of s may become free to be rung
- *       (not $3, the seed's "narrow"; or a callback of c1 is engaged and may end) or when the
- *       decision is about a callback named by id; of those, not a station that cannot take a
- *       recall now whatever this decision does (busy, failed over, DND, Make Busy, Attendant
+ *   c1  the active callbacks of s: set by, waiting on, or ringing one of them, and those named
+ *       (so the whole queue of every target in s);
+ *   tq  the targets of c1's engaged or named callbacks outside s: the decision may end those
+ *       callbacks and free a slot, so the whole queue behind them is scheduled (CB-17, CB-23);
+ *   t   the scope: s, tq, and the targets of c1 when a requester of s may become free to be
+ *       rung (not $3, the seed's "narrow"; or a callback of c1 is engaged and may end) or when
+ *       the decision is about a callback named by id; of those, not a station that cannot take
+ *       a recall now whatever this decision does (busy, failed over, DND, Make Busy, Attendant
  *       Busy-out: CB-11, CB-14, CB-19), since nothing waiting on it can mature, unless the
  *       callback is queued for its console (CB-31: it returns to pending when its target is
  *       not free);
- *   c2  every active callback queued on t and not already in c1 (the whole queues are
- *       scheduled, CB-17).
+ *   c2  the queues of tq, and the engaged callbacks of the rest of t: on a target that only a
+ *       requester's becoming free brings into scope, nothing but that requester's callback can
+ *       mature (every other waiting callback was scheduled when its own requester or the target
+ *       last changed), and only the target's engaged count is needed to decide it (CB-17).
  * Arrays, not IN (subquery), so that each step is an index scan on `= ANY(array)`. */
 #define WORLD_SCOPE                                                                                \
     "WITH s AS MATERIALIZED (SELECT array(SELECT unnest($1::text[]) UNION "                        \
@@ -39,15 +44,21 @@
     "    AND " ENGAGED " AND notify_station = ANY((SELECT a FROM s)::text[]) "                     \
     "  UNION SELECT id, requester, target, state FROM callbacks WHERE ended_at IS NULL "           \
     "    AND id = ANY($2::uuid[])), "                                                              \
-    "t AS MATERIALIZED (SELECT array(SELECT unnest(a) FROM s UNION SELECT target FROM c1 "         \
+    "tq AS MATERIALIZED (SELECT array(SELECT target FROM c1 WHERE " ENGAGED                        \
+    "  OR id = ANY($2::uuid[]) EXCEPT SELECT unnest(a) FROM s) AS a), "                            \
+    "t AS MATERIALIZED (SELECT array(SELECT unnest(a) FROM s UNION SELECT unnest(a) FROM tq "      \
+    "  UNION SELECT target FROM c1 "                                                               \
     "  WHERE (NOT $3::boolean OR cardinality($2::uuid[]) > 0 OR EXISTS (SELECT 1 FROM c1 "         \
     "  WHERE " ENGAGED ")) AND (state = 'queued' OR NOT EXISTS (SELECT 1 FROM stations x "         \
     "  WHERE x.number = c1.target AND (x.busy OR x.failed_over OR x.dnd OR x.make_busy "           \
     "  OR x.attendant_busy_out)))) AS a), "                                                        \
     "c2 AS MATERIALIZED (SELECT id, requester FROM callbacks WHERE ended_at IS NULL "              \
-    "  AND target = ANY(array(SELECT unnest(a) FROM t EXCEPT SELECT unnest(a) FROM s))), "
+    "  AND target = ANY((SELECT a FROM tq)::text[]) "                                              \
+    "  UNION SELECT id, requester FROM callbacks WHERE ended_at IS NULL AND " ENGAGED              \
+    "  AND target = ANY(array(SELECT unnest(a) FROM t EXCEPT SELECT unnest(a) FROM s "             \
+    "  EXCEPT SELECT unnest(a) FROM tq))), "
 
-/* The numbers a decision on the seed may touch (the scope and every requester queued on it),
+/* The numbers a decision on the seed may touch (the scope and every requester loaded with it),
  * locked in sorted order before anything is read. */
 static struct db_stmt world_lock =
     DB_STMT("world_lock", 3,
