@@ -28,10 +28,13 @@ static PGconn *connect_url(const char *url)
     const char *vals[] = {url, "2", "callbackd", NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (pg && PQstatus(pg) == CONNECTION_OK) {
-        /* Every statement here is a short indexed OLTP query: JIT compiling one (switched on by
-         * a misestimate) costs more than running it. Set per session, keeping the URL's own
-         * options. */
-        PGresult *r = PQexec(pg, "SET jit = off");
+        /* Every statement here is a short OLTP query built around an index. JIT compiling one
+         * (switched on by a misestimate) costs more than running it; and a sequential scan is
+         * what a generic plan picks on a small or middling table when it misjudges
+         * jsonb_to_recordset (100 rows) or = ANY(array parameter), whose filter then costs rows
+         * times elements. Both off for the session, keeping the URL's own options; a table
+         * without a usable index is still read, scans are only discouraged. */
+        PGresult *r = PQexec(pg, "SET jit = off; SET enable_seqscan = off");
         PQclear(r);
     }
     if (pg && PQstatus(pg) != CONNECTION_OK) {

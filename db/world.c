@@ -31,7 +31,9 @@
  *       requester's becoming free brings into scope, nothing but that requester's callback can
  *       mature (every other waiting callback was scheduled when its own requester or the target
  *       last changed), and only the target's engaged count is needed to decide it (CB-17).
- * Arrays, not IN (subquery), so that each step is an index scan on `= ANY(array)`. */
+ * Arrays, not IN (subquery), so that each step is an index scan on `= ANY(array)`; the station
+ * test is a scalar subquery, which stays a key probe per row (NOT EXISTS became a hash of every
+ * busy station in the generic plan). */
 #define WORLD_SCOPE                                                                                \
     "WITH s AS MATERIALIZED (SELECT array(SELECT unnest($1::text[]) UNION "                        \
     "  SELECT hunt_group FROM hunt_group_members WHERE station = ANY($1::text[])) AS a), "         \
@@ -49,9 +51,9 @@
     "t AS MATERIALIZED (SELECT array(SELECT unnest(a) FROM s UNION SELECT unnest(a) FROM tq "      \
     "  UNION SELECT target FROM c1 "                                                               \
     "  WHERE (NOT $3::boolean OR cardinality($2::uuid[]) > 0 OR EXISTS (SELECT 1 FROM c1 "         \
-    "  WHERE " ENGAGED ")) AND (state = 'queued' OR NOT EXISTS (SELECT 1 FROM stations x "         \
-    "  WHERE x.number = c1.target AND (x.busy OR x.failed_over OR x.dnd OR x.make_busy "           \
-    "  OR x.attendant_busy_out)))) AS a), "                                                        \
+    "  WHERE " ENGAGED ")) AND (state = 'queued' OR coalesce((SELECT NOT (x.busy OR "              \
+    "  x.failed_over OR x.dnd OR x.make_busy OR x.attendant_busy_out) FROM stations x "            \
+    "  WHERE x.number = c1.target), true))) AS a), "                                               \
     "c2 AS MATERIALIZED (SELECT id, requester FROM callbacks WHERE ended_at IS NULL "              \
     "  AND target = ANY((SELECT a FROM tq)::text[]) "                                              \
     "  UNION SELECT id, requester FROM callbacks WHERE ended_at IS NULL AND " ENGAGED              \
@@ -69,7 +71,8 @@ static struct db_stmt world_lock =
 
 /* The active callbacks concerned: c1, c2, and every engaged one ringing a requester of those or
  * a console of such a requester's console group (to know who is already engaged: CB-17, CB-31).
- * Each row also carries the scope (column 25, t) and every number the world needs (column 26). */
+ * The first row also carries the scope (column 25, t) and every number the world needs (column
+ * 26): once, not on every row, since a group of events may load thousands of callbacks. */
 static struct db_stmt world_callbacks = DB_STMT(
     "world_callbacks", 3,
     WORLD_SCOPE
@@ -83,9 +86,10 @@ static struct db_stmt world_callbacks = DB_STMT(
     " AND notify_station = ANY((SELECT a FROM p)::text[])), "
     "cb AS MATERIALIZED (SELECT * FROM callbacks WHERE id = ANY(array(SELECT id FROM ids))) "
     "SELECT " DB_CALLBACK_COLUMNS
-    ", (SELECT a FROM t), (SELECT array(SELECT unnest(a) FROM s UNION SELECT requester FROM cb "
-    "  UNION SELECT target FROM cb UNION SELECT notify_station FROM cb "
-    "  WHERE notify_station IS NOT NULL)) "
+    ", CASE WHEN seq = (SELECT min(seq) FROM cb) THEN (SELECT a FROM t) END, "
+    "CASE WHEN seq = (SELECT min(seq) FROM cb) THEN (SELECT array(SELECT unnest(a) FROM s "
+    "  UNION SELECT requester FROM cb UNION SELECT target FROM cb UNION SELECT notify_station "
+    "  FROM cb WHERE notify_station IS NOT NULL)) END "
     "FROM cb ORDER BY seq");
 
 /* The stations named, the members of hunt groups named, and the consoles sharing a console
