@@ -51,6 +51,15 @@ static struct db_stmt timers_due =
             "SELECT kind, ref FROM timers WHERE due_at <= now() ORDER BY due_at LIMIT $1::int");
 static struct db_stmt timer_take =
     DB_STMT("timer_take", 2, "DELETE FROM timers WHERE kind = $1 AND ref = $2 AND due_at <= now()");
+/* The timers of $1 (a JSON array of {kind, ref}) that are due, deleted and returned: each fires
+ * once even if another worker read it too. */
+static struct db_stmt timers_take_rows =
+    DB_STMT("timers_take_rows", 1,
+            "DELETE FROM timers t USING jsonb_to_recordset($1::jsonb) AS x(kind text, ref text) "
+            "WHERE t.kind = x.kind AND t.ref = x.ref AND t.due_at <= now() "
+            "AND t.kind = ANY(array(SELECT e->>'kind' FROM jsonb_array_elements($1::jsonb) e)) "
+            "AND t.ref = ANY(array(SELECT e->>'ref' FROM jsonb_array_elements($1::jsonb) e)) "
+            "RETURNING t.kind, t.ref");
 static struct db_stmt timer_next_ms = DB_STMT(
     "timer_next_ms", 0,
     "SELECT ceil(extract(epoch FROM min(due_at) - clock_timestamp()) * 1000)::bigint FROM timers");
@@ -82,6 +91,33 @@ enum db_status db_timer_take(struct db_conn *c, const char *kind, const char *re
     enum db_status st;
     PGresult *r = db_exec(c, &timer_take, params, &st);
     *taken = st == DB_OK && atoi(PQcmdTuples(r)) == 1;
+    PQclear(r);
+    return st;
+}
+
+enum db_status db_timers_take(struct db_conn *c, const struct db_timer *timers, int n, bool *taken)
+{
+    json_t *rows = json_array();
+    for (int i = 0; i < n; i++) {
+        taken[i] = false;
+        json_array_append_new(
+            rows, json_pack("{s:s, s:s}", "kind", timers[i].kind, "ref", timers[i].ref));
+    }
+    char *text = json_dumps(rows, JSON_COMPACT);
+    json_decref(rows);
+    if (!text)
+        return DB_ERROR;
+    const char *params[] = {text};
+    enum db_status st;
+    PGresult *r = db_exec(c, &timers_take_rows, params, &st);
+    free(text);
+    for (int k = 0; st == DB_OK && k < PQntuples(r); k++)
+        for (int i = 0; i < n; i++)
+            if (!taken[i] && !strcmp(timers[i].kind, db_str(r, k, 0)) &&
+                !strcmp(timers[i].ref, db_str(r, k, 1))) {
+                taken[i] = true;
+                break;
+            }
     PQclear(r);
     return st;
 }

@@ -23,6 +23,9 @@ struct db_timer {
 enum db_status db_timers_due(struct db_conn *c, int limit, struct db_timer *out, int *n);
 /* Removes the timer if it is still due (not moved or cleared meanwhile); `*taken` says so. */
 enum db_status db_timer_take(struct db_conn *c, const char *kind, const char *ref, bool *taken);
+/* Deletes those of the `n` timers that are due; `taken[i]` says whether timer i was (it may have
+ * been moved or cleared since it was read). */
+enum db_status db_timers_take(struct db_conn *c, const struct db_timer *timers, int n, bool *taken);
 /* Milliseconds until the earliest timer is due (0 if one is due; -1 when there is none). */
 enum db_status db_timer_next_ms(struct db_conn *c, long long *ms);
 /* Sets the timer (kind, ref) to `due_ms` unless it exists already. */

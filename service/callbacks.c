@@ -32,9 +32,11 @@ enum db_status cb_service_persist(struct db_conn *c, struct cb_world *w,
                                   const struct cb_decisions *d)
 {
     json_t *outbox = json_array();
+    bool began = cb_core_group_begin(w); /* order_key looks callbacks up: by the index */
     for (size_t i = 0; i < d->n_commands; i++) {
         json_t *body = cb_command_json(&d->commands[i]);
         if (!body) {
+            cb_core_group_end(w, began);
             json_decref(outbox);
             return DB_ERROR;
         }
@@ -45,6 +47,7 @@ enum db_status cb_service_persist(struct db_conn *c, struct cb_world *w,
                                         d->commands[i].callback_id, "order_key",
                                         order_key(w, &d->commands[i]), "body", body));
     }
+    cb_core_group_end(w, began);
     return db_world_save(c, w, d, outbox);
 }
 
@@ -175,6 +178,7 @@ static void apply_in_order(struct cb_world *w, struct cb_decisions *d, void *arg
     struct event_group *g = a->g;
     int64_t now_ms = a->now_ms;
     bool *ignored = a->ignored;
+    bool began = cb_core_group_begin(w);
     for (int e = 0; e < a->n; e++) {
         if (!g->parsed[e] || !concerns_world(w, &g->evs[e]))
             continue;
@@ -187,6 +191,7 @@ static void apply_in_order(struct cb_world *w, struct cb_decisions *d, void *arg
             !(w->changes != before[0] || w->n_callbacks > n_callbacks ||
               d->n_commands > before[1] || d->n_history > before[2] || d->n_timers > before[3]);
     }
+    cb_core_group_end(w, began);
 }
 
 enum db_status cb_service_apply_events(struct db_conn *c, json_t *const *events, int n,
@@ -236,26 +241,33 @@ enum db_status cb_service_apply_event(struct db_conn *c, json_t *event, int64_t 
 }
 
 struct timer_args {
-    enum cb_timer_kind kind;
-    const char *ref;
+    const char *const *kinds;
+    const char *const *refs;
+    int n;
     int64_t now_ms;
 };
 
-static void fire_timer(struct cb_world *w, struct cb_decisions *d, void *arg)
+/* Fires the timers in order against one world, each seeing what the ones before it did. */
+static void fire_timers(struct cb_world *w, struct cb_decisions *d, void *arg)
 {
     const struct timer_args *t = arg;
-    cb_core_on_timer(w, t->kind, t->ref, t->now_ms, d);
+    bool began = cb_core_group_begin(w);
+    for (int i = 0; i < t->n; i++) {
+        int k = cb_timer_kind_parse(t->kinds[i]);
+        if (k >= 0)
+            cb_core_on_timer(w, (enum cb_timer_kind)k, t->refs[i], t->now_ms, d);
+    }
+    cb_core_group_end(w, began);
 }
 
-enum db_status cb_service_fire_timer(struct db_conn *c, const char *kind, const char *ref,
-                                     int64_t now_ms)
+enum db_status cb_service_fire_timers(struct db_conn *c, const char *const *kinds,
+                                      const char *const *refs, int n, int64_t now_ms)
 {
-    int k = cb_timer_kind_parse(kind);
-    if (k < 0)
+    if (n == 0)
         return DB_OK;
-    struct db_world_seed seed = {.callback_ids = (const char *[]){ref}, .n_callback_ids = 1};
-    struct timer_args t = {.kind = (enum cb_timer_kind)k, .ref = ref, .now_ms = now_ms};
-    return cb_service_decide(c, &seed, fire_timer, &t);
+    struct db_world_seed seed = {.callback_ids = refs, .n_callback_ids = n};
+    struct timer_args t = {.kinds = kinds, .refs = refs, .n = n, .now_ms = now_ms};
+    return cb_service_decide(c, &seed, fire_timers, &t);
 }
 
 cb_time cb_service_now(void)

@@ -25,10 +25,10 @@ enum db_status cb_service_apply_event(struct db_conn *c, json_t *event, int64_t 
 enum db_status cb_service_apply_events(struct db_conn *c, json_t *const *events, int n,
                                        int64_t now_ms, bool *ignored);
 
-/* Fires a due callback timer (`kind` as cb_timer_kind_name, `ref` the callback id) in the
- * caller's transaction. */
-enum db_status cb_service_fire_timer(struct db_conn *c, const char *kind, const char *ref,
-                                     int64_t now_ms);
+/* Fires due callback timers (`kinds[i]` as cb_timer_kind_name, `refs[i]` the callback id) in
+ * order, against one world, in the caller's transaction. */
+enum db_status cb_service_fire_timers(struct db_conn *c, const char *const *kinds,
+                                      const char *const *refs, int n, int64_t now_ms);
 
 /* One rules decision: `decide` calls the core on the world loaded (and locked) for `seed`.
  * A refusal (d->error set) rolls back as DB_ABORT; otherwise everything is persisted. */

@@ -47,6 +47,7 @@ static void decide_sets(struct cb_world *w, struct cb_decisions *d, void *arg)
 {
     struct set_batch *b = arg;
     cb_time now = cb_service_now();
+    bool began = cb_core_group_begin(w);
     for (int i = 0; i < b->n; i++) {
         struct cb_set_item *it = &b->items[i];
         struct cb_cause cause = {.kind = CB_CAUSE_API};
@@ -59,6 +60,7 @@ static void decide_sets(struct cb_world *w, struct cb_decisions *d, void *arg)
         d->error = CB_OK;
         d->error_detail[0] = '\0';
     }
+    cb_core_group_end(w, began);
 }
 
 enum db_status cb_request_set_many(struct db_conn *c, struct cb_set_item *items, int n)

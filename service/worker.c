@@ -198,8 +198,38 @@ static enum db_status fire_tx(struct db_conn *c, void *ctx)
     if (!strcmp(f->t->kind, PURGE_KIND))
         st = purge_inbox(f->w, c, &f->more);
     else /* expiry, notify_timeout, recall_timeout: the callback rules */
-        st = cb_service_fire_timer(c, f->t->kind, f->t->ref, cb_service_now());
+        st = cb_service_fire_timers(c, (const char *[]){f->t->kind}, (const char *[]){f->t->ref}, 1,
+                                    cb_service_now());
     f->fired = st == DB_OK;
+    return st;
+}
+
+/* The due callback timers of one round, fired together: taken, decided against one world and
+ * saved in one transaction (as events are applied in groups). */
+struct fire_group {
+    const struct db_timer *due;
+    int n;
+    int fired;
+};
+
+static enum db_status fire_group_tx(struct db_conn *c, void *ctx)
+{
+    struct fire_group *g = ctx;
+    bool taken[WORKER_TIMERS_MAX];
+    const char *kinds[WORKER_TIMERS_MAX], *refs[WORKER_TIMERS_MAX];
+    g->fired = 0;
+    enum db_status st = db_timers_take(c, g->due, g->n, taken);
+    int k = 0;
+    for (int i = 0; st == DB_OK && i < g->n; i++)
+        if (taken[i]) { /* not moved or cleared since it was read */
+            kinds[k] = g->due[i].kind;
+            refs[k++] = g->due[i].ref;
+        }
+    if (st == DB_OK)
+        st = cb_service_fire_timers(c, kinds, refs, k, cb_service_now());
+    if (st == DB_OK)
+        st = db_flush(c); /* the group's writes: a failure there is the group's */
+    g->fired = k;
     return st;
 }
 
@@ -219,6 +249,25 @@ static enum db_status fire_timers(struct cb_worker *w, long long *next_ms, int *
     int n = 0;
     enum db_status st = db_timers_due(c, WORKER_TIMERS_MAX, due, &n);
     *n_due = n;
+    /* The callback timers (all but the inbox purge) together; when that fails, one by one
+     * below, so that a timer whose firing fails is found and dropped. */
+    struct db_timer group[WORKER_TIMERS_MAX];
+    struct fire_group g = {.due = group};
+    for (int i = 0; i < n; i++)
+        if (strcmp(due[i].kind, PURGE_KIND) != 0)
+            group[g.n++] = due[i];
+    if (st == DB_OK && g.n > 1 && !atomic_load(&w->stop)) {
+        enum db_status gst = db_tx_run_on(c, fire_group_tx, &g);
+        if (gst == DB_OK) {
+            atomic_fetch_add(&w->app->metrics->timers_fired, (unsigned long long)g.fired);
+            int left = 0; /* only the purge remains */
+            for (int i = 0; i < n; i++)
+                if (!strcmp(due[i].kind, PURGE_KIND))
+                    due[left++] = due[i];
+            n = left;
+        } else if (gst == DB_UNAVAILABLE)
+            st = gst;
+    }
     for (int i = 0; st == DB_OK && i < n && !atomic_load(&w->stop); i++) {
         struct fire f = {.w = w, .t = &due[i]};
         st = db_tx_run_on(c, fire_tx, &f);
@@ -232,7 +281,7 @@ static enum db_status fire_timers(struct cb_worker *w, long long *next_ms, int *
         }
     }
     if (st == DB_OK)
-        st = n == WORKER_TIMERS_MAX ? (*next_ms = 0, DB_OK) : db_timer_next_ms(c, next_ms);
+        st = *n_due == WORKER_TIMERS_MAX ? (*next_ms = 0, DB_OK) : db_timer_next_ms(c, next_ms);
     return st;
 }
 

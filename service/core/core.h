@@ -11,16 +11,16 @@
 
 enum cb_error {
     CB_OK = 0,
-    CB_ERR_VALIDATION,          /* validation_failed: requester = target, bad mode... */
-    CB_ERR_UNKNOWN_NUMBER,      /* unknown_number (CB-02) */
-    CB_ERR_NOT_ALLOWED,         /* callbacks_not_allowed (CB-03) */
-    CB_ERR_FAILED_OVER,         /* device_failed_over (CB-04) */
-    CB_ERR_TARGET_AVAILABLE,    /* target_available (CB-06) */
-    CB_ERR_GROUP_DISABLED,      /* group_callback_disabled (CB-06) */
-    CB_ERR_LIMIT_REACHED,       /* limit_reached (CB-09) */
-    CB_ERR_NO_FAILED_ATTEMPT,   /* no_failed_attempt (softkey) */
-    CB_ERR_INVALID_STATE,       /* invalid_state: the callback has ended */
-    CB_ERR_NOT_FOUND,           /* not_found */
+    CB_ERR_VALIDATION,        /* validation_failed: requester = target, bad mode... */
+    CB_ERR_UNKNOWN_NUMBER,    /* unknown_number (CB-02) */
+    CB_ERR_NOT_ALLOWED,       /* callbacks_not_allowed (CB-03) */
+    CB_ERR_FAILED_OVER,       /* device_failed_over (CB-04) */
+    CB_ERR_TARGET_AVAILABLE,  /* target_available (CB-06) */
+    CB_ERR_GROUP_DISABLED,    /* group_callback_disabled (CB-06) */
+    CB_ERR_LIMIT_REACHED,     /* limit_reached (CB-09) */
+    CB_ERR_NO_FAILED_ATTEMPT, /* no_failed_attempt (softkey) */
+    CB_ERR_INVALID_STATE,     /* invalid_state: the callback has ended */
+    CB_ERR_NOT_FOUND,         /* not_found */
 };
 
 enum cb_cause_kind {
@@ -54,21 +54,21 @@ enum cb_tone {
  * empty strings are rendered as JSON null where API.md allows null. */
 struct cb_command {
     enum cb_command_type type;
-    char callback_id[CB_ID_MAX]; /* "" = none (tone) */
-    char station[CB_NUMBER_MAX]; /* ring, stop_ring, mwi, tone */
-    char line[CB_LINE_MAX];      /* ring, stop_ring: prime line; reserve/release: trunk line */
+    char callback_id[CB_ID_MAX];      /* "" = none (tone) */
+    char station[CB_NUMBER_MAX];      /* ring, stop_ring, mwi, tone */
+    char line[CB_LINE_MAX];           /* ring, stop_ring: prime line; reserve/release: trunk line */
     char on_behalf_of[CB_NUMBER_MAX]; /* ring: console rerouting (CB-31) */
     char display[CB_DISPLAY_MAX];     /* ring */
     char trunk_group[CB_NUMBER_MAX];  /* reserve_trunk, release_trunk */
-    char for_station[CB_NUMBER_MAX]; /* reserve_trunk */
+    char for_station[CB_NUMBER_MAX];  /* reserve_trunk */
     char from_station[CB_NUMBER_MAX]; /* originate */
     char from_line[CB_NUMBER_MAX];    /* originate */
     char to[2 * CB_NUMBER_MAX];       /* originate: target, with the outside number for trunks */
     char via_line[CB_LINE_MAX];       /* originate: reserved trunk line */
     char external_number[CB_NUMBER_MAX]; /* originate */
-    bool on;                          /* mwi */
-    char from[CB_NUMBER_MAX];         /* mwi: the requester */
-    enum cb_tone tone;                /* tone */
+    bool on;                             /* mwi */
+    char from[CB_NUMBER_MAX];            /* mwi: the requester */
+    enum cb_tone tone;                   /* tone */
 };
 
 /* One transition of a callback's state, for its history (SPEC §3). */
@@ -81,9 +81,9 @@ struct cb_history_entry {
 };
 
 enum cb_timer_kind {
-    CB_TIMER_EXPIRY = 0,       /* CB-10 */
-    CB_TIMER_NOTIFY_TIMEOUT,   /* CB-23 */
-    CB_TIMER_RECALL_TIMEOUT,   /* CB-24 */
+    CB_TIMER_EXPIRY = 0,     /* CB-10 */
+    CB_TIMER_NOTIFY_TIMEOUT, /* CB-23 */
+    CB_TIMER_RECALL_TIMEOUT, /* CB-24 */
 };
 
 /* "Call me back at `at` for (kind, callback_id)", or cancel that timer (`clear`). */
@@ -116,6 +116,14 @@ struct cb_station *cb_world_station(struct cb_world *w, const char *number);
 struct cb_trunk_group *cb_world_trunk_group(struct cb_world *w, const char *number);
 struct cb_hunt_group *cb_world_hunt_group(struct cb_world *w, const char *number);
 struct cb_callback *cb_world_callback(struct cb_world *w, const char *id);
+/* Several inputs in a row against one world (a group of events, of due timers, of API sets):
+ * between cb_core_group_begin and cb_core_group_end the lookups the core builds over the world
+ * (its index, the scope's queue order) are kept from one input to the next instead of being
+ * built again for each, so a group costs about its world's size, not that times its inputs.
+ * The caller must not change the world itself in between. Returns whether this call began the
+ * group (pass it to the end). */
+bool cb_core_group_begin(struct cb_world *w);
+void cb_core_group_end(struct cb_world *w, bool began);
 /* Appends a callback to the world (growing its array); returns the new slot, NULL on OOM. */
 struct cb_callback *cb_world_add_callback(struct cb_world *w, const struct cb_callback *c);
 /* Frees what cb_world_add_callback() allocated (the callbacks array only). */
@@ -127,7 +135,7 @@ void cb_world_free_callbacks(struct cb_world *w);
 struct cb_set_request {
     char requester[CB_NUMBER_MAX];
     char target[CB_NUMBER_MAX];
-    char origin_line[CB_NUMBER_MAX];     /* "" = the requester's number */
+    char origin_line[CB_NUMBER_MAX]; /* "" = the requester's number */
     enum cb_mode mode;
     char external_number[CB_NUMBER_MAX]; /* trunk targets */
     char new_id[CB_ID_MAX];              /* id for the new callback (randomness is the caller's) */

@@ -155,20 +155,103 @@ bool cb_index_open(struct cb_world *w, struct cb_world_index *idx)
     return true;
 }
 
+bool cb_core_group_begin(struct cb_world *w)
+{
+    if (w->index)
+        return false;
+    struct cb_world_index *idx = malloc(sizeof(*idx));
+    if (!idx)
+        abort(); /* as grow() in world.c */
+    return cb_index_open(w, idx);
+}
+
+void cb_core_group_end(struct cb_world *w, bool began)
+{
+    struct cb_world_index *idx = w->index;
+    if (!began || !idx)
+        return;
+    cb_index_close(w, true);
+    free(idx);
+}
+
 void cb_index_close(struct cb_world *w, bool opened)
 {
     if (!opened || !w->index)
         return;
     for (size_t k = 0; k < CB_INDEX_KINDS; k++)
         free(w->index->tables[k].slots);
+    free(w->index->queue);
     memset(w->index, 0, sizeof(*w->index));
     w->index = NULL;
+}
+
+/* CB-17: by seq (first set, first served), then by position in the world. */
+static int queue_order(const void *a, const void *b)
+{
+    const struct cb_queued *x = a, *y = b;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Appends callback `pos` to the queue when it is active on a scope target. */
+static void queue_put(struct cb_world *w, size_t pos)
+{
+    struct cb_world_index *idx = w->index;
+    const struct cb_callback *c = &w->callbacks[pos];
+    if (!cb_callback_active(c))
+        return;
+    size_t scope = cb_index_first(w, CB_INDEX_SCOPE, c->target);
+    if (scope == CB_NOWHERE)
+        return;
+    if (idx->n_queue == idx->cap_queue) {
+        size_t cap = idx->cap_queue ? 2 * idx->cap_queue : 64;
+        struct cb_queued *q = realloc(idx->queue, cap * sizeof(*q));
+        if (!q)
+            abort(); /* as grow() in world.c */
+        idx->queue = q;
+        idx->cap_queue = cap;
+    }
+    const struct cb_station *req = cb_world_station(w, c->requester);
+    idx->queue[idx->n_queue++] = (struct cb_queued){
+        .seq = c->seq,
+        .pos = pos,
+        .scope = scope,
+        .requester = req ? (size_t)(req - w->stations) : CB_NOWHERE,
+    };
+}
+
+const struct cb_queued *cb_index_queue(struct cb_world *w, size_t *n)
+{
+    *n = 0;
+    if (!w->index)
+        return NULL;
+    struct cb_world_index *idx = w->index;
+    if (!idx->queue_built) {
+        idx->n_queue = 0;
+        for (size_t pos = 0; pos < w->n_callbacks; pos++)
+            queue_put(w, pos);
+        qsort(idx->queue, idx->n_queue, sizeof(*idx->queue), queue_order);
+        idx->queue_built = true;
+    }
+    *n = idx->n_queue;
+    return idx->queue;
 }
 
 void cb_index_add_callback(struct cb_world *w, size_t pos)
 {
     if (!w->index)
         return;
+    struct cb_world_index *idx = w->index;
+    if (idx->queue_built) {
+        /* A new callback queues last (its seq is above every stored one): appended in order,
+         * else the queue is sorted again at the next scheduling. */
+        size_t before = idx->n_queue;
+        queue_put(w, pos);
+        if (idx->n_queue > before && before > 0 &&
+            queue_order(&idx->queue[before - 1], &idx->queue[before]) > 0)
+            idx->queue_built = false;
+    }
     const enum cb_index_kind kinds[] = {CB_INDEX_CALLBACKS, CB_INDEX_PAIRS};
     for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
         struct cb_index_table *t = &w->index->tables[kinds[k]];

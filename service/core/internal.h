@@ -60,8 +60,23 @@ struct cb_index_table {
     bool built;
 };
 
+/* An active callback of a scope target, with the positions resolved for it once. */
+struct cb_queued {
+    int64_t seq;
+    size_t pos;       /* in w->callbacks */
+    size_t scope;     /* first position of its target in w->scope_targets */
+    size_t requester; /* in w->stations; CB_NOWHERE when not loaded */
+};
+
 struct cb_world_index {
     struct cb_index_table tables[CB_INDEX_KINDS];
+    /* The active callbacks of the scope targets in queue order (CB-17: seq, then position),
+     * built at the first scheduling and kept while the index is open: a group of inputs
+     * schedules many times over the same world. Entries that stop waiting stay, and are
+     * skipped when visited. */
+    struct cb_queued *queue;
+    size_t n_queue, cap_queue;
+    bool queue_built;
 };
 
 /* Opens the index of `w` in `idx` (the caller's stack) unless one is open; returns whether this
@@ -71,6 +86,10 @@ bool cb_index_open(struct cb_world *w, struct cb_world_index *idx);
 void cb_index_close(struct cb_world *w, bool opened);
 /* Records the callback just appended at `pos` in the tables already built. */
 void cb_index_add_callback(struct cb_world *w, size_t pos);
+
+/* The scope's callbacks in queue order (see struct cb_world_index); `*n` of them. NULL when no
+ * index is open. */
+const struct cb_queued *cb_index_queue(struct cb_world *w, size_t *n);
 
 /* The positions whose key is `key` (and `key2`, for pairs), in no particular order. */
 struct cb_index_iter {

@@ -1,24 +1,17 @@
 /* CB-11..CB-21, CB-31: deciding which waiting callbacks mature, and ringing their requesters.
  *
- * One pass over the waiting callbacks of the scope targets, sorted once by queue position
- * (CB-17). Considering a callback changes that callback only (and the trunk line it reserves):
- * no other callback starts or stops waiting during the pass, so visiting the sorted list in
- * order is the same as picking, again and again, the next waiting callback after the last one.
- * What the rules ask of the rest of the world (is this station rung already, how many callbacks
- * engage this target, which line is free) is counted once per pass and kept up to date as the
- * pass rings callbacks, so a pass costs n log n in the loaded callbacks, not n squared. */
+ * One pass over the callbacks of the scope targets, sorted once by queue position (CB-17) and
+ * kept sorted while the world's index is open (a group of inputs schedules many times). Considering
+ * a callback changes that callback only (and the trunk line it reserves): no other callback starts
+ * or stops waiting during the pass, so visiting the sorted list in order is the same as picking,
+ * again and again, the next waiting callback after the last one. What the rules ask of the rest of
+ * the world (is this station rung already, how many callbacks engage this target, which line is
+ * free) is counted once per pass and kept up to date as the pass rings callbacks, so a pass costs n
+ * log n in the loaded callbacks, not n squared. */
 #include "service/core/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-
-/* A waiting callback of a scope target, with the positions the pass resolved for it. */
-struct candidate {
-    int64_t seq;
-    size_t pos;       /* in w->callbacks */
-    size_t scope;     /* first position of its target in w->scope_targets */
-    size_t requester; /* in w->stations; CB_NOWHERE when not loaded */
-};
 
 #define TARGET_TYPES 3 /* enum cb_target_type */
 
@@ -37,7 +30,7 @@ struct pass {
     cb_time now;
     const struct cb_cause *cause;
     struct cb_decisions *out;
-    struct candidate *candidates;
+    const struct cb_queued *candidates; /* the index's queue: not the pass's to free */
     size_t n_candidates;
     struct scope_target *targets; /* per scope position */
     size_t *station_engaged;      /* per station: callbacks ringing it or recalling from it */
@@ -119,7 +112,7 @@ static size_t hunt_capacity(struct pass *p, size_t group, size_t scope)
 }
 
 /* CB-11..CB-16, CB-19: can the target take the recall now? */
-static bool target_ready(struct pass *p, const struct candidate *k, struct target_slot *slot)
+static bool target_ready(struct pass *p, const struct cb_queued *k, struct target_slot *slot)
 {
     const struct cb_callback *c = &p->w->callbacks[k->pos];
     memset(slot, 0, sizeof(*slot));
@@ -192,7 +185,7 @@ static void count_engaged(struct pass *p, const char *who, size_t scope)
 
 /* CB-15, CB-20, CB-21, CB-31: reserve the line (trunks), then ring `who` on its prime line with
  * three short bursts, bypassing its forwarding; start the notification timeout. */
-static void notify(struct pass *p, const struct candidate *k, size_t who_pos,
+static void notify(struct pass *p, const struct cb_queued *k, size_t who_pos,
                    const struct target_slot *slot)
 {
     struct cb_world *w = p->w;
@@ -226,7 +219,7 @@ static void notify(struct pass *p, const struct candidate *k, size_t who_pos,
 
 /* CB-31: a queued callback waits for the console that set it; once that console is available
  * it is rung there if the target is still free, else it goes back to waiting for the target. */
-static void consider_queued(struct pass *p, const struct candidate *k)
+static void consider_queued(struct pass *p, const struct cb_queued *k)
 {
     const struct cb_station *req =
         k->requester == CB_NOWHERE ? NULL : &p->w->stations[k->requester];
@@ -240,7 +233,7 @@ static void consider_queued(struct pass *p, const struct candidate *k)
 }
 
 /* CB-11..CB-19, CB-31: a pending callback matures if its target and its requester allow. */
-static void consider_pending(struct pass *p, const struct candidate *k)
+static void consider_pending(struct pass *p, const struct cb_queued *k)
 {
     struct target_slot slot;
     if (!target_ready(p, k, &slot))
@@ -269,40 +262,12 @@ static bool waiting(const struct cb_callback *c)
            (c->state == CB_STATE_PENDING || c->state == CB_STATE_QUEUED);
 }
 
-/* CB-17: by seq (first set, first served), then by position in the world. */
-static int queue_order(const void *a, const void *b)
-{
-    const struct candidate *x = a, *y = b;
-    if (x->seq != y->seq)
-        return x->seq < y->seq ? -1 : 1;
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
-/* The waiting callbacks of the scope targets, in queue order; false when there is none. */
+/* The callbacks of the scope targets in queue order, kept by the index across the inputs of a
+ * group; false when there is none. Those not waiting are skipped as they are visited. */
 static bool collect_candidates(struct pass *p)
 {
-    struct cb_world *w = p->w;
-    for (size_t pos = 0; pos < w->n_callbacks; pos++) {
-        const struct cb_callback *c = &w->callbacks[pos];
-        if (!waiting(c))
-            continue;
-        size_t scope = cb_index_first(w, CB_INDEX_SCOPE, c->target);
-        if (scope == CB_NOWHERE)
-            continue;
-        if (!p->candidates)
-            p->candidates = pass_calloc(w->n_callbacks - pos, sizeof(*p->candidates));
-        const struct cb_station *req = cb_world_station(w, c->requester);
-        p->candidates[p->n_candidates++] = (struct candidate){
-            .seq = c->seq,
-            .pos = pos,
-            .scope = scope,
-            .requester = req ? (size_t)(req - w->stations) : CB_NOWHERE,
-        };
-    }
-    if (!p->n_candidates)
-        return false;
-    qsort(p->candidates, p->n_candidates, sizeof(*p->candidates), queue_order);
-    return true;
+    p->candidates = cb_index_queue(p->w, &p->n_candidates);
+    return p->n_candidates > 0;
 }
 
 /* CB-17: the stations rung or recalling and the callbacks engaging each scope target, once. */
@@ -324,7 +289,6 @@ static void count_engaged_callbacks(struct pass *p)
 
 static void pass_free(struct pass *p)
 {
-    free(p->candidates);
     free(p->targets);
     free(p->station_engaged);
     free(p->line_cursor);
@@ -341,10 +305,10 @@ static void schedule(struct cb_world *w, cb_time now, const struct cb_cause *cau
     if (collect_candidates(&p)) {
         count_engaged_callbacks(&p);
         for (size_t i = 0; i < p.n_candidates; i++) {
-            const struct candidate *k = &p.candidates[i];
+            const struct cb_queued *k = &p.candidates[i];
             const struct cb_callback *c = &w->callbacks[k->pos];
             if (!waiting(c))
-                continue; /* cannot happen (see above); a guard, not a rule */
+                continue; /* ended, engaged or a message: nothing to mature */
             if (c->state == CB_STATE_QUEUED)
                 consider_queued(&p, k);
             else
