@@ -65,6 +65,13 @@
     "  UNION ALL SELECT c.* FROM (SELECT n FROM t EXCEPT SELECT n FROM s EXCEPT SELECT n FROM tq) AS e, " \
     PROBE("*", "callbacks", "target = e.n AND ended_at IS NULL AND " ENGAGED) "), "
 
+/* The statements of a decision are planned once per connection, not at every execution: their
+ * plans are key probes whatever the parameters, and planning world_callbacks afresh cost 2 ms a
+ * decision (PostgreSQL keeps re-planning when a generic plan's estimate looks dearer than the
+ * custom ones it has seen). For this transaction only: other queries keep the default. */
+static struct db_stmt world_generic_plans =
+    DB_STMT("world_generic_plans", 0, "SET LOCAL plan_cache_mode = force_generic_plan");
+
 /* The numbers a decision on the seed may touch (the scope and every requester loaded with it),
  * locked in sorted order before anything is read. */
 static struct db_stmt world_lock = DB_STMT(
@@ -265,6 +272,7 @@ enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed
     /* Round trip 1: the locks (statements of a pipeline run in order, so every read below
      * happens under them), the options, the callbacks concerned. */
     struct db_pipeline p = {0};
+    db_pipeline_add(&p, &world_generic_plans, NULL);
     db_pipeline_add(&p, &world_lock, params);
     db_options_queue(&p);
     db_pipeline_add(&p, &world_callbacks, params);
@@ -272,9 +280,9 @@ enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed
     char *numbers = NULL;
     enum db_status st = db_pipeline_run(c, &p);
     if (st == DB_OK)
-        st = db_options_read(p.results[1], &w->options);
+        st = db_options_read(p.results[2], &w->options);
     if (st == DB_OK)
-        numbers = read_callbacks(p.results[2], seeds, w);
+        numbers = read_callbacks(p.results[3], seeds, w);
     db_pipeline_clear(&p);
     free(seeds);
     if (st != DB_OK || !numbers || !w->callbacks || !w->scope_targets) {

@@ -7,11 +7,16 @@
 
 /* Sets applied in one transaction at most: bounds the world one batch loads and locks. */
 #define SET_BATCH_MAX 32
+/* Batches running at once: one transaction at a time would leave the database's other cores
+ * idle while it waits on a round trip or the commit. Their locks are taken in one sorted
+ * statement (db/world.c), so concurrent batches wait for each other, never deadlock. */
+#define SET_BATCHES_AT_ONCE 4
 
 /* A submitted set, on its submitter's stack until `done`. */
 struct pending {
     struct cb_set_item item;
     enum db_status st;
+    bool taken; /* a batch has it: off the queue */
     bool done;
     struct pending *next;
 };
@@ -22,7 +27,7 @@ struct cb_set_batcher {
     pthread_mutex_t lock;
     pthread_cond_t finished; /* a batch ended: its sets are done, or a new leader is needed */
     struct pending *head, *tail;
-    bool running;
+    int running; /* batches under way */
 };
 
 struct cb_set_batcher *cb_set_batcher_new(struct db_pool *pool, struct cb_metrics *metrics)
@@ -103,25 +108,26 @@ enum db_status cb_set_batched(struct cb_set_batcher *b, const struct cb_set_requ
         b->head = &me; // cppcheck-suppress autoVariables
     b->tail = &me;     // cppcheck-suppress autoVariables
     while (!me.done) {
-        if (b->running) {
+        if (me.taken || b->running >= SET_BATCHES_AT_ONCE) {
             pthread_cond_wait(&b->finished, &b->lock);
             continue;
         }
         /* Lead: take what is waiting (this set among it, in arrival order). */
         struct batch t = {.n = 0};
         while (b->head && t.n < SET_BATCH_MAX) {
+            b->head->taken = true;
             t.sets[t.n++] = b->head;
             b->head = b->head->next;
         }
         if (!b->head)
             b->tail = NULL;
-        b->running = true;
+        b->running++;
         pthread_mutex_unlock(&b->lock);
         run_batch(b, &t);
         pthread_mutex_lock(&b->lock);
         for (int i = 0; i < t.n; i++)
             t.sets[i]->done = true;
-        b->running = false;
+        b->running--;
         pthread_cond_broadcast(&b->finished);
     }
     pthread_mutex_unlock(&b->lock);
