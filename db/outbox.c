@@ -19,42 +19,59 @@ void db_outbox_queue(struct db_pipeline *p, json_t *rows)
 
 #define RFC3339(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
+/* The first pending command of each order key, due and not of a busy key (CB-51: a later
+ * command for a station waits for the earlier). Bounded by the pending commands: the partial
+ * indexes commands_pending (seq) and commands_pending_by_order_key (order_key, seq). */
+enum { DUE_SEQ, DUE_ID, DUE_ATTEMPTS, DUE_EXPIRED, DUE_ORDER_KEY, DUE_MORE, DUE_JSON };
 static struct db_stmt outbox_due = DB_STMT(
-    "outbox_due", 1,
+    "outbox_due", 2,
     "SELECT c.seq, c.id, c.attempts,"
-    " now() >= c.created_at + make_interval(secs => o.command_ttl_s),"
+    " now() >= c.created_at + make_interval(secs => o.command_ttl_s), c.order_key,"
+    " EXISTS (SELECT 1 FROM commands AS f WHERE f.status = 'pending'"
+    "         AND f.order_key = c.order_key AND f.seq > c.seq),"
     " (c.body || jsonb_build_object('id', c.id, 'seq', c.seq, 'created_at', " RFC3339(
         "c.created_at") "))::text"
                         " FROM commands AS c CROSS JOIN system_options AS o"
                         " WHERE c.status = 'pending' AND c.next_attempt_at <= now()"
+                        " AND c.order_key <> ALL ($2::text[])"
                         " AND NOT EXISTS (SELECT 1 FROM commands AS e WHERE e.status = 'pending'"
                         "                 AND e.order_key = c.order_key AND e.seq < c.seq)"
                         " ORDER BY c.seq LIMIT $1::int");
-static struct db_stmt outbox_delivered = DB_STMT(
-    "outbox_delivered", 1,
-    "UPDATE commands SET status = 'delivered', delivered_at = clock_timestamp(),"
-    " attempts = attempts + 1, last_error = NULL WHERE seq = $1::bigint AND status = 'pending'"
-    " RETURNING extract(epoch FROM delivered_at - created_at)");
+/* When the next of those is due, once every one due now has been read: only a command waiting
+ * for its next attempt (the first of its key, after a failed attempt) has a next_attempt_at
+ * after now(), so the range scan of commands_pending_next_attempt (migrations/004) reads only
+ * those. */
+static struct db_stmt outbox_next_ms =
+    DB_STMT("outbox_next_ms", 0,
+            "SELECT ceil(extract(epoch FROM c.next_attempt_at - clock_timestamp()) * 1000)::bigint"
+            " FROM commands AS c WHERE c.status = 'pending' AND c.next_attempt_at > now()"
+            " ORDER BY c.next_attempt_at LIMIT 1");
+/* The outcomes of a round, one statement per kind for the whole batch. delivered_at is when the
+ * PBX acknowledged: `age_s` (measured by the dispatcher) before the recording, on the database's
+ * clock like created_at. */
+static struct db_stmt outbox_delivered_rows =
+    DB_STMT("outbox_delivered_rows", 2,
+            "UPDATE commands AS c SET status = 'delivered',"
+            " delivered_at = clock_timestamp() - make_interval(secs => x.age_s),"
+            " attempts = c.attempts + 1, last_error = NULL"
+            " FROM unnest($1::bigint[], $2::float8[]) AS x(seq, age_s)"
+            " WHERE c.seq = x.seq AND c.status = 'pending'"
+            " RETURNING c.seq, extract(epoch FROM c.delivered_at - c.created_at)");
 /* Backoff 1 s, 2 s, 4 s ... capped at 30 s (API.md), never past the TTL's end. */
-static struct db_stmt outbox_attempt_failed =
-    DB_STMT("outbox_attempt_failed", 2,
-            "UPDATE commands AS c SET attempts = c.attempts + 1, last_error = $2,"
+static struct db_stmt outbox_not_acked_rows =
+    DB_STMT("outbox_not_acked_rows", 2,
+            "UPDATE commands AS c SET attempts = c.attempts + 1, last_error = x.error,"
             " next_attempt_at = least(clock_timestamp() + make_interval(secs => least(30, power(2, "
             "least(c.attempts, 5)))),"
             "                         c.created_at + make_interval(secs => o.command_ttl_s))"
-            " FROM system_options AS o WHERE c.seq = $1::bigint AND c.status = 'pending'");
-static struct db_stmt outbox_fail =
-    DB_STMT("outbox_fail", 1,
-            "UPDATE commands SET status = 'failed',"
-            " last_error = coalesce(last_error, 'command_ttl_s passed before delivery')"
-            " WHERE seq = $1::bigint AND status = 'pending'");
-/* Only the first pending command of each order key can be due: the others wait for it. */
-static struct db_stmt outbox_next_ms = DB_STMT(
-    "outbox_next_ms", 0,
-    "SELECT ceil(extract(epoch FROM min(c.next_attempt_at) - clock_timestamp()) * 1000)::bigint"
-    " FROM commands AS c WHERE c.status = 'pending'"
-    " AND NOT EXISTS (SELECT 1 FROM commands AS e WHERE e.status = 'pending'"
-    "                 AND e.order_key = c.order_key AND e.seq < c.seq)");
+            " FROM unnest($1::bigint[], $2::text[]) AS x(seq, error), system_options AS o"
+            " WHERE c.seq = x.seq AND c.status = 'pending' RETURNING c.seq");
+static struct db_stmt outbox_expired_rows =
+    DB_STMT("outbox_expired_rows", 1,
+            "UPDATE commands AS c SET status = 'failed',"
+            " last_error = coalesce(c.last_error, 'command_ttl_s passed before delivery')"
+            " FROM unnest($1::bigint[]) AS x(seq) WHERE c.seq = x.seq AND c.status = 'pending'"
+            " RETURNING c.seq");
 static struct db_stmt outbox_list =
     DB_STMT("outbox_list", 2,
             "SELECT (body || jsonb_build_object('id', id, 'seq', seq, 'created_at', " RFC3339(
@@ -70,81 +87,202 @@ static struct db_stmt outbox_count =
             "'delivered'),"
             " count(*) FILTER (WHERE status = 'failed') FROM commands");
 
-enum db_status db_outbox_due(struct db_conn *c, int limit, struct db_command *out, int *n)
-{
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", limit);
-    const char *params[] = {lim};
-    enum db_status st;
-    PGresult *r = db_exec(c, &outbox_due, params, &st);
-    *n = 0;
-    for (int i = 0; st == DB_OK && i < PQntuples(r) && i < limit; i++) {
-        struct db_command *cmd = &out[*n];
-        cmd->seq = db_int(r, i, 0);
-        snprintf(cmd->id, sizeof cmd->id, "%s", db_str(r, i, 1));
-        cmd->attempts = (int)db_int(r, i, 2);
-        cmd->expired = db_bool(r, i, 3);
-        cmd->json = strdup(db_str(r, i, 4));
-        if (!cmd->json) {
-            st = DB_ERROR;
-            break;
-        }
-        (*n)++;
-    }
-    PQclear(r);
-    return st;
-}
-
 void db_outbox_commands_free(struct db_command *cmds, int n)
 {
     for (int i = 0; i < n; i++) {
+        free(cmds[i].order_key);
         free(cmds[i].json);
-        cmds[i].json = NULL;
+        cmds[i].order_key = cmds[i].json = NULL;
     }
 }
 
-/* Runs a statement whose only parameter is a seq. */
-static PGresult *exec_seq(struct db_conn *c, struct db_stmt *s, long long seq, const char *extra,
-                          enum db_status *st)
+/* A growing array literal ("{1,2}", "{\"a\",\"b\"}") for a parameter; `failed` on OOM. */
+struct array_text {
+    char *s;
+    size_t len, cap;
+    bool failed;
+};
+
+static void array_put(struct array_text *a, const char *s, size_t n)
+{
+    if (a->failed)
+        return;
+    if (a->len + n + 1 > a->cap) {
+        size_t cap = a->cap ? a->cap : 64;
+        while (a->len + n + 1 > cap)
+            cap *= 2;
+        char *grown = realloc(a->s, cap);
+        if (!grown) {
+            a->failed = true;
+            return;
+        }
+        a->s = grown;
+        a->cap = cap;
+    }
+    memcpy(a->s + a->len, s, n);
+    a->len += n;
+    a->s[a->len] = '\0';
+}
+
+static void array_open(struct array_text *a)
+{
+    *a = (struct array_text){0};
+    array_put(a, "{", 1);
+}
+
+static void array_add_int(struct array_text *a, long long v)
 {
     char k[24];
-    snprintf(k, sizeof k, "%lld", seq);
-    const char *params[] = {k, extra};
-    return db_exec(c, s, params, st);
+    int n = snprintf(k, sizeof k, "%s%lld", a->len > 1 ? "," : "", v);
+    array_put(a, k, (size_t)n);
 }
 
-enum db_status db_outbox_delivered(struct db_conn *c, long long seq, double *latency_s)
+/* A quoted element: backslash and double quote escaped, so any text stays one element. */
+static void array_add_text(struct array_text *a, const char *v)
 {
-    enum db_status st;
-    PGresult *r = exec_seq(c, &outbox_delivered, seq, NULL, &st);
-    *latency_s = -1;
-    if (st == DB_OK && PQntuples(r) == 1)
-        *latency_s = strtod(db_str(r, 0, 0), NULL);
-    PQclear(r);
-    return st;
+    array_put(a, a->len > 1 ? ",\"" : "\"", a->len > 1 ? 2 : 1);
+    for (const char *p = v; *p; p++) {
+        if (*p == '\\' || *p == '"')
+            array_put(a, "\\", 1);
+        array_put(a, p, 1);
+    }
+    array_put(a, "\"", 1);
 }
 
-enum db_status db_outbox_attempt_failed(struct db_conn *c, long long seq, const char *error)
+static void array_close(struct array_text *a)
 {
-    enum db_status st;
-    PQclear(exec_seq(c, &outbox_attempt_failed, seq, error, &st));
-    return st;
+    array_put(a, "}", 1);
 }
 
-enum db_status db_outbox_fail(struct db_conn *c, long long seq)
+/* Queues the statement recording the outcomes of `kind`, if there are any; returns its index in
+ * the pipeline (-1 when none). */
+static int queue_outcomes(struct db_pipeline *p, struct db_outcome *outcomes, int n,
+                          enum db_outcome_kind kind, bool *oom)
 {
-    enum db_status st;
-    PQclear(exec_seq(c, &outbox_fail, seq, NULL, &st));
-    return st;
+    static struct db_stmt *const stmts[] = {
+        [DB_OUTCOME_DELIVERED] = &outbox_delivered_rows,
+        [DB_OUTCOME_NOT_ACKED] = &outbox_not_acked_rows,
+        [DB_OUTCOME_EXPIRED] = &outbox_expired_rows,
+    };
+    struct array_text seqs, extra; /* extra: the errors, or the ages of the acknowledgements */
+    array_open(&seqs);
+    array_open(&extra);
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        if (outcomes[i].kind != kind)
+            continue;
+        array_add_int(&seqs, outcomes[i].seq);
+        if (kind == DB_OUTCOME_DELIVERED) {
+            char age[32];
+            snprintf(age, sizeof age, "%.6f", outcomes[i].age_s > 0 ? outcomes[i].age_s : 0.0);
+            array_add_text(&extra, age);
+        } else
+            array_add_text(&extra, outcomes[i].error ? outcomes[i].error : "");
+        count++;
+    }
+    array_close(&seqs);
+    array_close(&extra);
+    int at = -1;
+    if (seqs.failed || extra.failed)
+        *oom = true;
+    else if (count > 0) {
+        at = p->n;
+        const char *params[] = {seqs.s, extra.s};
+        db_pipeline_add(p, stmts[kind], params);
+    }
+    free(seqs.s);
+    free(extra.s);
+    return at;
 }
 
-enum db_status db_outbox_next_ms(struct db_conn *c, long long *ms)
+/* Marks the outcomes of `kind` whose seq the statement returned (first column) as recorded,
+ * with the latency of the second column when `with_latency`. */
+static void mark_recorded(const PGresult *r, struct db_outcome *outcomes, int n,
+                          enum db_outcome_kind kind, bool with_latency)
 {
-    enum db_status st;
-    PGresult *r = db_exec(c, &outbox_next_ms, NULL, &st);
-    if (st == DB_OK)
-        *ms = db_is_null(r, 0, 0) ? -1 : db_int(r, 0, 0) < 0 ? 0 : db_int(r, 0, 0);
-    PQclear(r);
+    for (int row = 0; row < PQntuples(r); row++) {
+        long long seq = db_int(r, row, 0);
+        for (int i = 0; i < n; i++) {
+            if (outcomes[i].kind != kind || outcomes[i].seq != seq)
+                continue;
+            outcomes[i].recorded = true;
+            if (with_latency)
+                outcomes[i].latency_s = strtod(db_str(r, row, 1), NULL);
+        }
+    }
+}
+
+static void read_due(const PGresult *r, int limit, struct db_command *due, int *n_due)
+{
+    for (int row = 0; row < PQntuples(r) && *n_due < limit; row++) {
+        struct db_command *cmd = &due[*n_due];
+        *cmd = (struct db_command){.seq = db_int(r, row, DUE_SEQ),
+                                   .attempts = (int)db_int(r, row, DUE_ATTEMPTS),
+                                   .expired = db_bool(r, row, DUE_EXPIRED),
+                                   .order_key = strdup(db_str(r, row, DUE_ORDER_KEY)),
+                                   .more = db_bool(r, row, DUE_MORE),
+                                   .json = strdup(db_str(r, row, DUE_JSON))};
+        snprintf(cmd->id, sizeof cmd->id, "%s", db_str(r, row, DUE_ID));
+        if (!cmd->order_key || !cmd->json) {
+            /* Out of memory: the rest stays pending and is due again on a later round. */
+            db_outbox_commands_free(cmd, 1);
+            return;
+        }
+        (*n_due)++;
+    }
+}
+
+enum db_status db_outbox_round(struct db_conn *c, struct db_outcome *outcomes, int n_outcomes,
+                               const char *const *busy_keys, int n_busy, int due_limit,
+                               struct db_command *due, int *n_due, long long *next_ms)
+{
+    struct db_pipeline p = {0};
+    bool oom = false;
+    *n_due = 0;
+    *next_ms = -1;
+    for (int i = 0; i < n_outcomes; i++) {
+        outcomes[i].recorded = false;
+        outcomes[i].latency_s = -1;
+    }
+    int at_delivered = queue_outcomes(&p, outcomes, n_outcomes, DB_OUTCOME_DELIVERED, &oom);
+    int at_not_acked = queue_outcomes(&p, outcomes, n_outcomes, DB_OUTCOME_NOT_ACKED, &oom);
+    int at_expired = queue_outcomes(&p, outcomes, n_outcomes, DB_OUTCOME_EXPIRED, &oom);
+    int at_due = -1;
+    if (due_limit > 0) {
+        struct array_text busy;
+        array_open(&busy);
+        for (int i = 0; i < n_busy; i++)
+            array_add_text(&busy, busy_keys[i]);
+        array_close(&busy);
+        char lim[16];
+        snprintf(lim, sizeof lim, "%d", due_limit);
+        if (busy.failed)
+            oom = true;
+        else {
+            at_due = p.n;
+            db_pipeline_add(&p, &outbox_due, (const char *const[]){lim, busy.s});
+            db_pipeline_add(&p, &outbox_next_ms, NULL);
+        }
+        free(busy.s);
+    }
+    enum db_status st = oom ? DB_ERROR : db_pipeline_run(c, &p);
+    if (st == DB_OK) {
+        if (at_delivered >= 0)
+            mark_recorded(p.results[at_delivered], outcomes, n_outcomes, DB_OUTCOME_DELIVERED,
+                          true);
+        if (at_not_acked >= 0)
+            mark_recorded(p.results[at_not_acked], outcomes, n_outcomes, DB_OUTCOME_NOT_ACKED,
+                          false);
+        if (at_expired >= 0)
+            mark_recorded(p.results[at_expired], outcomes, n_outcomes, DB_OUTCOME_EXPIRED, false);
+        if (at_due >= 0) {
+            read_due(p.results[at_due], due_limit, due, n_due);
+            const PGresult *next = p.results[at_due + 1];
+            if (PQntuples(next) == 1 && !db_is_null(next, 0, 0))
+                *next_ms = db_int(next, 0, 0) < 0 ? 0 : db_int(next, 0, 0);
+        }
+    }
+    db_pipeline_clear(&p);
     return st;
 }
 

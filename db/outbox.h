@@ -20,23 +20,42 @@ struct db_command {
     long long seq;
     char id[40];
     int attempts;
-    bool expired; /* created_at + command_ttl_s has passed: to be failed, not sent */
-    char *json;   /* the command as POSTed: body + id, seq, created_at; owned (free) */
+    bool expired;    /* created_at + command_ttl_s has passed: to be failed, not sent */
+    char *order_key; /* the station (or trunk group) whose commands keep their order; owned */
+    bool more;       /* another pending command of the same order key waits behind this one */
+    char *json;      /* the command as POSTed: body + id, seq, created_at; owned (free) */
 };
 
-/* Up to `limit` pending commands due for an attempt, in seq order, each the first pending one
- * of its order key (CB-51: a later command for a station waits for the earlier). */
-enum db_status db_outbox_due(struct db_conn *c, int limit, struct db_command *out, int *n);
 void db_outbox_commands_free(struct db_command *cmds, int n);
-/* Records an acknowledged attempt; `*latency_s` = created to acknowledged. */
-enum db_status db_outbox_delivered(struct db_conn *c, long long seq, double *latency_s);
-/* Records a failed attempt and schedules the next one (1 s, 2 s, 4 s ... 30 s, never later
- * than the end of command_ttl_s). */
-enum db_status db_outbox_attempt_failed(struct db_conn *c, long long seq, const char *error);
-/* Marks a command failed (its command_ttl_s has passed). */
-enum db_status db_outbox_fail(struct db_conn *c, long long seq);
-/* Milliseconds until the next pending command is due (0 if one is; -1 when none is pending). */
-enum db_status db_outbox_next_ms(struct db_conn *c, long long *ms);
+
+/* How one attempt at a command ended. */
+enum db_outcome_kind {
+    DB_OUTCOME_DELIVERED, /* acknowledged: status delivered */
+    DB_OUTCOME_NOT_ACKED, /* not acknowledged: the next attempt after a backoff of 1 s, 2 s, 4 s
+                           * ... 30 s, never later than the end of command_ttl_s */
+    DB_OUTCOME_EXPIRED,   /* command_ttl_s has passed: status failed */
+};
+
+/* The outcome of one attempt, to record. */
+struct db_outcome {
+    long long seq;
+    enum db_outcome_kind kind;
+    const char *error; /* DB_OUTCOME_NOT_ACKED: why, kept as last_error */
+    double age_s;      /* DB_OUTCOME_DELIVERED: seconds since the acknowledgement (delivered_at) */
+    bool recorded;     /* out: the command was pending and now carries the outcome */
+    double latency_s;  /* out, DB_OUTCOME_DELIVERED: created to delivered */
+};
+
+/* One round of the dispatcher, in one round trip and one transaction (CB-51): records
+ * `outcomes` (one statement per kind, whatever their number), then, when `due_limit` > 0, reads
+ * up to `due_limit` pending commands due for an attempt into `due` (`*n_due`), in seq order, each
+ * the first pending one of its order key and none of an order key in `busy_keys` (those with an
+ * attempt in flight); and `*next_ms`, the milliseconds until the next command waiting for a
+ * later attempt is due (-1 when none is; meaningful when fewer than `due_limit` were due). A
+ * failure records nothing. */
+enum db_status db_outbox_round(struct db_conn *c, struct db_outcome *outcomes, int n_outcomes,
+                               const char *const *busy_keys, int n_busy, int due_limit,
+                               struct db_command *due, int *n_due, long long *next_ms);
 /* GET /v1/commands: up to `limit` commands with seq > `after`, oldest first, as JSON objects
  * (the command + seq, status, attempts, last_error, delivered_at) appended to `items`. */
 enum db_status db_outbox_list(struct db_conn *c, long long after, int limit, json_t *items);

@@ -1,0 +1,132 @@
+"""Command delivery with several POSTs in flight (CB-51): stations do not wait for each other,
+yet each station's commands reach the PBX strictly in order, one at a time. The fake PBX here
+holds the acknowledgement of the commands of chosen stations until told to let them go."""
+
+import json
+import threading
+import time
+
+import pytest
+
+from harness import FakePBX, wait_for
+from pbx_helpers import cancel_all, commands, provision
+
+
+class HoldingPBX(FakePBX):
+    """A FakePBX that keeps the POSTs of `held` stations unanswered until `release(station)`
+    (well within the 5 s after which callbackd gives up on an attempt), and counts the POSTs of
+    each station open at once."""
+
+    def __init__(self):
+        super().__init__()
+        self.gates = {}      # station -> threading.Event, set = answer
+        self.open = {}       # station -> POSTs received and not yet answered
+        self.most_open = {}  # station -> the most seen at once
+        self.arrived = []    # (station, seq) in order of arrival
+
+    def hold(self, station):
+        self.gates[station] = threading.Event()
+
+    def release(self, station=None):
+        if station is None:
+            return super().release()
+        self.gates[station].set()
+
+    def _handle(self, h, body):
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = None
+        station = doc.get("station") if isinstance(doc, dict) else None
+        with self.lock:
+            self.open[station] = self.open.get(station, 0) + 1
+            self.most_open[station] = max(self.most_open.get(station, 0), self.open[station])
+            self.arrived.append((station, doc.get("seq") if isinstance(doc, dict) else None))
+        gate = self.gates.get(station)
+        if gate is not None:
+            gate.wait(4.0)
+        try:
+            super()._handle(h, body)
+        finally:
+            with self.lock:
+                self.open[station] -= 1
+
+    def arrivals(self, station):
+        with self.lock:
+            return [seq for st, seq in self.arrived if st == station]
+
+
+@pytest.fixture
+def holding_pbx():
+    p = HoldingPBX()
+    yield p
+    for gate in p.gates.values():
+        gate.set()
+    p.close()
+
+
+@pytest.fixture
+def live(start_service, holding_pbx):
+    svc = start_service(pbx=holding_pbx)
+    provision(svc)
+    return svc
+
+
+def test_cb51_stations_in_flight_at_once_and_each_in_order(live, holding_pbx):
+    pbx = holding_pbx
+    pbx.hold("2001")
+    pbx.hold("2002")
+    # Three commands per station, interleaved in one batch: 2001, 2002, 2003, 2001, ...
+    live.send(*[cancel_all(n) for _ in range(3) for n in ("2001", "2002", "2003")])
+    created = wait_for(lambda: len(commands(live)) == 9 and commands(live), 10)
+    order = {n: [c["seq"] for c in created if c["station"] == n] for n in ("2001", "2002", "2003")}
+
+    # 2001's and 2002's first commands are both in flight, held by the PBX, while 2003's three
+    # commands are delivered: no station waits for another.
+    wait_for(lambda: len(pbx.received("tone", station="2003")) == 3, 3,
+             msg="2003 delivered while 2001 and 2002 are held")
+    wait_for(lambda: pbx.arrivals("2001") and pbx.arrivals("2002"), 3,
+             msg="the held stations' first commands in flight at once")
+    with pbx.lock:
+        assert pbx.open.get("2001") == 1 and pbx.open.get("2002") == 1, pbx.open
+    # ... and a station's later commands wait for the earlier one's acknowledgement.
+    time.sleep(0.5)
+    assert pbx.arrivals("2001") == order["2001"][:1]
+    assert pbx.arrivals("2002") == order["2002"][:1]
+    assert not pbx.received("tone", station="2001") and not pbx.received("tone", station="2002")
+
+    # Let 2002 go: its three arrive, in order, while 2001 is still held.
+    pbx.release("2002")
+    wait_for(lambda: len(pbx.received("tone", station="2002")) == 3, 5, msg="2002 delivered")
+    assert pbx.arrivals("2001") == order["2001"][:1]
+
+    pbx.release("2001")
+    wait_for(lambda: len(pbx.received("tone", station="2001")) == 3, 5, msg="2001 delivered")
+
+    for n in ("2001", "2002", "2003"):
+        assert [c["seq"] for c in pbx.received("tone", station=n)] == order[n], n
+        assert pbx.arrivals(n) == order[n], f"{n}: each command sent once, in order"
+        assert pbx.most_open[n] == 1, f"{n}: never two of its commands in flight"
+    items = wait_for(lambda: (cs := commands(live)) and all(c["status"] == "delivered" for c in cs)
+                     and cs, 5, msg="every command recorded delivered")
+    assert all(c["attempts"] == 1 and c["last_error"] is None for c in items), items
+    assert not pbx.bad_signatures()
+
+
+def test_cb51_many_stations_many_commands_keep_each_order(live, holding_pbx):
+    """A burst across stations with one station slow: everything is delivered once, each
+    station in order, never two of a station at once."""
+    pbx = holding_pbx
+    pbx.hold("2003")
+    batch = [cancel_all(n) for _ in range(10) for n in ("2001", "2002", "2003")]
+    live.send(*batch)
+    wait_for(lambda: len(pbx.received("tone", station="2001")) == 10
+             and len(pbx.received("tone", station="2002")) == 10, 10,
+             msg="the other stations delivered while 2003 is held")
+    assert len(pbx.arrivals("2003")) == 1
+    pbx.release("2003")
+    wait_for(lambda: len(pbx.received("tone")) == 30, 10, msg="all 30 delivered")
+    for n in ("2001", "2002", "2003"):
+        seqs = [c["seq"] for c in pbx.received("tone", station=n)]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 10, (n, seqs)
+        assert pbx.most_open[n] == 1, n
