@@ -1,0 +1,890 @@
+#!/usr/bin/python3
+"""Helpers of tests/bench/run.sh (the scale benchmark; not part of ctest). Each subcommand is one
+step; run.sh owns every process (PostgreSQL, callbackd, the fake PBX) and calls these in order.
+Figures are appended to a results file, one `scale<TAB>key<TAB>value` line each; `report`
+prints the table.
+
+Numbering of the loaded world (all stations are ip_phone, COS `std`):
+  6xxxxxxx  requesters, 10 active callbacks each (max_per_requester = 10)
+  5xxxxxxx  targets, 50 queued callbacks each (max_per_target = 50), reported busy
+  8xxxxxxx  POST pool requesters, no callbacks at first (10 POSTs each at most)
+  7xxxxxxx  POST pool targets, reported busy, no callbacks at first (50 POSTs each at most)
+Active callback i (0 <= i < N): requester 6|i/10, target 5|(i mod T), T = max(10, ceil(N/50)):
+distinct (requester, target) pairs, 10 per requester, at most 50 per target. The ended
+callbacks use the same layout (ended rows count toward no rule).
+"""
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import http.client
+import json
+import math
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# ---------------------------------------------------------------------------------------------
+# small tools
+
+
+def layout(n):
+    """(requesters, targets) of the loaded world for N active callbacks."""
+    return max(1, math.ceil(n / 10)), max(10, math.ceil(n / 50))
+
+
+def req_number(r):
+    return "6%07d" % r
+
+
+def tgt_number(t):
+    return "5%07d" % t
+
+
+def psql(url, sql, capture=True):
+    """Runs SQL through psql (ON_ERROR_STOP); returns the rows (tab-separated) when captured."""
+    p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
+                        "-d", url], input=sql, text=True,
+                       stdout=subprocess.PIPE if capture else subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        sys.stderr.write(p.stderr)
+        raise SystemExit(f"scale.py: psql failed (exit {p.returncode})")
+    if not capture:
+        return []
+    return [line.split("\t") for line in p.stdout.splitlines() if line]
+
+
+def value(url, sql):
+    rows = psql(url, sql)
+    return rows[0][0] if rows else None
+
+
+def put(results, scale, key, val):
+    with open(results, "a") as f:
+        f.write(f"{scale}\t{key}\t{val}\n")
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    if not xs:
+        return float("nan")
+    return xs[min(len(xs) - 1, int(math.ceil(p / 100.0 * len(xs))) - 1)]
+
+
+def sign_headers(secret, body):
+    ts = str(int(time.time()))
+    sig = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"X-Callbackd-Timestamp": ts, "X-Callbackd-Signature": "v1=" + sig,
+            "Content-Type": "application/json"}
+
+
+class EventClient:
+    """One keep-alive connection posting signed event batches."""
+
+    def __init__(self, port, secret):
+        self.port, self.secret = port, secret
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def post(self, events_json):
+        body = ('{"events":[' + ",".join(events_json) + "]}").encode()
+        self.conn.request("POST", "/v1/pbx/events", body=body, headers=sign_headers(self.secret, body))
+        r = self.conn.getresponse()
+        data = r.read()
+        if r.status != 202:
+            raise SystemExit(f"scale.py: event batch answered {r.status}: {data[:300]!r}")
+        return json.loads(data)["accepted"]
+
+
+def run_threads(fn, n, failed):
+    """Runs fn(i) on n threads; a failure in one (kept in `failed`) fails the step."""
+    def guard(i):
+        try:
+            fn(i)
+        except BaseException as e:  # noqa: B902 - SystemExit from a thread is reported here
+            failed.append(e)
+
+    threads = [threading.Thread(target=guard, args=(i,)) for i in range(n)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failed:
+        raise SystemExit(f"scale.py: a client failed: {failed[0]}")
+    return time.monotonic() - t0
+
+
+def ev_state(eid, station, availability):
+    return ('{"id":"%s","type":"station.state","station":"%s","availability":"%s"}'
+            % (eid, station, availability))
+
+
+def ev_hook(eid, station, hook):
+    return '{"id":"%s","type":"station.hook","station":"%s","hook":"%s"}' % (eid, station, hook)
+
+
+def run_id():
+    return "%x" % random.getrandbits(40)
+
+
+# ---------------------------------------------------------------------------------------------
+# load
+
+
+LOAD_SQL = r"""
+SET maintenance_work_mem = '1GB';
+SET synchronous_commit = on;
+BEGIN;
+SELECT set_config('bench.timer_s', callback_cancel_timer_s::text, true) FROM system_options;
+
+INSERT INTO classes_of_service (id, callbacks_allowed) VALUES ('std', true)
+    ON CONFLICT (id) DO UPDATE SET callbacks_allowed = true;
+
+-- Stations: requesters (idle), targets (busy, as the PBX last reported), the POST pool.
+CREATE TEMP TABLE bench_numbers (number text, busy boolean) ON COMMIT DROP;
+INSERT INTO bench_numbers
+    SELECT '6' || lpad(g::text, 7, '0'), false FROM generate_series(0, {R} - 1) g
+    UNION ALL SELECT '5' || lpad(g::text, 7, '0'), true FROM generate_series(0, {T} - 1) g
+    UNION ALL SELECT '8' || lpad(g::text, 7, '0'), false FROM generate_series(0, {PR} - 1) g
+    UNION ALL SELECT '7' || lpad(g::text, 7, '0'), true FROM generate_series(0, {PT} - 1) g;
+INSERT INTO directory_numbers (number, kind) SELECT number, 'station' FROM bench_numbers;
+INSERT INTO stations (number, kind, cos, prime_line, busy)
+    SELECT number, 'ip_phone', 'std', number, busy FROM bench_numbers;
+
+-- Secondary indexes of the three big tables are dropped and rebuilt from their own definitions
+-- (pg_get_indexdef) after the load: the same schema, built in bulk.
+CREATE TEMP TABLE bench_saved_indexes ON COMMIT DROP AS
+    SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+    WHERE c.relname IN ('callbacks', 'callback_history', 'timers') AND c.relnamespace = 'public'::regnamespace
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid);
+DO $$ DECLARE r record; BEGIN
+    FOR r IN SELECT name FROM bench_saved_indexes LOOP EXECUTE 'DROP INDEX ' || r.name; END LOOP;
+END $$;
+
+-- Ended callbacks first (older, lower seq): created over the last 30 days.
+INSERT INTO callbacks (id, requester, target, target_type, reason, mode, state, origin_line,
+                       notify_line, notify_station, external_number, reserved_line,
+                       awaiting_release, hook_cycle_needed, hook_off_seen, idle_report_needed,
+                       lamp_lit, created_at, updated_at, expires_at, ended_at, end_reason, supersedes)
+SELECT gen_random_uuid(), req, tgt, 'station', reason, 'callback', st, req, req, req, NULL, NULL,
+       false, reason = 'no_answer' AND st <> 'completed', false, false, false,
+       c, e, c + tm, e, er, NULL
+FROM (
+    SELECT g, req, tgt, c, tm, reason, st, er,
+           CASE WHEN st = 'completed' THEN c + make_interval(secs => 30 + g % 600)
+                WHEN st = 'expired' THEN c + tm
+                ELSE c + make_interval(secs => 10 + g % 1800) END AS e
+    FROM (
+        SELECT g, '6' || lpad((g / 10)::text, 7, '0') AS req, '5' || lpad((g % {T})::text, 7, '0') AS tgt,
+               date_trunc('milliseconds', now() - interval '30 days' + (interval '29 days' / {N}) * g) AS c,
+               make_interval(secs => current_setting('bench.timer_s')::int) AS tm,
+               CASE WHEN g % 5 = 4 THEN 'no_answer' ELSE 'busy' END AS reason,
+               (ARRAY['completed','completed','completed','completed','completed','completed',
+                      'cancelled','cancelled','cancelled','expired'])[g % 10 + 1] AS st,
+               (ARRAY['completed','completed','completed','completed','completed','completed',
+                      'requested','no_response','cancelled_all','expired'])[g % 10 + 1] AS er
+        FROM generate_series(0, {N} - 1) g) x) y
+ORDER BY g;
+
+-- Active callbacks, all pending, set over the last 10 minutes (none expires during the run:
+-- expiry = created_at + callback_cancel_timer_s, default 3600 s), queue order = seq.
+INSERT INTO callbacks (id, requester, target, target_type, reason, mode, state, origin_line,
+                       notify_line, notify_station, external_number, reserved_line,
+                       awaiting_release, hook_cycle_needed, hook_off_seen, idle_report_needed,
+                       lamp_lit, created_at, updated_at, expires_at, ended_at, end_reason, supersedes)
+SELECT gen_random_uuid(), req, tgt, 'station', reason, 'callback', 'pending', req, req, req, NULL,
+       NULL, false, reason = 'no_answer', false, false, false, c, c, c + tm, NULL, NULL, NULL
+FROM (
+    SELECT g, '6' || lpad((g / 10)::text, 7, '0') AS req, '5' || lpad((g % {T})::text, 7, '0') AS tgt,
+           date_trunc('milliseconds', now() - interval '600 seconds' + (interval '600 seconds' / {N}) * g) AS c,
+           make_interval(secs => current_setting('bench.timer_s')::int) AS tm,
+           CASE WHEN g % 5 = 4 THEN 'no_answer' ELSE 'busy' END AS reason
+    FROM generate_series(0, {N} - 1) g) x
+ORDER BY g;
+
+-- History: the creation entry of every callback (cause: the API request), and the ending entry
+-- of every ended one (its cause as the worker or the API records it).
+INSERT INTO callback_history (callback_id, at, from_state, to_state, cause_kind, cause_ref)
+SELECT id, created_at, NULL, 'pending', 'api', md5(id::text) FROM callbacks ORDER BY seq;
+INSERT INTO callback_history (callback_id, at, from_state, to_state, cause_kind, cause_ref)
+SELECT id, ended_at, CASE WHEN state = 'completed' THEN 'recalling' ELSE 'pending' END, state,
+       CASE end_reason WHEN 'completed' THEN 'event' WHEN 'requested' THEN 'api'
+                       WHEN 'cancelled_all' THEN 'api' ELSE 'timer' END,
+       CASE end_reason WHEN 'completed' THEN 'pbx-' || seq WHEN 'no_response' THEN 'notify_timeout'
+                       WHEN 'expired' THEN 'expiry' ELSE md5(id::text || '.end') END
+FROM callbacks WHERE ended_at IS NOT NULL ORDER BY seq;
+
+-- The expiry timer of every active callback (CB-10, CB-52), as the API arms it.
+INSERT INTO timers (kind, ref, due_at)
+SELECT 'expiry', id::text, expires_at FROM callbacks WHERE ended_at IS NULL ORDER BY seq;
+
+DO $$ DECLARE r record; BEGIN
+    FOR r IN SELECT def FROM bench_saved_indexes LOOP EXECUTE r.def; END LOOP;
+END $$;
+COMMIT;
+"""
+
+COPY_SQL = r"""
+SET maintenance_work_mem = '1GB';
+BEGIN;
+DROP TABLE IF EXISTS callbacks_copy;
+DROP SEQUENCE IF EXISTS callbacks_copy_seq;
+CREATE SEQUENCE callbacks_copy_seq;
+CREATE TABLE callbacks_copy (LIKE callbacks INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+ALTER TABLE callbacks_copy ALTER COLUMN seq SET DEFAULT nextval('callbacks_copy_seq');
+ALTER SEQUENCE callbacks_copy_seq OWNED BY callbacks_copy.seq;
+INSERT INTO callbacks_copy SELECT * FROM callbacks ORDER BY seq;
+SELECT setval('callbacks_copy_seq', (SELECT max(seq) FROM callbacks_copy));
+-- Every index of callbacks (primary key and unique seq included), same definition.
+DO $$ DECLARE r record; BEGIN
+    FOR r IN SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def
+             FROM pg_index i WHERE i.indrelid = 'public.callbacks'::regclass LOOP
+        EXECUTE replace(replace(r.def, ' ON public.callbacks ', ' ON public.callbacks_copy '),
+                        'INDEX ' || r.name || ' ', 'INDEX ' || r.name || '_copy ');
+    END LOOP;
+END $$;
+COMMIT;
+"""
+
+
+def cmd_load(a):
+    R, T = layout(a.pending)
+    PR, PT = math.ceil(a.pool / 10), max(10, math.ceil(a.pool / 50))
+    sql = LOAD_SQL.format(N=a.pending, R=R, T=T, PR=PR, PT=PT)
+    t0 = time.monotonic()
+    psql(a.url, sql, capture=False)
+    t1 = time.monotonic()
+    psql(a.url, "VACUUM ANALYZE;", capture=False)
+    t2 = time.monotonic()
+    # Flush what the load dirtied, so the runs do not compete with its write-back.
+    psql(a.url, "CHECKPOINT;", capture=False)
+    subprocess.run(["sync"], check=False)
+    print(f"  CHECKPOINT and sync after the load: {time.monotonic() - t2:.1f} s", flush=True)
+    t2 = time.monotonic()
+    print(f"  loaded {a.pending:,} pending + {a.pending:,} ended callbacks, history, timers, "
+          f"{R + T + PR + PT:,} stations in {t1 - t0:.1f} s; VACUUM ANALYZE {t2 - t1:.1f} s",
+          flush=True)
+    put(a.results, a.pending, "load_s", f"{t1 - t0:.1f}")
+    put(a.results, a.pending, "vacuum_s", f"{t2 - t1:.1f}")
+    if not a.no_copy:
+        psql(a.url, COPY_SQL, capture=False)
+        psql(a.url, "VACUUM ANALYZE callbacks_copy;", capture=False)
+        t3 = time.monotonic()
+        print(f"  callbacks_copy (pgbench) seeded with the same rows and indexes in {t3 - t2:.1f} s",
+              flush=True)
+        put(a.results, a.pending, "copy_s", f"{t3 - t2:.1f}")
+    check = psql(a.url, """
+        SELECT (SELECT count(*) FROM callbacks WHERE ended_at IS NULL),
+               (SELECT count(*) FROM callbacks WHERE ended_at IS NOT NULL),
+               (SELECT count(*) FROM callback_history),
+               (SELECT count(*) FROM timers WHERE kind = 'expiry'),
+               (SELECT max(n) FROM (SELECT count(*) n FROM callbacks WHERE ended_at IS NULL GROUP BY requester) x),
+               (SELECT max(n) FROM (SELECT count(*) n FROM callbacks WHERE ended_at IS NULL GROUP BY target) x),
+               (SELECT max_per_requester || '/' || max_per_target FROM system_options)""")[0]
+    print(f"  check: {int(check[0]):,} active, {int(check[1]):,} ended, {int(check[2]):,} history rows, "
+          f"{int(check[3]):,} expiry timers; most active per requester {check[4]}, per target "
+          f"{check[5]} (limits {check[6]})", flush=True)
+    if int(check[0]) != a.pending or int(check[1]) != a.pending or int(check[3]) != a.pending:
+        raise SystemExit("scale.py: the load did not produce the expected rows")
+
+
+def cmd_cleanup(a):
+    """Removes what the POST and pgbench runs added (callbackd stopped): the loaded data stays."""
+    psql(a.url, """
+        BEGIN;
+        DELETE FROM timers t USING callbacks c
+            WHERE t.kind IN ('expiry', 'notify_timeout', 'recall_timeout') AND t.ref = c.id::text
+              AND c.requester LIKE '8%';
+        DELETE FROM callbacks WHERE requester LIKE '8%';
+        DELETE FROM idempotency_keys;
+        COMMIT;
+        DELETE FROM callbacks_copy WHERE requester LIKE '9%';
+        VACUUM ANALYZE callbacks, callback_history, timers, callbacks_copy;""", capture=False)
+
+
+def cmd_discard(a):
+    """callbackd stopped: drops the unapplied backlog and puts the requesters back to idle, the
+    targets back to busy (what the discarded events would have restored)."""
+    rows = psql(a.url, """
+        WITH d AS (DELETE FROM pbx_events WHERE applied_at IS NULL RETURNING 1) SELECT count(*) FROM d;
+        UPDATE stations SET busy = false, hook_off = false WHERE number LIKE '6%' AND (busy OR hook_off);
+        UPDATE stations SET busy = true, hook_off = false WHERE number LIKE '5%' AND (NOT busy OR hook_off);""")
+    n = int(rows[0][0])
+    print(f"  discarded {n:,} unapplied events (callbackd stopped); station states reset", flush=True)
+    put(a.results, a.scale, f"discarded_{a.phase}", n)
+
+
+# ---------------------------------------------------------------------------------------------
+# pgbench and wrk
+
+
+PGBENCH_SCRIPT = r"""\set n :n + 1
+\set r 900000000000 + :client_id * 1000000000 + :n
+\set t random(0, :ntargets - 1)
+INSERT INTO callbacks_copy (id, requester, target, target_type, reason, mode, state, origin_line,
+    notify_line, notify_station, external_number, reserved_line, awaiting_release,
+    hook_cycle_needed, hook_off_seen, idle_report_needed, lamp_lit, created_at, updated_at,
+    expires_at, ended_at, end_reason, supersedes)
+VALUES (gen_random_uuid(), :r::text, '5' || lpad(:t::text, 7, '0'), 'station', 'busy', 'callback',
+    'pending', :r::text, :r::text, :r::text, NULL, NULL, false, false, false, false, false,
+    date_trunc('milliseconds', now()), date_trunc('milliseconds', now()),
+    date_trunc('milliseconds', now()) + interval '3600 seconds', NULL, NULL, NULL)
+RETURNING *;
+"""
+
+
+def cmd_pgbench(a):
+    _, T = layout(a.pending)
+    script = os.path.join(a.workdir, "pgbench_insert.sql")
+    with open(script, "w") as f:
+        f.write(PGBENCH_SCRIPT)
+    # Warm-up (not reported): WAL segments, caches, prepared plans.
+    subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", "16", "-j", "2", "-T", str(a.seconds),
+                    "-D", "n=0", "-D", f"ntargets={T}", "-f", script, a.url],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    psql(a.url, "DELETE FROM callbacks_copy WHERE requester LIKE '9%';", capture=False)
+    for c in a.clients:
+        p = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", str(c), "-j", "2",
+                            "-T", str(a.seconds), "-D", "n=0", "-D", f"ntargets={T}",
+                            "-f", script, a.url], text=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        tps = None
+        for line in p.stdout.splitlines():
+            if line.startswith("tps = "):
+                tps = float(line.split()[2])
+        failed = [ln for ln in p.stdout.splitlines() if "failed" in ln or "aborted" in ln or "ERROR" in ln]
+        if p.returncode != 0 or tps is None:
+            sys.stderr.write(p.stdout)
+            raise SystemExit(f"scale.py: pgbench -c {c} failed")
+        print(f"  pgbench INSERT ... RETURNING, -c {c} -j 2 -T {a.seconds}: {tps:,.0f} tps"
+              + ("; " + "; ".join(failed) if failed else ""), flush=True)
+        put(a.results, a.pending, f"pgbench_c{c}", f"{tps:.1f}")
+        psql(a.url, "DELETE FROM callbacks_copy WHERE requester LIKE '9%';", capture=False)
+
+
+def cmd_wrk(a):
+    PT = max(10, math.ceil(a.pool / 50))
+    threads = 2
+    p = subprocess.run(["wrk", "-t", str(threads), "-c", str(a.conns), "-d", f"{a.seconds}s",
+                        "--timeout", "30s", "-s", os.path.join(HERE, "post.lua"),
+                        f"http://127.0.0.1:{a.port}/v1/callbacks", "--", a.token, "0",
+                        str(a.pool), str(threads), str(PT)],
+                       text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    res, samples = {}, []
+    for line in p.stdout.splitlines():
+        if line.startswith("RESULT "):
+            res = dict(kv.split("=", 1) for kv in line.split()[1:])
+        elif line.startswith("NON201 "):
+            samples.append(line[7:])
+    if p.returncode != 0 or not res:
+        sys.stderr.write(p.stdout)
+        raise SystemExit(f"scale.py: wrk -c {a.conns} failed")
+    n = int(res["requests"])
+    rps = n / (int(res["duration_us"]) / 1e6)
+    non201 = int(res["non201"]) + int(res["socket_errors"])
+    print(f"  wrk POST /v1/callbacks -t {threads} -c {a.conns} -d {a.seconds}s: {rps:,.0f} req/s, "
+          f"p50 {int(res['p50_us']) / 1000:.2f} ms, p99 {int(res['p99_us']) / 1000:.2f} ms, "
+          f"{n:,} answers, {non201} not 201"
+          + (f" (socket errors {res['socket_errors']}, pool exhausted {res['exhausted']})"
+             if non201 else ""), flush=True)
+    for s in samples[:10]:
+        print("    not 201: " + s, flush=True)
+    c = a.conns
+    put(a.results, a.pending, f"post_c{c}", f"{rps:.1f}")
+    put(a.results, a.pending, f"post_c{c}_p50", f"{int(res['p50_us']) / 1000:.3f}")
+    put(a.results, a.pending, f"post_c{c}_p99", f"{int(res['p99_us']) / 1000:.3f}")
+    put(a.results, a.pending, f"post_c{c}_errors", non201)
+    created = int(value(a.url, "SELECT count(*) FROM callbacks WHERE requester LIKE '8%'"))
+    if created < n - non201:
+        print(f"  note: {created:,} callbacks stored for {n - non201:,} answers 201", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the PBX side
+
+
+def cmd_pbx(a):
+    """A fake PBX: acknowledges every command at once (200), logs `arrival seq type station
+    callback_id` per command. HTTP/1.1 keep-alive, minimal parser (the dispatcher sends
+    Content-Length bodies and no Expect)."""
+    log = open(a.log, "a", buffering=1)
+
+    async def handle(reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                body = await reader.readexactly(length) if length else b""
+                now = time.time()
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                try:
+                    cmd = json.loads(body)
+                    log.write("%.6f %s %s %s %s\n" % (now, cmd.get("seq"), cmd.get("type"),
+                                                      cmd.get("station") or cmd.get("from_station") or "-",
+                                                      cmd.get("callback_id") or "-"))
+                except ValueError:
+                    log.write("%.6f bad - - -\n" % now)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    async def main():
+        server = await asyncio.start_server(handle, "127.0.0.1", a.port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for s in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(s, stop.set)
+        async with server:
+            await stop.wait()
+
+    asyncio.run(main())
+
+
+def cmd_accept(a):
+    """(a) events accepted/s: station.state events in signed batches of 100, `clients` keep-alive
+    clients, for `seconds`. Each requester gets busy then idle in the same batch (so the world
+    ends as it started)."""
+    R, _ = layout(a.pending)
+    rid = run_id()
+    stop = time.monotonic() + a.seconds
+    counts = [0] * a.clients
+
+    def run(i):
+        c = EventClient(a.port, a.secret)
+        n = 0
+        while time.monotonic() < stop and n < a.max_events:
+            evs = []
+            for k in range(0, a.batch, 2):
+                st = req_number((i * 7919 + n + k) % R)
+                evs.append(ev_state(f"A{rid}-{i}-{n + k}", st, "busy"))
+                evs.append(ev_state(f"A{rid}-{i}-{n + k + 1}", st, "idle"))
+            counts[i] += c.post(evs)
+            n += len(evs)
+
+    el = run_threads(run, a.clients, [])
+    eps = sum(counts) / el
+    print(f"  (a) accepted: {sum(counts):,} station.state events in batches of {a.batch}, "
+          f"{a.clients} clients, {el:.1f} s: {eps:,.0f} events/s", flush=True)
+    put(a.results, a.pending, "accepted", f"{eps:.1f}")
+
+
+def backlog(url):
+    return int(value(url, "SELECT count(*) FROM pbx_events WHERE applied_at IS NULL"))
+
+
+def cmd_drain(a):
+    """Waits (bounded) until every stored event is applied and every command delivered.
+    Exit 3 when the time is up."""
+    t0 = time.monotonic()
+    while True:
+        n = backlog(a.url)
+        c = int(value(a.url, "SELECT count(*) FROM commands WHERE status = 'pending'"))
+        if n == 0 and c == 0:
+            print(f"  quiet after {time.monotonic() - t0:.1f} s (no unapplied event, no pending command)",
+                  flush=True)
+            return
+        if time.monotonic() - t0 > a.timeout:
+            print(f"  not quiet after {a.timeout:.0f} s: {n:,} events unapplied, {c:,} commands pending",
+                  flush=True)
+            sys.exit(3)
+        time.sleep(0.25)
+
+
+def cmd_apply(a):
+    """(b) events applied/s: a backlog of `events` events (station.state idle/busy and
+    station.hook off/on on the loaded targets, in rounds: idle -> the head of the queue matures
+    and its requester is rung; hook off, hook on -> a hook cycle, matures no_answer callbacks;
+    busy -> ringing stops, the callback returns to pending), posted in signed batches of 100 by
+    4 clients; then the worker's rate from pbx_events.applied_at. Exit 3 when the backlog is
+    not applied within `timeout`."""
+    _, T = layout(a.pending)
+    rid = run_id()
+    total = a.events - a.events % 100
+    first_seq = int(value(a.url, "SELECT coalesce(max(seq), 0) FROM pbx_events"))
+    kinds = [("state", "idle"), ("hook", "off"), ("hook", "on"), ("state", "busy")]
+
+    def make(g):
+        t = tgt_number(g % T)
+        kind, v = kinds[(g // T) % 4]
+        eid = f"B{rid}-{g}"
+        return ev_state(eid, t, v) if kind == "state" else ev_hook(eid, t, v)
+
+    clients = 4
+    per = total // 100
+    sent = [0] * clients
+
+    def run(i):
+        c = EventClient(a.port, a.secret)
+        for b in range(i, per, clients):
+            c.post([make(b * 100 + k) for k in range(100)])
+            sent[i] += 100
+
+    t0 = time.monotonic()
+    t_post = run_threads(run, clients, [])
+    drained = True
+    while backlog(a.url) > 0:
+        if time.monotonic() - t0 > a.timeout:
+            drained = False
+            break
+        time.sleep(0.25)
+    row = psql(a.url, f"""
+        SELECT count(*), extract(epoch FROM max(applied_at) - min(applied_at)),
+               extract(epoch FROM max(applied_at) - max(received_at)),
+               extract(epoch FROM min(applied_at) - min(received_at))
+        FROM pbx_events WHERE seq > {first_seq} AND id LIKE 'B{rid}-%' AND applied_at IS NOT NULL""")[0]
+    n = int(row[0])
+    span = float(row[1] or 0)
+    rate = n / span if span > 0 else 0.0
+    note = "" if drained else f" (partial: {n:,} of {total:,} applied in {a.timeout:.0f} s)"
+    cmds = int(value(a.url, f"SELECT count(*) FROM commands WHERE seq > 0 AND created_at > now() - "
+                            f"make_interval(secs => {time.monotonic() - t0 + 1:.0f})"))
+    print(f"  (b) applied: {sum(sent):,} events posted in {t_post:.1f} s; the worker applied {n:,} "
+          f"in {span:.1f} s (first applied_at to last): {rate:,.0f} events/s; {cmds:,} commands "
+          f"written{note}", flush=True)
+    put(a.results, a.pending, "applied", f"{rate:.1f}")
+    if not drained:
+        put(a.results, a.pending, "applied_note", f"partial {n} of {total}")
+        sys.exit(3)
+
+
+def cmd_latency(a):
+    """(c) event -> command latency at `rate` events/s: station.state idle then busy on C loaded
+    targets (busy, 50 queued callbacks each), a target's events stored in order. Each idle makes the first callback of the queue whose requester is free
+    mature (pending -> notifying: a `ring` command to its requester); each busy stops it
+    (notifying -> pending: `stop_ring`). An event is matched to its command through the
+    callback's history (cause_ref = the event id) and the order of that callback's commands.
+    Latency = the fake PBX receiving the command minus the client sending the event."""
+    _, T = layout(a.pending)
+    C = min(T, 200)
+    targets = [tgt_number(j * T // C) for j in range(C)]
+    per_target = max(2, int(a.rate * a.seconds / C))
+    per_target -= per_target % 2
+    total = per_target * C
+    # Event g: target g mod C, idle on even rounds, busy on odd ones, due at g / rate. Senders
+    # take events round-robin (each has K / rate seconds per event, room for a slow 202); an
+    # event waits for the 202 of the previous event of its target, so a target's events are
+    # stored in order.
+    K = max(1, min(64, int(math.ceil(a.rate / 25.0))))
+    acked = [threading.Event() for _ in range(total)]
+    rid = run_id()
+    sent = {}
+    lock = threading.Lock()
+    log_start = os.path.getsize(a.pbx_log)
+    clients = K
+    failed = []
+    t_first = time.monotonic() + 0.2
+
+    def run(i):
+        c = EventClient(a.port, a.secret)
+        for g in range(i, total, K):
+            d = t_first + g / float(a.rate) - time.monotonic()
+            if d > 0:
+                time.sleep(d)
+            if g >= C:
+                while not acked[g - C].wait(0.5):
+                    if failed:
+                        return
+            t = targets[g % C]
+            eid = f"L{rid}-{t}-{g // C}"
+            now = time.time()
+            c.post([ev_state(eid, t, "idle" if (g // C) % 2 == 0 else "busy")])
+            with lock:
+                sent[eid] = now
+            acked[g].set()
+
+    run_threads(run, clients, failed)
+    actual = len(sent) / max(1e-3, max(sent.values()) - min(sent.values()))
+    # Wait (bounded) for the worker and the dispatcher to finish.
+    deadline = time.monotonic() + a.timeout
+    while (backlog(a.url) > 0 or int(value(a.url, "SELECT count(*) FROM commands WHERE status = 'pending'")) > 0) \
+            and time.monotonic() < deadline:
+        time.sleep(0.25)
+    time.sleep(0.3)
+    t_end = time.time()
+    unapplied_ids = [r[0] for r in psql(a.url, f"SELECT id FROM pbx_events WHERE id LIKE 'L{rid}-%' "
+                                                f"AND applied_at IS NULL")]
+    unapplied = len(unapplied_ids)
+    arrivals = {}  # callback_id -> [(seq, type, at)]
+    with open(a.pbx_log) as f:
+        f.seek(log_start)
+        for line in f:
+            parts = line.split()
+            if len(parts) == 5 and parts[4] != "-" and parts[2] in ("ring", "stop_ring"):
+                arrivals.setdefault(parts[4], []).append((int(parts[1]), parts[2], float(parts[0])))
+    ids = list(arrivals) + [r[0] for r in psql(a.url, "SELECT id FROM callbacks WHERE target IN ("
+                                                + ",".join(f"'{t}'" for t in targets) + ")")]
+    ids = list(dict.fromkeys(ids))
+    hist = []
+    for k in range(0, len(ids), 2000):
+        chunk = ",".join(f"'{x}'" for x in ids[k:k + 2000])
+        hist += psql(a.url, f"""SELECT callback_id, coalesce(from_state, ''), to_state, cause_ref
+            FROM callback_history WHERE callback_id IN ({chunk}) AND cause_kind = 'event'
+              AND cause_ref LIKE 'L{rid}-%' ORDER BY id""")
+    causes = {}  # callback_id -> {"ring": [event ids], "stop_ring": [...]}
+    for cb, frm, to, ref in hist:
+        kind = "ring" if to == "notifying" else "stop_ring" if frm == "notifying" else None
+        if kind:
+            causes.setdefault(cb, {"ring": [], "stop_ring": []})[kind].append(ref)
+    # A transition whose command has not arrived by the end of the wait counts with the time
+    # waited (a lower bound), so a dispatcher that falls behind shows in the p99.
+    lat, censored = [], 0
+    for cb, kinds in causes.items():
+        cmds = sorted(arrivals.get(cb, []))
+        for kind in ("ring", "stop_ring"):
+            got = [at for _, t, at in cmds if t == kind]
+            for k, ref in enumerate(kinds[kind]):
+                if ref not in sent:
+                    continue
+                if k < len(got):
+                    lat.append(got[k] - sent[ref])
+                else:
+                    lat.append(t_end - sent[ref])
+                    censored += 1
+    # An event still unapplied at the end of the wait: its command, if any, is later still.
+    for eid in unapplied_ids:
+        if eid in sent:
+            lat.append(t_end - sent[eid])
+            censored += 1
+    if not lat:
+        print(f"  (c) event -> command: no command matched ({len(sent):,} events sent)", flush=True)
+        put(a.results, a.pending, "latency_p50", "nan")
+        put(a.results, a.pending, "latency_p99", "nan")
+        return
+    p50, p99 = statistics.median(lat) * 1000, pct(lat, 99) * 1000
+    n_trans = sum(len(v["ring"]) + len(v["stop_ring"]) for v in causes.values())
+    n_ring = sum(1 for v in arrivals.values() for x in v if x[1] == "ring")
+    print(f"  (c) event -> command at {actual:,.0f} events/s ({len(sent):,} events on {C} targets, "
+          f"{clients} clients): {n_trans:,} events made a callback ring or stop ringing, "
+          f"{n_ring:,} ring + {sum(len(v) for v in arrivals.values()) - n_ring:,} stop_ring commands "
+          f"received, {len(lat) - censored:,} matched; {unapplied:,} events still unapplied after the wait; "
+          f"{censored:,} commands or unapplied events counted as the time waited; median {p50:.2f} ms, "
+          f"p99 {p99:.2f} ms, max {max(lat) * 1000:.1f} ms", flush=True)
+    put(a.results, a.pending, "latency_rate", f"{actual:.1f}")
+    put(a.results, a.pending, "latency_p50", f"{p50:.3f}")
+    put(a.results, a.pending, "latency_p99", f"{p99:.3f}")
+    put(a.results, a.pending, "latency_matched",
+        f"{len(sent)} events sent, {n_trans} made a ring/stop_ring, {len(lat) - censored} commands "
+        f"received in time; {unapplied} events unapplied after the wait; {censored} commands or "
+        f"unapplied events counted as the time waited (a lower bound)")
+
+
+def cmd_wait_ready(a):
+    deadline = time.monotonic() + a.timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{a.port}/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"scale.py: callbackd not ready on port {a.port} after {a.timeout:.0f} s")
+
+
+def cmd_free_port(_a):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        print(s.getsockname()[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# the table
+
+
+def fmt(v, unit=""):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if v == int(v) and abs(v) < 100:
+        return f"{int(v)}{unit}"
+    if abs(v) >= 100:
+        s = f"{v:,.0f}"
+    elif abs(v) >= 10:
+        s = f"{v:.1f}"
+    else:
+        s = f"{v:.2f}"
+    return s + unit
+
+
+def cmd_report(a):
+    res = {}
+    for line in open(a.results):
+        scale, key, val = line.rstrip("\n").split("\t")
+        res.setdefault(int(scale), {})[key] = val
+    scales = sorted(res)
+    small = scales[0]
+
+    def num(s, k):
+        try:
+            v = float(res[s][k])
+            return None if math.isnan(v) else v
+        except (KeyError, ValueError):
+            return None
+
+    # (label, key or function, unit, higher_is_better, target text, target check, flat?)
+    def post_ratio(c):
+        return lambda s: (num(s, f"post_c{c}") / num(s, f"pgbench_c{c}")
+                          if num(s, f"post_c{c}") is not None and num(s, f"pgbench_c{c}") else None)
+
+    rows = [
+        ("pgbench INSERT..RETURNING c4 (tps)", "pgbench_c4", "", True, "reference", None, "info"),
+        ("pgbench INSERT..RETURNING c16 (tps)", "pgbench_c16", "", True, "reference", None, "info"),
+        ("POST /v1/callbacks c4 (req/s)", "post_c4", "", True, "", None, True),
+        ("  POST c4 / pgbench c4", post_ratio(4), "", True, ">= 0.70", lambda v, s: v >= 0.70, False),
+        ("  POST c4 latency p50 (ms)", "post_c4_p50", "", False, "", None, True),
+        ("  POST c4 latency p99 (ms)", "post_c4_p99", "", False, "", None, True),
+        ("  POST c4 answers not 201", "post_c4_errors", "", False, "0", lambda v, s: v == 0, False),
+        ("POST /v1/callbacks c16 (req/s)", "post_c16", "", True, "> c4",
+         lambda v, s: num(s, "post_c4") is not None and v > num(s, "post_c4"), True),
+        ("  POST c16 / pgbench c16", post_ratio(16), "", True, ">= 0.70", lambda v, s: v >= 0.70, False),
+        ("  POST c16 latency p50 (ms)", "post_c16_p50", "", False, "", None, True),
+        ("  POST c16 latency p99 (ms)", "post_c16_p99", "", False, "", None, True),
+        ("  POST c16 answers not 201", "post_c16_errors", "", False, "0", lambda v, s: v == 0, False),
+        ("events accepted, batches of 100 (/s)", "accepted", "", True, ">= 20,000", lambda v, s: v >= 20000, True),
+        ("events applied by the worker (/s)", "applied", "", True, ">= 10,000", lambda v, s: v >= 10000, True),
+        ("event -> command: events/s sent", "latency_rate", "", True, "~ --rate", None, False),
+        ("event -> command p50 (ms)", "latency_p50", "", False, "", None, True),
+        ("event -> command p99 (ms)", "latency_p99", "", False, "< 10", lambda v, s: v < 10, True),
+        ("callbackd RSS, max (MiB)", "rss_mib", "", False, "< 32", lambda v, s: v < 32, True),
+        ("load N+N rows (s, not a target)", "load_s", "", False, "", None, False),
+    ]
+    head = ["measure"] + [f"N={s:,}" for s in scales]
+    if len(scales) > 1:
+        head += [f"x{small:,}"]
+    head += ["target"] + ([f"@{s:,}" for s in scales] if len(scales) > 1 else ["result"])
+    if len(scales) > 1:
+        head += ["flat 1.3x"]
+    table = []
+    all_flat = True
+    for label, key, unit, higher, ttext, check, flat in rows:
+        vals = [key(s) if callable(key) else num(s, key) for s in scales]
+        line = [label] + [fmt(v, unit) for v in vals]
+        if len(scales) > 1:
+            a_, b_ = vals[0], vals[-1]
+            line.append(f"{b_ / a_:.2f}" if a_ and b_ is not None else "-")
+        line.append(ttext)
+        for s, v in zip(scales, vals):
+            line.append("-" if check is None else ("MISS" if v is None else ("PASS" if check(v, s) else "MISS")))
+        if len(scales) > 1:
+            if not flat:
+                line.append("")
+            else:
+                a_, b_ = vals[0], vals[-1]
+                if a_ is None or b_ is None or a_ == 0 or b_ == 0:
+                    ok = False
+                else:
+                    ok = (a_ / b_ if higher else b_ / a_) <= 1.3
+                if flat == "info":  # the reference: shown, not part of the verdict
+                    line.append("(PASS)" if ok else "(MISS)")
+                else:
+                    all_flat &= ok
+                    line.append("PASS" if ok else "MISS")
+        table.append(line)
+    if len(scales) > 1:
+        line = ["flat: every measure at N within 1.3x of N=" + f"{small:,}"] + [""] * len(scales) + ["", "<= 1.3x"]
+        line += [""] * len(scales) + ["PASS" if all_flat else "MISS"]
+        table.append(line)
+    widths = [max(len(r[i]) for r in [head] + table) for i in range(len(head))]
+    sep = "+".join("-" * (w + 2) for w in widths)
+    print()
+    print(" | ".join(h.ljust(w) for h, w in zip(head, widths)))
+    print(sep)
+    for r in table:
+        print(" | ".join((c.ljust(w) if i == 0 else c.rjust(w)) for i, (c, w) in enumerate(zip(r, widths))))
+    notes = []
+    for s in scales:
+        for k, v in sorted(res[s].items()):
+            if k.startswith("discarded_") and v != "0":
+                notes.append(f"N={s:,}: {v} unapplied events of phase {k[10:]} discarded (bounded wait)")
+            if k == "applied_note":
+                notes.append(f"N={s:,}: events applied: {v} (bounded wait)")
+            if k == "latency_matched":
+                notes.append(f"N={s:,}: event -> command: {v}")
+    if notes:
+        print()
+        for n in notes:
+            print("note: " + n)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    def p(name, *args):
+        sp = sub.add_parser(name)
+        for arg in args:
+            if arg == "url":
+                sp.add_argument("--url", required=True)
+            elif arg == "results":
+                sp.add_argument("--results", required=True)
+            elif arg == "pending":
+                sp.add_argument("--pending", type=int, required=True)
+            elif arg == "port":
+                sp.add_argument("--port", type=int, required=True)
+            elif arg == "secret":
+                sp.add_argument("--secret", required=True)
+            elif arg == "seconds":
+                sp.add_argument("--seconds", type=int, required=True)
+            elif arg == "timeout":
+                sp.add_argument("--timeout", type=float, required=True)
+        return sp
+
+    sp = p("load", "url", "results", "pending")
+    sp.add_argument("--pool", type=int, required=True)
+    sp.add_argument("--no-copy", action="store_true")
+    sp.set_defaults(fn=cmd_load)
+    p("cleanup", "url").set_defaults(fn=cmd_cleanup)
+    sp = p("discard", "url", "results")
+    sp.add_argument("--scale", type=int, required=True)
+    sp.add_argument("--phase", required=True)
+    sp.set_defaults(fn=cmd_discard)
+    sp = p("pgbench", "url", "results", "pending", "seconds")
+    sp.add_argument("--workdir", required=True)
+    sp.add_argument("--clients", type=int, nargs="+", default=[4, 16])
+    sp.set_defaults(fn=cmd_pgbench)
+    sp = p("wrk", "url", "results", "pending", "port", "seconds")
+    sp.add_argument("--token", required=True)
+    sp.add_argument("--pool", type=int, required=True)
+    sp.add_argument("--conns", type=int, required=True)
+    sp.set_defaults(fn=cmd_wrk)
+    sp = p("pbx", "port")
+    sp.add_argument("--log", required=True)
+    sp.set_defaults(fn=cmd_pbx)
+    sp = p("accept", "url", "results", "pending", "port", "secret", "seconds")
+    sp.add_argument("--clients", type=int, default=4)
+    sp.add_argument("--batch", type=int, default=100)
+    sp.add_argument("--max-events", type=int, default=2_000_000)
+    sp.set_defaults(fn=cmd_accept)
+    p("drain", "url", "timeout").set_defaults(fn=cmd_drain)
+    sp = p("apply", "url", "results", "pending", "port", "secret", "timeout")
+    sp.add_argument("--events", type=int, required=True)
+    sp.set_defaults(fn=cmd_apply)
+    sp = p("latency", "url", "results", "pending", "port", "secret", "seconds", "timeout")
+    sp.add_argument("--rate", type=int, default=1000)
+    sp.add_argument("--pbx-log", required=True)
+    sp.set_defaults(fn=cmd_latency)
+    p("wait-ready", "port", "timeout").set_defaults(fn=cmd_wait_ready)
+    p("free-port").set_defaults(fn=cmd_free_port)
+    p("report", "results").set_defaults(fn=cmd_report)
+    a = ap.parse_args()
+    a.fn(a)
+
+
+if __name__ == "__main__":
+    main()
