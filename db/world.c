@@ -39,20 +39,21 @@
  *       requester's becoming free brings into scope, nothing but that requester's callback can
  *       mature (every other waiting callback was scheduled when its own requester or the target
  *       last changed), and only the target's engaged count is needed to decide it (CB-17).
- * Whole rows are read once, where they are found (c1, c2), and kept once per id. The station
+ * Whole rows are read once, where they are found (c1, c2), and kept once per id (the locking
+ * statement reads only the columns it needs: `cols`). The station
  * test is a scalar subquery, which stays a key probe per row. */
 // clang-format off
-#define WORLD_SCOPE \
+#define WORLD_SCOPE(cols) \
     "WITH s AS MATERIALIZED (SELECT unnest($1::text[]) AS n UNION SELECT c.hunt_group " \
     "  FROM unnest($1::text[]) AS q(n), " \
     PROBE("hunt_group", "hunt_group_members", "station = q.n") "), " \
     "c1 AS MATERIALIZED (SELECT DISTINCT ON (id) * FROM (" \
-    "  SELECT c.* FROM s, " PROBE("*", "callbacks", "requester = s.n AND ended_at IS NULL") \
-    "  UNION ALL SELECT c.* FROM s, " PROBE("*", "callbacks", "target = s.n AND ended_at IS NULL") \
+    "  SELECT c.* FROM s, " PROBE(cols, "callbacks", "requester = s.n AND ended_at IS NULL") \
+    "  UNION ALL SELECT c.* FROM s, " PROBE(cols, "callbacks", "target = s.n AND ended_at IS NULL") \
     "  UNION ALL SELECT c.* FROM s, " \
-    PROBE("*", "callbacks", "notify_station = s.n AND ended_at IS NULL AND " ENGAGED) \
+    PROBE(cols, "callbacks", "notify_station = s.n AND ended_at IS NULL AND " ENGAGED) \
     "  UNION ALL SELECT c.* FROM unnest($2::uuid[]) AS i(id), " \
-    PROBE("*", "callbacks", "id = i.id AND ended_at IS NULL") ") AS x ORDER BY id), " \
+    PROBE(cols, "callbacks", "id = i.id AND ended_at IS NULL") ") AS x ORDER BY id), " \
     "tq AS MATERIALIZED (SELECT target AS n FROM c1 WHERE " ENGAGED " OR id = ANY($2::uuid[]) " \
     "  EXCEPT SELECT n FROM s), " \
     "t AS MATERIALIZED (SELECT n FROM s UNION SELECT n FROM tq UNION SELECT target FROM c1 " \
@@ -61,9 +62,9 @@
     "  x.failed_over OR x.dnd OR x.make_busy OR x.attendant_busy_out) FROM stations x " \
     "  WHERE x.number = c1.target), true))), " \
     "c2 AS MATERIALIZED (SELECT c.* FROM tq, " \
-    PROBE("*", "callbacks", "target = tq.n AND ended_at IS NULL") \
+    PROBE(cols, "callbacks", "target = tq.n AND ended_at IS NULL") \
     "  UNION ALL SELECT c.* FROM (SELECT n FROM t EXCEPT SELECT n FROM s EXCEPT SELECT n FROM tq) AS e, " \
-    PROBE("*", "callbacks", "target = e.n AND ended_at IS NULL AND " ENGAGED) "), "
+    PROBE(cols, "callbacks", "target = e.n AND ended_at IS NULL AND " ENGAGED) "), "
 
 /* The statements of a decision are planned once per connection, not at every execution: their
  * plans are key probes whatever the parameters, and planning world_callbacks afresh cost 2 ms a
@@ -76,7 +77,7 @@ static struct db_stmt world_generic_plans =
  * locked in sorted order before anything is read. */
 static struct db_stmt world_lock = DB_STMT(
     "world_lock", 3,
-    WORLD_SCOPE
+    WORLD_SCOPE("id, requester, target, state")
     "l AS (SELECT n FROM t UNION SELECT requester FROM c1 UNION SELECT requester FROM c2) "
     "SELECT count(pg_advisory_xact_lock(25442, k)) FROM "
     "(SELECT DISTINCT hashtext(n) AS k FROM l ORDER BY 1) AS keys");
@@ -87,7 +88,7 @@ static struct db_stmt world_lock = DB_STMT(
  * 26): once, not on every row, since a group of events may load thousands of callbacks. */
 static struct db_stmt world_callbacks = DB_STMT(
     "world_callbacks", 3,
-    WORLD_SCOPE
+    WORLD_SCOPE("*")
     "r AS MATERIALIZED (SELECT requester AS n FROM c1 UNION SELECT requester FROM c2), "
     "p AS MATERIALIZED (SELECT n FROM r UNION SELECT o.number FROM r, "
     PROBE("console_group", "stations", "number = r.n AND kind = 'console'") ", stations o "

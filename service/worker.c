@@ -32,6 +32,7 @@ struct cb_worker {
     atomic_bool stop;
     pthread_t thread;
     struct cb_dispatcher *dispatcher;
+    cb_time lag_counted_at; /* when the inbox lag was last counted (ms) */
 };
 
 /* ---- the inbox ---------------------------------------------------------------------------- */
@@ -150,10 +151,17 @@ static enum db_status apply_inbox(struct cb_worker *w, bool *full, int *n_read)
     }
     db_inbox_events_free(events, n);
     if (st == DB_OK) {
+        /* The lag is a gauge: counting a large backlog at every group (a scan of the unapplied
+         * index) is counted once a second at most. */
+        cb_time now = cb_service_now();
         long long lag = 0;
-        if (*full)
+        if (!*full)
+            atomic_store(&m->inbox_lag, 0);
+        else if (now - w->lag_counted_at >= 1000) {
+            w->lag_counted_at = now;
             st = db_inbox_lag(c, &lag);
-        atomic_store(&m->inbox_lag, lag);
+            atomic_store(&m->inbox_lag, lag);
+        }
         if (n > 0)
             cb_dispatcher_wake(w->dispatcher);
     }
