@@ -231,7 +231,8 @@ const struct cb_queued *cb_index_queue(struct cb_world *w, size_t *n)
         idx->n_queue = 0;
         for (size_t pos = 0; pos < w->n_callbacks; pos++)
             queue_put(w, pos);
-        qsort(idx->queue, idx->n_queue, sizeof(*idx->queue), queue_order);
+        if (idx->n_queue > 1)
+            qsort(idx->queue, idx->n_queue, sizeof(*idx->queue), queue_order);
         idx->queue_built = true;
     }
     *n = idx->n_queue;
