@@ -17,9 +17,9 @@ struct cb_app {
     struct db_pool *pool;
     struct api_token_cache *tokens;
     struct cb_metrics *metrics;
-    struct cb_worker *worker; /* NULL until started */
+    struct cb_worker *worker;    /* NULL until started */
     struct cb_set_batcher *sets; /* group commit of the API's sets; NULL: one transaction each */
-    atomic_bool schema_ready; /* migrations applied (checked again by /readyz when false) */
+    atomic_bool schema_ready;    /* migrations applied (checked again by /readyz when false) */
 };
 
 #endif
