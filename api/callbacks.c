@@ -41,6 +41,16 @@ struct set_tx {
     char location[128];
 };
 
+/* The 201 of a set: its body (kept for Idempotency-Key replays) and Location. */
+static enum db_status set_answer(struct set_tx *t)
+{
+    json_t *doc = api_callback_json(&t->res.callback);
+    t->body = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    snprintf(t->location, sizeof t->location, "/v1/callbacks/%s", t->res.callback.id);
+    return t->body ? DB_OK : DB_ERROR;
+}
+
 static enum db_status set_tx(struct db_conn *c, void *ctx)
 {
     struct set_tx *t = ctx;
@@ -55,14 +65,10 @@ static enum db_status set_tx(struct db_conn *c, void *ctx)
             return st; /* a replay (or a mismatch) commits nothing new */
     }
     st = cb_request_set(c, &t->req, t->request_id, &t->res);
+    if (st == DB_OK)
+        st = set_answer(t);
     if (st != DB_OK)
         return st;
-    json_t *doc = api_callback_json(&t->res.callback);
-    t->body = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
-    snprintf(t->location, sizeof t->location, "/v1/callbacks/%s", t->res.callback.id);
-    if (!t->body)
-        return DB_ERROR;
     return t->idem_key ? db_idem_store(c, t->token_id, t->idem_key, 201, t->location, t->body)
                        : DB_OK;
 }
@@ -126,14 +132,8 @@ void api_run_set(struct api_request *r, const struct cb_set_request *req)
     if (!t.idem_key && r->app->sets) {
         /* Without a key nothing else is written: the set joins the others in flight. */
         st = cb_set_batched(r->app->sets, &t.req, t.request_id, &t.res);
-        if (st == DB_OK) {
-            json_t *doc = api_callback_json(&t.res.callback);
-            t.body = json_dumps(doc, JSON_COMPACT);
-            json_decref(doc);
-            snprintf(t.location, sizeof t.location, "/v1/callbacks/%s", t.res.callback.id);
-            if (!t.body)
-                st = DB_ERROR;
-        }
+        if (st == DB_OK)
+            st = set_answer(&t);
     } else
         st = db_tx_run(r->app->pool, set_tx, &t);
     if (st == DB_OK && t.prev.found) {

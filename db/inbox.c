@@ -18,13 +18,13 @@ static struct db_stmt inbox_store =
 static struct db_stmt inbox_unapplied = DB_STMT(
     "inbox_unapplied", 1,
     "SELECT seq, body::text FROM pbx_events WHERE applied_at IS NULL ORDER BY seq LIMIT $1");
-static struct db_stmt inbox_mark = DB_STMT(
-    "inbox_mark", 1,
-    "UPDATE pbx_events AS p SET applied_at = clock_timestamp(), outcome = u.outcome"
-    " FROM jsonb_to_recordset($1::jsonb) AS u(seq bigint, outcome text)"
-    " WHERE p.seq = u.seq AND p.applied_at IS NULL"
-    /* the join's condition again, as an index scan whatever the inbox's size */
-    " AND p.seq = ANY(array(SELECT (e->>'seq')::bigint FROM jsonb_array_elements($1::jsonb) e))");
+static struct db_stmt inbox_mark =
+    DB_STMT("inbox_mark", 1,
+            "UPDATE pbx_events AS p SET applied_at = clock_timestamp(), outcome = u.outcome"
+            " FROM jsonb_to_recordset($1::jsonb) AS u(seq bigint, outcome text)"
+            " WHERE p.seq = u.seq AND p.applied_at IS NULL"
+            /* the join's condition again, as an index scan whatever the inbox's size */
+            " AND p.seq = ANY(" DB_JSON_KEYS("seq", "bigint") ")");
 static struct db_stmt inbox_lag =
     DB_STMT("inbox_lag", 0, "SELECT count(*) FROM pbx_events WHERE applied_at IS NULL");
 static struct db_stmt inbox_purge =

@@ -68,8 +68,8 @@ PGresult *db_exec(struct db_conn *c, struct db_stmt *s, const char *const *param
                   enum db_status *st);
 /* Runs a prepared statement whose rows are not needed; returns its outcome. */
 enum db_status db_run(struct db_conn *c, struct db_stmt *s, const char *const *params);
-/* Runs plain SQL without parameters (BEGIN, COMMIT, migrations). With a BEGIN pending, COMMIT
- * and ROLLBACK end the empty transaction without a round trip. */
+/* Runs plain SQL without parameters (migrations, ROLLBACK, advisory locks); a pending BEGIN and
+ * the deferred writes go out first. */
 enum db_status db_exec_simple(struct db_conn *c, const char *sql);
 /* Classifies a result: DB_OK for COMMAND_OK/TUPLES_OK; otherwise by SQLSTATE and connection. */
 enum db_status db_classify(struct db_conn *c, const PGresult *res);
@@ -96,6 +96,12 @@ struct db_pipeline {
 void db_pipeline_add(struct db_pipeline *p, struct db_stmt *s, const char *const *params);
 /* Queues a one-parameter statement taking a JSON array of rows; skipped when `rows` is empty.
  * Steals `rows`. */
+/* In such a statement, the values of `key` in the rows $1 as an array of `type`. Repeating a
+ * join's condition as `column = ANY(DB_JSON_KEYS(...))` keeps the plan a key probe whatever the
+ * table's size (jsonb_to_recordset is estimated at 100 rows, so a large table would be hashed
+ * whole). */
+#define DB_JSON_KEYS(key, type)                                                                    \
+    "array(SELECT (e->>'" key "')::" type " FROM jsonb_array_elements($1::jsonb) e)"
 void db_pipeline_add_rows(struct db_pipeline *p, struct db_stmt *s, json_t *rows);
 /* Runs what is queued; results land in p->results in order. The first failure decides. */
 enum db_status db_pipeline_run(struct db_conn *c, struct db_pipeline *p);

@@ -16,15 +16,14 @@ static struct db_stmt timers_set_rows = DB_STMT(
     "INSERT INTO timers (kind, ref, due_at) SELECT x.kind, x.ref, to_timestamp(x.at / 1000.0) "
     "FROM jsonb_to_recordset($1::jsonb) AS x(kind text, ref text, at bigint) "
     "ON CONFLICT (kind, ref) DO UPDATE SET due_at = EXCLUDED.due_at");
-/* The ANY(array) conditions repeat the join's so that the plan is an index scan on the key
- * whatever the size of `timers` (the function's rows are estimated at 100: a hash join over a
- * sequential scan otherwise). */
+/* Key probes whatever the size of `timers`: see DB_JSON_KEYS. */
 static struct db_stmt timers_clear_rows =
     DB_STMT("timers_clear_rows", 1,
             "DELETE FROM timers t USING jsonb_to_recordset($1::jsonb) AS x(kind text, ref text) "
             "WHERE t.kind = x.kind AND t.ref = x.ref "
-            "AND t.kind = ANY(array(SELECT e->>'kind' FROM jsonb_array_elements($1::jsonb) e)) "
-            "AND t.ref = ANY(array(SELECT e->>'ref' FROM jsonb_array_elements($1::jsonb) e))");
+            "AND t.kind = ANY(" DB_JSON_KEYS("kind", "text") ") "
+                                                             "AND t.ref = ANY(" DB_JSON_KEYS(
+                                                                 "ref", "text") ")");
 
 void db_timers_queue(struct db_pipeline *p, json_t *sets, json_t *clears)
 {
@@ -49,17 +48,16 @@ enum db_status db_timer_clear(struct db_conn *c, const char *kind, const char *r
 static struct db_stmt timers_due =
     DB_STMT("timers_due", 1,
             "SELECT kind, ref FROM timers WHERE due_at <= now() ORDER BY due_at LIMIT $1::int");
-static struct db_stmt timer_take =
-    DB_STMT("timer_take", 2, "DELETE FROM timers WHERE kind = $1 AND ref = $2 AND due_at <= now()");
 /* The timers of $1 (a JSON array of {kind, ref}) that are due, deleted and returned: each fires
  * once even if another worker read it too. */
-static struct db_stmt timers_take_rows =
-    DB_STMT("timers_take_rows", 1,
-            "DELETE FROM timers t USING jsonb_to_recordset($1::jsonb) AS x(kind text, ref text) "
-            "WHERE t.kind = x.kind AND t.ref = x.ref AND t.due_at <= now() "
-            "AND t.kind = ANY(array(SELECT e->>'kind' FROM jsonb_array_elements($1::jsonb) e)) "
-            "AND t.ref = ANY(array(SELECT e->>'ref' FROM jsonb_array_elements($1::jsonb) e)) "
-            "RETURNING t.kind, t.ref");
+static struct db_stmt timers_take_rows = DB_STMT(
+    "timers_take_rows", 1,
+    "DELETE FROM timers t USING jsonb_to_recordset($1::jsonb) AS x(kind text, ref text) "
+    "WHERE t.kind = x.kind AND t.ref = x.ref AND t.due_at <= now() "
+    "AND t.kind = ANY(" DB_JSON_KEYS("kind", "text") ") "
+                                                     "AND t.ref = ANY(" DB_JSON_KEYS(
+                                                         "ref", "text") ") "
+                                                                        "RETURNING t.kind, t.ref");
 static struct db_stmt timer_next_ms = DB_STMT(
     "timer_next_ms", 0,
     "SELECT ceil(extract(epoch FROM min(due_at) - clock_timestamp()) * 1000)::bigint FROM timers");
@@ -81,16 +79,6 @@ enum db_status db_timers_due(struct db_conn *c, int limit, struct db_timer *out,
         snprintf(out[*n].ref, sizeof out[*n].ref, "%s", db_str(r, i, 1));
         (*n)++;
     }
-    PQclear(r);
-    return st;
-}
-
-enum db_status db_timer_take(struct db_conn *c, const char *kind, const char *ref, bool *taken)
-{
-    const char *params[] = {kind, ref};
-    enum db_status st;
-    PGresult *r = db_exec(c, &timer_take, params, &st);
-    *taken = st == DB_OK && atoi(PQcmdTuples(r)) == 1;
     PQclear(r);
     return st;
 }

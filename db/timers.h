@@ -21,8 +21,6 @@ struct db_timer {
 };
 /* Up to `limit` timers due now, earliest first; `*n` how many. */
 enum db_status db_timers_due(struct db_conn *c, int limit, struct db_timer *out, int *n);
-/* Removes the timer if it is still due (not moved or cleared meanwhile); `*taken` says so. */
-enum db_status db_timer_take(struct db_conn *c, const char *kind, const char *ref, bool *taken);
 /* Deletes those of the `n` timers that are due; `taken[i]` says whether timer i was (it may have
  * been moved or cleared since it was read). */
 enum db_status db_timers_take(struct db_conn *c, const struct db_timer *timers, int n, bool *taken);

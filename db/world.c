@@ -122,19 +122,25 @@ static struct db_stmt world_stations = DB_STMT(
     "JOIN classes_of_service c ON c.id = s.cos ORDER BY s.number");
 // clang-format on
 
+// clang-format off
 static struct db_stmt world_trunks = DB_STMT(
     "world_trunks", 1,
-    "SELECT g.number, g.callback_activation, l.line, l.busy, coalesce(l.reserved_for::text, '') "
-    "FROM (SELECT DISTINCT unnest($1::text[]) AS n) AS n JOIN trunk_groups g ON g.number = n.n "
-    "LEFT JOIN trunk_lines l ON l.trunk_group = g.number ORDER BY g.number, l.position");
+    "SELECT c.number, c.callback_activation, l.line, l.busy, coalesce(l.reserved_for::text, '') "
+    "FROM (SELECT DISTINCT unnest($1::text[]) AS n) AS n, "
+    PROBE("number, callback_activation", "trunk_groups", "number = n.n") " "
+    "LEFT JOIN LATERAL (SELECT * FROM trunk_lines WHERE trunk_group = c.number OFFSET 0) AS l "
+    "ON true ORDER BY c.number, l.position");
 
 static struct db_stmt world_hunts = DB_STMT(
     "world_hunts", 1,
     "WITH n AS MATERIALIZED (SELECT unnest($1::text[]) AS n), "
-    "h AS (SELECT n FROM n UNION SELECT x.hunt_group FROM n JOIN hunt_group_members x "
-    "  ON x.station = n.n) "
-    "SELECT g.number, g.callback_activation, m.station FROM h JOIN hunt_groups g ON g.number = h.n "
-    "LEFT JOIN hunt_group_members m ON m.hunt_group = g.number ORDER BY g.number, m.position");
+    "h AS (SELECT n FROM n UNION SELECT c.hunt_group FROM n, "
+    PROBE("hunt_group", "hunt_group_members", "station = n.n") ") "
+    "SELECT c.number, c.callback_activation, m.station FROM h, "
+    PROBE("number, callback_activation", "hunt_groups", "number = h.n") " "
+    "LEFT JOIN LATERAL (SELECT station, position FROM hunt_group_members "
+    "WHERE hunt_group = c.number OFFSET 0) AS m ON true ORDER BY c.number, m.position");
+// clang-format on
 
 /* For each dialed number, in order: the trunk group whose number is its longest prefix, or ""
  * (a station or hunt group number is never trunk-prefixed). Probes the primary key with every
@@ -324,12 +330,6 @@ void db_world_free(struct cb_world *w)
     memset(w, 0, sizeof *w);
 }
 
-/* The values of `key` in the JSON array of rows $1, as an array of `type`: repeating a join's
- * condition as `column = ANY(...)` keeps the plan an index scan whatever the table's size (the
- * rows of jsonb_to_recordset are estimated at 100, so a large table would be hashed whole). */
-#define JSON_KEYS(key, type)                                                                       \
-    "array(SELECT (e->>'" key "')::" type " FROM jsonb_array_elements($1::jsonb) e)"
-
 static struct db_stmt save_stations = DB_STMT(
     "save_stations", 1,
     "UPDATE stations s SET busy = x.busy, hook_off = x.hook_off, dnd = x.dnd, "
@@ -341,7 +341,7 @@ static struct db_stmt save_stations = DB_STMT(
     "FROM jsonb_to_recordset($1::jsonb) AS x(number text, busy boolean, hook_off boolean, "
     "dnd boolean, make_busy boolean, attendant_busy_out boolean, forward_to text, "
     "failed_over boolean, console_available boolean, attempt_result text, attempt_to text) "
-    "WHERE s.number = x.number AND s.number = ANY(" JSON_KEYS("number", "text") ")");
+    "WHERE s.number = x.number AND s.number = ANY(" DB_JSON_KEYS("number", "text") ")");
 
 static struct db_stmt save_lines = DB_STMT(
     "save_lines", 1,
@@ -368,8 +368,8 @@ static struct db_stmt save_callbacks_update = DB_STMT(
         "expires_at") ", ended_at = " MS0("ended_at") ", end_reason = nullif(x.end_reason, '') "
                                                       "FROM jsonb_to_recordset($1::jsonb) "
                                                       "AS " CALLBACK_RECORD " WHERE c.id = x.id "
-                                                      "AND c.id = ANY(" JSON_KEYS("id",
-                                                                                  "uuid") ")");
+                                                      "AND c.id = ANY(" DB_JSON_KEYS("id",
+                                                                                     "uuid") ")");
 
 static struct db_stmt save_callbacks_insert = DB_STMT(
     "save_callbacks_insert", 1,

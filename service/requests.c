@@ -1,5 +1,4 @@
 #include "service/requests.h"
-#include "db/directory.h"
 #include "db/world.h"
 #include "service/callbacks.h"
 #include "service/ids.h"

@@ -68,10 +68,7 @@ static enum db_status batch_tx(struct db_conn *c, void *ctx)
 static enum db_status alone_tx(struct db_conn *c, void *ctx)
 {
     struct pending *p = ctx;
-    struct cb_set_item item = p->item;
-    enum db_status st = cb_request_set_many(c, &item, 1);
-    p->item.res = item.res;
-    return st == DB_OK && item.res.error != CB_OK ? DB_ABORT : st;
+    return cb_request_set(c, &p->item.req, p->item.request_id, &p->item.res);
 }
 
 /* Runs one batch outside the lock and records each set's outcome. */

@@ -206,7 +206,7 @@ static enum db_status fire_tx(struct db_conn *c, void *ctx)
     struct fire *f = ctx;
     bool taken;
     f->fired = false;
-    enum db_status st = db_timer_take(c, f->t->kind, f->t->ref, &taken);
+    enum db_status st = db_timers_take(c, f->t, 1, &taken);
     if (st != DB_OK || !taken)
         return st; /* moved or cleared since it was read */
     if (!strcmp(f->t->kind, PURGE_KIND))
