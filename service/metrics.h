@@ -27,7 +27,8 @@ struct cb_metrics {
     atomic_ullong timers_fired;
     /* API sets applied by group commit (service/set_batch.c): sets, and their transactions */
     atomic_ullong api_sets, api_set_transactions;
-    atomic_int worker_leader; /* 1 while this process runs the worker */
+    atomic_llong api_sets_in_flight; /* submitted, not yet answered */
+    atomic_int worker_leader;        /* 1 while this process runs the worker */
 };
 
 /* Allocates metrics for `n_routes` routes; NULL on OOM. */

@@ -57,6 +57,9 @@ void cb_metrics_render_pbx(struct cb_text *t, struct cb_app *app)
         "# HELP callbackd_api_set_transactions_total Transactions that applied them.\n"
         "# TYPE callbackd_api_set_transactions_total counter\n"
         "callbackd_api_set_transactions_total %llu\n"
+        "# HELP callbackd_api_sets_in_flight Sets submitted to group commit, not yet answered.\n"
+        "# TYPE callbackd_api_sets_in_flight gauge\n"
+        "callbackd_api_sets_in_flight %lld\n"
         "# HELP callbackd_worker_leader 1 while this process runs the worker.\n"
         "# TYPE callbackd_worker_leader gauge\n"
         "callbackd_worker_leader %d\n",
@@ -65,7 +68,8 @@ void cb_metrics_render_pbx(struct cb_text *t, struct cb_app *app)
         (long long)atomic_load(&m->inbox_lag), atomic_load(&m->command_attempts),
         atomic_load(&m->commands_delivered_total), atomic_load(&m->commands_failed_total),
         atomic_load(&m->timers_fired), atomic_load(&m->api_sets),
-        atomic_load(&m->api_set_transactions), atomic_load(&m->worker_leader));
+        atomic_load(&m->api_set_transactions), (long long)atomic_load(&m->api_sets_in_flight),
+        atomic_load(&m->worker_leader));
     commands_by_status(t, app);
     cb_text_printf(t, "# HELP callbackd_command_delivery_seconds Command created to acknowledged.\n"
                       "# TYPE callbackd_command_delivery_seconds histogram\n");

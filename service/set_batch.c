@@ -104,6 +104,7 @@ enum db_status cb_set_batched(struct cb_set_batcher *b, const struct cb_set_requ
     else
         b->head = &me; // cppcheck-suppress autoVariables
     b->tail = &me;     // cppcheck-suppress autoVariables
+    atomic_fetch_add(&b->metrics->api_sets_in_flight, 1);
     while (!me.done) {
         if (me.taken || b->running >= SET_BATCHES_AT_ONCE) {
             pthread_cond_wait(&b->finished, &b->lock);
@@ -128,6 +129,7 @@ enum db_status cb_set_batched(struct cb_set_batcher *b, const struct cb_set_requ
         pthread_cond_broadcast(&b->finished);
     }
     pthread_mutex_unlock(&b->lock);
+    atomic_fetch_sub(&b->metrics->api_sets_in_flight, 1);
     *res = me.item.res;
     return me.st;
 }
