@@ -125,9 +125,12 @@ enum db_status db_callback_history(struct db_conn *c, const char *id, json_t **i
     return st == DB_OK && !*items ? DB_ERROR : st;
 }
 
+/* Read from callbacks_active_by_requester (its predicate spelled out: migration 005), not from
+ * the whole table with its ended callbacks. */
 static struct db_stmt callbacks_active_by_state =
     DB_STMT("callbacks_active_by_state", 0,
-            "SELECT state, count(*) FROM callbacks WHERE ended_at IS NULL GROUP BY state");
+            "SELECT state, count(*) FROM callbacks WHERE ended_at IS NULL "
+            "AND requester IS NOT NULL GROUP BY state");
 
 enum db_status db_callbacks_active_by_state(struct db_conn *c, long long counts[8])
 {

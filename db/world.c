@@ -17,7 +17,8 @@
  * that the planner cannot flatten (OFFSET 0): a key probe per member of the set, whatever the
  * estimates say. A join or a `= ANY(array)` filter instead may be planned as a scan of a whole
  * partial index compared with every member (rows times members: 131 ms for 4,000 engaged
- * callbacks against a group of 200 events). */
+ * callbacks against a group of 200 events). Each probe's condition implies the predicate of one
+ * partial index only (migration 005), so no plan reads an index whole either. */
 #define PROBE(cols, table, cond)                                                                   \
     "LATERAL (SELECT " cols " FROM " table " WHERE " cond " OFFSET 0) AS c"
 
@@ -39,6 +40,7 @@
  *       requester's becoming free brings into scope, nothing but that requester's callback can
  *       mature (every other waiting callback was scheduled when its own requester or the target
  *       last changed), and only the target's engaged count is needed to decide it (CB-17).
+ *       They are read from the target's queue (one index answers each probe: migration 005).
  * Whole rows are read once, where they are found (c1, c2), and kept once per id (the locking
  * statement reads only the columns it needs: `cols`). The station
  * test is a scalar subquery, which stays a key probe per row. */
@@ -64,7 +66,7 @@
     "c2 AS MATERIALIZED (SELECT c.* FROM tq, " \
     PROBE(cols, "callbacks", "target = tq.n AND ended_at IS NULL") \
     "  UNION ALL SELECT c.* FROM (SELECT n FROM t EXCEPT SELECT n FROM s EXCEPT SELECT n FROM tq) AS e, " \
-    PROBE(cols, "callbacks", "target = e.n AND ended_at IS NULL AND " ENGAGED) "), "
+    PROBE(cols, "callbacks", "target = e.n AND ended_at IS NULL") " WHERE c." ENGAGED "), "
 
 /* The statements of a decision are planned once per connection, not at every execution: their
  * plans are key probes whatever the parameters, and planning world_callbacks afresh cost 2 ms a
