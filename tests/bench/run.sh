@@ -248,11 +248,18 @@ for n in "${scale_list[@]}"; do
   "$py" "$helper" accept --url "$db_url" --results "$results" --pending "$n" --port "$svc_port" \
     --secret "$pbx_secret" --seconds "$seconds"
   drain_or_discard accepted "$drain_s"
-  if ! "$py" "$helper" apply --url "$db_url" --results "$results" --pending "$n" --port "$svc_port" \
-    --secret "$pbx_secret" --events $((10000 * seconds)) --timeout "$apply_s"; then
-    svc_stop
-    "$py" "$helper" discard --url "$db_url" --results "$results" --scale "$n" --phase applied
-  fi
+  for spread in hot all; do # the same 20 targets at every N, then every loaded target
+    key=applied
+    [ "$spread" = all ] && key=applied_spread
+    if ! "$py" "$helper" apply --url "$db_url" --results "$results" --pending "$n" --port "$svc_port" \
+      --secret "$pbx_secret" --events $((10000 * seconds)) --timeout "$apply_s" \
+      --targets "$([ "$spread" = all ] && echo all || echo 20)" --key "$key"; then
+      svc_stop
+      "$py" "$helper" discard --url "$db_url" --results "$results" --scale "$n" --phase "$key"
+      svc_start
+    fi
+    drain_or_discard "$key" "$drain_s"
+  done
   svc_stop
   rss_kb=$(cat "$work/rss.$n" 2>/dev/null || echo 0)
   printf '%s\trss_mib\t%s\n' "$n" "$(awk -v k="$rss_kb" 'BEGIN {printf "%.1f", k / 1024}')" >>"$results"
