@@ -14,6 +14,28 @@ static bool waits_on_station(struct cb_world *w, const struct cb_callback *c, co
     return false;
 }
 
+/* The callbacks whose `kind` key is `key`, in the order a scan of the world finds them. */
+static struct cb_positions callbacks_by(struct cb_world *w, enum cb_index_kind kind,
+                                        const char *key)
+{
+    struct cb_positions ps = {0};
+    cb_positions_add(w, &ps, kind, key);
+    cb_positions_sort(&ps);
+    return ps;
+}
+
+/* Those that may wait on station `number` (waits_on_station), in scan order. */
+static struct cb_positions callbacks_waiting_on(struct cb_world *w, const char *number)
+{
+    struct cb_positions ps = {0};
+    cb_positions_add(w, &ps, CB_INDEX_TARGETS, number);
+    for (size_t g = 0; g < w->n_hunt_groups; g++)
+        if (cb_hunt_has_member(&w->hunt_groups[g], number))
+            cb_positions_add(w, &ps, CB_INDEX_TARGETS, w->hunt_groups[g].number);
+    cb_positions_sort(&ps);
+    return ps;
+}
+
 /* CB-18: the hunt groups `number` belongs to lose their notifying callbacks when no member is
  * free any more. */
 static void hunt_groups_lost_member(struct cb_world *w, const char *number, cb_time now,
@@ -28,11 +50,13 @@ static void hunt_groups_lost_member(struct cb_world *w, const char *number, cb_t
             any_free = cb_hunt_member_free(w, hg->members[m]);
         if (any_free)
             continue;
-        for (size_t i = 0; i < w->n_callbacks; i++) {
-            struct cb_callback *c = &w->callbacks[i];
+        struct cb_positions ps = callbacks_by(w, CB_INDEX_TARGETS, hg->number);
+        for (size_t i = 0; i < ps.n; i++) {
+            struct cb_callback *c = &w->callbacks[ps.pos[i]];
             if (c->state == CB_STATE_NOTIFYING && cb_streq(c->target, hg->number))
                 cb_back_to_pending(w, c, now, cause, out);
         }
+        cb_positions_free(&ps);
     }
 }
 
@@ -40,12 +64,14 @@ static void hunt_groups_lost_member(struct cb_world *w, const char *number, cb_t
 static void target_lost(struct cb_world *w, const char *number, cb_time now,
                         const struct cb_cause *cause, struct cb_decisions *out)
 {
-    for (size_t i = 0; i < w->n_callbacks; i++) {
-        struct cb_callback *c = &w->callbacks[i];
+    struct cb_positions ps = callbacks_by(w, CB_INDEX_TARGETS, number);
+    for (size_t i = 0; i < ps.n; i++) {
+        struct cb_callback *c = &w->callbacks[ps.pos[i]];
         if (c->state == CB_STATE_NOTIFYING && c->target_type == CB_TARGET_STATION &&
             cb_streq(c->target, number))
             cb_back_to_pending(w, c, now, cause, out);
     }
+    cb_positions_free(&ps);
     hunt_groups_lost_member(w, number, now, cause, out);
 }
 
@@ -53,11 +79,13 @@ static void target_lost(struct cb_world *w, const char *number, cb_time now,
 static void notified_lost(struct cb_world *w, const char *number, cb_time now,
                           const struct cb_cause *cause, struct cb_decisions *out)
 {
-    for (size_t i = 0; i < w->n_callbacks; i++) {
-        struct cb_callback *c = &w->callbacks[i];
+    struct cb_positions ps = callbacks_by(w, CB_INDEX_NOTIFIED, number);
+    for (size_t i = 0; i < ps.n; i++) {
+        struct cb_callback *c = &w->callbacks[ps.pos[i]];
         if (c->state == CB_STATE_NOTIFYING && cb_streq(c->notify_station, number))
             cb_back_to_pending(w, c, now, cause, out);
     }
+    cb_positions_free(&ps);
 }
 
 static void on_station_state(struct cb_world *w, struct cb_station *s, bool busy, cb_time now,
@@ -65,20 +93,22 @@ static void on_station_state(struct cb_world *w, struct cb_station *s, bool busy
 {
     if (s->state.busy != busy) {
         s->state.busy = busy;
-        cb_mark(w, &s->dirty);
+        cb_mark_station(w, s);
     }
     if (busy) {
         target_lost(w, s->number, now, cause, out); /* CB-18 */
         return;
     }
     /* CB-12/CB-24: an idle report is what a callback preserved after "busy" waits for. */
-    for (size_t i = 0; i < w->n_callbacks; i++) {
-        struct cb_callback *c = &w->callbacks[i];
+    struct cb_positions ps = callbacks_waiting_on(w, s->number);
+    for (size_t i = 0; i < ps.n; i++) {
+        struct cb_callback *c = &w->callbacks[ps.pos[i]];
         if (cb_callback_active(c) && c->idle_report_needed && waits_on_station(w, c, s->number)) {
             c->idle_report_needed = false;
             cb_touch(w, c, now);
         }
     }
+    cb_positions_free(&ps);
 }
 
 static void on_station_hook(struct cb_world *w, struct cb_station *s, bool off, cb_time now,
@@ -86,7 +116,7 @@ static void on_station_hook(struct cb_world *w, struct cb_station *s, bool off, 
 {
     if (s->state.hook_off != off) {
         s->state.hook_off = off;
-        cb_mark(w, &s->dirty);
+        cb_mark_station(w, s);
     }
     if (off)
         cb_answer(w, s->number, now, cause, out); /* CB-22 */
@@ -94,11 +124,12 @@ static void on_station_hook(struct cb_world *w, struct cb_station *s, bool off, 
         /* CB-01: hanging up ends the failed attempt. */
         s->attempt = CB_ATTEMPT_NONE;
         s->attempt_to[0] = '\0';
-        cb_mark(w, &s->dirty);
+        cb_mark_station(w, s);
     }
     /* CB-13/CB-14/CB-24: an off then an on on the target completes the hook cycle. */
-    for (size_t i = 0; i < w->n_callbacks; i++) {
-        struct cb_callback *c = &w->callbacks[i];
+    struct cb_positions ps = callbacks_waiting_on(w, s->number);
+    for (size_t i = 0; i < ps.n; i++) {
+        struct cb_callback *c = &w->callbacks[ps.pos[i]];
         if (!cb_callback_active(c) || !c->hook_cycle_needed || !waits_on_station(w, c, s->number))
             continue;
         if (off && !c->hook_off_seen) {
@@ -110,6 +141,7 @@ static void on_station_hook(struct cb_world *w, struct cb_station *s, bool off, 
             cb_touch(w, c, now);
         }
     }
+    cb_positions_free(&ps);
 }
 
 static void set_feature(struct cb_world *w, struct cb_station *s, enum cb_feature f, bool active)
@@ -119,7 +151,7 @@ static void set_feature(struct cb_world *w, struct cb_station *s, enum cb_featur
                                              : &s->state.attendant_busy_out;
     if (*flag != active) {
         *flag = active;
-        cb_mark(w, &s->dirty);
+        cb_mark_station(w, s);
     }
 }
 
@@ -129,8 +161,9 @@ static void on_station_feature(struct cb_world *w, struct cb_station *s, enum cb
 {
     set_feature(w, s, f, active);
     bool blocking = cb_station_blocking(s);
-    for (size_t i = 0; i < w->n_callbacks; i++) {
-        struct cb_callback *c = &w->callbacks[i];
+    struct cb_positions ps = callbacks_by(w, CB_INDEX_TARGETS, s->number);
+    for (size_t i = 0; i < ps.n; i++) {
+        struct cb_callback *c = &w->callbacks[ps.pos[i]];
         if (!cb_callback_active(c) || c->mode != CB_MODE_CALLBACK ||
             c->target_type != CB_TARGET_STATION || !cb_streq(c->target, s->number))
             continue;
@@ -148,6 +181,7 @@ static void on_station_feature(struct cb_world *w, struct cb_station *s, enum cb
             cb_touch(w, c, now);
         }
     }
+    cb_positions_free(&ps);
 }
 
 static void on_failover(struct cb_world *w, struct cb_station *s, bool failed_over, cb_time now,
@@ -155,7 +189,7 @@ static void on_failover(struct cb_world *w, struct cb_station *s, bool failed_ov
 {
     if (s->state.failed_over != failed_over) {
         s->state.failed_over = failed_over;
-        cb_mark(w, &s->dirty);
+        cb_mark_station(w, s);
     }
     if (failed_over) {
         target_lost(w, s->number, now, cause, out);   /* CB-19: the target does not mature */
@@ -168,7 +202,7 @@ static void on_console(struct cb_world *w, struct cb_station *s, bool available,
 {
     if (s->state.console_available != available) {
         s->state.console_available = available;
-        cb_mark(w, &s->dirty);
+        cb_mark_station(w, s);
     }
     if (!available)
         notified_lost(w, s->number, now, cause, out); /* CB-31: it cannot answer: reroute */
@@ -183,7 +217,7 @@ static bool on_trunk_state(struct cb_world *w, const struct cb_event *ev)
         return false;
     if (line->busy != ev->flag) {
         line->busy = ev->flag;
-        cb_mark(w, &line->dirty);
+        cb_mark_line(w, g, line);
     }
     return true;
 }
@@ -199,7 +233,7 @@ static bool on_call_attempt(struct cb_world *w, const struct cb_event *ev)
                   ev->attempt_result == CB_ATTEMPT_TRUNKS_BUSY;
     s->attempt = failed ? (enum cb_attempt_result)ev->attempt_result : CB_ATTEMPT_NONE;
     CB_COPY(s->attempt_to, failed ? ev->to : "");
-    cb_mark(w, &s->dirty);
+    cb_mark_station(w, s);
     return true;
 }
 
@@ -224,7 +258,7 @@ static bool on_station_event(struct cb_world *w, const struct cb_event *ev, cb_t
         /* CB-07/CB-21: kept for display only; callbacks ignore forwarding. */
         if (!cb_streq(s->state.forward_to, ev->forward_to)) {
             CB_COPY(s->state.forward_to, ev->forward_to);
-            cb_mark(w, &s->dirty);
+            cb_mark_station(w, s);
         }
         break;
     case CB_EV_STATION_FAILOVER:

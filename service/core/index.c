@@ -63,6 +63,10 @@ static const char *key_of(const struct cb_world *w, enum cb_index_kind kind, siz
         return w->callbacks[pos].requester;
     case CB_INDEX_SCOPE:
         return w->scope_targets[pos];
+    case CB_INDEX_TARGETS:
+        return w->callbacks[pos].target;
+    case CB_INDEX_NOTIFIED:
+        return w->callbacks[pos].notify_station;
     case CB_INDEX_KINDS:
         break;
     }
@@ -81,6 +85,8 @@ static size_t array_length(const struct cb_world *w, enum cb_index_kind kind)
         return w->n_hunt_groups;
     case CB_INDEX_CALLBACKS:
     case CB_INDEX_PAIRS:
+    case CB_INDEX_TARGETS:
+    case CB_INDEX_NOTIFIED:
         return w->n_callbacks;
     case CB_INDEX_SCOPE:
         return w->n_scope_targets;
@@ -174,12 +180,35 @@ void cb_core_group_end(struct cb_world *w, bool began)
     free(idx);
 }
 
+void cb_index_log(struct cb_world *w, enum cb_change_kind kind, size_t pos)
+{
+    if (!w->index)
+        return;
+    static const enum cb_index_kind arrays[CB_CHANGE_KINDS] = {
+        CB_INDEX_STATIONS, CB_INDEX_CALLBACKS, CB_INDEX_TRUNK_GROUPS};
+    if (pos >= array_length(w, arrays[kind]))
+        abort(); /* a mark of something outside the world: a bug of the core */
+    struct cb_change_log *log = &w->index->log[kind];
+    if (log->n == log->cap) {
+        size_t cap = log->cap ? 2 * log->cap : 64;
+        size_t *more = realloc(log->pos, cap * sizeof(*more));
+        if (!more)
+            abort(); /* as grow() in world.c */
+        log->pos = more;
+        log->cap = cap;
+    }
+    log->pos[log->n++] = pos;
+}
+
 void cb_index_close(struct cb_world *w, bool opened)
 {
     if (!opened || !w->index)
         return;
     for (size_t k = 0; k < CB_INDEX_KINDS; k++)
         free(w->index->tables[k].slots);
+    for (size_t k = 0; k < CB_CHANGE_KINDS; k++)
+        free(w->index->log[k].pos);
+    cb_schedule_memory_free(w->index->schedule);
     free(w->index->queue);
     memset(w->index, 0, sizeof(*w->index));
     w->index = NULL;
@@ -253,16 +282,70 @@ void cb_index_add_callback(struct cb_world *w, size_t pos)
             queue_order(&idx->queue[before - 1], &idx->queue[before]) > 0)
             idx->queue_built = false;
     }
-    const enum cb_index_kind kinds[] = {CB_INDEX_CALLBACKS, CB_INDEX_PAIRS};
-    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-        struct cb_index_table *t = &w->index->tables[kinds[k]];
-        if (!t->built)
-            continue; /* built later from the whole array, this one included */
-        table_make_room(t);
-        const char *key2;
-        const char *key = key_of(w, kinds[k], pos, &key2);
-        table_put(t, hash_key(key, key2), pos);
+    const enum cb_index_kind kinds[] = {CB_INDEX_CALLBACKS, CB_INDEX_PAIRS, CB_INDEX_TARGETS,
+                                        CB_INDEX_NOTIFIED};
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+        cb_index_rekey(w, kinds[k], pos);
+}
+
+/* The old entry stays under the old key: lookups compare the current key, so it no longer
+ * matches there (and a position found twice is dropped by cb_positions_sort). */
+void cb_index_rekey(struct cb_world *w, enum cb_index_kind kind, size_t pos)
+{
+    if (!w->index)
+        return;
+    struct cb_index_table *t = &w->index->tables[kind];
+    if (!t->built)
+        return; /* built later from the whole array, this one as it is then */
+    table_make_room(t);
+    const char *key2;
+    const char *key = key_of(w, kind, pos, &key2);
+    table_put(t, hash_key(key, key2), pos);
+}
+
+void cb_positions_add(struct cb_world *w, struct cb_positions *ps, enum cb_index_kind kind,
+                      const char *key)
+{
+    struct cb_index_iter it;
+    bool indexed = cb_index_start(w, kind, key, NULL, &it);
+    for (size_t i = 0;; i++) {
+        size_t pos = indexed ? cb_index_next(&it) : i < w->n_callbacks ? i : CB_NOWHERE;
+        if (pos == CB_NOWHERE)
+            return;
+        if (ps->n == ps->cap) {
+            size_t cap = ps->cap ? 2 * ps->cap : 16;
+            size_t *more = realloc(ps->pos, cap * sizeof(*more));
+            if (!more)
+                abort(); /* as grow() in world.c */
+            ps->pos = more;
+            ps->cap = cap;
+        }
+        ps->pos[ps->n++] = pos;
     }
+}
+
+static int position_order(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void cb_positions_sort(struct cb_positions *ps)
+{
+    if (ps->n < 2)
+        return;
+    qsort(ps->pos, ps->n, sizeof(*ps->pos), position_order);
+    size_t kept = 1;
+    for (size_t i = 1; i < ps->n; i++)
+        if (ps->pos[i] != ps->pos[kept - 1])
+            ps->pos[kept++] = ps->pos[i];
+    ps->n = kept;
+}
+
+void cb_positions_free(struct cb_positions *ps)
+{
+    free(ps->pos);
+    memset(ps, 0, sizeof(*ps));
 }
 
 bool cb_index_start(const struct cb_world *w, enum cb_index_kind kind, const char *key,

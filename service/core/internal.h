@@ -19,12 +19,46 @@ static inline void cb_copy(char *dst, size_t size, const char *src)
 }
 #define CB_COPY(dst, src) cb_copy((dst), sizeof(dst), (src))
 
-/* Marks `flag`, the dirty or is_new flag of something in `w`, and counts the change
- * (cb_world.changes): every mark of the core goes through here. */
-static inline void cb_mark(struct cb_world *w, bool *flag)
+/* What the core changes, by kind: the scheduler looks again at what each change may unblock
+ * (schedule.c), and the caller persists what is marked. */
+enum cb_change_kind {
+    CB_CHANGED_STATIONS = 0, /* position in w->stations */
+    CB_CHANGED_CALLBACKS,    /* position in w->callbacks */
+    CB_CHANGED_TRUNKS,       /* position in w->trunk_groups (one of its lines) */
+    CB_CHANGE_KINDS,
+};
+/* Records the change in the open index's log (index.c); nothing when none is open. */
+void cb_index_log(struct cb_world *w, enum cb_change_kind kind, size_t pos);
+
+/* Every mark of the core goes through one of these: it sets the dirty (or is_new) flag, counts
+ * the change (cb_world.changes) and logs it. */
+static inline void cb_mark_station(struct cb_world *w, struct cb_station *s)
 {
-    *flag = true;
+    s->dirty = true;
     w->changes++;
+    cb_index_log(w, CB_CHANGED_STATIONS, (size_t)(s - w->stations));
+}
+
+static inline void cb_mark_callback(struct cb_world *w, struct cb_callback *c)
+{
+    c->dirty = true;
+    w->changes++;
+    cb_index_log(w, CB_CHANGED_CALLBACKS, (size_t)(c - w->callbacks));
+}
+
+static inline void cb_mark_new_callback(struct cb_world *w, struct cb_callback *c)
+{
+    c->is_new = true;
+    w->changes++;
+    cb_index_log(w, CB_CHANGED_CALLBACKS, (size_t)(c - w->callbacks));
+}
+
+static inline void cb_mark_line(struct cb_world *w, struct cb_trunk_group *g,
+                                struct cb_trunk_line *line)
+{
+    line->dirty = true;
+    w->changes++;
+    cb_index_log(w, CB_CHANGED_TRUNKS, (size_t)(g - w->trunk_groups));
 }
 
 static inline bool cb_streq(const char *a, const char *b)
@@ -45,6 +79,8 @@ enum cb_index_kind {
     CB_INDEX_CALLBACKS,    /* id -> w->callbacks */
     CB_INDEX_PAIRS,        /* requester and target -> w->callbacks (CB-08) */
     CB_INDEX_SCOPE,        /* target -> w->scope_targets */
+    CB_INDEX_TARGETS,      /* target -> w->callbacks */
+    CB_INDEX_NOTIFIED,     /* notify_station -> w->callbacks (re-keyed by cb_index_rekey) */
     CB_INDEX_KINDS,
 };
 
@@ -68,8 +104,21 @@ struct cb_queued {
     size_t requester; /* in w->stations; CB_NOWHERE when not loaded */
 };
 
+/* Positions, in the order they were logged (repeats kept). */
+struct cb_change_log {
+    size_t *pos;
+    size_t n, cap;
+};
+
+struct cb_schedule_memory; /* schedule.c */
+
 struct cb_world_index {
     struct cb_index_table tables[CB_INDEX_KINDS];
+    /* Everything marked while the index is open, per kind. */
+    struct cb_change_log log[CB_CHANGE_KINDS];
+    /* What the scheduler keeps from one pass to the next while the index is open (schedule.c):
+     * NULL until the first pass; freed by cb_index_close. */
+    struct cb_schedule_memory *schedule;
     /* The active callbacks of the scope targets in queue order (CB-17: seq, then position),
      * built at the first scheduling and kept while the index is open: a group of inputs
      * schedules many times over the same world. Entries that stop waiting stay, and are
@@ -86,6 +135,25 @@ bool cb_index_open(struct cb_world *w, struct cb_world_index *idx);
 void cb_index_close(struct cb_world *w, bool opened);
 /* Records the callback just appended at `pos` in the tables already built. */
 void cb_index_add_callback(struct cb_world *w, size_t pos);
+/* Callback `pos` has a new key of `kind` (its notify_station): found under it from now on. */
+void cb_index_rekey(struct cb_world *w, enum cb_index_kind kind, size_t pos);
+
+/* Positions in w->callbacks, ascending and without repeats once sorted: the callbacks a loop
+ * of the rules visits, in the order a scan of the whole array would. */
+struct cb_positions {
+    size_t *pos;
+    size_t n, cap;
+};
+/* Adds the callbacks whose `kind` key (CB_INDEX_TARGETS, CB_INDEX_NOTIFIED, CB_INDEX_PAIRS
+ * without key2) is `key`; every callback when no index is open. */
+void cb_positions_add(struct cb_world *w, struct cb_positions *ps, enum cb_index_kind kind,
+                      const char *key);
+/* Sorts them and drops repeats. */
+void cb_positions_sort(struct cb_positions *ps);
+void cb_positions_free(struct cb_positions *ps);
+
+/* Frees the scheduler's memory (schedule.c); for cb_index_close. */
+void cb_schedule_memory_free(struct cb_schedule_memory *m);
 
 /* The scope's callbacks in queue order (see struct cb_world_index); `*n` of them. NULL when no
  * index is open. */

@@ -13,7 +13,7 @@ void cb_transition(struct cb_world *w, struct cb_callback *c, enum cb_state to, 
 void cb_touch(struct cb_world *w, struct cb_callback *c, cb_time now)
 {
     c->updated_at = now;
-    cb_mark(w, &c->dirty);
+    cb_mark_callback(w, c);
 }
 
 /* CB-15: the line stops being held for this callback. The command names the group and line
@@ -32,10 +32,10 @@ void cb_drop_line(struct cb_world *w, struct cb_callback *c, bool send_release,
     struct cb_trunk_line *line = g ? cb_trunk_line_find(g, c->reserved_line) : NULL;
     if (line && cb_streq(line->reserved_for, c->id)) {
         line->reserved_for[0] = '\0';
-        cb_mark(w, &line->dirty);
+        cb_mark_line(w, g, line);
     }
     c->reserved_line[0] = '\0';
-    cb_mark(w, &c->dirty);
+    cb_mark_callback(w, c);
 }
 
 static void stop_ring(const struct cb_callback *c, struct cb_decisions *out)

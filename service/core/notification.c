@@ -4,8 +4,11 @@
 void cb_answer(struct cb_world *w, const char *station, cb_time now, const struct cb_cause *cause,
                struct cb_decisions *out)
 {
-    for (size_t i = 0; i < w->n_callbacks; i++) {
-        struct cb_callback *c = &w->callbacks[i];
+    struct cb_positions ps = {0};
+    cb_positions_add(w, &ps, CB_INDEX_NOTIFIED, station);
+    cb_positions_sort(&ps);
+    for (size_t i = 0; i < ps.n; i++) {
+        struct cb_callback *c = &w->callbacks[ps.pos[i]];
         if (!cb_callback_active(c) || c->state != CB_STATE_NOTIFYING ||
             !cb_streq(c->notify_station, station))
             continue;
@@ -22,8 +25,9 @@ void cb_answer(struct cb_world *w, const char *station, cb_time now, const struc
         cb_transition(w, c, CB_STATE_RECALLING, now, cause, out);
         cb_emit_timer(out, CB_TIMER_RECALL_TIMEOUT, c->id,
                       now + w->options.recall_timeout_s * 1000);
-        return; /* CB-17: a station is rung for one callback at a time */
+        break; /* CB-17: a station is rung for one callback at a time */
     }
+    cb_positions_free(&ps);
 }
 
 void cb_recall_outcome(struct cb_world *w, struct cb_callback *c, enum cb_recall_result result,

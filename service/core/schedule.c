@@ -6,8 +6,18 @@
  * or stops waiting during the pass, so visiting the sorted list in order is the same as picking,
  * again and again, the next waiting callback after the last one. What the rules ask of the rest of
  * the world (is this station rung already, how many callbacks engage this target, which line is
- * free) is counted once per pass and kept up to date as the pass rings callbacks, so a pass costs n
- * log n in the loaded callbacks, not n squared. */
+ * free) is counted once and kept up to date as the pass rings callbacks, so a pass costs n log n
+ * in the loaded callbacks, not n squared.
+ *
+ * A group of inputs (cb_core_group_begin) schedules after each of them against the same world.
+ * The first pass looks at every waiting callback; the next ones only at those whose decision may
+ * have changed: a callback changed since the previous pass began, or one whose target or
+ * requester (or a console of the requester's console group, CB-31) is a party to such a change,
+ * or to a callback rung earlier in the same pass. Any other callback was looked at with the same
+ * inputs before and left as it was, so it would be left again: the group decides what its
+ * inputs decide one at a time (tests/unit/test_core_groups.c), at the cost of what they touch.
+ * The engaged counts are kept across passes, each callback's share recorded so that a change
+ * moves it. */
 #include "service/core/internal.h"
 
 #include <stdio.h>
@@ -23,6 +33,21 @@ struct scope_target {
     size_t engaged;
 };
 
+/* What the scheduler keeps while the world's index is open (index.c frees it). */
+struct cb_schedule_memory {
+    struct scope_target *targets; /* per scope position */
+    size_t *station_engaged;      /* per station: callbacks ringing it or recalling from it */
+    /* Per callback: the scope position and the station number its engagement is counted under
+     * (CB_NOWHERE and "" when it is not counted). */
+    size_t *counted_scope;
+    char (*counted_station)[CB_NUMBER_MAX];
+    size_t n_callbacks;
+    size_t log_seen[CB_CHANGE_KINDS]; /* the index's log entries a pass has looked at */
+    /* For one pass: what it must look at again (see the top of this file). */
+    bool *scope_hit, *station_hit, *callback_hit;
+    bool all; /* the first pass: every waiting callback */
+};
+
 /* What one pass knows about the world. Stations and groups do not change during a pass; the
  * engaged counts and the trunk lines change only when the pass rings a callback. */
 struct pass {
@@ -32,8 +57,9 @@ struct pass {
     struct cb_decisions *out;
     const struct cb_queued *candidates; /* the index's queue: not the pass's to free */
     size_t n_candidates;
-    struct scope_target *targets; /* per scope position */
-    size_t *station_engaged;      /* per station: callbacks ringing it or recalling from it */
+    struct cb_schedule_memory *m;
+    struct scope_target *targets; /* m->targets */
+    size_t *station_engaged;      /* m->station_engaged */
     size_t *line_cursor;          /* per trunk group: the lines before it are taken (CB-15) */
     size_t *hunt_free;            /* per hunt group: free members, CB_NOWHERE until counted */
 };
@@ -171,16 +197,79 @@ static size_t other_console(const struct pass *p, size_t requester)
     return first;
 }
 
-/* CB-17: `c` now rings `who`: that station and the callback's target are engaged. Stations
- * that share the number (there should be none) count it too, as a scan by number would. */
-static void count_engaged(struct pass *p, const char *who, size_t scope)
+/* Adds `delta` (+1 or -1) to the engaged count of every station numbered `who` (there should be
+ * one) and of scope target `scope` (CB-17). */
+static void count_engaged(struct pass *p, const char *who, size_t scope, int delta)
 {
     struct cb_index_iter it;
-    if (cb_index_start(p->w, CB_INDEX_STATIONS, who, NULL, &it))
+    if (who[0] && cb_index_start(p->w, CB_INDEX_STATIONS, who, NULL, &it))
         for (size_t pos; (pos = cb_index_next(&it)) != CB_NOWHERE;)
-            p->station_engaged[pos]++;
+            p->station_engaged[pos] += (size_t)delta;
     if (scope != CB_NOWHERE)
-        p->targets[scope].engaged++;
+        p->targets[scope].engaged += (size_t)delta;
+}
+
+/* Counts callback `pos` as it is now: its former share goes, its current one (if it notifies or
+ * recalls) comes. */
+static void recount(struct pass *p, size_t pos)
+{
+    struct cb_schedule_memory *m = p->m;
+    const struct cb_callback *c = &p->w->callbacks[pos];
+    count_engaged(p, m->counted_station[pos], m->counted_scope[pos], -1);
+    m->counted_scope[pos] = CB_NOWHERE;
+    m->counted_station[pos][0] = '\0';
+    if (!cb_callback_engaged(c))
+        return;
+    m->counted_scope[pos] = cb_index_first(p->w, CB_INDEX_SCOPE, c->target);
+    CB_COPY(m->counted_station[pos], c->notify_station);
+    count_engaged(p, m->counted_station[pos], m->counted_scope[pos], +1);
+}
+
+/* ---- what a pass looks at again ----------------------------------------------------------- */
+
+/* The stations numbered `number` may be rung, or not, differently: look again at the callbacks
+ * they requested, and at those of the consoles of their console group (CB-31 rerouting). */
+static void hit_station(struct pass *p, const char *number)
+{
+    struct cb_index_iter it, peers;
+    if (!number[0] || !cb_index_start(p->w, CB_INDEX_STATIONS, number, NULL, &it))
+        return;
+    for (size_t pos; (pos = cb_index_next(&it)) != CB_NOWHERE;) {
+        p->m->station_hit[pos] = true;
+        const struct cb_station *s = &p->w->stations[pos];
+        if (s->kind != CB_KIND_CONSOLE || !s->console_group[0] ||
+            !cb_index_start(p->w, CB_INDEX_CONSOLES, s->console_group, NULL, &peers))
+            continue;
+        for (size_t peer; (peer = cb_index_next(&peers)) != CB_NOWHERE;)
+            p->m->station_hit[peer] = true;
+    }
+}
+
+/* Target `number` may take a recall, or not, differently: look again at its queue, and at the
+ * queues of the hunt groups it is a member of (CB-16). */
+static void hit_target(struct pass *p, const char *number)
+{
+    struct cb_index_iter it;
+    if (cb_index_start(p->w, CB_INDEX_SCOPE, number, NULL, &it))
+        for (size_t pos; (pos = cb_index_next(&it)) != CB_NOWHERE;)
+            p->m->scope_hit[pos] = true;
+    for (size_t g = 0; g < p->w->n_hunt_groups; g++)
+        if (cb_hunt_has_member(&p->w->hunt_groups[g], number))
+            hit_target(p, p->w->hunt_groups[g].number);
+}
+
+/* Callback `pos` changed: it, its target and the stations its engagement was and is counted
+ * under are looked at again, and its share in the counts moves. */
+static void callback_changed(struct pass *p, size_t pos)
+{
+    struct cb_schedule_memory *m = p->m;
+    const struct cb_callback *c = &p->w->callbacks[pos];
+    m->callback_hit[pos] = true;
+    hit_station(p, m->counted_station[pos]);
+    recount(p, pos);
+    hit_station(p, m->counted_station[pos]);
+    hit_station(p, c->requester);
+    hit_target(p, c->target);
 }
 
 /* CB-15, CB-20, CB-21, CB-31: reserve the line (trunks), then ring `who` on its prime line with
@@ -198,10 +287,11 @@ static void notify(struct pass *p, const struct cb_queued *k, size_t who_pos,
         CB_COPY(res->line, slot->line->id);
         CB_COPY(res->for_station, c->requester);
         CB_COPY(slot->line->reserved_for, c->id);
-        cb_mark(w, &slot->line->dirty);
+        cb_mark_line(w, slot->trunk, slot->line);
         CB_COPY(c->reserved_line, slot->line->id);
     }
     CB_COPY(c->notify_station, who->number);
+    cb_index_rekey(w, CB_INDEX_NOTIFIED, k->pos);
     CB_COPY(c->notify_line, cb_station_line(who));
     struct cb_command *ring = cb_emit(out, CB_CMD_RING, c->id);
     CB_COPY(ring->station, c->notify_station);
@@ -214,7 +304,11 @@ static void notify(struct pass *p, const struct cb_queued *k, size_t who_pos,
     cb_transition(w, c, CB_STATE_NOTIFYING, p->now, p->cause, out);
     cb_emit_timer(out, CB_TIMER_NOTIFY_TIMEOUT, c->id,
                   p->now + w->options.notification_timeout_s * 1000);
-    count_engaged(p, c->notify_station, k->scope);
+    /* CB-17: that station and the target are engaged now; what waits on either is looked at
+     * again for the rest of this pass. */
+    recount(p, k->pos);
+    p->m->scope_hit[k->scope] = true;
+    hit_station(p, c->notify_station);
 }
 
 /* CB-31: a queued callback waits for the console that set it; once that console is available
@@ -270,27 +364,104 @@ static bool collect_candidates(struct pass *p)
     return p->n_candidates > 0;
 }
 
-/* CB-17: the stations rung or recalling and the callbacks engaging each scope target, once. */
-static void count_engaged_callbacks(struct pass *p)
+void cb_schedule_memory_free(struct cb_schedule_memory *m)
+{
+    if (!m)
+        return;
+    free(m->targets);
+    free(m->station_engaged);
+    free(m->counted_scope);
+    free(m->counted_station);
+    free(m->scope_hit);
+    free(m->station_hit);
+    free(m->callback_hit);
+    free(m);
+}
+
+/* Room for every callback of the world in the per-callback arrays (the core adds callbacks
+ * between passes, never during one). */
+static void memory_fit_callbacks(struct cb_schedule_memory *m, size_t n)
+{
+    if (n <= m->n_callbacks)
+        return;
+    size_t *scope = realloc(m->counted_scope, n * sizeof(*scope));
+    char(*station)[CB_NUMBER_MAX] = realloc(m->counted_station, n * sizeof(*station));
+    bool *hit = realloc(m->callback_hit, n * sizeof(*hit));
+    if (!scope || !station || !hit)
+        abort(); /* as pass_calloc */
+    for (size_t i = m->n_callbacks; i < n; i++) {
+        scope[i] = CB_NOWHERE;
+        station[i][0] = '\0';
+        hit[i] = false;
+    }
+    m->counted_scope = scope;
+    m->counted_station = station;
+    m->callback_hit = hit;
+    m->n_callbacks = n;
+}
+
+/* The memory of the world's index, made at the first pass: every engaged callback counted, and
+ * this pass looks at every waiting callback. */
+static struct cb_schedule_memory *memory_of(struct cb_world *w)
+{
+    struct cb_world_index *idx = w->index;
+    if (idx->schedule)
+        return idx->schedule;
+    struct cb_schedule_memory *m = pass_calloc(1, sizeof(*m));
+    m->targets = pass_calloc(w->n_scope_targets, sizeof(*m->targets));
+    m->station_engaged = pass_calloc(w->n_stations, sizeof(*m->station_engaged));
+    m->scope_hit = pass_calloc(w->n_scope_targets, sizeof(*m->scope_hit));
+    m->station_hit = pass_calloc(w->n_stations, sizeof(*m->station_hit));
+    m->all = true;
+    idx->schedule = m;
+    return m;
+}
+
+/* Before a pass: the counts brought up to date, and what to look at again marked, from what
+ * the index logged since the previous pass began (that pass's own changes included). */
+static void catch_up(struct pass *p)
 {
     struct cb_world *w = p->w;
-    p->targets = pass_calloc(w->n_scope_targets, sizeof(*p->targets));
-    p->station_engaged = pass_calloc(w->n_stations, sizeof(*p->station_engaged));
-    p->line_cursor = pass_calloc(w->n_trunk_groups, sizeof(*p->line_cursor));
-    p->hunt_free = pass_calloc(w->n_hunt_groups, sizeof(*p->hunt_free));
-    for (size_t i = 0; i < w->n_hunt_groups; i++)
-        p->hunt_free[i] = CB_NOWHERE;
-    for (size_t i = 0; i < w->n_callbacks; i++) {
-        const struct cb_callback *c = &w->callbacks[i];
-        if (cb_callback_engaged(c))
-            count_engaged(p, c->notify_station, cb_index_first(w, CB_INDEX_SCOPE, c->target));
+    struct cb_schedule_memory *m = p->m;
+    bool first = m->all;
+    memory_fit_callbacks(m, w->n_callbacks);
+    const struct cb_change_log *log = w->index->log;
+    size_t seen[CB_CHANGE_KINDS];
+    for (size_t k = 0; k < CB_CHANGE_KINDS; k++) {
+        seen[k] = m->log_seen[k];
+        m->log_seen[k] = log[k].n;
     }
+    if (first) {
+        for (size_t i = 0; i < w->n_callbacks; i++)
+            recount(p, i);
+        return;
+    }
+    for (size_t i = seen[CB_CHANGED_CALLBACKS]; i < log[CB_CHANGED_CALLBACKS].n; i++)
+        callback_changed(p, log[CB_CHANGED_CALLBACKS].pos[i]);
+    for (size_t i = seen[CB_CHANGED_STATIONS]; i < log[CB_CHANGED_STATIONS].n; i++) {
+        const char *number = w->stations[log[CB_CHANGED_STATIONS].pos[i]].number;
+        hit_station(p, number);
+        hit_target(p, number);
+    }
+    for (size_t i = seen[CB_CHANGED_TRUNKS]; i < log[CB_CHANGED_TRUNKS].n; i++)
+        hit_target(p, w->trunk_groups[log[CB_CHANGED_TRUNKS].pos[i]].number);
+}
+
+/* Does this pass look at `k`? */
+static bool looked_at(const struct pass *p, const struct cb_queued *k)
+{
+    const struct cb_schedule_memory *m = p->m;
+    return m->all || m->callback_hit[k->pos] || m->scope_hit[k->scope] ||
+           (k->requester != CB_NOWHERE && m->station_hit[k->requester]);
 }
 
 static void pass_free(struct pass *p)
 {
-    free(p->targets);
-    free(p->station_engaged);
+    struct cb_schedule_memory *m = p->m;
+    m->all = false;
+    memset(m->scope_hit, 0, p->w->n_scope_targets * sizeof(*m->scope_hit));
+    memset(m->station_hit, 0, p->w->n_stations * sizeof(*m->station_hit));
+    memset(m->callback_hit, 0, m->n_callbacks * sizeof(*m->callback_hit));
     free(p->line_cursor);
     free(p->hunt_free);
 }
@@ -302,18 +473,25 @@ static void schedule(struct cb_world *w, cb_time now, const struct cb_cause *cau
                      struct cb_decisions *out)
 {
     struct pass p = {.w = w, .now = now, .cause = cause, .out = out};
-    if (collect_candidates(&p)) {
-        count_engaged_callbacks(&p);
-        for (size_t i = 0; i < p.n_candidates; i++) {
-            const struct cb_queued *k = &p.candidates[i];
-            const struct cb_callback *c = &w->callbacks[k->pos];
-            if (!waiting(c))
-                continue; /* ended, engaged or a message: nothing to mature */
-            if (c->state == CB_STATE_QUEUED)
-                consider_queued(&p, k);
-            else
-                consider_pending(&p, k);
-        }
+    if (!collect_candidates(&p))
+        return;
+    p.m = memory_of(w);
+    p.targets = p.m->targets;
+    p.station_engaged = p.m->station_engaged;
+    p.line_cursor = pass_calloc(w->n_trunk_groups, sizeof(*p.line_cursor));
+    p.hunt_free = pass_calloc(w->n_hunt_groups, sizeof(*p.hunt_free));
+    for (size_t i = 0; i < w->n_hunt_groups; i++)
+        p.hunt_free[i] = CB_NOWHERE;
+    catch_up(&p);
+    for (size_t i = 0; i < p.n_candidates; i++) {
+        const struct cb_queued *k = &p.candidates[i];
+        const struct cb_callback *c = &w->callbacks[k->pos];
+        if (!looked_at(&p, k) || !waiting(c))
+            continue; /* decided as before, or ended, engaged, a message */
+        if (c->state == CB_STATE_QUEUED)
+            consider_queued(&p, k);
+        else
+            consider_pending(&p, k);
     }
     pass_free(&p);
 }

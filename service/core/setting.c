@@ -120,7 +120,7 @@ static enum cb_error check_request(struct cb_world *w, const struct cb_set_reque
     return CB_OK;
 }
 
-/* The new callback's fields, before it is placed in the world. */
+/* The new callback's fields, before it is placed in the world (and marked new there). */
 static void build_callback(struct cb_world *w, const struct cb_set_request *req,
                            const struct cb_station *requester, const struct target_ref *t,
                            cb_time now, struct cb_callback *c)
@@ -150,7 +150,6 @@ static void build_callback(struct cb_world *w, const struct cb_set_request *req,
     c->updated_at = now;
     /* CB-10: the programmed period; CB-40: a message does not expire. */
     c->expires_at = req->mode == CB_MODE_CALLBACK ? now + opt->callback_cancel_timer_s * 1000 : 0;
-    cb_mark(w, &c->is_new);
 }
 
 static struct cb_callback *set_callback(struct cb_world *w, const struct cb_set_request *req,
@@ -199,7 +198,8 @@ static struct cb_callback *set_callback(struct cb_world *w, const struct cb_set_
         CB_COPY(fresh.supersedes, old->id);
     struct cb_callback *c = cb_world_add_callback(w, &fresh);
     if (!c)
-        abort(); /* out of memory: see grow() in world.c */
+        abort();                /* out of memory: see grow() in world.c */
+    cb_mark_new_callback(w, c); /* once in the world: the mark logs its position */
     /* CB-08: the original is cancelled first (its lamp goes off before the new one lights). */
     if (old)
         cb_end(w, &w->callbacks[old_index], CB_END_SUPERSEDED, now, cause, out);

@@ -9,7 +9,10 @@
  *   schedule  cb_core_schedule on a world whose queue heads are already ringing: the steady
  *             state every input ends with (each waiting callback is looked at, none matures);
  *   idle      cb_core_on_event station.state idle on the first station target, which was busy:
- *             its queue head matures (the world is restored before each call, untimed).
+ *             its queue head matures (the world is restored before each call, untimed);
+ *   group     a group of events applied against one world, as the worker does: one idle per
+ *             target, each target with its own queue of 50 (bench_group); "queue" is then the
+ *             group's size and "us per call" the cost per event.
  *
  * Usage: bench_core [max_queue]   (default 5000; sizes 50, 500, 5000 up to max_queue) */
 #include "service/core/core.h"
@@ -252,6 +255,64 @@ static struct figure bench_idle_event(struct bench_world *b)
     return f;
 }
 
+/* A group of events as the worker applies them (cb_core_group_begin .. end): `targets` busy
+ * stations, each with a queue of 50 callbacks (callback i: requester i / 10, target i mod
+ * targets, as tests/bench/scale.py loads them), then one station.state idle per target, each
+ * ringing its queue's first free requester. Per event, whatever the group's size, if a group
+ * costs its world once and each event only its own parties. */
+static struct figure bench_group(size_t targets)
+{
+    const size_t queue = 50, per_requester = 10, n_cbs = targets * queue;
+    const size_t n_requesters = n_cbs / per_requester;
+    struct cb_world w;
+    memset(&w, 0, sizeof(w));
+    w.options = (struct cb_options){.callback_cancel_timer_s = 3600,
+                                    .notification_timeout_s = 20,
+                                    .recall_timeout_s = 60,
+                                    .command_ttl_s = 300,
+                                    .max_per_requester = 10,
+                                    .max_per_target = 50};
+    w.stations = xcalloc(targets + n_requesters, sizeof(*w.stations));
+    w.scope_targets = xcalloc(targets, sizeof(*w.scope_targets));
+    char number[CB_NUMBER_MAX], target[CB_NUMBER_MAX];
+    for (size_t t = 0; t < targets; t++) {
+        snprintf(number, sizeof(number), "5%07zu", t);
+        add_station(&w, number)->state.busy = true;
+        snprintf(w.scope_targets[w.n_scope_targets++], CB_NUMBER_MAX, "%s", number);
+    }
+    for (size_t r = 0; r < n_requesters; r++) {
+        snprintf(number, sizeof(number), "6%07zu", r);
+        add_station(&w, number);
+    }
+    for (size_t i = 0; i < n_cbs; i++) {
+        snprintf(number, sizeof(number), "6%07zu", i / per_requester);
+        snprintf(target, sizeof(target), "5%07zu", i % targets);
+        add_callback(&w, (int64_t)i + 1, number, target, CB_TARGET_STATION);
+    }
+    struct cb_event *evs = xcalloc(targets, sizeof(*evs));
+    for (size_t t = 0; t < targets; t++) {
+        evs[t].type = CB_EV_STATION_STATE;
+        snprintf(evs[t].id, sizeof(evs[t].id), "ev-%zu", t);
+        snprintf(evs[t].station, sizeof(evs[t].station), "5%07zu", t);
+    }
+    struct cb_decisions d;
+    cb_decisions_init(&d);
+    double t0 = now_s();
+    bool began = cb_core_group_begin(&w);
+    for (size_t t = 0; t < targets; t++)
+        cb_core_on_event(&w, &evs[t], 1700000002000LL, &d);
+    cb_core_group_end(&w, began);
+    struct figure f = {.iterations = targets,
+                       .per_call_s = (now_s() - t0) / (double)targets,
+                       .commands = d.n_commands};
+    cb_decisions_free(&d);
+    free(evs);
+    cb_world_free_callbacks(&w);
+    free(w.stations);
+    free(w.scope_targets);
+    return f;
+}
+
 static void print_row(const char *what, size_t queue, size_t loaded, const struct figure *f)
 {
     printf("| %-8s | %5zu | %6zu | %6zu | %12.2f | %10.1f | %3zu |\n", what, queue, loaded,
@@ -275,6 +336,13 @@ int main(int argc, char **argv)
         f = bench_idle_event(b);
         print_row("idle", sizes[i], b->w.n_callbacks, &f);
         bench_world_free(b);
+        fflush(stdout);
+    }
+    /* "queue" is the group's events here: per event, each with its own queue of 50. */
+    const size_t groups[] = {20, 200, 1000};
+    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+        struct figure f = bench_group(groups[i]);
+        print_row("group", groups[i], groups[i] * 50, &f);
         fflush(stdout);
     }
     return 0;
