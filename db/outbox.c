@@ -21,7 +21,10 @@ void db_outbox_queue(struct db_pipeline *p, json_t *rows)
 
 /* The first pending command of each order key, due and not of a busy key (CB-51: a later
  * command for a station waits for the earlier). Bounded by the pending commands: the partial
- * indexes commands_pending (seq) and commands_pending_by_order_key (order_key, seq). */
+ * indexes commands_pending (seq) and commands_pending_by_order_key (order_key, seq). "No earlier
+ * one pending" is a subquery with a LIMIT, not NOT EXISTS: an anti-join may be planned as a read
+ * of the whole index per command looked at, a LIMIT keeps it a probe by order key whatever the
+ * statistics (migration 006). */
 enum { DUE_SEQ, DUE_ID, DUE_ATTEMPTS, DUE_EXPIRED, DUE_ORDER_KEY, DUE_MORE, DUE_JSON };
 static struct db_stmt outbox_due = DB_STMT(
     "outbox_due", 2,
@@ -34,8 +37,8 @@ static struct db_stmt outbox_due = DB_STMT(
                         " FROM commands AS c CROSS JOIN system_options AS o"
                         " WHERE c.status = 'pending' AND c.next_attempt_at <= now()"
                         " AND c.order_key <> ALL ($2::text[])"
-                        " AND NOT EXISTS (SELECT 1 FROM commands AS e WHERE e.status = 'pending'"
-                        "                 AND e.order_key = c.order_key AND e.seq < c.seq)"
+                        " AND (SELECT e.seq FROM commands AS e WHERE e.status = 'pending'"
+                        "      AND e.order_key = c.order_key AND e.seq < c.seq LIMIT 1) IS NULL"
                         " ORDER BY c.seq LIMIT $1::int");
 /* When the next of those is due, once every one due now has been read: only a command waiting
  * for its next attempt (the first of its key, after a failed attempt) has a next_attempt_at
