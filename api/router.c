@@ -29,11 +29,15 @@ static bool match(const char *pattern, const char *path, char params[][API_PARAM
         if (p[0] == '{' && p[1] == '}') {
             const char *end = strchr(s, '/');
             size_t len = end ? (size_t)(end - s) : strlen(s);
-            if (len == 0 || len >= API_PARAM_MAX || count >= API_MAX_PARAMS)
+            if (len == 0 || count >= API_MAX_PARAMS)
                 return false;
             if (params) {
-                memcpy(params[count], s, len);
-                params[count][len] = '\0';
+                /* A segment too long for the buffer still matches, cut short: longer than any
+                 * valid number, id or UUID, it is refused as the handler refuses any invalid
+                 * one (422 on PUT, 404 on GET and DELETE), not taken for an unknown path. */
+                size_t keep = len < API_PARAM_MAX ? len : API_PARAM_MAX - 1;
+                memcpy(params[count], s, keep);
+                params[count][keep] = '\0';
             }
             count++;
             s += len;

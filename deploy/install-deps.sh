@@ -5,8 +5,8 @@
 set -euo pipefail
 
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev
-  libcurl4-openssl-dev libcmocka-dev postgresql python3-pytest nodejs npm clang-format cppcheck
-  openssl)
+  libcurl4-openssl-dev libcmocka-dev postgresql python3-pytest python3-yaml python3-jsonschema
+  nodejs npm clang-format cppcheck openssl)
 
 installed() {
   case "$1" in

@@ -18,10 +18,12 @@ static const char *const VARS[] = {
 
 const char *cb_config_usage(void)
 {
-    return "usage: callbackd [serve|migrate] [--help] [--version] [--callbackd_<name>=VALUE ...]\n"
+    return "usage: callbackd [serve|migrate|routes] [--help] [--version] "
+           "[--callbackd_<name>=VALUE ...]\n"
            "\n"
            "  serve    apply pending migrations, then serve the API and run the worker (default)\n"
            "  migrate  apply pending migrations and exit\n"
+           "  routes   print the HTTP routes, one METHOD PATH line each, and exit\n"
            "\n"
            "Configuration (environment; a flag of the same name in lower case overrides it):\n"
            "  CALLBACKD_LISTEN           address:port of the HTTP API (default 127.0.0.1:8080)\n"
@@ -115,7 +117,10 @@ int cb_config_load(struct cb_config *cfg, int argc, char **argv, char *err, unsi
             cfg->mode = CB_RUN_HELP;
         else if (strcmp(arg, "--version") == 0)
             cfg->mode = CB_RUN_VERSION;
-        else if (strcmp(arg, "serve") == 0 || strcmp(arg, "migrate") == 0) {
+        else if (strcmp(arg, "routes") == 0) {
+            if (cfg->mode == CB_RUN_SERVE || cfg->mode == CB_RUN_MIGRATE)
+                cfg->mode = CB_RUN_ROUTES;
+        } else if (strcmp(arg, "serve") == 0 || strcmp(arg, "migrate") == 0) {
             if (cfg->mode == CB_RUN_SERVE || cfg->mode == CB_RUN_MIGRATE)
                 cfg->mode = arg[0] == 's' ? CB_RUN_SERVE : CB_RUN_MIGRATE;
         } else if (strncmp(arg, "--callbackd_", 12) == 0) {
@@ -135,7 +140,7 @@ int cb_config_load(struct cb_config *cfg, int argc, char **argv, char *err, unsi
         } else
             return fail(err, errlen, "unknown argument %s (see --help)", arg);
     }
-    if (cfg->mode == CB_RUN_HELP || cfg->mode == CB_RUN_VERSION)
+    if (cfg->mode == CB_RUN_HELP || cfg->mode == CB_RUN_VERSION || cfg->mode == CB_RUN_ROUTES)
         return 0;
 
     const char *v[N_VARS];

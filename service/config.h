@@ -4,7 +4,13 @@
 
 #include <stdbool.h>
 
-enum cb_command_mode { CB_RUN_SERVE = 0, CB_RUN_MIGRATE, CB_RUN_HELP, CB_RUN_VERSION };
+enum cb_command_mode {
+    CB_RUN_SERVE = 0,
+    CB_RUN_MIGRATE,
+    CB_RUN_HELP,
+    CB_RUN_VERSION,
+    CB_RUN_ROUTES, /* print the route table (METHOD PATH lines) and exit */
+};
 
 struct cb_config {
     enum cb_command_mode mode;
@@ -16,9 +22,9 @@ struct cb_config {
     char *pbx_command_url; /* NULL: commands are only kept */
     char *tls_cert;        /* both set: HTTPS */
     char *tls_key;
-    int log_level;    /* enum cb_log_level */
-    int http_threads; /* CALLBACKD_HTTP_THREADS, default 4 */
-    int db_pool_size; /* CALLBACKD_DB_POOL_SIZE, default http_threads + 2 */
+    int log_level;         /* enum cb_log_level */
+    int http_threads;      /* CALLBACKD_HTTP_THREADS, default 4 */
+    int db_pool_size;      /* CALLBACKD_DB_POOL_SIZE, default http_threads + 2 */
     int inbox_retention_s; /* CALLBACKD_INBOX_RETENTION_S: applied events kept (default 7 d) */
 };
 

@@ -118,6 +118,12 @@ int main(int argc, char **argv)
         printf("callbackd %s\n", CALLBACKD_VERSION);
         return 0;
     }
+    if (cfg.mode == CB_RUN_ROUTES) {
+        /* The route table as served: the test suite compares it with openapi.yaml. */
+        for (int i = 0; i < api_routes_count; i++)
+            printf("%s %s\n", api_method_name(api_routes[i].methods), api_routes[i].name);
+        return 0;
+    }
     cb_log_set_level((enum cb_log_level)cfg.log_level);
     int rc = cfg.mode == CB_RUN_MIGRATE ? run_migrate(&cfg) : run_serve(&cfg);
     cb_config_free(&cfg);

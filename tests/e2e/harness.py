@@ -1,6 +1,7 @@
 """End-to-end harness: the real callbackd binary, a private PostgreSQL and a fake PBX.
 
-Standard library only (pytest is used by conftest.py, not here). What it gives:
+Standard library, plus openapi_contract.py (PyYAML, jsonschema); pytest is used by conftest.py,
+not here. What it gives:
 
 - PgCluster: a PostgreSQL cluster driven through deploy/pg-cluster.sh (create/start/stop/restart,
   run SQL with psql, create/drop databases).
@@ -10,6 +11,10 @@ Standard library only (pytest is used by conftest.py, not here). What it gives:
   command's HMAC signature, records the commands and can be told to fail (500) or hang.
 - sign / post_events / send / event: the PBX -> callbackd event webhook, signed as API.md says.
 - wait_for: polling helper.
+
+Every answer `Service.call` receives, and every command the FakePBX receives, is checked
+against openapi.yaml (openapi_contract.py): a mismatch raises there and is recorded, so that
+conftest fails the test even when it happened in another thread.
 """
 
 import hashlib
@@ -30,6 +35,8 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import openapi_contract
 
 REPO = Path(__file__).resolve().parents[2]
 PG_CLUSTER = REPO / "deploy" / "pg-cluster.sh"
@@ -311,7 +318,9 @@ class Service:
     def call(self, method, path, body=None, token=ADMIN, headers=None, raw=None, timeout=10.0):
         """One request. `body` is sent as JSON, `raw` (bytes/str) as is; `token` None sends no
         Authorization. Returns (status, doc, headers): doc is the parsed JSON, the text when the
-        answer is not JSON, None when empty; headers is case-insensitive (`headers["x-y"]`)."""
+        answer is not JSON, None when empty; headers is case-insensitive (`headers["x-y"]`).
+        The answer must match openapi.yaml (status documented for the operation, body valid
+        against its schema): else openapi_contract.ContractError."""
         h = {}
         if token is ADMIN:
             token = self.admin
@@ -347,6 +356,8 @@ class Service:
             except ValueError:
                 doc = payload.decode(errors="replace")
         self.last = (status, doc, rh)
+        openapi_contract.check_response(method, path, status, rh.get("Content-Type"), doc,
+                                        len(payload))
         return status, doc, rh
 
     def ok(self, method, path, body=None, status=None, **kw):
@@ -431,7 +442,10 @@ def verify(secret, headers, body, max_skew=300):
 class FakePBX:
     """The PBX's command endpoint. `mode` is "ok" (200), "fail" (500) or "hang" (no answer
     until `release()` or `hang_s` seconds). Every request is recorded in `requests` (with
-    whether its signature was valid); valid ones that were acknowledged also in `commands`."""
+    whether its signature was valid); valid ones that were acknowledged also in `commands`.
+    The body of each validly signed request is checked against the `pbxCommand` webhook of
+    openapi.yaml; a mismatch is recorded (openapi_contract.VIOLATIONS, `contract_errors`) and
+    fails the test that is running, while the PBX answers as its mode says."""
 
     def __init__(self, secret=SECRET, hang_s=30.0):
         self.secret = secret
@@ -439,6 +453,7 @@ class FakePBX:
         self.hang_s = hang_s
         self.requests = []
         self.commands = []
+        self.contract_errors = []
         self.lock = threading.Lock()
         self._released = threading.Event()
         pbx = self
@@ -474,6 +489,11 @@ class FakePBX:
         mode = self.mode
         if not good:
             return self._answer(h, 401, b'{"error":"bad signature"}')
+        try:
+            openapi_contract.check_command(doc)
+        except openapi_contract.ContractError as e:
+            with self.lock:
+                self.contract_errors.append(str(e))
         if mode == "hang":
             self._released.wait(self.hang_s)
             return self._answer(h, 503, b"{}")

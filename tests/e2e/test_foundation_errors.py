@@ -245,7 +245,9 @@ def test_fake_pbx_checks_signatures():
     import urllib.request
     pbx = FakePBX()
     try:
-        body = b'{"id": "c1", "type": "tone"}'
+        body = json.dumps({"id": "0b7f3c1e-2a4d-4e5f-8a9b-0c1d2e3f4a5b", "seq": 1, "type": "tone",
+                           "callback_id": None, "created_at": "2025-11-25T10:00:00Z",
+                           "station": "2001", "tone": "confirmation"}).encode()
 
         def post(headers):
             req = urllib.request.Request(pbx.url, data=body, method="POST",
@@ -260,7 +262,7 @@ def test_fake_pbx_checks_signatures():
         assert post({}) == 401
         pbx.set_mode("fail")
         assert post(sign(SECRET, body)) == 500
-        assert [c["id"] for c in pbx.received()] == ["c1"]
+        assert [c["id"] for c in pbx.received()] == ["0b7f3c1e-2a4d-4e5f-8a9b-0c1d2e3f4a5b"]
         assert len(pbx.bad_signatures()) == 3
     finally:
         pbx.close()

@@ -99,6 +99,9 @@ static void test_help_and_version_need_no_configuration(void **state)
     char *version[] = {"callbackd", "--version", NULL};
     assert_int_equal(cb_config_load(&cfg, 2, version, err, sizeof err), 0);
     assert_int_equal(cfg.mode, CB_RUN_VERSION);
+    char *routes[] = {"callbackd", "routes", NULL};
+    assert_int_equal(cb_config_load(&cfg, 2, routes, err, sizeof err), 0);
+    assert_int_equal(cfg.mode, CB_RUN_ROUTES);
     char *unknown[] = {"callbackd", "--nope", NULL};
     assert_int_equal(cb_config_load(&cfg, 2, unknown, err, sizeof err), -1);
 }
