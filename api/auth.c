@@ -133,9 +133,10 @@ static int lookup_db(struct cb_app *app, const unsigned char hash[32], struct ap
 
 bool api_authenticate(struct api_request *r, enum api_error *err)
 {
-    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
+    const char *h;
+    int given = api_header(r, "Authorization", &h);
     *err = API_UNAUTHORIZED;
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+    if (given != 1 || strncasecmp(h, "Bearer ", 7) != 0) /* two credentials are none */
         return false;
     const char *token = h + 7;
     while (*token == ' ')

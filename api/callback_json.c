@@ -38,37 +38,3 @@ json_t *api_callback_json(const struct cb_callback *cb)
         cb->end_reason == CB_END_NONE ? NULL : cb_end_reason_name(cb->end_reason), "supersedes",
         or_null(cb->supersedes));
 }
-
-bool api_time_parse(const char *s, int64_t *ms)
-{
-    struct tm tm = {0};
-    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!rest)
-        return false;
-    int64_t frac = 0;
-    if (*rest == '.') {
-        int digits = 0;
-        for (rest++; *rest >= '0' && *rest <= '9'; rest++, digits++)
-            if (digits < 3)
-                frac = frac * 10 + (*rest - '0');
-        if (!digits)
-            return false;
-        for (; digits < 3; digits++)
-            frac *= 10;
-    }
-    int offset = 0;
-    if (*rest == 'Z' || *rest == 'z')
-        rest++;
-    else if (*rest == '+' || *rest == '-') {
-        int hh, mm;
-        if (sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2 || strlen(rest) != 6)
-            return false;
-        offset = (hh * 60 + mm) * 60 * (*rest == '+' ? 1 : -1);
-        rest += 6;
-    } else
-        return false;
-    if (*rest)
-        return false;
-    *ms = ((int64_t)timegm(&tm) - offset) * 1000 + frac;
-    return true;
-}

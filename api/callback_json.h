@@ -12,7 +12,4 @@ json_t *api_callback_json(const struct cb_callback *cb);
 /* RFC 3339 UTC with milliseconds: "2026-11-25T10:00:00.123Z". */
 void api_time_text(int64_t ms, char out[32]);
 
-/* Parses RFC 3339 ("2026-11-25T10:00:00Z", fractions and offsets allowed) into `*ms`. */
-bool api_time_parse(const char *s, int64_t *ms);
-
 #endif

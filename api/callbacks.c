@@ -4,12 +4,14 @@
 #include "api/callback_json.h"
 #include "api/callbacks_common.h"
 #include "api/handlers.h"
+#include "api/inputs.h"
 #include "api/lists.h"
 #include "api/validate.h"
 #include "db/callbacks.h"
 #include "db/idempotency.h"
 #include "db/tx.h"
 #include "service/requests.h"
+#include "service/rfc3339.h"
 #include "service/set_batch.h"
 
 #include <openssl/sha.h>
@@ -105,7 +107,10 @@ bool api_parse_set_body(json_t *body, struct cb_set_request *req, bool need_numb
         {.name = "target", .type = API_F_NUMBER, .required = need_numbers, .dest = req->target},
         {.name = "origin_line", .type = API_F_NUMBER, .dest = req->origin_line},
         {.name = "mode", .type = API_F_ENUM, .dest = &mode, .values = MODES},
-        {.name = "external_number", .type = API_F_NUMBER_NULL, .dest = req->external_number},
+        {.name = "external_number",
+         .type = API_F_NUMBER,
+         .nullable = true,
+         .dest = req->external_number},
     };
     /* The softkey names neither requester nor target: only origin_line and mode may be given. */
     bool ok = need_numbers ? api_parse_fields(body, fields, 5, errors, "")
@@ -117,11 +122,14 @@ bool api_parse_set_body(json_t *body, struct cb_set_request *req, bool need_numb
 void api_run_set(struct api_request *r, const struct cb_set_request *req)
 {
     struct set_tx t = {.req = *req, .request_id = r->request_id, .token_id = r->who.token_id};
-    const char *key = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key");
-    if (key) {
-        if (!*key || strlen(key) > 255) {
+    const char *key;
+    int given = api_header(r, "Idempotency-Key", &key);
+    if (given) {
+        if (given > 1 || !api_valid_idempotency_key(key)) {
             json_t *errors = json_array();
-            api_field_error(errors, "Idempotency-Key", "must be 1-255 characters");
+            api_field_error(errors, "Idempotency-Key",
+                            given > 1 ? "must be given once"
+                                      : "must be 1-255 printable ASCII characters");
             api_reply_validation(r, errors);
             return;
         }
@@ -177,11 +185,7 @@ void api_callbacks_post(struct api_request *r)
 /* Loads a callback for an id in the path; answers 404/403 itself and returns false then. */
 bool api_load_callback(struct api_request *r, struct cb_callback *cb)
 {
-    if (!api_valid_uuid(r->params[0])) {
-        api_reply_problem(r, API_NOT_FOUND, "no callback %s", r->params[0]);
-        return false;
-    }
-    struct db_conn *c = api_conn(r);
+    struct db_conn *c = api_conn(r); /* the id is a UUID (api/inputs.c) */
     if (!c)
         return false;
     bool found = false;
@@ -269,24 +273,50 @@ void api_callback_call_again(struct api_request *r)
     change(r, true);
 }
 
-/* Reads a list position ("n:<ms>:<id>" or "p:<ms>:<id>") from a decoded cursor. */
+/* The last millisecond of 9999-12-31: no callback issued by this service is created later. */
+#define API_TIME_MS_MAX 253402300799999LL
+
+/* Reads a list position from a decoded cursor: "n:<ms>:<id>" or "p:<ms>:<id>" (`with_id`,
+ * operator lists), "n:<seq>" or "p:<seq>" (the phone list). */
 static bool parse_pos(const char *cursor, struct db_list_pos *pos, bool with_id)
 {
     memset(pos, 0, sizeof *pos);
     if ((cursor[0] != 'n' && cursor[0] != 'p') || cursor[1] != ':')
         return false;
     pos->backward = cursor[0] == 'p';
-    char *end;
-    long long v = strtoll(cursor + 2, &end, 10);
-    if (with_id) {
-        if (*end != ':' || !api_valid_uuid(end + 1))
-            return false;
-        pos->created_ms = v;
-        snprintf(pos->id, sizeof pos->id, "%s", end + 1);
+    const char *colon = with_id ? strchr(cursor + 2, ':') : NULL;
+    if (with_id && !colon)
+        return false;
+    char digits[24];
+    size_t len = colon ? (size_t)(colon - cursor - 2) : strlen(cursor + 2);
+    if (len >= sizeof digits)
+        return false;
+    memcpy(digits, cursor + 2, len);
+    digits[len] = '\0';
+    int64_t v;
+    if (!api_parse_whole(digits, with_id ? API_TIME_MS_MAX : INT64_MAX, &v) || v < 1)
+        return false;
+    if (!with_id) {
+        pos->seq = v;
         return true;
     }
-    pos->seq = v;
-    return *end == '\0';
+    if (!api_valid_uuid(colon + 1))
+        return false;
+    pos->created_ms = v;
+    snprintf(pos->id, sizeof pos->id, "%s", colon + 1);
+    return true;
+}
+
+static bool valid_operator_pos(const char *cursor)
+{
+    struct db_list_pos pos;
+    return parse_pos(cursor, &pos, true);
+}
+
+static bool valid_station_pos(const char *cursor)
+{
+    struct db_list_pos pos;
+    return parse_pos(cursor, &pos, false);
 }
 
 /* Answers a page of callbacks fetched with limit + 1 rows. `with_id`: operator positions. */
@@ -318,12 +348,11 @@ bool api_page_params(struct api_request *r, int *limit, struct db_list_pos *pos,
                      bool with_id, json_t *errors)
 {
     char cursor[API_CURSOR_MAX];
-    bool ok = api_list_params(r, limit, cursor, errors);
+    bool ok =
+        api_list_params(r, with_id ? valid_operator_pos : valid_station_pos, limit, cursor, errors);
     *has_pos = ok && cursor[0];
-    if (*has_pos && !parse_pos(cursor, pos, with_id)) {
-        api_field_error(errors, "cursor", "is not a cursor of this list");
-        ok = false;
-    }
+    if (*has_pos)
+        parse_pos(cursor, pos, with_id); /* checked by api_list_params */
     return ok;
 }
 
@@ -335,14 +364,14 @@ void api_callbacks_list(struct api_request *r)
     struct db_list_pos pos;
     bool has_pos;
     api_page_params(r, &limit, &pos, &has_pos, true, errors);
-    f.requester = api_query(r, "requester");
-    f.target = api_query(r, "target");
+    f.requester = api_query(r, "requester", errors);
+    f.target = api_query(r, "target", errors);
     if (f.requester && !api_valid_number(f.requester))
         api_field_error(errors, "requester", "must be a directory number");
     if (f.target && !api_valid_number(f.target))
         api_field_error(errors, "target", "must be a directory number");
     const char *states[8];
-    int n_states = api_query_all(r, "state", states, 8);
+    int n_states = api_query_all(r, "state", states, 8, errors);
     for (int i = 0; i < n_states; i++) {
         if (!strcmp(states[i], "active")) {
             static const char *const ACTIVE[] = {"pending", "notifying", "recalling", "queued",
@@ -355,10 +384,11 @@ void api_callbacks_list(struct api_request *r)
         else if (f.n_states < 8)
             f.states[f.n_states++] = states[i];
     }
-    const char *after = api_query(r, "created_after"), *before = api_query(r, "created_before");
-    if (after && !api_time_parse(after, &f.created_after_ms))
+    const char *after = api_query(r, "created_after", errors);
+    const char *before = api_query(r, "created_before", errors);
+    if (after && !cb_rfc3339_parse(after, &f.created_after_ms))
         api_field_error(errors, "created_after", "must be an RFC 3339 time");
-    if (before && !api_time_parse(before, &f.created_before_ms))
+    if (before && !cb_rfc3339_parse(before, &f.created_before_ms))
         api_field_error(errors, "created_before", "must be an RFC 3339 time");
     if (json_array_size(errors)) {
         api_reply_validation(r, errors);

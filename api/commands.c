@@ -1,6 +1,7 @@
 /* GET /v1/commands (API.md "callbackd -> PBX: commands"): every command kept in the outbox, in
  * seq order, with its delivery status; `after` is a plain seq, `cursor` continues a list. */
 #include "api/handlers.h"
+#include "api/inputs.h"
 #include "api/lists.h"
 #include "api/validate.h"
 #include "db/outbox.h"
@@ -9,33 +10,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A seq: 0 or a positive whole number. */
-static bool parse_seq(const char *s, long long *out)
+/* A command seq: 0 or a positive whole number. */
+static bool parse_seq(const char *s, int64_t *out)
 {
-    size_t n = strlen(s);
-    if (n < 1 || n > 18 || strspn(s, "0123456789") != n)
-        return false;
-    *out = strtoll(s, NULL, 10);
-    return true;
+    return api_parse_whole(s, INT64_MAX, out);
+}
+
+static bool valid_seq(const char *s)
+{
+    int64_t seq;
+    return parse_seq(s, &seq);
 }
 
 void api_commands_list(struct api_request *r)
 {
     int limit;
     char cursor[API_CURSOR_MAX];
-    long long after = 0;
+    int64_t after = 0;
     json_t *errors = json_array();
-    bool ok = api_list_params(r, &limit, cursor, errors);
-    const char *after_arg = api_query(r, "after");
-    if (after_arg && !parse_seq(after_arg, &after)) {
+    api_list_params(r, valid_seq, &limit, cursor, errors);
+    const char *after_arg = api_query(r, "after", errors);
+    if (after_arg && !parse_seq(after_arg, &after))
         api_field_error(errors, "after", "must be a command seq (a whole number, 0 or more)");
-        ok = false;
-    }
-    if (cursor[0] && !parse_seq(cursor, &after)) {
-        api_field_error(errors, "cursor", "is not a cursor this service returned");
-        ok = false;
-    }
-    if (!ok) {
+    if (cursor[0])
+        parse_seq(cursor, &after); /* checked by api_list_params */
+    if (json_array_size(errors)) {
         api_reply_validation(r, errors);
         return;
     }

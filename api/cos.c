@@ -1,5 +1,6 @@
 /* Classes of service: PUT, GET one, GET list (admin writes, operators read). */
 #include "api/handlers.h"
+#include "api/inputs.h"
 #include "api/lists.h"
 #include "api/validate.h"
 #include "db/directory.h"
@@ -22,11 +23,7 @@ static enum db_status cos_put_tx(struct db_conn *c, void *ctx)
 void api_cos_put(struct api_request *r)
 {
     struct db_cos cos = {0};
-    json_t *errors = json_array();
-    if (!api_valid_cos_id(r->params[0]))
-        api_field_error(errors, "id", "must be 1-32 letters, digits, - or _");
-    else
-        memcpy(cos.id, r->params[0], strlen(r->params[0]) + 1); /* valid: at most 32 */
+    json_t *errors = api_path_errors(r);
     const struct api_field fields[] = {
         {.name = "callbacks_allowed",
          .type = API_F_BOOL,
@@ -40,6 +37,7 @@ void api_cos_put(struct api_request *r)
         return;
     }
     json_decref(errors);
+    memcpy(cos.id, r->params[0], strlen(r->params[0]) + 1); /* a valid id: at most 32 */
     enum db_status st = db_tx_run(r->app->pool, cos_put_tx, &cos);
     if (st != DB_OK)
         api_reply_db_error(r, st);
@@ -68,7 +66,7 @@ void api_cos_list(struct api_request *r)
 {
     int limit;
     char cursor[API_CURSOR_MAX];
-    if (!api_list_begin(r, &limit, cursor))
+    if (!api_list_begin(r, api_valid_cos_id, &limit, cursor))
         return;
     struct db_conn *c = api_conn(r);
     if (!c)

@@ -1,5 +1,6 @@
 /* Trunk groups (lines) and hunt groups (members): PUT, GET, list, DELETE (CB-28). */
 #include "api/handlers.h"
+#include "api/inputs.h"
 #include "api/lists.h"
 #include "api/stations.h"
 #include "api/validate.h"
@@ -53,7 +54,7 @@ static void group_put(struct api_request *r, enum db_number_kind kind)
 {
     bool trunk = kind == DB_NUMBER_TRUNK_GROUP;
     const char *list = trunk ? "lines" : "members";
-    struct group_put p = {.kind = kind, .errors = json_array()};
+    struct group_put p = {.kind = kind, .errors = api_path_errors(r)};
     json_t *items = NULL;
     const struct api_field fields[] = {
         {.name = list,
@@ -68,10 +69,8 @@ static void group_put(struct api_request *r, enum db_number_kind kind)
         {.name = "number", .type = API_F_IGNORED},
         {.name = trunk ? "line_states" : "member_states", .type = API_F_IGNORED},
     };
-    if (!api_valid_number(r->params[0]))
-        api_field_error(p.errors, "number",
-                        "must be a directory number (1-32 characters of 0-9 * #)");
     api_parse_fields(r->json, fields, sizeof fields / sizeof fields[0], p.errors, "");
+    /* cppcheck-suppress knownConditionTrueFalse ; set through fields[] */
     if (items && has_duplicates(items))
         api_field_error(p.errors, list, "must not name the same %s twice",
                         trunk ? "line" : "member");
@@ -136,7 +135,7 @@ static void group_list(struct api_request *r, enum db_number_kind kind)
 {
     int limit;
     char cursor[API_CURSOR_MAX];
-    if (!api_list_begin(r, &limit, cursor))
+    if (!api_list_begin(r, api_valid_number, &limit, cursor))
         return;
     struct db_conn *c = api_conn(r);
     if (!c)
@@ -183,8 +182,7 @@ static enum db_status number_delete_tx(struct db_conn *c, void *ctx)
 void api_number_delete(struct api_request *r, enum db_number_kind kind)
 {
     struct number_delete d = {.number = r->params[0], .kind = kind, .request_id = r->request_id};
-    enum db_status st =
-        api_valid_number(d.number) ? db_tx_run(r->app->pool, number_delete_tx, &d) : DB_OK;
+    enum db_status st = db_tx_run(r->app->pool, number_delete_tx, &d);
     if (st != DB_OK)
         api_reply_db_error(r, st);
     else if (!d.found)

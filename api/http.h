@@ -75,10 +75,9 @@ void api_reply_validation(struct api_request *r, json_t *errors);
 void api_reply_db_error(struct api_request *r, int db_status);
 /* Adds a header to the coming answer (Location, Allow). */
 void api_add_header(struct api_request *r, const char *name, const char *value);
-/* A query argument, or NULL. */
-const char *api_query(struct api_request *r, const char *name);
-/* Every value of a repeated query argument into `out` (up to `max`); returns how many. */
-int api_query_all(struct api_request *r, const char *name, const char **out, int max);
+/* How many times the request has header `name` (case-insensitive); `*value` is the first, or
+ * NULL. Callers refuse a header the API reads once when it comes more than once. */
+int api_header(struct api_request *r, const char *name, const char **value);
 /* The current time in milliseconds since the epoch (the edge passes it to the core). */
 int64_t api_now_ms(void);
 

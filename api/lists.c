@@ -1,4 +1,5 @@
 #include "api/lists.h"
+#include "api/inputs.h"
 #include "api/validate.h"
 
 #include <openssl/evp.h>
@@ -45,27 +46,24 @@ static bool cursor_decode(const char *in, char out[API_CURSOR_MAX])
     return true;
 }
 
-bool api_list_params(struct api_request *r, int *limit, char cursor[API_CURSOR_MAX], json_t *errors)
+bool api_list_params(struct api_request *r, api_position_check valid, int *limit,
+                     char cursor[API_CURSOR_MAX], json_t *errors)
 {
-    bool ok = true;
+    size_t before = json_array_size(errors);
     *limit = 50;
     cursor[0] = '\0';
-    const char *l = api_query(r, "limit");
-    if (l) {
-        char *end;
-        long n = strtol(l, &end, 10);
-        if (!*l || *end || n < 1 || n > 500) {
-            api_field_error(errors, "limit", "must be a whole number from 1 to 500");
-            ok = false;
-        } else
-            *limit = (int)n;
-    }
-    const char *c = api_query(r, "cursor");
-    if (c && !cursor_decode(c, cursor)) {
+    const char *l = api_query(r, "limit", errors);
+    int64_t n;
+    if (l && (!api_parse_whole(l, 500, &n) || n < 1))
+        api_field_error(errors, "limit", "must be a whole number from 1 to 500");
+    else if (l)
+        *limit = (int)n;
+    const char *c = api_query(r, "cursor", errors);
+    if (c && (!cursor_decode(c, cursor) || !valid(cursor))) {
+        cursor[0] = '\0';
         api_field_error(errors, "cursor", "is not a cursor this service returned");
-        ok = false;
     }
-    return ok;
+    return json_array_size(errors) == before;
 }
 
 json_t *api_list_answer(json_t *items, const char *next, const char *prev)
@@ -79,10 +77,11 @@ json_t *api_list_answer(json_t *items, const char *next, const char *prev)
     return doc;
 }
 
-bool api_list_begin(struct api_request *r, int *limit, char cursor[API_CURSOR_MAX])
+bool api_list_begin(struct api_request *r, api_position_check valid, int *limit,
+                    char cursor[API_CURSOR_MAX])
 {
     json_t *errors = json_array();
-    if (!api_list_params(r, limit, cursor, errors)) {
+    if (!api_list_params(r, valid, limit, cursor, errors)) {
         api_reply_validation(r, errors);
         return false;
     }

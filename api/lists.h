@@ -7,12 +7,17 @@
 
 #define API_CURSOR_MAX 256
 
-/* Reads limit and cursor (decoded into `cursor`, "" when absent). On a bad value adds
- * entries to `errors` and returns false. */
-bool api_list_params(struct api_request *r, int *limit, char cursor[API_CURSOR_MAX],
-                     json_t *errors);
+/* Whether a decoded cursor is a position of the list at hand (e.g. api_valid_number for the
+ * station list): a cursor this service did not issue is a 422, never another page. */
+typedef bool (*api_position_check)(const char *position);
+
+/* Reads limit and cursor (decoded into `cursor`, "" when absent; `valid` checks it). On a bad
+ * value adds entries to `errors` and returns false. */
+bool api_list_params(struct api_request *r, api_position_check valid, int *limit,
+                     char cursor[API_CURSOR_MAX], json_t *errors);
 /* The same, answering 422 itself when they are bad; false then. */
-bool api_list_begin(struct api_request *r, int *limit, char cursor[API_CURSOR_MAX]);
+bool api_list_begin(struct api_request *r, api_position_check valid, int *limit,
+                    char cursor[API_CURSOR_MAX]);
 /* Encodes a position as a cursor string (owned by the caller: free()). */
 char *api_cursor_encode(const char *position);
 /* Builds the list answer; steals `items`; `next`/`prev` are positions or NULL. */

@@ -18,6 +18,14 @@ enum {
                                     checked before the body is parsed (api/signature.c) */
 };
 
+/* What a route's path parameter is (api/inputs.c checks it before the handler runs). */
+enum api_param_kind {
+    API_PARAM_NONE = 0, /* no parameter (one found anyway must be UTF-8) */
+    API_PARAM_NUMBER,   /* a directory number */
+    API_PARAM_COS_ID,   /* a class of service id */
+    API_PARAM_UUID,     /* a callback id */
+};
+
 #define API_BODY_LIMIT        (64 * 1024)
 #define API_EVENTS_BODY_LIMIT (1024 * 1024)
 
@@ -28,6 +36,7 @@ struct api_route {
     unsigned scopes;   /* API_SCOPE_* bits; API_SCOPE_NONE = public */
     size_t body_limit; /* 0 = API_BODY_LIMIT */
     const char *name;  /* for metrics and logs: the pattern with names */
+    enum api_param_kind param;
 };
 
 extern const struct api_route api_routes[];

@@ -1,7 +1,9 @@
 #include "api/server.h"
 #include "api/auth.h"
+#include "api/inputs.h"
 #include "api/router.h"
 #include "api/signature.h"
+#include "api/validate.h"
 #include "db/pool.h"
 #include "service/callbacks.h"
 #include "service/config.h"
@@ -116,10 +118,12 @@ static void reply_problem_doc(struct api_request *r, enum api_error e, const cha
                               json_t *errors)
 {
     const struct api_problem_kind *k = api_problem_kind(e);
-    char type[96];
+    char type[96], safe[3 * 512];
     snprintf(type, sizeof type, "https://callbackd.dev/problems/%s", k->code);
+    /* The detail may quote the path or a header as received: never let it empty the body. */
+    api_printable(detail ? detail : k->title, safe, sizeof safe);
     json_t *doc = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", k->title, "status",
-                            (int)k->status, "detail", detail ? detail : k->title, "code", k->code);
+                            (int)k->status, "detail", safe, "code", k->code);
     if (doc && errors)
         json_object_set_new(doc, "errors", errors);
     else
@@ -160,32 +164,28 @@ void api_reply_db_error(struct api_request *r, int db_status)
         api_reply_problem(r, API_INTERNAL_ERROR, "database error (request %s)", r->request_id);
 }
 
-const char *api_query(struct api_request *r, const char *name)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-struct query_collect {
+struct header_count {
     const char *name;
-    const char **out;
-    int max, n;
+    const char *first;
+    int n;
 };
 
-static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *value)
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
 {
     (void)kind;
-    struct query_collect *q = cls;
-    if (key && strcmp(key, q->name) == 0 && q->n < q->max)
-        q->out[q->n++] = value ? value : "";
+    struct header_count *h = cls;
+    if (key && strcasecmp(key, h->name) == 0 && h->n++ == 0)
+        h->first = value ? value : "";
     return MHD_YES;
 }
 
-int api_query_all(struct api_request *r, const char *name, const char **out, int max)
+int api_header(struct api_request *r, const char *name, const char **value)
 {
-    struct query_collect q = {name, out, max, 0};
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, collect, &q);
-    return q.n;
+    struct header_count h = {name, NULL, 0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &h);
+    *value = h.first;
+    return h.n;
 }
 
 static unsigned method_of(const char *m)
@@ -258,15 +258,21 @@ static void dispatch(struct api_request *r)
             return;
         }
     }
+    if (!api_path_valid(r))
+        return;
     if (r->body_too_large) {
         api_reply_problem(r, API_PAYLOAD_TOO_LARGE, "the body is over %zu bytes", r->body_limit);
         return;
     }
     if (r->method == API_PUT || r->method == API_POST) {
-        const char *ctype =
-            MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-        /* A POST may come without a body (call-again, the softkey); a PUT always has one. */
-        bool empty = r->body_len == 0 && r->method == API_POST;
+        /* An empty body counts as {} (call-again, the softkey, a PUT of system options that
+         * changes nothing); it needs no Content-Type. */
+        bool empty = r->body_len == 0;
+        const char *ctype;
+        if (api_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, &ctype) > 1) {
+            api_reply_problem(r, API_UNSUPPORTED_MEDIA_TYPE, "send one Content-Type, not several");
+            return;
+        }
         if (!empty && !is_json_type(ctype)) {
             api_reply_problem(r, API_UNSUPPORTED_MEDIA_TYPE, "send application/json, not %s",
                               ctype ? ctype : "no Content-Type");
@@ -367,18 +373,48 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (srv->app->metrics)
         cb_metrics_http(srv->app->metrics, r->route_index, r->status, seconds);
     enum cb_log_level level = r->status >= 500 ? CB_LOG_WARN : CB_LOG_INFO;
-    if (cb_log_enabled(level))
+    if (cb_log_enabled(level)) {
+        /* The path and method as received may be any bytes: the line keeps its fields. */
+        char path[1024], method[64];
+        api_printable(r->path, path, sizeof path);
+        api_printable(r->method_text, method, sizeof method);
         cb_log(level, "request",
                json_pack("{s:s, s:s, s:s, s:s, s:i, s:f, s:b}", "request_id", r->request_id,
-                         "method", r->method_text, "path", r->path, "route",
-                         r->route ? r->route->name : "", "status", (int)r->status, "duration_ms",
-                         seconds * 1000.0, "completed",
+                         "method", method, "path", path, "route", r->route ? r->route->name : "",
+                         "status", (int)r->status, "duration_ms", seconds * 1000.0, "completed",
                          why == MHD_REQUEST_TERMINATED_COMPLETED_OK));
+    }
     json_decref(r->json);
     free(r->body);
     free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Unescapes %HH in the path and the query as MHD would, except %00, which stays as it is: a NUL
+ * would cut the text short, and "/v1/stations/2001%00/callbacks" is not station 2001. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls, (void)conn;
+    char *out = s;
+    for (const char *in = s; *in;) {
+        int hi = in[0] == '%' ? hex_digit(in[1]) : -1, lo = hi >= 0 ? hex_digit(in[2]) : -1;
+        if (lo >= 0 && (hi | lo) != 0) {
+            *out++ = (char)(hi * 16 + lo);
+            in += 3;
+        } else
+            *out++ = *in++;
+    }
+    *out = '\0';
+    return (size_t)(out - s);
 }
 
 static char *read_file(const char *path)
@@ -452,7 +488,8 @@ struct api_server *api_server_start(struct cb_app *app)
         flags, cfg->listen_port, accept_policy, srv, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        1024u, cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
+        1024u, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
         MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key, MHD_OPTION_END);
     if (!srv->daemon) {
         cb_logf(CB_LOG_ERROR, "cannot listen on %s:%u", cfg->listen_host, cfg->listen_port);

@@ -18,12 +18,12 @@ static bool parse_timestamp(const char *s, long long *out)
 
 bool api_pbx_signature_valid(struct api_request *r, long long now_s, const char **why)
 {
-    const char *ts = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Callbackd-Timestamp");
-    const char *sig =
-        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Callbackd-Signature");
+    const char *ts, *sig;
+    int n_ts = api_header(r, "X-Callbackd-Timestamp", &ts);
+    int n_sig = api_header(r, "X-Callbackd-Signature", &sig);
     long long when;
-    if (!ts || !sig) {
-        *why = "X-Callbackd-Timestamp and X-Callbackd-Signature are required";
+    if (n_ts != 1 || n_sig != 1) {
+        *why = "X-Callbackd-Timestamp and X-Callbackd-Signature are required, once each";
         return false;
     }
     if (!parse_timestamp(ts, &when)) {

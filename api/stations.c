@@ -1,5 +1,6 @@
 /* Stations: provisioning (admin), reading with live state and softkey (CB-33), removal (CB-28). */
 #include "api/handlers.h"
+#include "api/inputs.h"
 #include "api/lists.h"
 #include "api/stations.h"
 #include "api/validate.h"
@@ -58,7 +59,7 @@ static enum db_status station_put_tx(struct db_conn *c, void *ctx)
 
 void api_station_put(struct api_request *r)
 {
-    struct station_put p = {.errors = json_array()};
+    struct station_put p = {.errors = api_path_errors(r)};
     struct cb_station *s = &p.st.s;
     int kind = -1;
     bool resilient_given = false;
@@ -79,6 +80,7 @@ void api_station_put(struct api_request *r)
          .present = &resilient_given},
         {.name = "console_group",
          .type = API_F_STRING,
+         .nullable = true, /* a GET shows null for a station outside any group */
          .dest = s->console_group,
          .min = 1,
          .max = CB_GROUP_MAX - 1,
@@ -87,10 +89,8 @@ void api_station_put(struct api_request *r)
         {.name = "state", .type = API_F_IGNORED},
         {.name = "softkey", .type = API_F_IGNORED},
     };
-    if (!api_valid_number(r->params[0]))
-        api_field_error(p.errors, "number",
-                        "must be a directory number (1-32 characters of 0-9 * #)");
     api_parse_fields(r->json, fields, sizeof fields / sizeof fields[0], p.errors, "");
+    /* cppcheck-suppress knownConditionTrueFalse ; set through fields[] */
     if (kind >= 0 && kind != CB_KIND_CONSOLE && s->console_group[0])
         api_field_error(p.errors, "console_group", "only consoles belong to a console group");
     if (json_array_size(p.errors)) {
@@ -125,7 +125,7 @@ void api_station_list(struct api_request *r)
 {
     int limit;
     char cursor[API_CURSOR_MAX];
-    if (!api_list_begin(r, &limit, cursor))
+    if (!api_list_begin(r, api_valid_number, &limit, cursor))
         return;
     struct db_conn *c = api_conn(r);
     if (!c)

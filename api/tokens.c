@@ -60,9 +60,7 @@ void api_tokens_post(struct api_request *r)
         api_reply_db_error(r, st);
         return;
     }
-    char location[80];
-    snprintf(location, sizeof location, "/v1/tokens/%s", m.id);
-    api_add_header(r, "Location", location);
+    /* No Location: there is no resource to GET at /v1/tokens/{id}. */
     api_reply_json(r, 201,
                    json_pack("{s:s, s:s, s:O, s:s}", "id", m.id, "token", token, "scopes", scopes,
                              "created_at", m.created_at));

@@ -1,18 +1,112 @@
 #include "api/validate.h"
 #include "service/core/model.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void api_field_error(json_t *errors, const char *field, const char *fmt, ...)
 {
-    char msg[256];
+    char msg[256], safe_msg[3 * sizeof msg], safe_field[3 * 128];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "message", msg));
+    /* A message may quote what the client sent: the entry must exist whatever its bytes. */
+    api_printable(msg, safe_msg, sizeof safe_msg);
+    api_printable(field, safe_field, sizeof safe_field);
+    json_array_append_new(errors,
+                          json_pack("{s:s, s:s}", "field", safe_field, "message", safe_msg));
+}
+
+/* The length of the UTF-8 sequence at `s` (at most `n` bytes), 0 when it is not one. */
+static size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    if (s[0] >= 0x01 && s[0] <= 0x7f)
+        return 1;
+    size_t len;
+    unsigned lo = 0x80, hi = 0xbf; /* the range of the second byte */
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3;
+        if (s[0] == 0xe0)
+            lo = 0xa0; /* overlong */
+        else if (s[0] == 0xed)
+            hi = 0x9f; /* UTF-16 surrogates */
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4;
+        if (s[0] == 0xf0)
+            lo = 0x90; /* overlong */
+        else if (s[0] == 0xf4)
+            hi = 0x8f; /* past U+10FFFF */
+    } else
+        return 0; /* NUL, a continuation byte, 0xc0, 0xc1 (overlong) or 0xf5-0xff */
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+bool api_valid_utf8(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0, len; i < n; i += len)
+        if ((len = utf8_sequence(u + i, n - i)) == 0)
+            return false;
+    return true;
+}
+
+void api_printable(const char *s, char *out, size_t size)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s), used = 0;
+    if (size == 0)
+        return;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_sequence(u + i, n - i);
+        bool escape = len == 0 || u[i] < 0x20 || u[i] == 0x7f;
+        size_t need = escape ? 3 : len;
+        if (used + need >= size)
+            break;
+        if (escape) {
+            snprintf(out + used, 4, "%%%02X", u[i]);
+            i++;
+        } else {
+            memcpy(out + used, u + i, len);
+            i += len;
+        }
+        used += need;
+    }
+    out[used] = '\0';
+}
+
+bool api_parse_whole(const char *s, int64_t max, int64_t *out)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 19 || strspn(s, "0123456789") != n)
+        return false;
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    if (errno == ERANGE || v > max)
+        return false;
+    *out = (int64_t)v;
+    return true;
+}
+
+bool api_valid_idempotency_key(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 255)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return false;
+    return true;
 }
 
 bool api_valid_number(const char *s)
@@ -107,12 +201,6 @@ static bool parse_one(const struct api_field *f, json_t *v, const char *name, js
         *(int64_t *)f->dest = (int64_t)n;
         return true;
     }
-    case API_F_NUMBER_NULL:
-        if (json_is_null(v)) {
-            *(char *)f->dest = '\0';
-            return true;
-        }
-        /* fall through */
     case API_F_NUMBER:
         if (!json_is_string(v) || !api_valid_number(json_string_value(v))) {
             api_field_error(errors, name,
@@ -196,6 +284,8 @@ bool api_parse_fields(json_t *obj, const struct api_field *fields, size_t n, jso
         const struct api_field *f = &fields[i];
         snprintf(name, sizeof name, "%s%s", prefix, f->name);
         json_t *v = json_object_get(obj, f->name);
+        if (v && json_is_null(v) && f->nullable)
+            v = NULL;
         if (f->present)
             *f->present = v != NULL;
         if (!v) {

@@ -13,7 +13,6 @@ enum api_field_type {
     API_F_INT,          /* int64_t *dest, within [min, max] */
     API_F_STRING,       /* char dest[max + 1], length within [min, max], optional `check` */
     API_F_NUMBER,       /* char dest[CB_NUMBER_MAX]: a directory number */
-    API_F_NUMBER_NULL,  /* the same, or null (dest becomes "") */
     API_F_ENUM,         /* int *dest: index into `values` */
     API_F_STRING_ARRAY, /* json_t **dest (borrowed): strings passing `check`, at most `max` */
     API_F_OBJECT,       /* json_t **dest (borrowed): an object the caller parses further */
@@ -24,6 +23,8 @@ struct api_field {
     const char *name;
     enum api_field_type type;
     bool required;
+    bool
+        nullable; /* null is taken as absent (dest untouched), e.g. a GET's "console_group": null */
     void *dest;
     bool *present; /* optional: set when the field was given */
     int64_t min, max;
@@ -51,5 +52,16 @@ bool api_valid_fac(const char *s);
 bool api_valid_line_id(const char *s);
 /* A UUID in canonical text form. */
 bool api_valid_uuid(const char *s);
+/* An Idempotency-Key: 1-255 printable ASCII characters. */
+bool api_valid_idempotency_key(const char *s);
+
+/* `n` bytes of UTF-8 text: no NUL, no overlong form, no surrogate, nothing past U+10FFFF. What
+ * the outside sends (path, query, headers) must pass before it reaches a query or a JSON text. */
+bool api_valid_utf8(const char *s, size_t n);
+/* Copies `s` into `out` (NUL-terminated, cut to fit) with every byte that is not valid UTF-8,
+ * and every control character, written as %XX: safe for a log line or a problem's detail. */
+void api_printable(const char *s, char *out, size_t size);
+/* A whole number in decimal digits only (no sign, no space) from 0 to `max`. */
+bool api_parse_whole(const char *s, int64_t max, int64_t *out);
 
 #endif

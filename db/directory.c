@@ -64,10 +64,13 @@ static struct db_stmt hunt_members_put =
             "SELECT $1, station, position FROM wanted "
             "ON CONFLICT (hunt_group, station) DO UPDATE SET position = EXCLUDED.position");
 
+/* A line's `reserved_for` is the station it is held for: the requester of the callback that
+ * reserved it (the `for_station` of its reserve_trunk, CB-15). */
 #define TRUNK_GROUP_SELECT                                                                         \
     "SELECT g.number, g.callback_activation, coalesce((SELECT json_agg(json_build_object("         \
     "'line', l.line, 'state', CASE WHEN l.busy THEN 'busy' ELSE 'idle' END, "                      \
-    "'reserved_for', l.reserved_for) ORDER BY l.position) FROM trunk_lines l "                     \
+    "'reserved_for', (SELECT c.requester FROM callbacks c WHERE c.id = l.reserved_for)) "          \
+    "ORDER BY l.position) FROM trunk_lines l "                                                     \
     "WHERE l.trunk_group = g.number), '[]') FROM trunk_groups g "
 #define HUNT_GROUP_SELECT                                                                          \
     "SELECT g.number, g.callback_activation, coalesce((SELECT json_agg(m.station "                 \

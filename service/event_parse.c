@@ -1,4 +1,5 @@
 #include "service/event_parse.h"
+#include "service/rfc3339.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -83,28 +84,6 @@ static int choice(struct parse *p, const char *field, const char *const *values)
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", values[i]);
     bad(p, field, "is required: one of %s", list);
     return -1;
-}
-
-static bool rfc3339(const char *s)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!rest)
-        return false;
-    if (*rest == '.') {
-        rest++;
-        if (!(*rest >= '0' && *rest <= '9'))
-            return false;
-        while (*rest >= '0' && *rest <= '9')
-            rest++;
-    }
-    if (*rest == 'Z' || *rest == 'z')
-        return rest[1] == '\0';
-    int hh, mm;
-    char sign;
-    return sscanf(rest, "%c%2d:%2d", &sign, &hh, &mm) == 3 && (sign == '+' || sign == '-') &&
-           strlen(rest) == 6 && hh < 24 && mm < 60;
 }
 
 static const char *const TYPES[] = {"station.state",   "station.hook",     "station.feature",
@@ -243,7 +222,8 @@ bool cb_event_parse(json_t *ev, struct cb_event *out, json_t *errors, const char
     }
     text(&p, "id", out->id, sizeof out->id, 128);
     json_t *at = json_object_get(ev, "at");
-    if (at && !(json_is_string(at) && rfc3339(json_string_value(at))))
+    int64_t at_ms;
+    if (at && !(json_is_string(at) && cb_rfc3339_parse(json_string_value(at), &at_ms)))
         bad(&p, "at", "must be an RFC 3339 time, e.g. 2026-11-25T10:00:00Z");
     int type = choice(&p, "type", TYPES);
     if (type < 0)

@@ -1,8 +1,8 @@
 """Maturing (SPEC §4, CB-11..CB-19): which PBX events make a callback ring its requester, and
 the queue on one target."""
 
-from callback_helpers import (api_ref, cb_env, originate, reserve_trunk, ring,  # noqa: F401
-                              stop_ring, w)
+from callback_helpers import (api_ref, cb_env, originate, release_trunk,  # noqa: F401
+                              reserve_trunk, ring, stop_ring, w)
 
 
 def test_cb11_needs_requester_and_target_idle(w):
@@ -130,6 +130,7 @@ def test_cb15_trunks_busy_reserves_the_freed_line_then_rings(w):
     w.expect([reserve_trunk(cb, g, l2), ring(cb)])
     got = w.get(cb)
     assert (got["state"], got["reserved_line"]) == ("notifying", l2)
+    assert reserved_for(w, g) == {l1: None, l2: a}
     off = w.hook(a, "off")
     w.expect([reserve_trunk(cb, g, l2), ring(cb),
               originate(cb, to=g + "5551234", via_line=l2, external="5551234")])
@@ -143,6 +144,48 @@ def test_cb15_trunks_busy_reserves_the_freed_line_then_rings(w):
                              ("pending", "notifying", "event", ev),
                              ("notifying", "recalling", "event", off),
                              ("recalling", "completed", "event", res)]
+
+
+def reserved_for(w, group):
+    """Each line's `reserved_for` in GET /v1/trunk-groups/{n}: the station it is held for."""
+    doc = w.svc.ok("GET", f"/v1/trunk-groups/{group}")
+    return {line["line"]: line["reserved_for"] for line in doc["line_states"]}
+
+
+def test_cb15_trunk_callback_without_external_number(w):
+    """API.md: external_number is optional on a trunk group. Such a callback follows every rule
+    of one with a number; the ring names the group and the recall seizes the reserved line with
+    no number to dial (external_number null)."""
+    a = w.station()
+    g, (l1, l2) = w.trunk_group(2)
+    w.trunk(g, l1, "busy")
+    w.trunk(g, l2, "busy")
+    w.settle()
+    cb = w.set(a, g)
+    assert (cb["target"], cb["target_type"], cb["external_number"], cb["reason"]) == \
+        (g, "trunk_group", None, "trunks_busy")
+    assert reserved_for(w, g) == {l1: None, l2: None}
+    w.trunk(g, l2, "idle")
+    w.expect([reserve_trunk(cb, g, l2), ring(cb)])
+    assert w.commands()[1]["display"] == f"Callback {g}"
+    assert reserved_for(w, g) == {l1: None, l2: a}
+    w.hook(a, "off")
+    w.expect([reserve_trunk(cb, g, l2), ring(cb),
+              originate(cb, to=g, via_line=l2, external=None)])
+    assert w.state(cb) == "recalling"
+    w.recall(cb, "busy")                # CB-24: a trunk callback is not preserved
+    done = w.wait_state(cb, "cancelled")
+    assert done["end_reason"] == "recall_failed"
+    w.expect([reserve_trunk(cb, g, l2), ring(cb),
+              originate(cb, to=g, via_line=l2, external=None), release_trunk(cb, g, l2)])
+    assert reserved_for(w, g) == {l1: None, l2: None}
+    # CB-08 matches (requester, target) alone: a second one, with a number, supersedes it.
+    w.trunk(g, l2, "busy")
+    w.settle()
+    first = w.set(a, g)
+    second = w.set(a, g, external_number="5551234")
+    assert second["supersedes"] == first["id"]
+    assert w.get(first)["end_reason"] == "superseded"
 
 
 def test_cb16_hunt_group_matures_when_a_member_idles(w):

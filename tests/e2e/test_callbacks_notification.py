@@ -1,7 +1,12 @@
 """Notification and recall (SPEC §5, CB-20..CB-24): the ring, the answer, the originate, and
 what each recall outcome does to the callback."""
 
+import re
+
 import pytest
+import yaml
+
+from harness import REPO
 
 from callback_helpers import (api_ref, cb_env, originate, release_trunk,  # noqa: F401
                               reserve_trunk, ring, stop_ring, w)
@@ -31,6 +36,41 @@ def test_cb20_ring_on_the_prime_line_whatever_line_the_callback_was_set_from(w):
     w.expect([ring(cb, station=a, line=prime)])
     w.hook(a, "off")
     w.expect([ring(cb, station=a, line=prime), originate(cb, from_station=a, from_line=prime)])
+
+
+def test_cb20_openapi_examples_show_the_ring_and_originate_the_server_sends(w):
+    """openapi.yaml's command examples are what the server sends: the ring's `display` is
+    "Callback <number dialed>" and the trunk recall's `to` is the number dialed."""
+    a, b = w.stations(2)
+    w.busy(b)
+    w.settle()
+    cb = w.set(a, b)
+    w.idle(b)
+    (sent,) = w.expect([ring(cb)])
+    form = re.compile(r"^Callback [0-9*#]{1,64}$")
+    assert sent["display"] == f"Callback {b}" and form.match(sent["display"])
+    spec = yaml.safe_load((REPO / "openapi.yaml").read_text())
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "ring" and "display" in node:
+                found.append(("ring", node))
+            if node.get("type") == "originate" and "to" in node:
+                found.append(("originate", node))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    walk(spec)
+    assert {kind for kind, _ in found} == {"ring", "originate"}, found
+    for kind, ex in found:
+        if kind == "ring":
+            assert form.match(ex["display"]), ex
+        elif ex.get("external_number"):
+            assert ex["to"].endswith(ex["external_number"]) and ex["to"] != \
+                ex["external_number"], ex
 
 
 def test_cb21_ring_bypasses_the_requester_call_forwarding(w):

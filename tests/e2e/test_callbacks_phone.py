@@ -119,6 +119,25 @@ def test_cb33_softkey_on_a_trunk_attempt_sets_a_trunk_callback(w):
     w.expect([reserve_trunk(doc, g, l1), ring(doc)])
 
 
+def test_cb33_softkey_on_an_attempt_to_the_trunk_group_alone(w):
+    """The PBX may report the access code alone as the number tried (`to` = the group): the
+    callback then has no external_number (optional on a trunk group, API.md), and a call
+    connecting the requester and that same number completes it (CB-27)."""
+    a = w.station()
+    g, (l1,) = w.trunk_group(1)
+    w.trunk(g, l1, "busy")
+    w.attempt(a, g, "trunks_busy")
+    w.settle()
+    assert w.svc.ok("GET", f"/v1/stations/{a}")["softkey"] == {"presented": True, "target": g}
+    st, doc, _ = w.api("POST", f"/v1/stations/{a}/callbacks")     # no body: {}
+    assert st == 201, doc
+    assert (doc["target"], doc["external_number"], doc["reason"]) == (g, None, "trunks_busy")
+    w.callbacks[doc["id"]] = doc
+    w.connected([a, g])
+    done = w.wait_state(doc, "cancelled")
+    assert done["end_reason"] == "call_completed"
+
+
 # -- CB-30: feature access codes -----------------------------------------------------------------
 
 def fac_callbacks(w, a):

@@ -26,7 +26,8 @@ def mint(svc, *scopes, token=ADMIN):
 # -- 400 ----------------------------------------------------------------------------------------
 
 def test_malformed_json_is_400(svc):
-    for raw in ["{not json", "[1, 2]", '"text"', "42", "null", "", '{"a": 1}}', "\xff\xfe"]:
+    # (An empty body is {}: test_foundation_provisioning.py.)
+    for raw in ["{not json", "[1, 2]", '"text"', "42", "null", '{"a": 1}}', "\xff\xfe"]:
         with labelled(raw):
             svc.error("PUT", "/v1/classes-of-service/gold", raw=raw.encode("latin-1"),
                       status=400, code="malformed_json")
@@ -106,6 +107,16 @@ def test_only_a_hash_of_the_token_is_stored(svc, pg):
     rows = pg.sql("SELECT t::text FROM tokens t", dbname)
     assert rows, "the minted token is not in the tokens table"
     assert all(tok not in r[0] for r in rows), "the token is stored in clear"
+
+
+def test_token_location_names_something_that_exists(svc):
+    """POST /v1/tokens answers a Location that a GET finds, or none."""
+    st, doc, h = svc.call("POST", "/v1/tokens", {"scopes": ["operator"]})
+    assert st == 201, (st, doc)
+    location = h.get("Location")
+    if location is not None:
+        got = svc.ok("GET", location, status=200)
+        assert got["id"] == doc["id"] and "token" not in got
 
 
 def test_token_scopes_are_validated(svc):

@@ -298,3 +298,64 @@ def test_system_options_422_lists_every_bad_field_and_changes_nothing(svc):
                     status=422, code="validation_failed")
     assert sorted(error_fields(doc)) == ["command_ttl_s", "recall_timeout_s"]
     assert svc.ok("GET", "/v1/system-options")["max_per_target"] == 50
+
+
+# -- GET-modify-PUT and empty bodies ------------------------------------------------------------
+
+def test_every_get_answer_can_be_put_back_unchanged(svc):
+    """README: a GET-modify-PUT round trip works for every provisioned resource. The body a GET
+    returned, sent back as it is, is accepted and changes nothing (a non-console station's
+    `console_group: null` included)."""
+    cos(svc)
+    svc.ok("PUT", "/v1/stations/2001", {"kind": "ip_phone", "cos": "std"})
+    svc.ok("PUT", "/v1/stations/2002", {"kind": "analog", "cos": "std", "prime_line": "2092",
+                                        "resilient": True})
+    svc.ok("PUT", "/v1/stations/100", {"kind": "console", "cos": "std", "console_group": "ops"})
+    svc.ok("PUT", "/v1/stations/101", {"kind": "console", "cos": "std"})
+    svc.ok("PUT", "/v1/trunk-groups/9", {"lines": ["9-1", "9-2"], "callback_activation": True})
+    svc.ok("PUT", "/v1/hunt-groups/500", {"members": ["2001", "2002"],
+                                          "callback_activation": False})
+    svc.ok("PUT", "/v1/system-options", {"max_per_target": 7, "fac": {"cancel_all": ""}})
+    for path in ["/v1/classes-of-service/std", "/v1/stations/2001", "/v1/stations/2002",
+                 "/v1/stations/100", "/v1/stations/101", "/v1/trunk-groups/9",
+                 "/v1/hunt-groups/500", "/v1/system-options"]:
+        with labelled(path):
+            before = svc.ok("GET", path)
+            assert svc.ok("PUT", path, before, status=200) == before
+            assert svc.ok("GET", path) == before
+    assert svc.ok("GET", "/v1/stations/2001")["console_group"] is None
+    # A console may be taken out of its group the same way.
+    doc = svc.ok("GET", "/v1/stations/100")
+    doc["console_group"] = None
+    assert svc.ok("PUT", "/v1/stations/100", doc)["console_group"] is None
+
+
+def test_an_empty_put_body_counts_as_an_empty_object(svc):
+    """openapi.yaml: an empty body on PUT/POST counts as {} (with or without a Content-Type)."""
+    cos(svc)
+    svc.ok("PUT", "/v1/system-options", {"max_per_requester": 4})
+    for headers in [{"Content-Type": "application/json"}, {"Content-Type": None}]:
+        with labelled(headers):
+            st, doc, _ = svc.call("PUT", "/v1/system-options", raw=b"", headers=headers)
+            assert st == 200, (st, doc)
+            assert doc["max_per_requester"] == 4 and doc["max_per_target"] == 50
+            doc = svc.error("PUT", "/v1/stations/2001", raw=b"", headers=headers, status=422,
+                            code="validation_failed")
+            assert sorted(error_fields(doc)) == ["cos", "kind"]
+            doc = svc.error("PUT", "/v1/classes-of-service/gold", raw=b"", headers=headers,
+                            status=422, code="validation_failed")
+            assert error_fields(doc) == ["callbacks_allowed"]
+    svc.error("GET", "/v1/stations/2001", status=404, code="not_found")
+
+
+def test_a_bad_path_number_and_a_bad_body_are_listed_together(svc):
+    """One 422 names every invalid field, the number in the path included."""
+    doc = svc.error("PUT", "/v1/stations/20x1", {"kind": "fax", "cos": "std"}, status=422,
+                    code="validation_failed")
+    assert sorted(error_fields(doc)) == ["kind", "number"]
+    doc = svc.error("PUT", "/v1/trunk-groups/9x", {"lines": "9-1"}, status=422,
+                    code="validation_failed")
+    assert sorted(error_fields(doc)) == ["lines", "number"]
+    doc = svc.error("PUT", "/v1/classes-of-service/a.b", {"callbacks_allowed": 1}, status=422,
+                    code="validation_failed")
+    assert sorted(error_fields(doc)) == ["callbacks_allowed", "id"]

@@ -167,16 +167,19 @@ static void test_cb06_group_callback_activation_off(void **state)
     assert_refused(f, fx_set(f, "2001", "500"), CB_ERR_GROUP_DISABLED, 0);
 }
 
-static void test_cb06_trunk_target_needs_external_number(void **state)
+static void test_cb06_external_number_is_optional_on_trunks_and_only_for_them(void **state)
 {
     struct fx *f = *state;
     fx_station(f, "2001");
     fx_station(f, "2002")->state.busy = true;
     fx_trunk(f, "9", 1);
     f->lines[0].busy = true;
-    assert_refused(f, fx_set(f, "2001", "9"), CB_ERR_VALIDATION, 0);
     assert_refused(f, fx_set_full(f, "2001", "2002", "555", CB_MODE_CALLBACK, NULL),
                    CB_ERR_VALIDATION, 0);
+    struct cb_callback *c = fx_set(f, "2001", "9");
+    assert_non_null(c);
+    assert_int_equal(c->reason, CB_REASON_TRUNKS_BUSY);
+    assert_string_equal(c->external_number, "");
 }
 
 static void test_cb07_callback_is_set_on_the_forwarded_number(void **state)
@@ -373,7 +376,7 @@ int main(void)
         T(test_cb06_trunk_group_with_free_line_is_available),
         T(test_cb06_hunt_group_with_idle_member_is_available),
         T(test_cb06_group_callback_activation_off),
-        T(test_cb06_trunk_target_needs_external_number),
+        T(test_cb06_external_number_is_optional_on_trunks_and_only_for_them),
         T(test_cb07_callback_is_set_on_the_forwarded_number),
         T(test_cb08_duplicate_supersedes_the_original),
         T(test_cb08_superseding_a_notifying_callback_stops_its_ring),

@@ -100,6 +100,43 @@ static void test_formats(void **state)
     assert_false(api_valid_uuid("123e4567e89b12d3a456426614174000"));
 }
 
+static void test_utf8_and_printable(void **state)
+{
+    (void)state;
+    assert_true(api_valid_utf8("2001 \xc3\xa9\xe2\x80\xa8\xf0\x9f\x93\x9e", 14));
+    assert_true(api_valid_utf8("", 0));
+    assert_false(api_valid_utf8("\xff", 1));
+    assert_false(api_valid_utf8("\xc0\xaf", 2));         /* overlong "/" */
+    assert_false(api_valid_utf8("\xe0\x80\xaf", 3));     /* overlong, 3 bytes */
+    assert_false(api_valid_utf8("\xed\xa0\x80", 3));     /* UTF-16 surrogate */
+    assert_false(api_valid_utf8("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+    assert_false(api_valid_utf8("\xc3", 1));             /* cut short */
+    assert_false(api_valid_utf8("a\0b", 3));             /* NUL */
+    char out[32];
+    api_printable("/v1/\xff\xc3\xa9\n", out, sizeof out);
+    assert_string_equal(out, "/v1/%FF\xc3\xa9%0A");
+    api_printable("\xff\xff\xff", out, 7); /* cut at a whole escape */
+    assert_string_equal(out, "%FF%FF");
+}
+
+static void test_whole_numbers(void **state)
+{
+    (void)state;
+    int64_t v = -1;
+    assert_true(api_parse_whole("0", 10, &v) && v == 0);
+    assert_true(api_parse_whole("9223372036854775807", INT64_MAX, &v) && v == INT64_MAX);
+    assert_false(api_parse_whole("9223372036854775808", INT64_MAX, &v));
+    assert_false(api_parse_whole("99999999999999999999", INT64_MAX, &v));
+    assert_false(api_parse_whole("11", 10, &v));
+    assert_false(api_parse_whole("+1", 10, &v));
+    assert_false(api_parse_whole(" 1", 10, &v));
+    assert_false(api_parse_whole("", 10, &v));
+    assert_true(api_valid_idempotency_key("a key ~"));
+    assert_false(api_valid_idempotency_key("caf\xc3\xa9"));
+    assert_false(api_valid_idempotency_key("a\tb"));
+    assert_false(api_valid_idempotency_key(""));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -107,6 +144,8 @@ int main(void)
         cmocka_unit_test(test_one_error_per_invalid_field),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_formats),
+        cmocka_unit_test(test_utf8_and_printable),
+        cmocka_unit_test(test_whole_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
