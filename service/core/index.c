@@ -307,9 +307,9 @@ void cb_positions_add(struct cb_world *w, struct cb_positions *ps, enum cb_index
                       const char *key)
 {
     struct cb_index_iter it;
-    bool indexed = cb_index_start(w, kind, key, NULL, &it);
+    bool open = cb_index_start(w, kind, key, NULL, &it);
     for (size_t i = 0;; i++) {
-        size_t pos = indexed ? cb_index_next(&it) : i < w->n_callbacks ? i : CB_NOWHERE;
+        size_t pos = open ? cb_index_next(&it) : i < w->n_callbacks ? i : CB_NOWHERE;
         if (pos == CB_NOWHERE)
             return;
         if (ps->n == ps->cap) {
