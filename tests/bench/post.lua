@@ -1,12 +1,14 @@
 -- wrk script of tests/bench/run.sh: POST /v1/callbacks with a distinct (requester, target) pair
 -- per request, so that every answer should be 201.
 --
--- usage: wrk -t THREADS -c CONNS -d 5s -s post.lua URL -- TOKEN BASE COUNT THREADS POOL_TARGETS
+-- usage: wrk -t THREADS -c CONNS -d 5s -s post.lua URL -- TOKEN BASE COUNT THREADS POOL_REQUESTERS
+--        POOL_TARGETS
 --
--- The pair space is the POST pool that scale.py load provisions: pair p (BASE <= p < BASE+COUNT)
--- is requester 8|p/10 and target 7|(p mod POOL_TARGETS): 10 pairs per requester
--- (max_per_requester), at most 50 per target (max_per_target), all targets reported busy (so
--- the reason is `busy`, CB-05). Each wrk thread walks its own disjoint slice of COUNT/THREADS
+-- The pair space is the POST pool that scale.py load provisions (scale.py pool_layout): pair p
+-- (BASE <= p < BASE+COUNT) is requester 8|(p mod POOL_REQUESTERS) and target
+-- 7|(p mod POOL_TARGETS), the two counts coprime, so every pair is distinct, 10 per requester
+-- (max_per_requester), at most 50 per target (max_per_target), and consecutive requests name
+-- different parties; all targets are reported busy (so the reason is `busy`, CB-05). Each wrk thread walks its own disjoint slice of COUNT/THREADS
 -- pairs; the connections of a thread share its counter. An exhausted slice sends a request
 -- that is refused (422) and counted, so an undersized pool shows as errors, never as a 201
 -- by supersession (CB-08).
@@ -21,14 +23,15 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local counter, last, pool_targets
+local counter, last, pool_requesters, pool_targets
 
 function init(args)
   local token = args[1]
   local base = tonumber(args[2])
   local count = tonumber(args[3])
   local nthreads = tonumber(args[4])
-  pool_targets = tonumber(args[5])
+  pool_requesters = tonumber(args[5])
+  pool_targets = tonumber(args[6])
   local slice = math.floor(count / nthreads)
   counter = base + tid * slice
   last = counter + slice - 1
@@ -50,7 +53,7 @@ function request()
     local p = counter
     counter = counter + 1
     body = string.format('{"requester":"8%07d","target":"7%07d"}',
-                         math.floor(p / 10), p % pool_targets)
+                         p % pool_requesters, p % pool_targets)
   end
   return wrk.format(nil, nil, nil, body)
 end

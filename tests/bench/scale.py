@@ -271,9 +271,22 @@ COMMIT;
 """
 
 
+def pool_layout(pool):
+    """(requesters, targets) of the POST pool: 10 pairs per requester, at most 50 per target, the
+    two counts coprime so that pair p = (requester p mod PR, target p mod PT) is distinct for
+    every p < PR * PT (post.lua): consecutive requests name different parties, as concurrent
+    POSTs from different phones would, instead of ten in a row from the same requester (which
+    serialises them: a decision holds its parties' locks)."""
+    PR = math.ceil(pool / 10)
+    PT = max(10, math.ceil(pool / 50))
+    while math.gcd(PR, PT) != 1:
+        PT += 1
+    return PR, PT
+
+
 def cmd_load(a):
     R, T = layout(a.pending)
-    PR, PT = math.ceil(a.pool / 10), max(10, math.ceil(a.pool / 50))
+    PR, PT = pool_layout(a.pool)
     sql = LOAD_SQL.format(N=a.pending, R=R, T=T, PR=PR, PT=PT)
     t0 = time.monotonic()
     psql(a.url, sql, capture=False)
@@ -387,12 +400,12 @@ def cmd_pgbench(a):
 
 
 def cmd_wrk(a):
-    PT = max(10, math.ceil(a.pool / 50))
+    PR, PT = pool_layout(a.pool)
     threads = 2
     p = subprocess.run(["wrk", "-t", str(threads), "-c", str(a.conns), "-d", f"{a.seconds}s",
                         "--timeout", "30s", "-s", os.path.join(HERE, "post.lua"),
                         f"http://127.0.0.1:{a.port}/v1/callbacks", "--", a.token, "0",
-                        str(a.pool), str(threads), str(PT)],
+                        str(a.pool), str(threads), str(PR), str(PT)],
                        text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     res, samples = {}, []
     for line in p.stdout.splitlines():
