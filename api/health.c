@@ -79,6 +79,18 @@ void api_metrics(struct api_request *r)
                    "callbackd_db_pool_connections{state=\"in_use\"} %d\n"
                    "callbackd_db_pool_connections{state=\"size\"} %d\n",
                    db_pool_in_use(r->app->pool), db_pool_size(r->app->pool));
+    cb_text_printf(&t,
+                   "# HELP callbackd_http_connections Open client connections.\n"
+                   "# TYPE callbackd_http_connections gauge\n"
+                   "callbackd_http_connections %lld\n"
+                   "# HELP callbackd_http_connections_closed_total Client connections closed by "
+                   "a limit: the request did not arrive within CALLBACKD_REQUEST_TIMEOUT_S, or "
+                   "its body went far over the limit.\n"
+                   "# TYPE callbackd_http_connections_closed_total counter\n"
+                   "callbackd_http_connections_closed_total{reason=\"request_timeout\"} %llu\n"
+                   "callbackd_http_connections_closed_total{reason=\"body_too_large\"} %llu\n",
+                   (long long)atomic_load(&m->http_connections),
+                   atomic_load(&m->http_request_timeouts), atomic_load(&m->http_bodies_cut));
     long long by_state[8];
     struct db_conn *c = db_pool_acquire(r->app->pool, 1000, &(enum db_status){DB_OK});
     if (c && db_callbacks_active_by_state(c, by_state) == DB_OK) {

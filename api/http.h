@@ -49,8 +49,13 @@ struct api_request {
     int n_params;
     char *body;
     size_t body_len, body_cap, body_limit;
-    bool body_too_large;
-    json_t *json; /* the parsed body of a JSON request; owned */
+    size_t body_seen;         /* bytes of body received, kept or not */
+    bool body_too_large;      /* over body_limit: what arrives is dropped, then 413 */
+    bool headers_seen;        /* the request line and headers are in (api/server.c) */
+    bool admitted;            /* routed and authenticated (before the body when there is one) */
+    bool in_flight;           /* counted in the server's requests in flight */
+    size_t uri_len, uri_args; /* of a URI over the limits (uri_len 0: within them) */
+    json_t *json;             /* the parsed body of a JSON request; owned */
     struct api_principal who;
     unsigned status;
     uint64_t started_ns;

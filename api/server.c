@@ -1,6 +1,8 @@
 #include "api/server.h"
 #include "api/auth.h"
+#include "api/connections.h"
 #include "api/inputs.h"
+#include "api/request_limits.h"
 #include "api/router.h"
 #include "api/signature.h"
 #include "api/validate.h"
@@ -22,20 +24,39 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Bodies past this are answered 413 at once instead of being read and discarded. */
-#define API_DISCARD_LIMIT (16 * 1024 * 1024)
+/* The idle timeout of libmicrohttpd: a connection with no byte moving either way for this long
+ * is closed (an answer the client does not read; the request itself has its own deadline). */
+#define API_IDLE_TIMEOUT_S 30u
+/* GnuTLS priorities: TLS 1.2 and 1.3 only; in TLS 1.2 only ECDHE key exchange (forward
+ * secrecy) with AEAD ciphers (AES-GCM, ChaCha20-Poly1305); no SHA-1 signatures; elliptic curve
+ * groups, X25519 first (what clients send a key share for, so no extra round trip); the
+ * server's order of preference. */
+#define API_TLS_PRIORITIES                                                                         \
+    "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"         \
+    "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-SIGN-RSA-SHA1:"            \
+    "-SIGN-ECDSA-SHA1:-SIGN-DSA-SHA1:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:"                   \
+    "+GROUP-SECP384R1:+GROUP-SECP521R1:%SERVER_PRECEDENCE"
 
 struct api_server {
     struct MHD_Daemon *daemon;
     struct cb_app *app;
+    struct api_conns *conns;
     atomic_int in_flight;
     atomic_bool closing; /* SIGTERM: new connections are closed as they arrive */
     char *tls_cert, *tls_key;
+    /* libmicrohttpd's messages: at most API_MHD_LOG_PER_S lines a second */
+    atomic_llong log_second;
+    atomic_int log_lines;
+    atomic_int log_dropped;
 };
+
+#define API_MHD_LOG_PER_S 10
 
 /* Once stopping, every new connection is closed at once. MHD_quiesce_daemon() is not used: on
  * an epoll thread pool it races with the workers' own removal of the listen socket and aborts
- * the process ("Failed to remove listen FD from epoll set"), a known libmicrohttpd defect. */
+ * the process ("Failed to remove listen FD from epoll set"), a known libmicrohttpd defect.
+ * The connection caps (CALLBACKD_MAX_CONNECTIONS, CALLBACKD_MAX_CONNECTIONS_PER_IP) are
+ * libmicrohttpd's own and apply before this. */
 static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     (void)addr, (void)addrlen;
@@ -214,56 +235,60 @@ static bool is_json_type(const char *ctype)
            (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
 }
 
-/* Everything between the route and the handler: auth, size, media type, JSON. */
-static void dispatch(struct api_request *r)
+/* The route and who is calling: what can be refused before the body is read. The PBX webhook's
+ * signature covers the body, so it is checked after it. Returns false when answered. */
+static bool admit(struct api_request *r)
 {
+    r->admitted = true;
     char allow[128];
     int idx = api_route_match(r, r->path, r->method, allow, sizeof allow);
     if (idx == -1) {
         api_reply_problem(r, API_NOT_FOUND, "no resource at %s", r->path);
-        return;
+        return false;
     }
     if (idx == -2) {
         api_add_header(r, "Allow", allow);
         api_reply_problem(r, API_METHOD_NOT_ALLOWED, "%s is not allowed here; use %s",
                           r->method_text, allow);
-        return;
+        return false;
     }
     r->route = &api_routes[idx];
     r->route_index = idx;
+    r->body_limit = r->route->body_limit ? r->route->body_limit : API_BODY_LIMIT;
+    if (r->route->scopes == API_SCOPE_NONE || (r->route->scopes & API_SCOPE_PBX_SIGNED))
+        return true;
+    enum api_error err;
+    if (!api_authenticate(r, &err)) {
+        api_reply_problem(r, err,
+                          err == API_UNAUTHORIZED ? "a valid bearer token is required"
+                                                  : "the database is unreachable");
+        return false;
+    }
+    if (!api_authorized(r, r->route->scopes)) {
+        api_reply_problem(r, API_FORBIDDEN, "this token lacks the scope for %s %s",
+                          api_method_name(r->method), r->route->name);
+        return false;
+    }
+    return true;
+}
+
+/* Everything between admission and the handler: size, signature, media type, JSON. */
+static void dispatch(struct api_request *r)
+{
+    if (r->body_too_large) {
+        api_reply_problem(r, API_PAYLOAD_TOO_LARGE, "the body is over %zu bytes", r->body_limit);
+        return;
+    }
     if (r->route->scopes & API_SCOPE_PBX_SIGNED) {
-        /* The signature covers the raw body: no body, no check; a bad one is 401 before any
-         * JSON parsing. */
-        if (r->body_too_large) {
-            api_reply_problem(r, API_PAYLOAD_TOO_LARGE, "the body is over %zu bytes",
-                              r->body_limit);
-            return;
-        }
+        /* The signature covers the raw body: a bad one is 401 before any JSON parsing. */
         const char *why;
         if (!api_pbx_signature_valid(r, api_now_ms() / 1000, &why)) {
             api_reply_problem(r, API_BAD_SIGNATURE, "%s", why);
             return;
         }
-    } else if (r->route->scopes != API_SCOPE_NONE) {
-        enum api_error err;
-        if (!api_authenticate(r, &err)) {
-            api_reply_problem(r, err,
-                              err == API_UNAUTHORIZED ? "a valid bearer token is required"
-                                                      : "the database is unreachable");
-            return;
-        }
-        if (!api_authorized(r, r->route->scopes)) {
-            api_reply_problem(r, API_FORBIDDEN, "this token lacks the scope for %s %s",
-                              api_method_name(r->method), r->route->name);
-            return;
-        }
     }
     if (!api_path_valid(r))
         return;
-    if (r->body_too_large) {
-        api_reply_problem(r, API_PAYLOAD_TOO_LARGE, "the body is over %zu bytes", r->body_limit);
-        return;
-    }
     if (r->method == API_PUT || r->method == API_POST) {
         /* An empty body counts as {} (call-again, the softkey, a PUT of system options that
          * changes nothing); it needs no Content-Type. */
@@ -296,6 +321,66 @@ static void dispatch(struct api_request *r)
         api_reply_problem(r, API_INTERNAL_ERROR, "no answer from %s", r->route->name);
 }
 
+static struct api_request *request_new(struct api_server *srv, struct MHD_Connection *conn)
+{
+    struct api_request *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->app = srv->app;
+    r->conn = conn;
+    r->route_index = -1;
+    r->started_ns = now_ns();
+    r->body_limit = API_BODY_LIMIT;
+    new_request_id(r->request_id);
+    return r;
+}
+
+/* libmicrohttpd's URI log callback: the request line is in, its URI whole and not yet parsed.
+ * The request starts here (what this returns is its con_cls) so that a URI over the limits is
+ * caught before libmicrohttpd parses it (api/request_limits.c). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct api_request *r = request_new(cls, conn);
+    if (r)
+        api_limits_check_uri(r, uri);
+    return r;
+}
+
+/* An answer given before the body is read: libmicrohttpd then reads no body and closes the
+ * connection once the answer is sent. The request's deadline no longer runs. */
+static enum MHD_Result answered_early(struct api_request *r)
+{
+    api_conns_request_arrived(r->conn);
+    return MHD_YES;
+}
+
+/* The request line and the headers are in: refuses what is over the limits and, when a body
+ * follows, everything that can be refused without reading it (issue 11). */
+static enum MHD_Result headers_in(struct api_request *r)
+{
+    if (api_limits_refuse_head(r))
+        return answered_early(r);
+    const char *te =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    const char *clen =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    unsigned long long declared = clen && !te ? strtoull(clen, NULL, 10) : 0;
+    if (!te && declared == 0)
+        return MHD_YES; /* no body: all of it is done once the (empty) body is in */
+    /* A body follows: an unknown path, a missing token or scope is refused before it is read. */
+    if (!admit(r))
+        return answered_early(r);
+    if (declared > r->body_limit) {
+        r->body_too_large = true;
+        if (declared > r->body_limit + API_BODY_DISCARD) {
+            api_reply_problem(r, API_PAYLOAD_TOO_LARGE, "the body is over %zu bytes",
+                              r->body_limit);
+            return answered_early(r);
+        }
+    }
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -303,59 +388,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     struct api_server *srv = cls;
     struct api_request *r = *con_cls;
-    if (!r) {
-        r = calloc(1, sizeof *r);
-        if (!r)
+    if (!r || !r->headers_seen) {
+        if (!r && !(r = request_new(srv, conn)))
             return MHD_NO;
-        r->app = srv->app;
-        r->conn = conn;
+        *con_cls = r;
+        r->headers_seen = true;
         r->path = url;
-        r->route_index = -1;
-        r->started_ns = now_ns();
         r->method = method_of(method);
         r->method_text = method;
-        new_request_id(r->request_id);
+        r->in_flight = true;
         atomic_fetch_add(&srv->in_flight, 1);
-        *con_cls = r;
-        r->body_limit = strcmp(url, "/v1/pbx/events") == 0 ? API_EVENTS_BODY_LIMIT : API_BODY_LIMIT;
-        const char *clen =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (clen && strtoull(clen, NULL, 10) > r->body_limit) {
-            r->body_too_large = true;
-            if (strtoull(clen, NULL, 10) > API_DISCARD_LIMIT) {
-                api_reply_problem(r, API_PAYLOAD_TOO_LARGE, "the body is over %zu bytes",
-                                  r->body_limit);
-                return MHD_YES;
-            }
-        }
-        return MHD_YES;
+        return headers_in(r);
     }
     if (*upload_size) {
-        if (!r->replied && !r->body_too_large) {
-            if (r->body_len + *upload_size > r->body_limit) {
-                r->body_too_large = true;
-                free(r->body);
-                r->body = NULL;
-                r->body_len = 0;
-            } else {
-                if (r->body_len + *upload_size > r->body_cap) {
-                    size_t cap = r->body_cap ? r->body_cap : 4096;
-                    while (cap < r->body_len + *upload_size)
-                        cap *= 2;
-                    char *grown = realloc(r->body, cap);
-                    if (!grown)
-                        return MHD_NO;
-                    r->body = grown;
-                    r->body_cap = cap;
-                }
-                memcpy(r->body + r->body_len, upload, *upload_size);
-                r->body_len += *upload_size;
-            }
-        }
+        size_t n = *upload_size;
         *upload_size = 0;
-        return MHD_YES;
+        return r->replied || api_limits_take_body(r, upload, n) ? MHD_YES : MHD_NO;
     }
     if (r->replied)
+        return MHD_YES;
+    /* Headers and body are in: the request's deadline stops, unless it has just passed. */
+    if (!api_conns_request_arrived(conn))
+        return MHD_NO;
+    if (!r->admitted && !admit(r))
         return MHD_YES;
     dispatch(r); /* an unsupported method (PATCH...) is 405 with Allow on a known path, else 404 */
     return MHD_YES;
@@ -364,11 +419,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode why)
 {
-    (void)conn;
     struct api_server *srv = cls;
     struct api_request *r = *con_cls;
+    if (why == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        api_conns_request_done(srv->conns, conn); /* the next request's deadline starts */
     if (!r)
         return;
+    *con_cls = NULL;
+    if (!r->headers_seen) { /* the connection closed before the headers were in */
+        free(r);
+        return;
+    }
     double seconds = (double)(now_ns() - r->started_ns) / 1e9;
     if (srv->app->metrics)
         cb_metrics_http(srv->app->metrics, r->route_index, r->status, seconds);
@@ -386,9 +447,33 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     json_decref(r->json);
     free(r->body);
+    if (r->in_flight)
+        atomic_fetch_sub(&srv->in_flight, 1);
     free(r);
-    *con_cls = NULL;
-    atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+/* libmicrohttpd's own messages (a connection refused at a cap, a malformed request...) as log
+ * lines, at most API_MHD_LOG_PER_S a second: a flood of refused connections must not become a
+ * flood of lines. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    struct api_server *srv = cls;
+    long long second = (long long)(now_ns() / 1000000000ULL);
+    long long seen = atomic_load(&srv->log_second);
+    if (seen != second && atomic_compare_exchange_strong(&srv->log_second, &seen, second))
+        atomic_store(&srv->log_lines, 0);
+    if (atomic_fetch_add(&srv->log_lines, 1) >= API_MHD_LOG_PER_S) {
+        atomic_fetch_add(&srv->log_dropped, 1);
+        return;
+    }
+    char text[512];
+    vsnprintf(text, sizeof text, fmt, ap);
+    size_t n = strlen(text);
+    while (n && (text[n - 1] == '\n' || text[n - 1] == ' '))
+        text[--n] = '\0';
+    cb_log(CB_LOG_WARN, "libmicrohttpd",
+           json_pack("{s:s, s:i}", "detail", text, "dropped_before",
+                     atomic_exchange(&srv->log_dropped, 0)));
 }
 
 static int hex_digit(char c)
@@ -484,13 +569,43 @@ struct api_server *api_server_start(struct cb_app *app)
         }
         flags |= MHD_USE_TLS;
     }
-    srv->daemon = MHD_start_daemon(
-        flags, cfg->listen_port, accept_policy, srv, on_request, srv, MHD_OPTION_SOCK_ADDR, &addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->http_threads, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        1024u, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-        cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->tls_cert,
-        MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key, MHD_OPTION_END);
+    srv->conns = api_conns_new(cfg->request_timeout_s, app->metrics);
+    if (!srv->conns) {
+        cb_logf(CB_LOG_ERROR, "cannot start the request deadline watchdog");
+        api_server_stop(srv, 0);
+        return NULL;
+    }
+    /* Besides client connections: the database pools, the PBX dispatcher's connections, one
+     * epoll and one wake-up descriptor per HTTP thread, logs and libraries. */
+    unsigned other_fds = 64 + 4 * (unsigned)cfg->http_threads + (unsigned)cfg->db_pool_size;
+    unsigned max_conns = api_conns_fit_fd_limit((unsigned)cfg->max_connections, other_fds);
+    unsigned per_ip = (unsigned)cfg->max_connections_per_ip;
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, srv},
+        {MHD_OPTION_SOCK_ADDR, 0, &addr},
+        {MHD_OPTION_THREAD_POOL_SIZE, cfg->http_threads, NULL},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, srv},
+        {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)api_conns_notify, srv->conns},
+        {MHD_OPTION_CONNECTION_TIMEOUT, API_IDLE_TIMEOUT_S, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, max_conns, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip < max_conns ? per_ip : max_conns, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, API_CONN_MEMORY, NULL},
+        {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
+        {MHD_OPTION_END, 0, NULL}, /* the TLS options go here */
+        {MHD_OPTION_END, 0, NULL},
+        {MHD_OPTION_END, 0, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (cfg->tls_cert) {
+        size_t n = sizeof opts / sizeof opts[0] - 4;
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, API_TLS_PRIORITIES};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key};
+    }
+    srv->daemon = MHD_start_daemon(flags, cfg->listen_port, accept_policy, srv, on_request, srv,
+                                   MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!srv->daemon) {
         cb_logf(CB_LOG_ERROR, "cannot listen on %s:%u", cfg->listen_host, cfg->listen_port);
         api_server_stop(srv, 0);
@@ -514,6 +629,7 @@ void api_server_stop(struct api_server *s, int timeout_ms)
         usleep(10000);
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
+    api_conns_free(s->conns); /* after the daemon: every connection is closed */
     free(s->tls_cert);
     free(s->tls_key);
     free(s);

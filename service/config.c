@@ -9,10 +9,20 @@
 
 /* The variables of API.md, each overridable by the flag of the same name in lower case. */
 static const char *const VARS[] = {
-    "CALLBACKD_LISTEN",       "CALLBACKD_DATABASE_URL",      "CALLBACKD_ADMIN_TOKEN",
-    "CALLBACKD_PBX_SECRET",   "CALLBACKD_PBX_COMMAND_URL",   "CALLBACKD_TLS_CERT",
-    "CALLBACKD_TLS_KEY",      "CALLBACKD_LOG_LEVEL",         "CALLBACKD_HTTP_THREADS",
-    "CALLBACKD_DB_POOL_SIZE", "CALLBACKD_INBOX_RETENTION_S",
+    "CALLBACKD_LISTEN",
+    "CALLBACKD_DATABASE_URL",
+    "CALLBACKD_ADMIN_TOKEN",
+    "CALLBACKD_PBX_SECRET",
+    "CALLBACKD_PBX_COMMAND_URL",
+    "CALLBACKD_TLS_CERT",
+    "CALLBACKD_TLS_KEY",
+    "CALLBACKD_LOG_LEVEL",
+    "CALLBACKD_HTTP_THREADS",
+    "CALLBACKD_DB_POOL_SIZE",
+    "CALLBACKD_INBOX_RETENTION_S",
+    "CALLBACKD_MAX_CONNECTIONS",
+    "CALLBACKD_MAX_CONNECTIONS_PER_IP",
+    "CALLBACKD_REQUEST_TIMEOUT_S",
 };
 #define N_VARS (sizeof VARS / sizeof VARS[0])
 
@@ -31,11 +41,15 @@ const char *cb_config_usage(void)
            "  CALLBACKD_ADMIN_TOKEN      bootstrap bearer token with the admin scope (required)\n"
            "  CALLBACKD_PBX_SECRET       HMAC secret for PBX events and commands (required)\n"
            "  CALLBACKD_PBX_COMMAND_URL  where commands are POSTed (unset: only kept)\n"
-           "  CALLBACKD_TLS_CERT, CALLBACKD_TLS_KEY  PEM files; both set: HTTPS\n"
+           "  CALLBACKD_TLS_CERT, CALLBACKD_TLS_KEY  PEM files; both set: HTTPS (TLS 1.2+)\n"
            "  CALLBACKD_LOG_LEVEL        debug, info, warn or error (default info)\n"
            "  CALLBACKD_HTTP_THREADS     HTTP worker threads (default 16)\n"
            "  CALLBACKD_DB_POOL_SIZE     database connections for the API (default threads + 2)\n"
-           "  CALLBACKD_INBOX_RETENTION_S  how long applied PBX events are kept (default 604800)\n";
+           "  CALLBACKD_INBOX_RETENTION_S  how long applied PBX events are kept (default 604800)\n"
+           "  CALLBACKD_MAX_CONNECTIONS  open client connections at most (default 4096)\n"
+           "  CALLBACKD_MAX_CONNECTIONS_PER_IP  open connections per client address (default 256)\n"
+           "  CALLBACKD_REQUEST_TIMEOUT_S  time for a request's headers and body to arrive whole\n"
+           "                             (default 10)\n";
 }
 
 static int fail(char *err, unsigned errlen, const char *fmt, const char *var)
@@ -174,6 +188,15 @@ int cb_config_load(struct cb_config *cfg, int argc, char **argv, char *err, unsi
     if (v[10] && *v[10] && parse_count(v[10], 1, 365 * 24 * 3600, &cfg->inbox_retention_s) != 0)
         return fail(err, errlen, "%s must be a whole number of seconds from 1 to 31536000",
                     VARS[10]);
+    cfg->max_connections = 4096;
+    if (v[11] && *v[11] && parse_count(v[11], 1, 1000000, &cfg->max_connections) != 0)
+        return fail(err, errlen, "%s must be a whole number from 1 to 1000000", VARS[11]);
+    cfg->max_connections_per_ip = 256;
+    if (v[12] && *v[12] && parse_count(v[12], 1, 1000000, &cfg->max_connections_per_ip) != 0)
+        return fail(err, errlen, "%s must be a whole number from 1 to 1000000", VARS[12]);
+    cfg->request_timeout_s = 10;
+    if (v[13] && *v[13] && parse_count(v[13], 1, 3600, &cfg->request_timeout_s) != 0)
+        return fail(err, errlen, "%s must be a whole number of seconds from 1 to 3600", VARS[13]);
 
     cfg->database_url = strdup(v[1]);
     cfg->admin_token = strdup(v[2]);

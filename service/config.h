@@ -22,10 +22,13 @@ struct cb_config {
     char *pbx_command_url; /* NULL: commands are only kept */
     char *tls_cert;        /* both set: HTTPS */
     char *tls_key;
-    int log_level;         /* enum cb_log_level */
-    int http_threads;      /* CALLBACKD_HTTP_THREADS, default 4 */
-    int db_pool_size;      /* CALLBACKD_DB_POOL_SIZE, default http_threads + 2 */
-    int inbox_retention_s; /* CALLBACKD_INBOX_RETENTION_S: applied events kept (default 7 d) */
+    int log_level;              /* enum cb_log_level */
+    int http_threads;           /* CALLBACKD_HTTP_THREADS, default 16 */
+    int db_pool_size;           /* CALLBACKD_DB_POOL_SIZE, default http_threads + 2 */
+    int inbox_retention_s;      /* CALLBACKD_INBOX_RETENTION_S: applied events kept (default 7 d) */
+    int max_connections;        /* CALLBACKD_MAX_CONNECTIONS: open client connections (4096) */
+    int max_connections_per_ip; /* CALLBACKD_MAX_CONNECTIONS_PER_IP: per client address (256) */
+    int request_timeout_s; /* CALLBACKD_REQUEST_TIMEOUT_S: headers + body must arrive in (10) */
 };
 
 /* Fills `cfg` from `environ` then argv (`--callbackd_listen=...` overrides the variable).

@@ -29,6 +29,10 @@ struct cb_metrics {
     atomic_ullong api_sets, api_set_transactions;
     atomic_llong api_sets_in_flight; /* submitted, not yet answered */
     atomic_int worker_leader;        /* 1 while this process runs the worker */
+    /* HTTP connections (api/connections.c, api/server.c) */
+    atomic_llong http_connections;       /* open now */
+    atomic_ullong http_request_timeouts; /* closed: the request did not arrive in time */
+    atomic_ullong http_bodies_cut;       /* closed: a body far over its limit */
 };
 
 /* Allocates metrics for `n_routes` routes; NULL on OOM. */

@@ -24,6 +24,7 @@ import itertools
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -198,10 +199,11 @@ class PgCluster:
 
 
 class Service:
-    """One callbackd process. `env` entries override the defaults; a value None removes it."""
+    """One callbackd process. `env` entries override the defaults; a value None removes it.
+    `rlimits` ({resource.RLIMIT_*: (soft, hard)}) are set in the process before it starts."""
 
     def __init__(self, database_url, env=None, args=("serve",), bin=None, admin=ADMIN,
-                 secret=SECRET, pbx=None, port=None):
+                 secret=SECRET, pbx=None, port=None, rlimits=None):
         self.bin = bin or os.environ.get("CALLBACKD_BIN") or str(REPO / "build" / "callbackd")
         self.port = port or free_port()
         self.admin = admin
@@ -217,6 +219,7 @@ class Service:
             self.base_env["CALLBACKD_PBX_COMMAND_URL"] = pbx.url
         self.extra_env = dict(env or {})
         self.args = list(args)
+        self.rlimits = dict(rlimits or {})  # resource.RLIMIT_* -> (soft, hard) for the process
         self.proc = None
         self.logfile = None
         self.exit_status = None
@@ -238,9 +241,16 @@ class Service:
         """Starts the process (its stderr goes to the log); waits for /readyz 200 if `wait`."""
         self.logfile = tempfile.NamedTemporaryFile(prefix="callbackd-", suffix=".log",
                                                    dir=log_dir(), delete=False)
+        limits = self.rlimits
+
+        def set_limits():
+            for which, value in limits.items():
+                resource.setrlimit(which, value)
+
         self.proc = subprocess.Popen([self.bin, *self.args], env=self.environment(),
                                      stdout=self.logfile, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL,
+                                     preexec_fn=set_limits if limits else None)
         self.exit_status = None
         if wait:
             self.wait_ready(timeout)

@@ -19,6 +19,9 @@ static void set_required(void)
     unsetenv("CALLBACKD_PBX_COMMAND_URL");
     unsetenv("CALLBACKD_TLS_CERT");
     unsetenv("CALLBACKD_TLS_KEY");
+    unsetenv("CALLBACKD_MAX_CONNECTIONS");
+    unsetenv("CALLBACKD_MAX_CONNECTIONS_PER_IP");
+    unsetenv("CALLBACKD_REQUEST_TIMEOUT_S");
 }
 
 static void test_defaults(void **state)
@@ -34,6 +37,9 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.listen_port, 8080);
     assert_null(cfg.pbx_command_url);
     assert_null(cfg.tls_cert);
+    assert_int_equal(cfg.max_connections, 4096);
+    assert_int_equal(cfg.max_connections_per_ip, 256);
+    assert_int_equal(cfg.request_timeout_s, 10);
     cb_config_free(&cfg);
 }
 
@@ -60,7 +66,15 @@ static void test_bad_values_are_refused(void **state)
                               {"CALLBACKD_LISTEN", "127.0.0.1:99999"},
                               {"CALLBACKD_LOG_LEVEL", "loud"},
                               {"CALLBACKD_PBX_COMMAND_URL", "ftp://pbx"},
-                              {"CALLBACKD_TLS_CERT", "/only/the/cert.pem"}};
+                              {"CALLBACKD_TLS_CERT", "/only/the/cert.pem"},
+                              {"CALLBACKD_MAX_CONNECTIONS", "0"},
+                              {"CALLBACKD_MAX_CONNECTIONS", "1000001"},
+                              {"CALLBACKD_MAX_CONNECTIONS", "lots"},
+                              {"CALLBACKD_MAX_CONNECTIONS_PER_IP", "0"},
+                              {"CALLBACKD_MAX_CONNECTIONS_PER_IP", "-5"},
+                              {"CALLBACKD_REQUEST_TIMEOUT_S", "0"},
+                              {"CALLBACKD_REQUEST_TIMEOUT_S", "3601"},
+                              {"CALLBACKD_REQUEST_TIMEOUT_S", "2.5"}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         set_required();
         setenv(cases[i][0], cases[i][1], 1);
@@ -68,8 +82,27 @@ static void test_bad_values_are_refused(void **state)
         char err[256];
         char *argv[] = {"callbackd", NULL};
         assert_int_equal(cb_config_load(&cfg, 1, argv, err, sizeof err), -1);
-        assert_non_null(strstr(err, "CALLBACKD_"));
+        assert_non_null(strstr(err, cases[i][0]));
     }
+}
+
+/* Issue 11: the connection limits and the request deadline, from the environment or flags. */
+static void test_connection_limits_are_configurable(void **state)
+{
+    (void)state;
+    set_required();
+    setenv("CALLBACKD_MAX_CONNECTIONS", "50", 1);
+    setenv("CALLBACKD_MAX_CONNECTIONS_PER_IP", "20", 1);
+    struct cb_config cfg;
+    char err[256];
+    char *argv[] = {"callbackd", "--callbackd_request_timeout_s=2",
+                    "--callbackd_max_connections_per_ip", "10", NULL};
+    assert_int_equal(cb_config_load(&cfg, 4, argv, err, sizeof err), 0);
+    assert_int_equal(cfg.max_connections, 50);
+    assert_int_equal(cfg.max_connections_per_ip, 10);
+    assert_int_equal(cfg.request_timeout_s, 2);
+    cb_config_free(&cfg);
+    set_required();
 }
 
 static void test_flag_overrides_environment(void **state)
@@ -113,6 +146,7 @@ int main(void)
         cmocka_unit_test(test_each_required_variable_is_named),
         cmocka_unit_test(test_bad_values_are_refused),
         cmocka_unit_test(test_flag_overrides_environment),
+        cmocka_unit_test(test_connection_limits_are_configurable),
         cmocka_unit_test(test_help_and_version_need_no_configuration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
