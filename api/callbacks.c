@@ -278,7 +278,7 @@ void api_callback_call_again(struct api_request *r)
 
 /* Reads a list position from a decoded cursor: "n:<ms>:<id>" or "p:<ms>:<id>" (`with_id`,
  * operator lists), "n:<seq>" or "p:<seq>" (the phone list). */
-static bool parse_pos(const char *cursor, struct db_list_pos *pos, bool with_id)
+bool api_list_pos_parse(const char *cursor, struct db_list_pos *pos, bool with_id)
 {
     memset(pos, 0, sizeof *pos);
     if ((cursor[0] != 'n' && cursor[0] != 'p') || cursor[1] != ':')
@@ -310,13 +310,13 @@ static bool parse_pos(const char *cursor, struct db_list_pos *pos, bool with_id)
 static bool valid_operator_pos(const char *cursor)
 {
     struct db_list_pos pos;
-    return parse_pos(cursor, &pos, true);
+    return api_list_pos_parse(cursor, &pos, true);
 }
 
 static bool valid_station_pos(const char *cursor)
 {
     struct db_list_pos pos;
-    return parse_pos(cursor, &pos, false);
+    return api_list_pos_parse(cursor, &pos, false);
 }
 
 /* Answers a page of callbacks fetched with limit + 1 rows. `with_id`: operator positions. */
@@ -352,7 +352,7 @@ bool api_page_params(struct api_request *r, int *limit, struct db_list_pos *pos,
         api_list_params(r, with_id ? valid_operator_pos : valid_station_pos, limit, cursor, errors);
     *has_pos = ok && cursor[0];
     if (*has_pos)
-        parse_pos(cursor, pos, with_id); /* checked by api_list_params */
+        api_list_pos_parse(cursor, pos, with_id); /* checked by api_list_params */
     return ok;
 }
 

@@ -17,6 +17,9 @@ void api_run_set(struct api_request *r, const struct cb_set_request *req);
 /* Loads the callback named by the path; answers 404/403 itself and returns false then. */
 bool api_load_callback(struct api_request *r, struct cb_callback *cb);
 
+/* Reads a callback list position from a decoded cursor: "n:<seq>" / "p:<seq>" (a station's
+ * list), or with `with_id` "n:<created ms>:<id>" / "p:<created ms>:<id>" (the operator list). */
+bool api_list_pos_parse(const char *cursor, struct db_list_pos *pos, bool with_id);
 /* Reads ?limit and ?cursor of a paged callback list (`with_id`: operator positions). */
 bool api_page_params(struct api_request *r, int *limit, struct db_list_pos *pos, bool *has_pos,
                      bool with_id, json_t *errors);

@@ -1,4 +1,5 @@
 /* Classes of service: PUT, GET one, GET list (admin writes, operators read). */
+#include "api/bodies.h"
 #include "api/handlers.h"
 #include "api/inputs.h"
 #include "api/lists.h"
@@ -20,18 +21,23 @@ static enum db_status cos_put_tx(struct db_conn *c, void *ctx)
     return db_cos_put(c, ctx);
 }
 
-void api_cos_put(struct api_request *r)
+bool api_parse_cos_body(json_t *body, struct db_cos *out, json_t *errors)
 {
-    struct db_cos cos = {0};
-    json_t *errors = api_path_errors(r);
     const struct api_field fields[] = {
         {.name = "callbacks_allowed",
          .type = API_F_BOOL,
          .required = true,
-         .dest = &cos.callbacks_allowed},
+         .dest = &out->callbacks_allowed},
         {.name = "id", .type = API_F_IGNORED},
     };
-    api_parse_fields(r->json, fields, 2, errors, "");
+    return api_parse_fields(body, fields, 2, errors, "");
+}
+
+void api_cos_put(struct api_request *r)
+{
+    struct db_cos cos = {0};
+    json_t *errors = api_path_errors(r);
+    api_parse_cos_body(r->json, &cos, errors);
     if (json_array_size(errors)) {
         api_reply_validation(r, errors);
         return;

@@ -1,6 +1,7 @@
 /* POST /v1/pbx/events (API.md "PBX -> callbackd: events"): the signature was checked by the
  * server before parsing (api/signature.c); here the batch is validated as a whole and stored in
  * one statement before the 202 (CB-50). The worker applies it. */
+#include "api/bodies.h"
 #include "api/handlers.h"
 #include "api/validate.h"
 #include "db/inbox.h"
@@ -13,9 +14,10 @@
 
 #define API_EVENTS_MAX 500
 
-/* Validates every event; false with `errors` filled (one entry per invalid field). */
-static bool validate_batch(json_t *events, json_t *errors)
+bool api_parse_event_batch(json_t *body, json_t **events_out, json_t *errors)
 {
+    json_t *events = json_object_get(body, "events");
+    *events_out = events;
     if (!json_is_array(events) || json_array_size(events) < 1 ||
         json_array_size(events) > API_EVENTS_MAX) {
         api_field_error(errors, "events", "is required: an array of 1 to %d events",
@@ -36,9 +38,9 @@ static bool validate_batch(json_t *events, json_t *errors)
 
 void api_pbx_events_post(struct api_request *r)
 {
-    json_t *events = json_object_get(r->json, "events");
+    json_t *events;
     json_t *errors = json_array();
-    if (!validate_batch(events, errors)) {
+    if (!api_parse_event_batch(r->json, &events, errors)) {
         api_reply_validation(r, errors); /* CB-50: a malformed event refuses the batch */
         return;
     }

@@ -1,4 +1,5 @@
 /* Trunk groups (lines) and hunt groups (members): PUT, GET, list, DELETE (CB-28). */
+#include "api/bodies.h"
 #include "api/handlers.h"
 #include "api/inputs.h"
 #include "api/lists.h"
@@ -50,30 +51,38 @@ static bool has_duplicates(json_t *a)
     return false;
 }
 
-static void group_put(struct api_request *r, enum db_number_kind kind)
+bool api_parse_group_body(json_t *body, bool trunk, json_t **items, bool *callback_activation,
+                          json_t *errors)
 {
-    bool trunk = kind == DB_NUMBER_TRUNK_GROUP;
+    size_t before = json_array_size(errors);
     const char *list = trunk ? "lines" : "members";
-    struct group_put p = {.kind = kind, .errors = api_path_errors(r)};
-    json_t *items = NULL;
+    *items = NULL;
     const struct api_field fields[] = {
         {.name = list,
          .type = API_F_STRING_ARRAY,
          .required = true,
-         .dest = &items,
+         .dest = items,
          .min = 0,
          .max = DB_GROUP_ITEMS_MAX,
          .check = trunk ? api_valid_line_id : api_valid_number,
          .expect = trunk ? "a line id (1-64 characters, no spaces or /)" : "a station number"},
-        {.name = "callback_activation", .type = API_F_BOOL, .dest = &p.g.callback_activation},
+        {.name = "callback_activation", .type = API_F_BOOL, .dest = callback_activation},
         {.name = "number", .type = API_F_IGNORED},
         {.name = trunk ? "line_states" : "member_states", .type = API_F_IGNORED},
     };
-    api_parse_fields(r->json, fields, sizeof fields / sizeof fields[0], p.errors, "");
+    api_parse_fields(body, fields, sizeof fields / sizeof fields[0], errors, "");
     /* cppcheck-suppress knownConditionTrueFalse ; set through fields[] */
-    if (items && has_duplicates(items))
-        api_field_error(p.errors, list, "must not name the same %s twice",
-                        trunk ? "line" : "member");
+    if (*items && has_duplicates(*items))
+        api_field_error(errors, list, "must not name the same %s twice", trunk ? "line" : "member");
+    return json_array_size(errors) == before;
+}
+
+static void group_put(struct api_request *r, enum db_number_kind kind)
+{
+    bool trunk = kind == DB_NUMBER_TRUNK_GROUP;
+    struct group_put p = {.kind = kind, .errors = api_path_errors(r)};
+    json_t *items = NULL;
+    api_parse_group_body(r->json, trunk, &items, &p.g.callback_activation, p.errors);
     if (json_array_size(p.errors)) {
         api_reply_validation(r, p.errors);
         return;

@@ -21,18 +21,19 @@ char *api_cursor_encode(const char *position)
     return out;
 }
 
-/* Decodes a cursor; false when it is not one of ours. */
-static bool cursor_decode(const char *in, char out[API_CURSOR_MAX])
+bool api_cursor_decode(const char *in, char out[API_CURSOR_MAX])
 {
     size_t n = strlen(in);
     if (n == 0 || n % 4 == 1 || n > (API_CURSOR_MAX - 1) / 3 * 4)
+        return false;
+    /* base64url only: EVP_DecodeBlock() would skip white space, then decode fewer than `want`
+     * bytes and leave the rest of `raw` unset. */
+    if (strspn(in, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != n)
         return false;
     size_t want = n / 4 * 3 + (n % 4 == 2 ? 1 : n % 4 == 3 ? 2 : 0);
     char padded[API_CURSOR_MAX * 2];
     for (size_t i = 0; i < n; i++) {
         char c = in[i];
-        if (c == '+' || c == '/' || c == '=')
-            return false;
         padded[i] = c == '-' ? '+' : c == '_' ? '/' : c;
     }
     while (n % 4)
@@ -59,7 +60,7 @@ bool api_list_params(struct api_request *r, api_position_check valid, int *limit
     else if (l)
         *limit = (int)n;
     const char *c = api_query(r, "cursor", errors);
-    if (c && (!cursor_decode(c, cursor) || !valid(cursor))) {
+    if (c && (!api_cursor_decode(c, cursor) || !valid(cursor))) {
         cursor[0] = '\0';
         api_field_error(errors, "cursor", "is not a cursor this service returned");
     }

@@ -20,6 +20,8 @@ bool api_list_begin(struct api_request *r, api_position_check valid, int *limit,
                     char cursor[API_CURSOR_MAX]);
 /* Encodes a position as a cursor string (owned by the caller: free()). */
 char *api_cursor_encode(const char *position);
+/* Decodes a cursor string back into its position; false when it is not one of ours. */
+bool api_cursor_decode(const char *in, char out[API_CURSOR_MAX]);
 /* Builds the list answer; steals `items`; `next`/`prev` are positions or NULL. */
 json_t *api_list_answer(json_t *items, const char *next, const char *prev);
 

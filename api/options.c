@@ -1,4 +1,5 @@
 /* System options: GET (defaults until changed), PUT (partial, every field range-checked). */
+#include "api/bodies.h"
 #include "api/handlers.h"
 #include "api/validate.h"
 #include "db/options.h"
@@ -42,14 +43,9 @@ struct options_put {
 #define DAY_S  86400
 #define YEAR_S (366 * DAY_S)
 
-/* Applies the given fields over the stored options, checking every range. */
-static enum db_status options_put_tx(struct db_conn *c, void *ctx)
+bool api_parse_options_body(json_t *body, struct cb_options *o, json_t *errors)
 {
-    struct options_put *p = ctx;
-    struct cb_options *o = &p->result;
-    enum db_status st = db_options_get(c, o, true);
-    if (st != DB_OK)
-        return st;
+    size_t before = json_array_size(errors);
     json_t *fac = NULL;
     const struct api_field fields[] = {
         {.name = "callback_cancel_timer_s",
@@ -87,8 +83,7 @@ static enum db_status options_put_tx(struct db_conn *c, void *ctx)
          .dest = &o->digit_collection_during_busy_or_alerting},
         {.name = "fac", .type = API_F_OBJECT, .dest = &fac},
     };
-    json_array_clear(p->errors);
-    api_parse_fields(p->body, fields, sizeof fields / sizeof fields[0], p->errors, "");
+    api_parse_fields(body, fields, sizeof fields / sizeof fields[0], errors, "");
     if (fac) { /* cppcheck-suppress knownConditionTrueFalse ; set through fields[] */
         const char *expect = "\"\" (disabled) or a code of 1-32 characters of 0-9 * #";
         const struct api_field codes[] = {
@@ -111,15 +106,27 @@ static enum db_status options_put_tx(struct db_conn *c, void *ctx)
              .check = api_valid_fac,
              .expect = expect},
         };
-        api_parse_fields(fac, codes, 3, p->errors, "fac.");
+        api_parse_fields(fac, codes, 3, errors, "fac.");
         const char *c3[] = {o->fac.setup, o->fac.cancel_all, o->fac.cancel_individual};
         const char *n3[] = {"fac.setup", "fac.cancel_all", "fac.cancel_individual"};
         for (int i = 0; i < 3; i++)
             for (int j = i + 1; j < 3; j++)
                 if (c3[i][0] && !strcmp(c3[i], c3[j]))
-                    api_field_error(p->errors, n3[j], "must differ from %s", n3[i]);
+                    api_field_error(errors, n3[j], "must differ from %s", n3[i]);
     }
-    if (json_array_size(p->errors))
+    return json_array_size(errors) == before;
+}
+
+/* Applies the given fields over the stored options, checking every range. */
+static enum db_status options_put_tx(struct db_conn *c, void *ctx)
+{
+    struct options_put *p = ctx;
+    struct cb_options *o = &p->result;
+    enum db_status st = db_options_get(c, o, true);
+    if (st != DB_OK)
+        return st;
+    json_array_clear(p->errors);
+    if (!api_parse_options_body(p->body, o, p->errors))
         return DB_ABORT;
     return db_options_put(c, o);
 }

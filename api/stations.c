@@ -1,4 +1,5 @@
 /* Stations: provisioning (admin), reading with live state and softkey (CB-33), removal (CB-28). */
+#include "api/bodies.h"
 #include "api/handlers.h"
 #include "api/inputs.h"
 #include "api/lists.h"
@@ -57,10 +58,10 @@ static enum db_status station_put_tx(struct db_conn *c, void *ctx)
     return st;
 }
 
-void api_station_put(struct api_request *r)
+bool api_parse_station_body(json_t *body, struct db_station *out, json_t *errors)
 {
-    struct station_put p = {.errors = api_path_errors(r)};
-    struct cb_station *s = &p.st.s;
+    struct cb_station *s = &out->s;
+    size_t before = json_array_size(errors);
     int kind = -1;
     bool resilient_given = false;
     const struct api_field fields[] = {
@@ -68,7 +69,7 @@ void api_station_put(struct api_request *r)
         {.name = "cos",
          .type = API_F_STRING,
          .required = true,
-         .dest = p.st.cos,
+         .dest = out->cos,
          .min = 1,
          .max = 32,
          .check = api_valid_cos_id,
@@ -89,16 +90,25 @@ void api_station_put(struct api_request *r)
         {.name = "state", .type = API_F_IGNORED},
         {.name = "softkey", .type = API_F_IGNORED},
     };
-    api_parse_fields(r->json, fields, sizeof fields / sizeof fields[0], p.errors, "");
+    api_parse_fields(body, fields, sizeof fields / sizeof fields[0], errors, "");
     /* cppcheck-suppress knownConditionTrueFalse ; set through fields[] */
     if (kind >= 0 && kind != CB_KIND_CONSOLE && s->console_group[0])
-        api_field_error(p.errors, "console_group", "only consoles belong to a console group");
+        api_field_error(errors, "console_group", "only consoles belong to a console group");
+    if (kind >= 0)
+        s->kind = (enum cb_station_kind)kind;
+    return json_array_size(errors) == before;
+}
+
+void api_station_put(struct api_request *r)
+{
+    struct station_put p = {.errors = api_path_errors(r)};
+    struct cb_station *s = &p.st.s;
+    api_parse_station_body(r->json, &p.st, p.errors);
     if (json_array_size(p.errors)) {
         api_reply_validation(r, p.errors);
         return;
     }
     snprintf(s->number, sizeof s->number, "%.32s", r->params[0]);
-    s->kind = (enum cb_station_kind)kind;
     if (!s->prime_line[0])
         snprintf(s->prime_line, sizeof s->prime_line, "%s", s->number);
     enum db_status st = db_tx_run(r->app->pool, station_put_tx, &p);

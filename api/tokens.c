@@ -1,5 +1,6 @@
 /* POST /v1/tokens: mints a scoped token; only its SHA-256 is stored. */
 #include "api/auth.h"
+#include "api/bodies.h"
 #include "api/handlers.h"
 #include "api/validate.h"
 #include "db/tokens.h"
@@ -20,21 +21,27 @@ static enum db_status mint_tx(struct db_conn *c, void *ctx)
     return db_token_insert(c, m->hash_hex, m->scopes, m->id, m->created_at);
 }
 
-void api_tokens_post(struct api_request *r)
+bool api_parse_token_body(json_t *body, json_t **scopes, json_t *errors)
 {
-    json_t *scopes = NULL;
+    *scopes = NULL;
     const struct api_field fields[] = {
         {.name = "scopes",
          .type = API_F_STRING_ARRAY,
          .required = true,
-         .dest = &scopes,
+         .dest = scopes,
          .min = 1,
          .max = API_MAX_STATION_SCOPES,
          .check = api_scope_valid,
          .expect = "\"admin\", \"operator\" or \"station:<number>\""},
     };
+    return api_parse_fields(body, fields, 1, errors, "");
+}
+
+void api_tokens_post(struct api_request *r)
+{
+    json_t *scopes = NULL;
     json_t *errors = json_array();
-    if (!api_parse_fields(r->json, fields, 1, errors, "")) {
+    if (!api_parse_token_body(r->json, &scopes, errors)) {
         api_reply_validation(r, errors);
         return;
     }

@@ -4,9 +4,11 @@
 # usage: deploy/install-deps.sh        (as root, or as a user with sudo)
 set -euo pipefail
 
+# clang, libclang-rt-dev (libFuzzer and the sanitizer runtimes) and llvm (llvm-symbolizer, for
+# readable stack traces) build and run the fuzz targets of tests/fuzz.
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev
   libcurl4-openssl-dev libcmocka-dev postgresql python3-pytest python3-yaml python3-jsonschema
-  nodejs npm clang-format cppcheck openssl)
+  nodejs npm clang-format cppcheck openssl clang libclang-rt-dev llvm)
 
 installed() {
   case "$1" in

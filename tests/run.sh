@@ -2,11 +2,13 @@
 # shellcheck disable=SC2317  # functions run through run_step / traps
 # The whole check, as CI runs it (bash .ci/run): installs what is missing, starts a private
 # PostgreSQL in a temporary directory, builds twice (build/: normal, build-asan/: ASan+UBSan),
-# runs ctest (unit + end-to-end) in both, then tests/lint-openapi.sh when present.
+# runs ctest (unit + end-to-end) in both, the fuzz regression (tests/fuzz/run.sh: build-fuzz/
+# with clang, each libFuzzer target on its seed corpus plus FUZZ_SECONDS of new inputs), then
+# tests/lint-openapi.sh when present.
 # Everything it started is stopped on exit, failure or Ctrl-C. Exit status 0 only when every
 # step passed; the last line is "N passed, M failed" over the steps.
 # Environment: CTEST_JOBS (default 4: e2e tests mostly wait on timers and I/O) = tests run at once; CTEST_ARGS = extra ctest arguments
-# (e.g. "-L unit" or "-R foundation").
+# (e.g. "-L unit" or "-R foundation"); FUZZ_SECONDS (default 20) = new inputs per fuzz target.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -103,6 +105,9 @@ if [ $built_asan -eq 1 ]; then
 else
   skip_step "ctest with sanitizers (build-asan/)" "build failed"
 fi
+
+run_step "fuzz regression (build-fuzz/)" bash "$root/tests/fuzz/run.sh" \
+  --seconds "${FUZZ_SECONDS:-20}"
 
 if [ -f "$root/tests/lint-openapi.sh" ]; then
   run_step "OpenAPI lint" bash "$root/tests/lint-openapi.sh"

@@ -46,12 +46,30 @@ static void test_cursor_is_opaque_base64url(void **state)
     free(c);
 }
 
+/* Found by tests/fuzz (fuzz_cursor): white space was skipped by the decoder, which then copied
+ * bytes it had not written. */
+static void test_cursor_decode_takes_base64url_only(void **state)
+{
+    (void)state;
+    char position[API_CURSOR_MAX];
+    char *c = api_cursor_encode("n:42");
+    assert_true(api_cursor_decode(c, position));
+    assert_string_equal(position, "n:42");
+    free(c);
+    assert_false(api_cursor_decode("    bjo0Mg", position));
+    assert_false(api_cursor_decode("bjo0Mg    ", position));
+    assert_false(api_cursor_decode("bjo0Mg==", position));
+    assert_false(api_cursor_decode("bjo0M+/A", position));
+    assert_false(api_cursor_decode("        ", position));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_is_sha256),
         cmocka_unit_test(test_scopes),
         cmocka_unit_test(test_cursor_is_opaque_base64url),
+        cmocka_unit_test(test_cursor_decode_takes_base64url_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
