@@ -2,6 +2,7 @@
 #include "service/log.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -112,6 +113,19 @@ void db_pool_free(struct db_pool *p)
     free(p);
 }
 
+/* Whether the server has spoken on an idle pooled connection. Between transactions it has
+ * nothing to say but goodbye before it closes the connection (a restart of PostgreSQL,
+ * pg_terminate_backend, an idle timeout): such a connection is dead, though libpq cannot know
+ * before it is used. */
+static bool closed_by_server(PGconn *pg)
+{
+    int fd = PQsocket(pg);
+    if (fd < 0)
+        return true;
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    return poll(&pfd, 1, 0) > 0;
+}
+
 struct db_conn *db_pool_acquire(struct db_pool *p, int timeout_ms, enum db_status *why)
 {
     struct timespec until;
@@ -143,6 +157,14 @@ struct db_conn *db_pool_acquire(struct db_pool *p, int timeout_ms, enum db_statu
     c->in_use = true;
     p->in_use++;
     pthread_mutex_unlock(&p->lock);
+    /* A connection the server closed while it sat in the pool is opened afresh, instead of
+     * failing the request it is given to with a 503 (each pooled connection once, after a
+     * restart of the database: for many seconds when requests are few). */
+    if (c->pg && PQstatus(c->pg) == CONNECTION_OK && closed_by_server(c->pg)) {
+        cb_logf(CB_LOG_INFO, "pooled database connection closed by the server: reconnecting");
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
     if (!db_conn_ensure(c, p->url)) {
         db_pool_release(p, c);
         *why = DB_UNAVAILABLE;

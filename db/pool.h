@@ -1,5 +1,6 @@
 /* A fixed pool of libpq connections with statements prepared once per connection.
- * A broken connection is reconnected on its next use; callers see DB_UNAVAILABLE meanwhile. */
+ * A broken connection is reconnected on its next use; callers see DB_UNAVAILABLE meanwhile. One
+ * the server closed while it sat idle in the pool is reconnected before it is handed out. */
 #ifndef DB_POOL_H
 #define DB_POOL_H
 

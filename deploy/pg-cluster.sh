@@ -2,7 +2,9 @@
 # A private PostgreSQL cluster under one directory, for the quickstart and the tests.
 #
 # usage: deploy/pg-cluster.sh start  DIR [PORT]   create if needed, start, print the URL on stdout
-#        deploy/pg-cluster.sh stop   DIR          stop it (fast shutdown) if it runs
+#        deploy/pg-cluster.sh stop   DIR [MODE]   stop it if it runs: MODE fast (the default:
+#                                                 clients cut off, a checkpoint) or immediate
+#                                                 (no checkpoint: crash recovery at the next start)
 #        deploy/pg-cluster.sh status DIR          exit 0 when it runs
 #        deploy/pg-cluster.sh url    DIR          print the URL of the last start
 #
@@ -16,8 +18,8 @@
 # durability (fsync and friends) for throwaway test clusters.
 set -euo pipefail
 
-cmd=${1:?usage: pg-cluster.sh start|stop|status|url DIR [PORT]}
-dir=${2:?usage: pg-cluster.sh start|stop|status|url DIR [PORT]}
+cmd=${1:?usage: pg-cluster.sh start|stop|status|url DIR [PORT|MODE]}
+dir=${2:?usage: pg-cluster.sh start|stop|status|url DIR [PORT|MODE]}
 
 # An absolute DIR, then work from / (the postgres user may not be allowed into the caller's cwd).
 case "$dir" in /*) ;; *) dir=$PWD/$dir ;; esac
@@ -101,8 +103,14 @@ case "$cmd" in
     exit 1
     ;;
   stop)
+    mode=${3:-fast}
+    case "$mode" in fast | immediate) ;; *)
+      echo "pg-cluster: unknown stop mode $mode (fast or immediate)" >&2
+      exit 2
+      ;;
+    esac
     if running; then
-      as_pg "$pgbin/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null
+      as_pg "$pgbin/pg_ctl" -D "$dir/data" -m "$mode" -w -t 60 stop >/dev/null
     fi
     ;;
   status)

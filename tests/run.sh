@@ -2,13 +2,15 @@
 # shellcheck disable=SC2317  # functions run through run_step / traps
 # The whole check, as CI runs it (bash .ci/run): installs what is missing, starts a private
 # PostgreSQL in a temporary directory, builds twice (build/: normal, build-asan/: ASan+UBSan),
-# runs ctest (unit + end-to-end) in both, the fuzz regression (tests/fuzz/run.sh: build-fuzz/
-# with clang, each libFuzzer target on its seed corpus plus FUZZ_SECONDS of new inputs), then
+# runs ctest (unit + end-to-end) in both, the short fault soaks (tests/soak/run.sh --short)
+# against build/, the fuzz regression (tests/fuzz/run.sh: build-fuzz/ with clang, each
+# libFuzzer target on its seed corpus plus FUZZ_SECONDS of new inputs), then
 # tests/lint-openapi.sh when present.
 # Everything it started is stopped on exit, failure or Ctrl-C. Exit status 0 only when every
 # step passed; the last line is "N passed, M failed" over the steps.
 # Environment: CTEST_JOBS (default 4: e2e tests mostly wait on timers and I/O) = tests run at once; CTEST_ARGS = extra ctest arguments
-# (e.g. "-L unit" or "-R foundation"); FUZZ_SECONDS (default 20) = new inputs per fuzz target.
+# (e.g. "-L unit" or "-R foundation"); SOAK=0 leaves the fault soaks out; FUZZ_SECONDS (default
+# 20) = new inputs per fuzz target.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -97,6 +99,17 @@ if [ $built -eq 1 ]; then
   run_step "ctest (build/)" ctest_in build
 else
   skip_step "ctest (build/)" "build failed"
+fi
+
+# The fault soaks, short version (tests/soak/README.md): kill -9 under load, PostgreSQL restarts,
+# the PBX away, a leader killed beside a standby; nothing acknowledged lost, nothing twice.
+if [ "${SOAK:-1}" = 0 ]; then
+  echo "==> fault soaks skipped (SOAK=0)" >&2
+elif [ $built -eq 1 ]; then
+  run_step "fault soaks, short (tests/soak)" env CALLBACKD_BIN="$root/build/callbackd" \
+    bash "$root/tests/soak/run.sh" --short
+else
+  skip_step "fault soaks, short (tests/soak)" "build failed"
 fi
 
 if [ $built_asan -eq 1 ]; then

@@ -30,6 +30,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -150,9 +151,10 @@ class PgCluster:
         self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
         return self.url
 
-    def stop(self):
-        """Fast shutdown: connected clients are cut off."""
-        self._script("stop", str(self.dir))
+    def stop(self, mode="fast"):
+        """Shuts the cluster down: "fast" (connected clients are cut off, then a checkpoint) or
+        "immediate" (no checkpoint: the next start runs crash recovery)."""
+        self._script("stop", str(self.dir), mode)
 
     def restart(self, down_s=0.0):
         """Stops the cluster, waits `down_s` seconds, starts it again on the same port."""
@@ -449,15 +451,28 @@ def verify(secret, headers, body, max_skew=300):
     return hmac.compare_digest(want, sig)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that goes away mid-request (callbackd killed, or the PBX taken down) is no
+    error worth a traceback."""
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakePBX:
-    """The PBX's command endpoint. `mode` is "ok" (200), "fail" (500) or "hang" (no answer
-    until `release()` or `hang_s` seconds). Every request is recorded in `requests` (with
-    whether its signature was valid); valid ones that were acknowledged also in `commands`.
+    """The PBX's command endpoint. `mode` is "ok" (200), "fail" (500), "hang" (no answer
+    until `release()` or `hang_s` seconds) or "down" (the listening socket and every open
+    connection closed: connections are refused until another mode is set, which listens again on
+    the same port; pass `port=private_port()` so that no outgoing connection takes it meanwhile).
+    Every request is recorded in `requests` (with whether its signature was valid, and `acked`
+    once a 200 was written); valid ones that were acknowledged also in `commands`.
     The body of each validly signed request is checked against the `pbxCommand` webhook of
     openapi.yaml; a mismatch is recorded (openapi_contract.VIOLATIONS, `contract_errors`) and
     fails the test that is running, while the PBX answers as its mode says."""
 
-    def __init__(self, secret=SECRET, hang_s=30.0):
+    def __init__(self, secret=SECRET, hang_s=30.0, port=0):
         self.secret = secret
         self.mode = "ok"
         self.hang_s = hang_s
@@ -466,6 +481,7 @@ class FakePBX:
         self.contract_errors = []
         self.lock = threading.Lock()
         self._released = threading.Event()
+        self._conns = set()  # open connections, closed when the PBX goes down
         pbx = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -474,17 +490,42 @@ class FakePBX:
             def log_message(self, *a):
                 pass
 
+            def setup(self):
+                super().setup()
+                with pbx.lock:
+                    pbx._conns.add(self.connection)
+
+            def finish(self):
+                with pbx.lock:
+                    pbx._conns.discard(self.connection)
+                super().finish()
+
             def do_POST(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n)
                 pbx._handle(self, body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._handler = Handler
+        self._listen(port)
+
+    def _listen(self, port):
+        self.server = _QuietServer(("127.0.0.1", port), self._handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/commands"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def _close_listener_and_connections(self):
+        self.server.shutdown()
+        self.server.server_close()
+        with self.lock:
+            conns = list(self._conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def _handle(self, h, body):
         good = verify(self.secret, h.headers, body)
@@ -492,11 +533,11 @@ class FakePBX:
             doc = json.loads(body)
         except ValueError:
             doc = None
+        mode = self.mode
         rec = {"path": h.path, "headers": dict(h.headers), "body": body, "doc": doc,
-               "signed": good, "mode": self.mode, "at": time.time()}
+               "signed": good, "mode": mode, "at": time.time()}
         with self.lock:
             self.requests.append(rec)
-        mode = self.mode
         if not good:
             return self._answer(h, 401, b'{"error":"bad signature"}')
         try:
@@ -504,6 +545,8 @@ class FakePBX:
         except openapi_contract.ContractError as e:
             with self.lock:
                 self.contract_errors.append(str(e))
+        if mode == "down":  # a request read as the PBX went down: no answer
+            return None
         if mode == "hang":
             self._released.wait(self.hang_s)
             return self._answer(h, 503, b"{}")
@@ -511,26 +554,34 @@ class FakePBX:
             return self._answer(h, 500, b'{"error":"told to fail"}')
         with self.lock:
             self.commands.append(doc)
-        return self._answer(h, 200, b"{}")
+        if self._answer(h, 200, b"{}"):
+            rec["acked"] = True
 
     @staticmethod
     def _answer(h, status, payload):
+        """Writes the answer; False when the client was gone."""
         try:
             h.send_response(status)
             h.send_header("Content-Type", "application/json")
             h.send_header("Content-Length", str(len(payload)))
             h.end_headers()
             h.wfile.write(payload)
+            h.wfile.flush()
+            return True
         except OSError:
-            pass  # the client gave up (hang mode)
+            return False  # the client gave up (hang mode)
 
     def set_mode(self, mode):
-        assert mode in ("ok", "fail", "hang")
+        assert mode in ("ok", "fail", "hang", "down")
         if mode == "hang":
             self._released.clear()
         else:
             self._released.set()
-        self.mode = mode
+        before, self.mode = self.mode, mode  # first: a request read meanwhile sees the new mode
+        if mode == "down" and before != "down":
+            self._close_listener_and_connections()
+        elif before == "down" and mode != "down":
+            self._listen(self.port)
 
     def release(self):
         self._released.set()
@@ -554,8 +605,9 @@ class FakePBX:
 
     def close(self):
         self._released.set()
-        self.server.shutdown()
-        self.server.server_close()
+        if self.mode != "down":
+            self.server.shutdown()
+            self.server.server_close()
 
 
 def run_binary(args, env, bin=None, timeout=30.0):

@@ -2,6 +2,7 @@
 the outage (quickly, not a hang), /readyz 503 then 200, recovery without a restart of callbackd.
 Uses a cluster of its own (private_pg): other test files may share the session cluster."""
 
+import threading
 import time
 
 from harness import wait_for
@@ -57,3 +58,29 @@ def test_second_outage_recovers_too(private_pg, start_service):
     private_pg.restart()
     wait_for(lambda: svc.call("GET", "/v1/stations")[0] == 200, 15, msg="recovery after a bounce")
     svc.ok("PUT", "/v1/classes-of-service/after", {"callbacks_allowed": True})
+
+
+def test_pool_idle_through_a_restart_serves_at_once(private_pg, start_service):
+    """Pooled connections the database closed while nobody used them (a restart during a quiet
+    spell) are reopened before use: the first requests after the return succeed, instead of one
+    503 per pooled connection, which with few requests stretched over many seconds."""
+    url = private_pg.db_url(private_pg.create_db())
+    svc = start_service(url)
+    svc.ok("PUT", "/v1/classes-of-service/gold", {"callbacks_allowed": True})
+
+    def busy():
+        for _ in range(15):
+            svc.ok("GET", "/v1/classes-of-service/gold")
+
+    for mode in ("fast", "immediate"):
+        # Several connections open in the pool: concurrent requests.
+        threads = [threading.Thread(target=busy) for _ in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        private_pg.stop(mode)
+        private_pg.start()
+        statuses = [svc.call("GET", "/v1/classes-of-service/gold")[0] for _ in range(20)]
+        assert statuses == [200] * 20, (mode, statuses)
+        svc.ok("PUT", f"/v1/classes-of-service/after-{mode}", {"callbacks_allowed": True})
