@@ -5,13 +5,14 @@
  *     forms (the station's and the operator's callback lists). A cursor is base64url text of a
  *     position (api/lists.h): what decodes must be written in that alphabet only;
  *   - a position: api_cursor_encode() then api_cursor_decode() must give it back;
- *   - a ?created_after= / ?created_before=: api_time_parse();
+ *   - a ?created_after= / ?created_before=: cb_rfc3339_parse();
  *   - a ?state= (and the other wire names of the core, read back from rows): each
  *     cb_*_parse() that knows the name must name it back the same. */
 #include "api/callback_json.h"
 #include "api/callbacks_common.h"
 #include "api/lists.h"
 #include "service/core/core.h"
+#include "service/rfc3339.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -52,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(cursor);
     }
     int64_t ms;
-    api_time_parse(in, &ms);
+    cb_rfc3339_parse(in, &ms);
     int v;
     if ((v = cb_state_parse(in)) >= 0 && strcmp(cb_state_name((enum cb_state)v), in) != 0)
         fail("a state name does not name itself", in);
