@@ -109,7 +109,7 @@ static int lookup_db(struct cb_app *app, const unsigned char hash[32], struct ap
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 + 2 * i, 3, "%02x", hash[i]);
     enum db_status st;
-    struct db_conn *c = db_pool_acquire(app->pool, 5000, &st);
+    struct db_conn *c = db_pool_acquire(app->pool, &st);
     if (!c)
         return -1;
     const char *params[] = {hex};
@@ -131,18 +131,18 @@ static int lookup_db(struct cb_app *app, const unsigned char hash[32], struct ap
     return found;
 }
 
-bool api_authenticate(struct api_request *r, enum api_error *err)
+enum api_auth api_authenticate(struct api_request *r, bool may_wait, enum api_error *err)
 {
     const char *h;
     int given = api_header(r, "Authorization", &h);
     *err = API_UNAUTHORIZED;
     if (given != 1 || strncasecmp(h, "Bearer ", 7) != 0) /* two credentials are none */
-        return false;
+        return API_AUTH_REFUSED;
     const char *token = h + 7;
     while (*token == ' ')
         token++;
     if (!*token || strlen(token) > 512)
-        return false;
+        return API_AUTH_REFUSED;
     unsigned char hash[32], admin[32];
     api_token_hash(token, hash);
     api_token_hash(r->app->cfg->admin_token, admin);
@@ -150,17 +150,21 @@ bool api_authenticate(struct api_request *r, enum api_error *err)
     if (CRYPTO_memcmp(hash, admin, 32) == 0) {
         r->who.authenticated = r->who.admin = true;
         snprintf(r->who.token_id, sizeof r->who.token_id, "admin");
-        return true;
+        return API_AUTH_KNOWN;
     }
     if (cache_find(r->app->tokens, hash, &r->who))
-        return true;
+        return API_AUTH_KNOWN;
+    if (!may_wait)
+        return API_AUTH_LOOKUP;
+    /* Bounded like every API use of the database: the pool's wait, connect_timeout, the answer
+     * timeout, and at once during an outage (db/pool.h). */
     int found = lookup_db(r->app, hash, &r->who);
     if (found < 0)
         *err = API_SERVICE_UNAVAILABLE;
     if (found != 1)
-        return false;
+        return API_AUTH_REFUSED;
     cache_put(r->app->tokens, hash, &r->who);
-    return true;
+    return API_AUTH_KNOWN;
 }
 
 bool api_may_act_for(const struct api_request *r, const char *number)

@@ -10,9 +10,19 @@ struct api_token_cache;
 struct api_token_cache *api_token_cache_new(void);
 void api_token_cache_free(struct api_token_cache *c);
 
-/* Reads the Authorization header into r->who. Returns true when a known token was given;
- * false with `*err` = API_UNAUTHORIZED or API_SERVICE_UNAVAILABLE otherwise. */
-bool api_authenticate(struct api_request *r, enum api_error *err);
+/* What api_authenticate found. */
+enum api_auth {
+    API_AUTH_KNOWN,   /* a known token: r->who is its principal */
+    API_AUTH_REFUSED, /* `*err`: API_UNAUTHORIZED, or API_SERVICE_UNAVAILABLE when the database
+                         did not answer within its bounds (db/pool.h) */
+    API_AUTH_LOOKUP,  /* only when the caller may not wait: the token is neither the bootstrap
+                         one nor cached, and only the database knows it */
+};
+
+/* Reads the Authorization header into r->who. A token neither the bootstrap one nor cached is
+ * looked up in the database when `may_wait` (a request thread, api/runner.c); an HTTP thread,
+ * which never waits on the database, gets API_AUTH_LOOKUP instead. */
+enum api_auth api_authenticate(struct api_request *r, bool may_wait, enum api_error *err);
 /* Whether the principal has one of the route's scopes. */
 bool api_authorized(const struct api_request *r, unsigned scopes);
 /* Whether the principal may act for station `number` (admin, or station:<number>). */

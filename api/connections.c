@@ -5,11 +5,13 @@
  * likes, and a thousand such clients hold every slot. Here each connection also has a deadline
  * for its request: it runs from the moment the connection opens (or its previous answer was
  * sent) until the request's headers and body are all in, and CALLBACKD_REQUEST_TIMEOUT_S bounds
- * it whatever the pace of the bytes. A watchdog thread shuts down the socket of a connection
- * past its deadline; libmicrohttpd then reads the end of the stream and closes the connection
- * the usual way, in its own thread. The registry of open connections (fed by
- * MHD_OPTION_NOTIFY_CONNECTION) is what the watchdog walks; its lock also keeps a socket from
- * being closed, and its number reused, while the watchdog shuts it down. */
+ * it whatever the pace of the bytes. It counts the client's time only: it stops while the
+ * server works (a token looked up before the body is read, a request served on a request
+ * thread, its connection suspended), whatever the database takes. A watchdog thread shuts down
+ * the socket of a connection past its deadline; libmicrohttpd then reads the end of the stream
+ * and closes the connection the usual way, in its own thread. The registry of open connections
+ * (fed by MHD_OPTION_NOTIFY_CONNECTION) is what the watchdog walks; its lock also keeps a
+ * socket from being closed, and its number reused, while the watchdog shuts it down. */
 #include "api/connections.h"
 #include "service/log.h"
 #include "service/metrics.h"
@@ -35,6 +37,7 @@ struct api_conn {
      * under way), DEADLINE_CUT once closed. Written by the connection's thread, and by the
      * watchdog only from a running deadline to DEADLINE_CUT. */
     atomic_llong deadline_ms;
+    long long left_ms; /* what was left of a stopped deadline; the connection's thread's */
 };
 
 struct api_conns {
@@ -192,7 +195,7 @@ static struct api_conn *conn_of(struct MHD_Connection *conn)
     return ci ? ci->socket_context : NULL;
 }
 
-bool api_conns_request_arrived(struct MHD_Connection *conn)
+bool api_conns_deadline_stop(struct MHD_Connection *conn)
 {
     struct api_conn *c = conn_of(conn);
     if (!c)
@@ -200,9 +203,24 @@ bool api_conns_request_arrived(struct MHD_Connection *conn)
     long long d = atomic_load(&c->deadline_ms);
     if (d == DEADLINE_CUT)
         return false;
+    if (d == 0)
+        return true; /* stopped already */
     /* The watchdog only moves a running deadline to DEADLINE_CUT: if it did so in between,
      * the exchange fails and the connection is being closed. */
-    return d == 0 || atomic_compare_exchange_strong(&c->deadline_ms, &d, 0);
+    if (!atomic_compare_exchange_strong(&c->deadline_ms, &d, 0))
+        return false;
+    c->left_ms = d - now_ms();
+    return true;
+}
+
+void api_conns_deadline_resume(struct MHD_Connection *conn)
+{
+    struct api_conn *c = conn_of(conn);
+    long long stopped = 0;
+    /* Past due already (the watchdog had not come round to it): cut at its next round. */
+    long long left = c && c->left_ms > 0 ? c->left_ms : 1;
+    if (c)
+        atomic_compare_exchange_strong(&c->deadline_ms, &stopped, now_ms() + left);
 }
 
 void api_conns_request_done(struct api_conns *cs, struct MHD_Connection *conn)

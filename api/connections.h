@@ -20,9 +20,14 @@ void api_conns_free(struct api_conns *cs);
  * connection as it opens, with its deadline running, and forgets it when it closes. */
 void api_conns_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
                       enum MHD_ConnectionNotificationCode code);
-/* The request on `conn` has arrived whole: stops its deadline. False when the watchdog has
+/* Stops the deadline of the request on `conn`, keeping what is left of it: the request has
+ * arrived whole, or the server takes a turn before reading its body (a token looked up on a
+ * request thread). The server's own time is never the client's. False when the watchdog has
  * already closed the connection (the request must not run). */
-bool api_conns_request_arrived(struct MHD_Connection *conn);
+bool api_conns_deadline_stop(struct MHD_Connection *conn);
+/* The server's turn is over and the body is still to come: the deadline stopped by
+ * api_conns_deadline_stop runs again, with what was left of it. */
+void api_conns_deadline_resume(struct MHD_Connection *conn);
 /* The answer on `conn` is done: the deadline of the next request on it starts now. */
 void api_conns_request_done(struct api_conns *cs, struct MHD_Connection *conn);
 /* Makes room in RLIMIT_NOFILE for `connections` client connections besides `other_fds`

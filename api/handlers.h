@@ -11,6 +11,10 @@ struct db_conn *api_conn(struct api_request *r);
 void api_conn_release(struct api_request *r, struct db_conn *c);
 
 /* api/health.c */
+struct api_route;
+/* Whether the route answers from memory, on the HTTP thread (never waiting on the database);
+ * every other route runs on a request thread (api/runner.c). */
+bool api_answers_from_memory(const struct api_route *route);
 void api_healthz(struct api_request *r);
 void api_readyz(struct api_request *r);
 void api_metrics(struct api_request *r);

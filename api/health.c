@@ -1,7 +1,10 @@
+/* Health, readiness and metrics. /healthz and /metrics answer from memory on the HTTP thread
+ * (api_answers_from_memory): whatever the database does, they answer at once (issue 11). */
 #include "api/handlers.h"
 #include "api/router.h"
-#include "db/callbacks.h"
 #include "db/migrate.h"
+#include "db/outage.h"
+#include "service/gauges.h"
 #include "service/metrics.h"
 
 #include <stdio.h>
@@ -11,7 +14,7 @@
 struct db_conn *api_conn(struct api_request *r)
 {
     enum db_status why;
-    struct db_conn *c = db_pool_acquire(r->app->pool, 5000, &why);
+    struct db_conn *c = db_pool_acquire(r->app->pool, &why);
     if (!c)
         api_reply_db_error(r, why);
     return c;
@@ -22,6 +25,11 @@ void api_conn_release(struct api_request *r, struct db_conn *c)
     db_pool_release(r->app->pool, c);
 }
 
+bool api_answers_from_memory(const struct api_route *route)
+{
+    return route->handler == api_healthz || route->handler == api_metrics;
+}
+
 void api_healthz(struct api_request *r)
 {
     api_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
@@ -30,7 +38,7 @@ void api_healthz(struct api_request *r)
 void api_readyz(struct api_request *r)
 {
     enum db_status why;
-    struct db_conn *c = db_pool_acquire(r->app->pool, 2000, &why);
+    struct db_conn *c = db_pool_acquire(r->app->pool, &why);
     if (!c) {
         api_reply_problem(r, API_SERVICE_UNAVAILABLE, "the database is unreachable");
         return;
@@ -46,8 +54,10 @@ void api_readyz(struct api_request *r)
         api_reply_json(r, 200, json_pack("{s:s, s:i}", "status", "ready", "schema", version));
 }
 
-/* Renders the HTTP part of /metrics; the PBX loop adds its own (service/metrics_render.c). */
+/* Render the HTTP part of /metrics; the PBX loop and the database counts add their own
+ * (service/metrics_render.c). */
 void cb_metrics_render_pbx(struct cb_text *t, struct cb_app *app);
+void cb_metrics_render_counts(struct cb_text *t, struct cb_app *app);
 
 void api_metrics(struct api_request *r)
 {
@@ -91,18 +101,16 @@ void api_metrics(struct api_request *r)
                    "callbackd_http_connections_closed_total{reason=\"body_too_large\"} %llu\n",
                    (long long)atomic_load(&m->http_connections),
                    atomic_load(&m->http_request_timeouts), atomic_load(&m->http_bodies_cut));
-    long long by_state[8];
-    struct db_conn *c = db_pool_acquire(r->app->pool, 1000, &(enum db_status){DB_OK});
-    if (c && db_callbacks_active_by_state(c, by_state) == DB_OK) {
-        cb_text_printf(&t, "# HELP callbackd_callbacks Active callbacks by state.\n"
-                           "# TYPE callbackd_callbacks gauge\n");
-        for (int s = CB_STATE_PENDING; s <= CB_STATE_MESSAGE_LEFT; s++)
-            cb_text_printf(&t, "callbackd_callbacks{state=\"%s\"} %lld\n",
-                           cb_state_name((enum cb_state)s), by_state[s]);
-    }
-    if (c)
-        db_pool_release(r->app->pool, c);
+    cb_text_printf(&t,
+                   "# HELP callbackd_db_reachable 0 while this process finds the database away.\n"
+                   "# TYPE callbackd_db_reachable gauge\n"
+                   "callbackd_db_reachable %d\n",
+                   db_outage_ongoing() ? 0 : 1);
+    /* The PBX loop's counters are read before the database count begins: an event counted as
+     * applied here has its commands in the count shown (when that count is this scrape's). */
     cb_metrics_render_pbx(&t, r->app);
+    cb_gauges_refresh(r->app->gauges); /* asked for, waited on briefly */
+    cb_metrics_render_counts(&t, r->app);
     if (!t.s) {
         api_reply_problem(r, API_INTERNAL_ERROR, "out of memory");
         return;

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -53,6 +54,7 @@ struct api_request {
     bool body_too_large;      /* over body_limit: what arrives is dropped, then 413 */
     bool headers_seen;        /* the request line and headers are in (api/server.c) */
     bool admitted;            /* routed and authenticated (before the body when there is one) */
+    bool arrived;             /* headers and body are in: the request's deadline is stopped */
     bool in_flight;           /* counted in the server's requests in flight */
     size_t uri_len, uri_args; /* of a URI over the limits (uri_len 0: within them) */
     json_t *json;             /* the parsed body of a JSON request; owned */
@@ -62,6 +64,13 @@ struct api_request {
     bool replied;
     int n_headers;
     char headers[API_MAX_HEADERS][2][256];
+    struct MHD_Response *response; /* the answer, until the HTTP thread queues it */
+    /* On a request thread (api/runner.c) while the connection is suspended: its admission at
+     * headers (a token only the database knows), or the request once arrived whole. */
+    bool submitted;
+    atomic_bool served;
+    uint64_t queued_ns;
+    struct api_request *next_queued;
 };
 
 /* Answers with `body` as JSON (the reference is stolen; NULL answers with no body). */

@@ -1,8 +1,8 @@
 /* The outside text of a request: the path parameter, checked before any handler runs, and the
  * query, checked as a handler reads it (the one way to read it), so that what a client sends
  * is answered 404 or 422, never a database error.
- * The server leaves %00 escaped (api/server.c), so no text here holds a NUL; headers are read
- * with api_header() and checked where they are used. */
+ * %00 stays escaped (api_unescape), so no text here holds a NUL; headers are read with
+ * api_header() and checked where they are used. */
 #include "api/inputs.h"
 #include "api/router.h"
 #include "api/validate.h"
@@ -128,4 +128,28 @@ int api_query_all(struct api_request *r, const char *name, const char **out, int
     if (n > max)
         api_field_error(errors, name, "may be given at most %d times", max);
     return n < 0 ? 0 : n > max ? max : n;
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+size_t api_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls, (void)conn;
+    char *out = s;
+    for (const char *in = s; *in;) {
+        int hi = in[0] == '%' ? hex_digit(in[1]) : -1, lo = hi >= 0 ? hex_digit(in[2]) : -1;
+        if (lo >= 0 && (hi | lo) != 0) {
+            *out++ = (char)(hi * 16 + lo);
+            in += 3;
+        } else
+            *out++ = *in++;
+    }
+    *out = '\0';
+    return (size_t)(out - s);
 }

@@ -22,4 +22,9 @@ const char *api_query(struct api_request *r, const char *name, json_t *errors);
 int api_query_all(struct api_request *r, const char *name, const char **out, int max,
                   json_t *errors);
 
+/* libmicrohttpd's unescape callback (MHD_OPTION_UNESCAPE_CALLBACK): unescapes %HH in the path
+ * and the query as libmicrohttpd would, except %00, which stays as it is: a NUL would cut the
+ * text short, and "/v1/stations/2001%00/callbacks" is not station 2001. */
+size_t api_unescape(void *cls, struct MHD_Connection *conn, char *s);
+
 #endif

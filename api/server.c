@@ -1,13 +1,29 @@
+/* The HTTP server: libmicrohttpd's daemon and the life of a request on it (issue 11).
+ *
+ * A request goes through an HTTP thread (libmicrohttpd's, one per connection at a time) and,
+ * when it may wait on the database, a request thread (api/runner.c):
+ *  1. Its URI line is in: a URI over the limits loses its query (on_uri, api/request_limits.c).
+ *  2. Its headers are in (headers_in): 414 or 431 at once; when a body follows, its route and
+ *     token are checked before the body is read (401, 403, 404, 405 at once). A token that only
+ *     the database knows is looked up on a request thread meanwhile, the connection suspended
+ *     and its deadline stopped (the server's time is not the client's); it resumes with 401,
+ *     403 or 503 at once, or reads the body with what was left of its deadline.
+ *  3. Its body is in (the final call): the request's deadline stops; what answers from memory
+ *     (/healthz, /metrics, 404, 405, a 413, a refusal on a token from memory) is answered here,
+ *     everything else goes to a request thread, the connection suspended until it is served.
+ *  4. The answer is queued by the connection's own HTTP thread (send_reply); on_completed logs
+ *     and counts the request, frees it and starts the deadline of the next one on the
+ *     connection. */
 #include "api/server.h"
 #include "api/auth.h"
 #include "api/connections.h"
+#include "api/handlers.h"
 #include "api/inputs.h"
 #include "api/request_limits.h"
 #include "api/router.h"
+#include "api/runner.h"
 #include "api/signature.h"
 #include "api/validate.h"
-#include "db/pool.h"
-#include "service/callbacks.h"
 #include "service/config.h"
 #include "service/log.h"
 #include "service/metrics.h"
@@ -41,6 +57,7 @@ struct api_server {
     struct MHD_Daemon *daemon;
     struct cb_app *app;
     struct api_conns *conns;
+    struct api_runner *runner; /* the request threads: what may wait on the database */
     atomic_int in_flight;
     atomic_bool closing; /* SIGTERM: new connections are closed as they arrive */
     char *tls_cert, *tls_key;
@@ -56,7 +73,7 @@ struct api_server {
  * an epoll thread pool it races with the workers' own removal of the listen socket and aborts
  * the process ("Failed to remove listen FD from epoll set"), a known libmicrohttpd defect.
  * The connection caps (CALLBACKD_MAX_CONNECTIONS, CALLBACKD_MAX_CONNECTIONS_PER_IP) are
- * libmicrohttpd's own and apply before this. */
+ * libmicrohttpd's own and apply before this; they count suspended connections too. */
 static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     (void)addr, (void)addrlen;
@@ -71,11 +88,6 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-int64_t api_now_ms(void)
-{
-    return cb_service_now();
-}
-
 static void new_request_id(char out[33])
 {
     unsigned char raw[16];
@@ -86,127 +98,15 @@ static void new_request_id(char out[33])
         snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 
-void api_reply_raw(struct api_request *r, unsigned status, const char *ctype, char *body,
-                   size_t len)
+/* Queues the stored answer, if any; returns what the access handler returns. */
+static enum MHD_Result send_reply(struct api_request *r)
 {
-    if (r->replied) {
-        free(body);
-        return;
-    }
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (!resp) {
-        free(body);
-        return;
-    }
-    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
-    if (ctype)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    for (int i = 0; i < r->n_headers; i++)
-        MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
-    MHD_queue_response(r->conn, status, resp);
-    MHD_destroy_response(resp);
-    r->status = status;
-    r->replied = true;
-}
-
-void api_add_header(struct api_request *r, const char *name, const char *value)
-{
-    if (r->n_headers >= API_MAX_HEADERS)
-        return;
-    snprintf(r->headers[r->n_headers][0], sizeof r->headers[0][0], "%s", name);
-    snprintf(r->headers[r->n_headers][1], sizeof r->headers[0][1], "%s", value);
-    r->n_headers++;
-}
-
-void api_reply_json(struct api_request *r, unsigned status, json_t *body)
-{
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (body && !text) {
-        api_reply_problem(r, API_INTERNAL_ERROR, "out of memory");
-        return;
-    }
-    api_reply_raw(r, status, text ? "application/json" : NULL, text, text ? strlen(text) : 0);
-}
-
-void api_reply_empty(struct api_request *r, unsigned status)
-{
-    api_reply_raw(r, status, NULL, NULL, 0);
-}
-
-static void reply_problem_doc(struct api_request *r, enum api_error e, const char *detail,
-                              json_t *errors)
-{
-    const struct api_problem_kind *k = api_problem_kind(e);
-    char type[96], safe[3 * 512];
-    snprintf(type, sizeof type, "https://callbackd.dev/problems/%s", k->code);
-    /* The detail may quote the path or a header as received: never let it empty the body. */
-    api_printable(detail ? detail : k->title, safe, sizeof safe);
-    json_t *doc = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title", k->title, "status",
-                            (int)k->status, "detail", safe, "code", k->code);
-    if (doc && errors)
-        json_object_set_new(doc, "errors", errors);
-    else
-        json_decref(errors);
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    api_reply_raw(r, k->status, "application/problem+json", text, text ? strlen(text) : 0);
-}
-
-void api_reply_problem(struct api_request *r, enum api_error e, const char *detail, ...)
-{
-    char text[512];
-    if (detail) {
-        va_list ap;
-        va_start(ap, detail);
-        vsnprintf(text, sizeof text, detail, ap);
-        va_end(ap);
-    }
-    reply_problem_doc(r, e, detail ? text : NULL, NULL);
-}
-
-void api_reply_validation(struct api_request *r, json_t *errors)
-{
-    const char *first = NULL;
-    if (json_array_size(errors) > 0)
-        first = json_string_value(json_object_get(json_array_get(errors, 0), "message"));
-    char detail[300];
-    snprintf(detail, sizeof detail, "%s%s", first ? first : "the request is not valid",
-             json_array_size(errors) > 1 ? " (and more: see errors)" : "");
-    reply_problem_doc(r, API_VALIDATION_FAILED, detail, errors);
-}
-
-void api_reply_db_error(struct api_request *r, int db_status)
-{
-    if (db_status == DB_UNAVAILABLE)
-        api_reply_problem(r, API_SERVICE_UNAVAILABLE, "the database is unreachable; retry later");
-    else
-        api_reply_problem(r, API_INTERNAL_ERROR, "database error (request %s)", r->request_id);
-}
-
-struct header_count {
-    const char *name;
-    const char *first;
-    int n;
-};
-
-static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    const char *value)
-{
-    (void)kind;
-    struct header_count *h = cls;
-    if (key && strcasecmp(key, h->name) == 0 && h->n++ == 0)
-        h->first = value ? value : "";
-    return MHD_YES;
-}
-
-int api_header(struct api_request *r, const char *name, const char **value)
-{
-    struct header_count h = {name, NULL, 0};
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_header, &h);
-    *value = h.first;
-    return h.n;
+    if (!r->response)
+        return MHD_YES;
+    enum MHD_Result ok = MHD_queue_response(r->conn, r->status, r->response);
+    MHD_destroy_response(r->response);
+    r->response = NULL;
+    return ok;
 }
 
 static unsigned method_of(const char *m)
@@ -235,11 +135,9 @@ static bool is_json_type(const char *ctype)
            (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
 }
 
-/* The route and who is calling: what can be refused before the body is read. The PBX webhook's
- * signature covers the body, so it is checked after it. Returns false when answered. */
-static bool admit(struct api_request *r)
+/* Finds the request's route; false (answered 404 or 405) when there is none. */
+static bool route(struct api_request *r)
 {
-    r->admitted = true;
     char allow[128];
     int idx = api_route_match(r, r->path, r->method, allow, sizeof allow);
     if (idx == -1) {
@@ -255,25 +153,45 @@ static bool admit(struct api_request *r)
     r->route = &api_routes[idx];
     r->route_index = idx;
     r->body_limit = r->route->body_limit ? r->route->body_limit : API_BODY_LIMIT;
-    if (r->route->scopes == API_SCOPE_NONE || (r->route->scopes & API_SCOPE_PBX_SIGNED))
-        return true;
-    enum api_error err;
-    if (!api_authenticate(r, &err)) {
-        api_reply_problem(r, err,
-                          err == API_UNAUTHORIZED ? "a valid bearer token is required"
-                                                  : "the database is unreachable");
-        return false;
-    }
-    if (!api_authorized(r, r->route->scopes)) {
-        api_reply_problem(r, API_FORBIDDEN, "this token lacks the scope for %s %s",
-                          api_method_name(r->method), r->route->name);
-        return false;
-    }
     return true;
 }
 
+enum admission {
+    ADMITTED,
+    REFUSED,         /* answered */
+    ADMIT_BY_LOOKUP, /* the token is the database's to know: a request thread looks it up */
+};
+
+/* The route and who is calling: what can be refused before the body is read. The PBX webhook's
+ * signature covers the body, so it is checked after it. On an HTTP thread (`may_wait` false)
+ * nothing waits on the database: a token only it knows is left to a request thread. */
+static enum admission admit(struct api_request *r, bool may_wait)
+{
+    if (!r->route && !route(r))
+        return REFUSED;
+    if (r->route->scopes != API_SCOPE_NONE && !(r->route->scopes & API_SCOPE_PBX_SIGNED)) {
+        enum api_error err;
+        enum api_auth found = api_authenticate(r, may_wait, &err);
+        if (found == API_AUTH_LOOKUP)
+            return ADMIT_BY_LOOKUP;
+        if (found == API_AUTH_REFUSED) {
+            api_reply_problem(r, err,
+                              err == API_UNAUTHORIZED ? "a valid bearer token is required"
+                                                      : "the database is unreachable");
+            return REFUSED;
+        }
+        if (!api_authorized(r, r->route->scopes)) {
+            api_reply_problem(r, API_FORBIDDEN, "this token lacks the scope for %s %s",
+                              api_method_name(r->method), r->route->name);
+            return REFUSED;
+        }
+    }
+    r->admitted = true;
+    return ADMITTED;
+}
+
 /* Everything between admission and the handler: size, signature, media type, JSON. */
-static void dispatch(struct api_request *r)
+static void serve(struct api_request *r)
 {
     if (r->body_too_large) {
         api_reply_problem(r, API_PAYLOAD_TOO_LARGE, "the body is over %zu bytes", r->body_limit);
@@ -321,6 +239,25 @@ static void dispatch(struct api_request *r)
         api_reply_problem(r, API_INTERNAL_ERROR, "no answer from %s", r->route->name);
 }
 
+/* A request thread's turn (api/runner.c): the admission an HTTP thread left to it and, once
+ * the request has arrived whole, the rest. */
+static void serve_on_request_thread(struct api_request *r)
+{
+    if (!r->admitted && admit(r, true) != ADMITTED)
+        return;
+    if (r->arrived)
+        serve(r);
+}
+
+/* Hands the request to a request thread, its connection suspended until it is served. */
+static void submit(struct api_server *srv, struct api_request *r)
+{
+    if (api_runner_submit(srv->runner, r))
+        r->submitted = true;
+    else
+        api_reply_problem(r, API_SERVICE_UNAVAILABLE, "the service is stopping; retry later");
+}
+
 static struct api_request *request_new(struct api_server *srv, struct MHD_Connection *conn)
 {
     struct api_request *r = calloc(1, sizeof *r);
@@ -333,6 +270,16 @@ static struct api_request *request_new(struct api_server *srv, struct MHD_Connec
     r->body_limit = API_BODY_LIMIT;
     new_request_id(r->request_id);
     return r;
+}
+
+/* Frees the request and what it holds, an answer never sent included. */
+static void request_free(struct api_request *r)
+{
+    if (r->response)
+        MHD_destroy_response(r->response);
+    json_decref(r->json);
+    free(r->body);
+    free(r);
 }
 
 /* libmicrohttpd's URI log callback: the request line is in, its URI whole and not yet parsed.
@@ -350,26 +297,25 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
  * connection once the answer is sent. The request's deadline no longer runs. */
 static enum MHD_Result answered_early(struct api_request *r)
 {
-    api_conns_request_arrived(r->conn);
-    return MHD_YES;
+    api_conns_deadline_stop(r->conn);
+    return send_reply(r);
 }
 
-/* The request line and the headers are in: refuses what is over the limits and, when a body
- * follows, everything that can be refused without reading it (issue 11). */
-static enum MHD_Result headers_in(struct api_request *r)
+/* The length a request with a body declares (0 when chunked, or when there is no body). */
+static unsigned long long declared_length(struct api_request *r)
 {
-    if (api_limits_refuse_head(r))
-        return answered_early(r);
     const char *te =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     const char *clen =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    unsigned long long declared = clen && !te ? strtoull(clen, NULL, 10) : 0;
-    if (!te && declared == 0)
-        return MHD_YES; /* no body: all of it is done once the (empty) body is in */
-    /* A body follows: an unknown path, a missing token or scope is refused before it is read. */
-    if (!admit(r))
-        return answered_early(r);
+    return clen && !te ? strtoull(clen, NULL, 10) : 0;
+}
+
+/* Admitted, a body to come: one declared far over its limit is refused unread; otherwise it is
+ * read (and dropped past its limit, for a 413 once it is in). */
+static enum MHD_Result body_next(struct api_request *r)
+{
+    unsigned long long declared = declared_length(r);
     if (declared > r->body_limit) {
         r->body_too_large = true;
         if (declared > r->body_limit + API_BODY_DISCARD) {
@@ -379,6 +325,49 @@ static enum MHD_Result headers_in(struct api_request *r)
         }
     }
     return MHD_YES;
+}
+
+/* The request line and the headers are in: refuses what is over the limits and, when a body
+ * follows, everything that can be refused without reading it (issue 11). */
+static enum MHD_Result headers_in(struct api_server *srv, struct api_request *r)
+{
+    if (api_limits_refuse_head(r))
+        return answered_early(r);
+    const char *te =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (!te && declared_length(r) == 0)
+        return MHD_YES; /* no body: all of it is done once the (empty) body is in */
+    /* A body follows: an unknown path, a missing token or scope is refused before it is read. */
+    switch (admit(r, false)) {
+    case REFUSED:
+        return answered_early(r);
+    case ADMIT_BY_LOOKUP:
+        /* The lookup is the server's time: the deadline waits (a hung database makes a 503,
+         * not a cut connection). Resumed, libmicrohttpd calls again with the headers alone. */
+        if (!api_conns_deadline_stop(r->conn))
+            return MHD_NO;
+        submit(srv, r);
+        return r->submitted ? MHD_YES : answered_early(r);
+    case ADMITTED:
+        break;
+    }
+    return body_next(r);
+}
+
+/* Back on its HTTP thread from a request thread's turn. */
+static enum MHD_Result back_from_request_thread(struct api_request *r)
+{
+    if (!atomic_load(&r->served))
+        return MHD_YES; /* still queued: libmicrohttpd holds the connection */
+    if (r->arrived)
+        return send_reply(r); /* served whole */
+    /* Admitted, or refused, by its token's lookup, before any of its body was read. */
+    r->submitted = false;
+    atomic_store(&r->served, false);
+    if (r->replied)
+        return answered_early(r);
+    api_conns_deadline_resume(r->conn);
+    return body_next(r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -398,22 +387,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->method_text = method;
         r->in_flight = true;
         atomic_fetch_add(&srv->in_flight, 1);
-        return headers_in(r);
+        return headers_in(srv, r);
     }
+    if (r->submitted)
+        return back_from_request_thread(r);
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
         return r->replied || api_limits_take_body(r, upload, n) ? MHD_YES : MHD_NO;
     }
     if (r->replied)
-        return MHD_YES;
-    /* Headers and body are in: the request's deadline stops, unless it has just passed. */
-    if (!api_conns_request_arrived(conn))
+        return send_reply(r);
+    /* Headers and body are in: the request's deadline stops, unless it has just passed. It
+     * stays stopped while a request thread serves the request: the handler's time, and the
+     * database's, are not the client's. */
+    if (!api_conns_deadline_stop(conn))
         return MHD_NO;
-    if (!r->admitted && !admit(r))
-        return MHD_YES;
-    dispatch(r); /* an unsupported method (PATCH...) is 405 with Allow on a known path, else 404 */
-    return MHD_YES;
+    r->arrived = true;
+    /* An unsupported method (PATCH...) is 405 with Allow on a known path, else 404. */
+    if (!r->admitted && admit(r, false) == REFUSED)
+        return send_reply(r);
+    /* What needs no database is answered here; the rest waits on a request thread, never
+     * here. */
+    if (r->admitted && (r->body_too_large || api_answers_from_memory(r->route)))
+        serve(r);
+    else
+        submit(srv, r);
+    return send_reply(r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -427,13 +427,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     *con_cls = NULL;
     if (!r->headers_seen) { /* the connection closed before the headers were in */
-        free(r);
+        request_free(r);
         return;
     }
     double seconds = (double)(now_ns() - r->started_ns) / 1e9;
     if (srv->app->metrics)
         cb_metrics_http(srv->app->metrics, r->route_index, r->status, seconds);
-    enum cb_log_level level = r->status >= 500 ? CB_LOG_WARN : CB_LOG_INFO;
+    /* A 503 is expected while the database is away, and that outage has its own warning
+     * (db/outage.c): refused requests stay at info, not a warning each. */
+    enum cb_log_level level = r->status >= 500 && r->status != 503 ? CB_LOG_WARN : CB_LOG_INFO;
     if (cb_log_enabled(level)) {
         /* The path and method as received may be any bytes: the line keeps its fields. */
         char path[1024], method[64];
@@ -445,11 +447,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          "status", (int)r->status, "duration_ms", seconds * 1000.0, "completed",
                          why == MHD_REQUEST_TERMINATED_COMPLETED_OK));
     }
-    json_decref(r->json);
-    free(r->body);
     if (r->in_flight)
         atomic_fetch_sub(&srv->in_flight, 1);
-    free(r);
+    request_free(r);
 }
 
 /* libmicrohttpd's own messages (a connection refused at a cap, a malformed request...) as log
@@ -474,32 +474,6 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     cb_log(CB_LOG_WARN, "libmicrohttpd",
            json_pack("{s:s, s:i}", "detail", text, "dropped_before",
                      atomic_exchange(&srv->log_dropped, 0)));
-}
-
-static int hex_digit(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* Unescapes %HH in the path and the query as MHD would, except %00, which stays as it is: a NUL
- * would cut the text short, and "/v1/stations/2001%00/callbacks" is not station 2001. */
-static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
-{
-    (void)cls, (void)conn;
-    char *out = s;
-    for (const char *in = s; *in;) {
-        int hi = in[0] == '%' ? hex_digit(in[1]) : -1, lo = hi >= 0 ? hex_digit(in[2]) : -1;
-        if (lo >= 0 && (hi | lo) != 0) {
-            *out++ = (char)(hi * 16 + lo);
-            in += 3;
-        } else
-            *out++ = *in++;
-    }
-    *out = '\0';
-    return (size_t)(out - s);
 }
 
 static char *read_file(const char *path)
@@ -541,8 +515,8 @@ struct api_server *api_server_start(struct cb_app *app)
     memset(&addr, 0, sizeof addr);
     struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr;
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (inet_pton(AF_INET, cfg->listen_host, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons(cfg->listen_port);
@@ -575,6 +549,13 @@ struct api_server *api_server_start(struct cb_app *app)
         api_server_stop(srv, 0);
         return NULL;
     }
+    srv->runner =
+        api_runner_start(cfg->http_threads, cfg->db_pool_wait_ms, serve_on_request_thread);
+    if (!srv->runner) {
+        cb_logf(CB_LOG_ERROR, "cannot start the request threads");
+        api_server_stop(srv, 0);
+        return NULL;
+    }
     /* Besides client connections: the database pools, the PBX dispatcher's connections, one
      * epoll and one wake-up descriptor per HTTP thread, logs and libraries. */
     unsigned other_fds = 64 + 4 * (unsigned)cfg->http_threads + (unsigned)cfg->db_pool_size;
@@ -585,7 +566,7 @@ struct api_server *api_server_start(struct cb_app *app)
         {MHD_OPTION_SOCK_ADDR, 0, &addr},
         {MHD_OPTION_THREAD_POOL_SIZE, cfg->http_threads, NULL},
         {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, srv},
-        {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL},
+        {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)api_unescape, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)api_conns_notify, srv->conns},
         {MHD_OPTION_CONNECTION_TIMEOUT, API_IDLE_TIMEOUT_S, NULL},
@@ -627,8 +608,12 @@ void api_server_stop(struct api_server *s, int timeout_ms)
     for (int waited = 0; s->daemon && atomic_load(&s->in_flight) > 0 && waited < timeout_ms;
          waited += 10)
         usleep(10000);
+    /* Every suspended connection is resumed before the daemon stops (libmicrohttpd's rule);
+     * an HTTP thread may still submit until then, and is refused (503). */
+    api_runner_stop(s->runner);
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
+    api_runner_free(s->runner);
     api_conns_free(s->conns); /* after the daemon: every connection is closed */
     free(s->tls_cert);
     free(s->tls_key);

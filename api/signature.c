@@ -6,6 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A replayed webhook is accepted until its timestamp is API_SIGNATURE_MAX_SKEW_S behind the
+ * server's clock, up to twice that after it first arrived: its id must still be in the inbox. */
+_Static_assert(CB_INBOX_RETENTION_MIN_S >= 2 * API_SIGNATURE_MAX_SKEW_S,
+               "the inbox retention must outlast a replay's acceptance");
+
 /* Parses a Unix time of 1-18 digits; false for anything else (sign, spaces, fractions). */
 static bool parse_timestamp(const char *s, long long *out)
 {

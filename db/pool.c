@@ -1,10 +1,12 @@
 #include "db/pool.h"
+#include "db/outage.h"
 #include "service/log.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,56 +14,218 @@
 struct db_pool {
     char *url;
     int size;
+    int wait_ms; /* for a free connection */
+    struct db_limits limits;
     struct db_conn *conns;
     pthread_mutex_t lock;
-    pthread_cond_t freed;
+    pthread_cond_t freed; /* on CLOCK_MONOTONIC */
     int in_use;
 };
 
 static atomic_int next_slot;
+/* Shutting down: no wait on the server lasts past this (monotonic ms; 0: no cap). */
+static atomic_llong waits_end_ms;
 
 static enum db_status run_round_trip(struct db_conn *c, struct db_pipeline *p, bool commit);
 
-static PGconn *connect_url(const char *url)
+static long long monotonic_ms(void)
 {
-    /* connect_timeout keeps requests during an outage short: they answer 503 quickly. */
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *vals[] = {url, "2", "callbackd", NULL};
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A wait on the server looks this often whether a shutdown has capped it (waits_end_ms). */
+#define WAIT_SLICE_MS 100
+
+/* When the answer to a round trip sent now is due (monotonic ms; -1: never). A shutdown's cap
+ * comes on top, in await_answer: it may come while the answer is awaited. */
+static long long answer_deadline(const struct db_conn *c)
+{
+    return c->limits.answer_timeout_ms > 0 ? monotonic_ms() + c->limits.answer_timeout_ms : -1;
+}
+
+void db_waits_end_within(int ms)
+{
+    atomic_store(&waits_end_ms, monotonic_ms() + ms);
+}
+
+/* Drops the session: the next use reconnects. */
+static void drop(struct db_conn *c)
+{
+    if (c->pg)
+        PQfinish(c->pg); /* non-blocking: the Terminate message is not waited on */
+    c->pg = NULL;
+    memset(c->prepared, 0, sizeof c->prepared);
+}
+
+/* Sends what libpq holds and waits until the next result can be read without blocking, or
+ * `deadline` (or a shutdown's cap, db_waits_end_within) passes. False when it did not come in
+ * time (`*late`) or the connection failed. */
+static bool await_answer(PGconn *pg, long long deadline, bool *late)
+{
+    *late = false;
+    for (;;) {
+        int unsent = PQflush(pg); /* 1: more to send once the socket takes it */
+        if (unsent < 0)
+            return false;
+        if (unsent == 0 && !PQisBusy(pg))
+            return true;
+        long long cap = atomic_load(&waits_end_ms);
+        long long until = cap > 0 && (deadline < 0 || cap < deadline) ? cap : deadline;
+        int wait = WAIT_SLICE_MS;
+        if (until >= 0) {
+            long long left = until - monotonic_ms();
+            if (left <= 0) {
+                *late = true;
+                return false;
+            }
+            if (left < wait)
+                wait = (int)left;
+        }
+        struct pollfd fd = {.fd = PQsocket(pg), .events = POLLIN | (unsent ? POLLOUT : 0)};
+        int n = poll(&fd, 1, wait);
+        if (n < 0 && errno != EINTR)
+            return false;
+        if (n > 0 && (fd.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(pg))
+            return false;
+    }
+}
+
+/* The connection did not answer: drops it; no answer in time is an outage, a broken connection
+ * alone is not (the next use reconnects, and that attempt tells). */
+static void lost(struct db_conn *c, bool late)
+{
+    if (late) {
+        char error[96];
+        snprintf(error, sizeof error, "no answer from the database within %d ms",
+                 c->limits.answer_timeout_ms);
+        db_outage_failed(error);
+    }
+    drop(c);
+}
+
+/* The next result of what was sent, waiting no longer than `deadline`: NULL at the end of the
+ * results, or with `*failed` when the answer did not come (the connection is then dropped). */
+static PGresult *next_result(struct db_conn *c, long long deadline, bool *failed)
+{
+    bool late;
+    *failed = !await_answer(c->pg, deadline, &late);
+    if (*failed) {
+        lost(c, late);
+        return NULL;
+    }
+    return PQgetResult(c->pg);
+}
+
+/* The outcome of the query just sent, as PQexec gives it (its last result, or its first error);
+ * NULL when no answer came in time or the connection broke (then dropped). */
+static PGresult *collect(struct db_conn *c, long long deadline)
+{
+    PGresult *last = NULL, *r;
+    bool failed;
+    while ((r = next_result(c, deadline, &failed)) != NULL) {
+        if (last && PQresultStatus(last) == PGRES_FATAL_ERROR) {
+            PQclear(r);
+        } else {
+            PQclear(last);
+            last = r;
+        }
+    }
+    if (failed) {
+        PQclear(last);
+        return NULL;
+    }
+    db_outage_answered();
+    return last;
+}
+
+/* PQexec with the connection's answer timeout. */
+static PGresult *exec_simple(struct db_conn *c, const char *sql)
+{
+    if (!PQsendQuery(c->pg, sql)) {
+        drop(c);
+        return NULL;
+    }
+    return collect(c, answer_deadline(c));
+}
+
+static PGconn *connect_url(const char *url, const struct db_limits *limits)
+{
+    /* connect_timeout bounds the whole start-up exchange: a server that accepts and never
+     * answers fails in time too. Keepalives let an idle session (the worker's LISTEN) notice a
+     * server that vanished from the network; they come before the URL, which may set its own
+     * (libpq: later settings win), while connect_timeout is CALLBACKD_DB_CONNECT_TIMEOUT_S's. */
+    char connect_timeout[16], statements[160];
+    snprintf(connect_timeout, sizeof connect_timeout, "%d", limits->connect_timeout_s);
+    const char *keys[] = {
+        "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+        "dbname",     "connect_timeout", "application_name",    NULL};
+    const char *vals[] = {"1", "30", "10", "3", url, connect_timeout, "callbackd", NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
-    if (pg && PQstatus(pg) == CONNECTION_OK) {
+    if (pg && PQstatus(pg) == CONNECTION_OK && PQsetnonblocking(pg, 1) == 0) {
         /* Every statement here is a short OLTP query built around an index. JIT compiling one
          * (switched on by a misestimate) costs more than running it; and a sequential scan is
          * what a generic plan picks on a small or middling table when it misjudges
          * jsonb_to_recordset (100 rows) or = ANY(array parameter), whose filter then costs rows
          * times elements. Both off for the session, keeping the URL's own options; a table
          * without a usable index is still read, scans are only discouraged. */
-        PGresult *r = PQexec(pg, "SET jit = off; SET enable_seqscan = off");
+        int n = snprintf(statements, sizeof statements, "SET jit = off; SET enable_seqscan = off");
+        if (limits->statement_timeout_ms > 0) /* the API's sessions (CALLBACKD_DB_*) */
+            snprintf(statements + n, sizeof statements - (size_t)n, "; SET statement_timeout = %d",
+                     limits->statement_timeout_ms);
+        struct db_conn setup = {.pg = pg, .limits = *limits};
+        setup.limits.answer_timeout_ms = limits->connect_timeout_s * 1000;
+        PGresult *r = exec_simple(&setup, statements);
+        bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok && r)
+            db_outage_failed(PQresultErrorMessage(r));
+        else if (!ok && !db_outage_ongoing()) /* no answer in time was noted already */
+            db_outage_failed("the connection closed as it was set up");
         PQclear(r);
-    }
-    if (pg && PQstatus(pg) != CONNECTION_OK) {
-        cb_log(CB_LOG_WARN, "database connection failed",
-               json_pack("{s:s}", "error", PQerrorMessage(pg)));
-        PQfinish(pg);
+        if (ok)
+            return pg;
+        drop(&setup);
         return NULL;
     }
-    return pg;
+    /* One warning per outage (db/outage.c), not one per attempt. */
+    db_outage_failed(pg ? PQerrorMessage(pg) : "out of memory");
+    if (pg)
+        PQfinish(pg);
+    return NULL;
 }
 
-bool db_conn_ensure(struct db_conn *c, const char *url)
+/* Whether an idle session is still there: a server that closed it (restart, shutdown, a
+ * terminated backend) left end-of-file on its socket, which a look without waiting finds. */
+static bool idle_session_alive(PGconn *pg)
 {
-    if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
+    if (PQstatus(pg) != CONNECTION_OK)
+        return false;
+    struct pollfd fd = {.fd = PQsocket(pg), .events = POLLIN};
+    if (poll(&fd, 1, 0) > 0 && (!PQconsumeInput(pg) || PQstatus(pg) != CONNECTION_OK))
+        return false;
+    return true;
+}
+
+/* Whether the connection is usable; reconnects when it is not. */
+static bool conn_ensure(struct db_conn *c)
+{
+    if (c->pg && idle_session_alive(c->pg))
         return true;
-    if (c->pg)
-        PQfinish(c->pg);
-    memset(c->prepared, 0, sizeof c->prepared);
-    c->pg = connect_url(url);
+    drop(c);
+    c->pg = connect_url(c->url, &c->limits);
     return c->pg != NULL;
 }
 
-struct db_conn *db_conn_open(const char *url)
+struct db_conn *db_conn_open(const char *url, const struct db_limits *limits)
 {
     struct db_conn *c = calloc(1, sizeof *c);
-    if (c && !db_conn_ensure(c, url)) {
+    if (!c)
+        return NULL;
+    c->url = strdup(url);
+    c->limits = *limits;
+    if (!c->url || !conn_ensure(c)) {
+        free(c->url);
         free(c);
         return NULL;
     }
@@ -74,25 +238,37 @@ void db_conn_close(struct db_conn *c)
         return;
     db_discard(c);
     free(c->deferred);
-    if (c->pg)
-        PQfinish(c->pg);
+    drop(c);
+    free(c->url);
     free(c);
 }
 
-struct db_pool *db_pool_new(const char *url, int size)
+struct db_pool *db_pool_new(const char *url, int size, const struct db_limits *limits, int wait_ms)
 {
     struct db_pool *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
     p->url = strdup(url);
     p->size = size;
+    p->wait_ms = wait_ms;
+    p->limits = *limits;
     p->conns = calloc((size_t)size, sizeof *p->conns);
     if (!p->url || !p->conns) {
-        db_pool_free(p);
+        free(p->conns);
+        free(p->url);
+        free(p);
         return NULL;
     }
+    for (int i = 0; i < size; i++) {
+        p->conns[i].url = p->url; /* the pool's: not freed with the connection */
+        p->conns[i].limits = *limits;
+    }
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->freed, NULL);
+    pthread_cond_init(&p->freed, &attr);
+    pthread_condattr_destroy(&attr);
     return p;
 }
 
@@ -101,8 +277,7 @@ void db_pool_free(struct db_pool *p)
     if (!p)
         return;
     for (int i = 0; p->conns && i < p->size; i++) {
-        if (p->conns[i].pg)
-            PQfinish(p->conns[i].pg);
+        drop(&p->conns[i]);
         db_discard(&p->conns[i]);
         free(p->conns[i].deferred);
     }
@@ -114,9 +289,10 @@ void db_pool_free(struct db_pool *p)
 }
 
 /* Whether the server has spoken on an idle pooled connection. Between transactions it has
- * nothing to say but goodbye before it closes the connection (a restart of PostgreSQL,
- * pg_terminate_backend, an idle timeout): such a connection is dead, though libpq cannot know
- * before it is used. */
+ * nothing to say to a pooled session (no LISTEN there) but goodbye before it closes the
+ * connection (a restart of PostgreSQL, pg_terminate_backend, an idle timeout): such a connection
+ * is dead, though libpq may not know it yet (idle_session_alive() reads the goodbye, and the
+ * connection can still look fine until the end of the stream is read). */
 static bool closed_by_server(PGconn *pg)
 {
     int fd = PQsocket(pg);
@@ -126,12 +302,16 @@ static bool closed_by_server(PGconn *pg)
     return poll(&pfd, 1, 0) > 0;
 }
 
-struct db_conn *db_pool_acquire(struct db_pool *p, int timeout_ms, enum db_status *why)
+struct db_conn *db_pool_acquire(struct db_pool *p, enum db_status *why)
 {
+    *why = DB_UNAVAILABLE;
+    /* During an outage, only the probe goes on: the others are refused without waiting. */
+    if (!db_outage_may_try())
+        return NULL;
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += p->wait_ms / 1000;
+    until.tv_nsec += (long)(p->wait_ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) {
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
@@ -150,7 +330,6 @@ struct db_conn *db_pool_acquire(struct db_pool *p, int timeout_ms, enum db_statu
             break;
         if (pthread_cond_timedwait(&p->freed, &p->lock, &until) == ETIMEDOUT) {
             pthread_mutex_unlock(&p->lock);
-            *why = DB_UNAVAILABLE;
             return NULL;
         }
     }
@@ -165,9 +344,8 @@ struct db_conn *db_pool_acquire(struct db_pool *p, int timeout_ms, enum db_statu
         PQfinish(c->pg);
         c->pg = NULL;
     }
-    if (!db_conn_ensure(c, p->url)) {
+    if (!conn_ensure(c)) {
         db_pool_release(p, c);
-        *why = DB_UNAVAILABLE;
         return NULL;
     }
     *why = DB_OK;
@@ -179,12 +357,9 @@ void db_pool_release(struct db_pool *p, struct db_conn *c)
     db_discard(c);
     if (c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
         /* Left inside a transaction (an error path): roll back, or drop it if that fails. */
-        PGresult *r = PQexec(c->pg, "ROLLBACK");
-        PQclear(r);
-        if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
-            PQfinish(c->pg);
-            c->pg = NULL;
-        }
+        PQclear(exec_simple(c, "ROLLBACK"));
+        if (c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+            drop(c);
     }
     pthread_mutex_lock(&p->lock);
     c->in_use = false;
@@ -221,8 +396,10 @@ enum db_status db_classify(struct db_conn *c, const PGresult *res)
         return DB_RETRY;
     if (!strcmp(state, "23505") || !strcmp(state, "23503"))
         return DB_CONFLICT;
-    /* Class 08 (connection), 57P0x (shutdown, crash), 53 (resources): try again later. */
-    if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3) || !strncmp(state, "53", 2))
+    /* Class 08 (connection), 57P0x (shutdown, crash), 53 (resources), 57014 (cancelled: the
+     * statement_timeout of an API session): try again later. */
+    if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3) || !strncmp(state, "53", 2) ||
+        !strcmp(state, "57014"))
         return DB_UNAVAILABLE;
     cb_log(
         CB_LOG_ERROR, "database error",
@@ -248,7 +425,11 @@ static bool prepare(struct db_conn *c, struct db_stmt *s, enum db_status *st)
     }
     if (c->prepared[slot])
         return true;
-    PGresult *r = PQprepare(c->pg, s->name, s->sql, s->n_params, NULL);
+    PGresult *r = NULL;
+    if (PQsendPrepare(c->pg, s->name, s->sql, s->n_params, NULL))
+        r = collect(c, answer_deadline(c));
+    else
+        drop(c);
     *st = db_classify(c, r);
     PQclear(r);
     if (*st != DB_OK)
@@ -260,6 +441,10 @@ static bool prepare(struct db_conn *c, struct db_stmt *s, enum db_status *st)
 PGresult *db_exec(struct db_conn *c, struct db_stmt *s, const char *const *params,
                   enum db_status *st)
 {
+    if (!c->pg) {
+        *st = DB_UNAVAILABLE;
+        return NULL;
+    }
     if (c->begin_pending || (c->deferred && c->deferred->n)) { /* in the same round trip */
         struct db_pipeline p = {0};
         db_pipeline_add(&p, s, params);
@@ -271,7 +456,11 @@ PGresult *db_exec(struct db_conn *c, struct db_stmt *s, const char *const *param
     }
     if (!prepare(c, s, st))
         return NULL;
-    PGresult *r = PQexecPrepared(c->pg, s->name, s->n_params, params, NULL, NULL, 0);
+    PGresult *r = NULL;
+    if (PQsendQueryPrepared(c->pg, s->name, s->n_params, params, NULL, NULL, 0))
+        r = collect(c, answer_deadline(c));
+    else
+        drop(c);
     *st = db_classify(c, r);
     return r;
 }
@@ -285,12 +474,14 @@ enum db_status db_run(struct db_conn *c, struct db_stmt *s, const char *const *p
 
 enum db_status db_exec_simple(struct db_conn *c, const char *sql)
 {
+    if (!c->pg)
+        return DB_UNAVAILABLE;
     if (c->begin_pending || c->deferred) {
         enum db_status st = run_round_trip(c, NULL, false); /* what is pending goes first */
         if (st != DB_OK)
             return st;
     }
-    PGresult *r = PQexec(c->pg, sql);
+    PGresult *r = exec_simple(c, sql);
     enum db_status st = db_classify(c, r);
     PQclear(r);
     return st;
@@ -373,6 +564,8 @@ static enum db_status run_round_trip(struct db_conn *c, struct db_pipeline *p, b
     if (!begin && n_deferred == 0 && (!p || p->n == 0) && !commit)
         return DB_OK;
     enum db_status st = DB_OK;
+    if (!c->pg) /* dropped while preparing */
+        goto lost;
     if (!PQenterPipelineMode(c->pg))
         return DB_ERROR;
     if (begin && !PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
@@ -386,9 +579,13 @@ static enum db_status run_round_trip(struct db_conn *c, struct db_pipeline *p, b
         goto broken;
     if (!PQpipelineSync(c->pg))
         goto broken;
+    long long deadline = answer_deadline(c);
+    bool failed;
     int total = (begin ? 1 : 0) + n_deferred + (p ? p->n : 0) + (commit ? 1 : 0);
     for (int i = 0; i < total; i++) {
-        PGresult *r = PQgetResult(c->pg);
+        PGresult *r = next_result(c, deadline, &failed);
+        if (failed)
+            goto lost;
         if (!r)
             goto broken;
         if (st == DB_OK && PQresultStatus(r) != PGRES_PIPELINE_ABORTED)
@@ -398,23 +595,30 @@ static enum db_status run_round_trip(struct db_conn *c, struct db_pipeline *p, b
             p->results[in_p] = r;
         else
             PQclear(r);
-        while ((r = PQgetResult(c->pg)) != NULL) /* the end of statement i */
+        while ((r = next_result(c, deadline, &failed)) != NULL) /* the end of statement i */
             PQclear(r);
+        if (failed)
+            goto lost;
     }
-    PGresult *sync = PQgetResult(c->pg);
+    PGresult *sync = next_result(c, deadline, &failed);
+    if (failed)
+        goto lost;
     bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
     PQclear(sync);
     if (!synced || !PQexitPipelineMode(c->pg))
         goto broken;
+    db_outage_answered();
     if (c->deferred)
         db_pipeline_clear(c->deferred);
     return st;
 broken:
-    /* The connection is out of step with us: drop it; the next use reconnects (503 meanwhile). */
-    cb_log(CB_LOG_WARN, "database pipeline broken",
-           json_pack("{s:s}", "error", PQerrorMessage(c->pg)));
-    PQfinish(c->pg);
-    c->pg = NULL;
+    /* The connection is out of step with us: drop it; the next use reconnects (503 meanwhile).
+     * A connection the server closed is no news (the reconnection tells whether it is away). */
+    if (PQstatus(c->pg) == CONNECTION_OK)
+        cb_log(CB_LOG_WARN, "database pipeline broken",
+               json_pack("{s:s}", "error", PQerrorMessage(c->pg)));
+    drop(c);
+lost: /* no answer in time, or the connection failed: already dropped */
     if (c->deferred)
         db_pipeline_clear(c->deferred);
     return DB_UNAVAILABLE;

@@ -1,6 +1,11 @@
 /* A fixed pool of libpq connections with statements prepared once per connection.
  * A broken connection is reconnected on its next use; callers see DB_UNAVAILABLE meanwhile. One
- * the server closed while it sat idle in the pool is reconnected before it is handed out. */
+ * the server closed while it sat idle in the pool is reconnected before it is handed out.
+ * No wait on the server is unbounded (issue 11): connecting is bounded by connect_timeout, every
+ * round trip by the connection's answer timeout (non-blocking libpq and poll(): a server that
+ * accepts and never answers is not helped by statement_timeout, which the server enforces), the
+ * wait for a free pooled connection by the pool's wait; and during an outage (db/outage.h) a
+ * request is refused at once instead of waiting. */
 #ifndef DB_POOL_H
 #define DB_POOL_H
 
@@ -31,8 +36,18 @@ struct db_stmt {
     }
 #define DB_MAX_STMTS 192
 
+/* How long a connection may wait on the server; 0 = no limit. */
+struct db_limits {
+    int connect_timeout_s;    /* libpq connect_timeout (libpq waits 2 s at least) */
+    int statement_timeout_ms; /* the session's statement_timeout, enforced by the server */
+    int answer_timeout_ms;    /* the client's wait for the answer to one round trip; past it the
+                                 connection is dropped (DB_UNAVAILABLE) and the outage noted */
+};
+
 struct db_conn {
     PGconn *pg;
+    char *url; /* db_conn_open's own copy; the pool's string for a pooled connection */
+    struct db_limits limits;
     bool prepared[DB_MAX_STMTS];
     bool in_use;
     /* A transaction was begun but BEGIN is not sent yet: it goes out in the same round trip as
@@ -46,22 +61,26 @@ struct db_conn {
 
 struct db_pool;
 
-/* Creates a pool of `size` connections to `url`; connects lazily. Returns NULL on OOM. */
-struct db_pool *db_pool_new(const char *url, int size);
+/* Creates a pool of `size` connections to `url` with `limits`, where a caller waits up to
+ * `wait_ms` for a free connection; connects lazily. Returns NULL on OOM. */
+struct db_pool *db_pool_new(const char *url, int size, const struct db_limits *limits, int wait_ms);
 void db_pool_free(struct db_pool *p);
-/* Takes a connection, waiting up to `timeout_ms` for a free one; connects or reconnects it.
- * Returns NULL when none is free in time or the database is unreachable (`*why` says which). */
-struct db_conn *db_pool_acquire(struct db_pool *p, int timeout_ms, enum db_status *why);
+/* Takes a connection, waiting up to the pool's wait for a free one; connects or reconnects it.
+ * Returns NULL (`*why` DB_UNAVAILABLE) when none is free in time, the database is unreachable,
+ * or an outage is under way and this caller is not its probe. */
+struct db_conn *db_pool_acquire(struct db_pool *p, enum db_status *why);
 /* Returns a connection; one left broken or inside a transaction is reset first. */
 void db_pool_release(struct db_pool *p, struct db_conn *c);
 /* Connections currently handed out, and the pool size (for /metrics). */
 int db_pool_in_use(struct db_pool *p);
 int db_pool_size(struct db_pool *p);
 /* Opens a connection outside the pool (the worker's own session); NULL when unreachable. */
-struct db_conn *db_conn_open(const char *url);
+struct db_conn *db_conn_open(const char *url, const struct db_limits *limits);
 void db_conn_close(struct db_conn *c);
-/* Whether the connection is usable; reconnects when it is not. */
-bool db_conn_ensure(struct db_conn *c, const char *url);
+
+/* Shutting down: from now on no wait on the server lasts more than `ms` (a hung database must
+ * not hold the worker's clean stop for its whole answer timeout). */
+void db_waits_end_within(int ms);
 
 /* Runs a prepared statement (preparing it on this connection first if needed). The result is
  * the caller's (PQclear); `*st` is the outcome classified. Text parameters; NULL = SQL NULL. */

@@ -24,7 +24,7 @@ enum db_status db_tx_run_on(struct db_conn *c, db_tx_fn fn, void *ctx)
 enum db_status db_tx_run(struct db_pool *p, db_tx_fn fn, void *ctx)
 {
     enum db_status why;
-    struct db_conn *c = db_pool_acquire(p, 5000, &why);
+    struct db_conn *c = db_pool_acquire(p, &why);
     if (!c)
         return why;
     enum db_status st = db_tx_run_on(c, fn, ctx);

@@ -11,6 +11,7 @@ struct db_pool;
 struct api_token_cache;
 struct cb_metrics;
 struct cb_worker;
+struct cb_gauges;
 
 struct cb_app {
     const struct cb_config *cfg;
@@ -18,6 +19,7 @@ struct cb_app {
     struct api_token_cache *tokens;
     struct cb_metrics *metrics;
     struct cb_worker *worker;    /* NULL until started */
+    struct cb_gauges *gauges;    /* /metrics' database counts (service/gauges.c); may be NULL */
     struct cb_set_batcher *sets; /* group commit of the API's sets; NULL: one transaction each */
     atomic_bool schema_ready;    /* migrations applied (checked again by /readyz when false) */
 };

@@ -23,6 +23,9 @@ static const char *const VARS[] = {
     "CALLBACKD_MAX_CONNECTIONS",
     "CALLBACKD_MAX_CONNECTIONS_PER_IP",
     "CALLBACKD_REQUEST_TIMEOUT_S",
+    "CALLBACKD_DB_CONNECT_TIMEOUT_S",
+    "CALLBACKD_DB_STATEMENT_TIMEOUT_MS",
+    "CALLBACKD_DB_POOL_WAIT_MS",
 };
 #define N_VARS (sizeof VARS / sizeof VARS[0])
 
@@ -43,13 +46,21 @@ const char *cb_config_usage(void)
            "  CALLBACKD_PBX_COMMAND_URL  where commands are POSTed (unset: only kept)\n"
            "  CALLBACKD_TLS_CERT, CALLBACKD_TLS_KEY  PEM files; both set: HTTPS (TLS 1.2+)\n"
            "  CALLBACKD_LOG_LEVEL        debug, info, warn or error (default info)\n"
-           "  CALLBACKD_HTTP_THREADS     HTTP worker threads (default 16)\n"
+           "  CALLBACKD_HTTP_THREADS     threads serving requests that need the database\n"
+           "                             (default 16; as many read and write HTTP)\n"
            "  CALLBACKD_DB_POOL_SIZE     database connections for the API (default threads + 2)\n"
-           "  CALLBACKD_INBOX_RETENTION_S  how long applied PBX events are kept (default 604800)\n"
+           "  CALLBACKD_INBOX_RETENTION_S  how long applied PBX events, and so their ids for\n"
+           "                             duplicate detection, are kept (default 604800, at least\n"
+           "                             600: twice the 300 s signature window)\n"
            "  CALLBACKD_MAX_CONNECTIONS  open client connections at most (default 4096)\n"
            "  CALLBACKD_MAX_CONNECTIONS_PER_IP  open connections per client address (default 256)\n"
            "  CALLBACKD_REQUEST_TIMEOUT_S  time for a request's headers and body to arrive whole\n"
-           "                             (default 10)\n";
+           "                             (default 10)\n"
+           "  CALLBACKD_DB_CONNECT_TIMEOUT_S     wait for a database connection (default 2)\n"
+           "  CALLBACKD_DB_STATEMENT_TIMEOUT_MS  an API statement's limit; no answer by then\n"
+           "                                     plus 500 ms is 503 (default 2000)\n"
+           "  CALLBACKD_DB_POOL_WAIT_MS  a request's wait for a free database connection\n"
+           "                             (default 2000)\n";
 }
 
 static int fail(char *err, unsigned errlen, const char *fmt, const char *var)
@@ -185,8 +196,14 @@ int cb_config_load(struct cb_config *cfg, int argc, char **argv, char *err, unsi
     if (v[9] && *v[9] && parse_count(v[9], 1, 256, &cfg->db_pool_size) != 0)
         return fail(err, errlen, "%s must be a whole number from 1 to 256", VARS[9]);
     cfg->inbox_retention_s = 7 * 24 * 3600;
-    if (v[10] && *v[10] && parse_count(v[10], 1, 365 * 24 * 3600, &cfg->inbox_retention_s) != 0)
-        return fail(err, errlen, "%s must be a whole number of seconds from 1 to 31536000",
+    /* Replay safety: a captured webhook is accepted while its timestamp is within 300 s of this
+     * server's clock, so up to 600 s after its first arrival (when the PBX's clock is ahead);
+     * its id must be remembered that long, or the replay is applied as a new event. */
+    if (v[10] && *v[10] &&
+        parse_count(v[10], CB_INBOX_RETENTION_MIN_S, 365 * 24 * 3600, &cfg->inbox_retention_s) != 0)
+        return fail(err, errlen,
+                    "%s must be a whole number of seconds from 600 (twice the 300 s signature "
+                    "window, so that a replayed event is still known) to 31536000",
                     VARS[10]);
     cfg->max_connections = 4096;
     if (v[11] && *v[11] && parse_count(v[11], 1, 1000000, &cfg->max_connections) != 0)
@@ -197,6 +214,17 @@ int cb_config_load(struct cb_config *cfg, int argc, char **argv, char *err, unsi
     cfg->request_timeout_s = 10;
     if (v[13] && *v[13] && parse_count(v[13], 1, 3600, &cfg->request_timeout_s) != 0)
         return fail(err, errlen, "%s must be a whole number of seconds from 1 to 3600", VARS[13]);
+    cfg->db_connect_timeout_s = 2;
+    if (v[14] && *v[14] && parse_count(v[14], 2, 60, &cfg->db_connect_timeout_s) != 0)
+        return fail(err, errlen, "%s must be a whole number of seconds from 2 to 60", VARS[14]);
+    cfg->db_statement_timeout_ms = 2000;
+    if (v[15] && *v[15] && parse_count(v[15], 100, 600000, &cfg->db_statement_timeout_ms) != 0)
+        return fail(err, errlen, "%s must be a whole number of milliseconds from 100 to 600000",
+                    VARS[15]);
+    cfg->db_pool_wait_ms = 2000;
+    if (v[16] && *v[16] && parse_count(v[16], 0, 60000, &cfg->db_pool_wait_ms) != 0)
+        return fail(err, errlen, "%s must be a whole number of milliseconds from 0 to 60000",
+                    VARS[16]);
 
     cfg->database_url = strdup(v[1]);
     cfg->admin_token = strdup(v[2]);
@@ -205,6 +233,28 @@ int cb_config_load(struct cb_config *cfg, int argc, char **argv, char *err, unsi
     cfg->tls_cert = dup_or_null(v[5]);
     cfg->tls_key = dup_or_null(v[6]);
     return 0;
+}
+
+struct db_limits cb_config_db_api_limits(const struct cb_config *cfg)
+{
+    /* The server cancels a statement at the limit and answers (503, the session kept); the
+     * client gives up CB_DB_ANSWER_SLACK_MS later, when the server did not even do that. */
+    return (struct db_limits){.connect_timeout_s = cfg->db_connect_timeout_s,
+                              .statement_timeout_ms = cfg->db_statement_timeout_ms,
+                              .answer_timeout_ms =
+                                  cfg->db_statement_timeout_ms + CB_DB_ANSWER_SLACK_MS};
+}
+
+struct db_limits cb_config_db_background_limits(const struct cb_config *cfg)
+{
+    return (struct db_limits){.connect_timeout_s = cfg->db_connect_timeout_s,
+                              .statement_timeout_ms = 0,
+                              .answer_timeout_ms = CB_DB_BACKGROUND_ANSWER_MS};
+}
+
+struct db_limits cb_config_db_migration_limits(const struct cb_config *cfg)
+{
+    return (struct db_limits){.connect_timeout_s = cfg->db_connect_timeout_s};
 }
 
 void cb_config_free(struct cb_config *cfg)

@@ -475,8 +475,9 @@ struct cb_dispatcher *cb_dispatcher_start(struct cb_app *app)
     /* One kept connection per POST in flight, no more. */
     curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, (long)DISPATCH_IN_FLIGHT);
     curl_multi_setopt(d->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)DISPATCH_IN_FLIGHT);
-    if (!cb_leader_init(&d->seat, "dispatcher", app->cfg->database_url, DB_LEADER_DISPATCHER_KEY,
-                        DB_OUTBOX_CHANNEL, NULL)) {
+    struct db_limits limits = cb_config_db_background_limits(app->cfg);
+    if (!cb_leader_init(&d->seat, "dispatcher", app->cfg->database_url, &limits,
+                        DB_LEADER_DISPATCHER_KEY, DB_OUTBOX_CHANNEL, NULL)) {
         dispatcher_free(d);
         return NULL;
     }

@@ -18,11 +18,16 @@ static long long monotonic_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-bool cb_leader_init(struct cb_leader *l, const char *name, const char *url, long long lock_key,
-                    const char *channel, atomic_int *gauge)
+bool cb_leader_init(struct cb_leader *l, const char *name, const char *url,
+                    const struct db_limits *limits, long long lock_key, const char *channel,
+                    atomic_int *gauge)
 {
-    *l = (struct cb_leader){
-        .name = name, .url = url, .lock_key = lock_key, .channel = channel, .gauge = gauge};
+    *l = (struct cb_leader){.name = name,
+                            .url = url,
+                            .limits = *limits,
+                            .lock_key = lock_key,
+                            .channel = channel,
+                            .gauge = gauge};
     l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     return l->wake_fd >= 0;
 }
@@ -56,7 +61,7 @@ bool cb_leader_hold(struct cb_leader *l, bool *fresh)
     if (l->last_try_ms && now - l->last_try_ms < CB_LEADER_RETRY_MS)
         return false;
     l->last_try_ms = now;
-    if (!l->conn && !(l->conn = db_conn_open(l->url)))
+    if (!l->conn && !(l->conn = db_conn_open(l->url, &l->limits)))
         return false;
     bool got = false;
     enum db_status st = db_leader_try(l->conn, l->lock_key, &got);

@@ -13,8 +13,9 @@
 #define CB_IDLE_FLOOR_MS 10
 
 struct cb_leader {
-    const char *name;     /* "worker" or "dispatcher", for logs */
-    const char *url;      /* CALLBACKD_DATABASE_URL */
+    const char *name; /* "worker" or "dispatcher", for logs */
+    const char *url;  /* CALLBACKD_DATABASE_URL */
+    struct db_limits limits;
     long long lock_key;   /* DB_LEADER_*_KEY */
     const char *channel;  /* LISTEN channel */
     atomic_int *gauge;    /* set to 1 while leading (may be NULL) */
@@ -25,8 +26,9 @@ struct cb_leader {
 };
 
 /* Prepares a seat (no connection yet); false when no eventfd can be made. */
-bool cb_leader_init(struct cb_leader *l, const char *name, const char *url, long long lock_key,
-                    const char *channel, atomic_int *gauge);
+bool cb_leader_init(struct cb_leader *l, const char *name, const char *url,
+                    const struct db_limits *limits, long long lock_key, const char *channel,
+                    atomic_int *gauge);
 /* Connects if needed and tries to lead (at most once a second). True while this seat leads
  * (the caller works on l->conn); false otherwise (the caller waits and asks again). `*fresh` is
  * set when leadership was just taken. */

@@ -6,6 +6,7 @@
 #include "db/pool.h"
 #include "service/app.h"
 #include "service/config.h"
+#include "service/gauges.h"
 #include "service/log.h"
 #include "service/metrics.h"
 #include "service/set_batch.h"
@@ -22,7 +23,8 @@
 /* Applies pending migrations on a fresh connection; true when the schema is current. */
 static bool migrate_once(const struct cb_config *cfg)
 {
-    struct db_conn *c = db_conn_open(cfg->database_url);
+    struct db_limits limits = cb_config_db_migration_limits(cfg);
+    struct db_conn *c = db_conn_open(cfg->database_url, &limits);
     if (!c)
         return false;
     int n = db_migrate(c);
@@ -52,7 +54,8 @@ static int run_serve(const struct cb_config *cfg)
     signal(SIGPIPE, SIG_IGN);
 
     struct cb_app app = {.cfg = cfg};
-    app.pool = db_pool_new(cfg->database_url, cfg->db_pool_size);
+    struct db_limits api_limits = cb_config_db_api_limits(cfg);
+    app.pool = db_pool_new(cfg->database_url, cfg->db_pool_size, &api_limits, cfg->db_pool_wait_ms);
     app.tokens = api_token_cache_new();
     app.metrics = cb_metrics_new(api_routes_count);
     app.sets = cb_set_batcher_new(app.pool, app.metrics);
@@ -64,6 +67,7 @@ static int run_serve(const struct cb_config *cfg)
     if (!atomic_load(&app.schema_ready))
         cb_logf(CB_LOG_WARN, "database not ready; serving 503 and retrying migrations");
 
+    app.gauges = cb_gauges_start(&app);
     struct api_server *server = api_server_start(&app);
     if (!server)
         return 1;
@@ -88,7 +92,11 @@ static int run_serve(const struct cb_config *cfg)
     /* Stop accepting, finish requests in flight, stop the worker, exit 0 (API.md). */
     api_server_quiesce(server);
     api_server_stop(server, 10000);
+    /* The worker finishes its transaction in progress; a hung database is not waited on for
+     * the background sessions' whole answer timeout. */
+    db_waits_end_within(CB_DB_STOP_WAIT_MS);
     cb_worker_stop(app.worker);
+    cb_gauges_stop(app.gauges);
     cb_set_batcher_free(app.sets);
     db_pool_free(app.pool);
     api_token_cache_free(app.tokens);

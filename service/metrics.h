@@ -33,6 +33,11 @@ struct cb_metrics {
     atomic_llong http_connections;       /* open now */
     atomic_ullong http_request_timeouts; /* closed: the request did not arrive in time */
     atomic_ullong http_bodies_cut;       /* closed: a body far over its limit */
+    /* Counted in the database by service/gauges.c: active callbacks by enum cb_state, commands
+     * pending / delivered / failed, and when that count began (monotonic ms, 0: never; and Unix
+     * time in ms, for /metrics). */
+    atomic_llong callbacks_by_state[8], commands_by_status[3];
+    atomic_llong gauges_counted_ms, gauges_counted_unix_ms;
 };
 
 /* Allocates metrics for `n_routes` routes; NULL on OOM. */

@@ -1,30 +1,42 @@
-#include "db/outbox.h"
-#include "db/pool.h"
 #include "service/app.h"
+#include "service/core/core.h"
+#include "service/gauges.h"
 #include "service/metrics.h"
 
-/* Commands by status, counted in the database at scrape time (every process sees the same). */
-static void commands_by_status(struct cb_text *t, struct cb_app *app)
+/* Renders the database counts as last made (service/gauges.c: every process sees the same):
+ * active callbacks by state, commands by status, and when that count began; left out when it
+ * is old (the database is away) rather than shown stale. */
+void cb_metrics_render_counts(struct cb_text *t, struct cb_app *app);
+
+void cb_metrics_render_counts(struct cb_text *t, struct cb_app *app)
 {
-    enum db_status st;
-    struct db_conn *c = db_pool_acquire(app->pool, 1000, &st);
-    long long counts[3];
-    if (c) {
-        st = db_outbox_count_by_status(c, counts);
-        db_pool_release(app->pool, c);
-    }
-    if (!c || st != DB_OK)
-        return; /* the database is away: leave the series out rather than report zeros */
+    struct cb_metrics *m = app->metrics;
+    if (!cb_gauges_fresh(m))
+        return;
+    cb_text_printf(t,
+                   "# HELP callbackd_db_counts_timestamp_seconds When the database counts shown "
+                   "(callbackd_callbacks, callbackd_commands) began.\n"
+                   "# TYPE callbackd_db_counts_timestamp_seconds gauge\n"
+                   "callbackd_db_counts_timestamp_seconds %.3f\n"
+                   "# HELP callbackd_callbacks Active callbacks by state.\n"
+                   "# TYPE callbackd_callbacks gauge\n",
+                   (double)atomic_load(&m->gauges_counted_unix_ms) / 1000.0);
+    for (int s = CB_STATE_PENDING; s <= CB_STATE_MESSAGE_LEFT; s++)
+        cb_text_printf(t, "callbackd_callbacks{state=\"%s\"} %lld\n",
+                       cb_state_name((enum cb_state)s),
+                       (long long)atomic_load(&m->callbacks_by_state[s]));
     cb_text_printf(t,
                    "# HELP callbackd_commands Commands in the outbox by status.\n"
                    "# TYPE callbackd_commands gauge\n"
                    "callbackd_commands{status=\"pending\"} %lld\n"
                    "callbackd_commands{status=\"delivered\"} %lld\n"
                    "callbackd_commands{status=\"failed\"} %lld\n",
-                   counts[0], counts[1], counts[2]);
+                   (long long)atomic_load(&m->commands_by_status[0]),
+                   (long long)atomic_load(&m->commands_by_status[1]),
+                   (long long)atomic_load(&m->commands_by_status[2]));
 }
 
-/* Renders the PBX loop's metrics: events, inbox lag, commands, delivery, timers, leadership. */
+/* Renders the PBX loop's metrics: events, inbox lag, delivery, timers, leadership. */
 void cb_metrics_render_pbx(struct cb_text *t, struct cb_app *app);
 
 void cb_metrics_render_pbx(struct cb_text *t, struct cb_app *app)
@@ -70,7 +82,6 @@ void cb_metrics_render_pbx(struct cb_text *t, struct cb_app *app)
         atomic_load(&m->timers_fired), atomic_load(&m->api_sets),
         atomic_load(&m->api_set_transactions), (long long)atomic_load(&m->api_sets_in_flight),
         atomic_load(&m->worker_leader));
-    commands_by_status(t, app);
     cb_text_printf(t, "# HELP callbackd_command_delivery_seconds Command created to acknowledged.\n"
                       "# TYPE callbackd_command_delivery_seconds histogram\n");
     cb_histogram_render(t, "callbackd_command_delivery_seconds", "", &m->delivery_latency);

@@ -346,7 +346,8 @@ struct cb_worker *cb_worker_start(struct cb_app *app)
     if (!w)
         return NULL;
     w->app = app;
-    if (!cb_leader_init(&w->seat, "worker", app->cfg->database_url, DB_LEADER_WORKER_KEY,
+    struct db_limits limits = cb_config_db_background_limits(app->cfg);
+    if (!cb_leader_init(&w->seat, "worker", app->cfg->database_url, &limits, DB_LEADER_WORKER_KEY,
                         DB_INBOX_CHANNEL, &app->metrics->worker_leader)) {
         free(w);
         return NULL;

@@ -119,6 +119,17 @@ def metric(text, name, labels=""):
     return float(m.group(1)) if m else None
 
 
+def counted_metrics(svc, timeout=10.0):
+    """/metrics whose database counts (callbackd_callbacks, callbackd_commands) began after this
+    call (a scrape shows the latest count, which a loaded machine may finish after it)."""
+    def fresh():
+        t0 = time.time()
+        text = svc.call("GET", "/metrics", token=None)[1]
+        ts = metric(text, "callbackd_db_counts_timestamp_seconds")
+        return text if ts is not None and ts >= t0 - 0.002 else None
+    return wait_for(fresh, timeout, msg="/metrics with a fresh database count")
+
+
 class World:
     """One test's view of the shared service: its own numbers, events, callbacks, commands."""
 
@@ -232,7 +243,11 @@ class World:
     def settle(self, timeout=10.0):
         """Waits until every received event is applied and no command waits for delivery."""
         def done():
+            t0 = time.time()
             text = self.svc.call("GET", "/metrics", token=None)[1]
+            counted = metric(text, "callbackd_db_counts_timestamp_seconds")
+            if counted is None or counted < t0 - 0.002:
+                return False  # the commands count shown began before this scrape: stale
             rec = metric(text, "callbackd_events_total", '{outcome="received"}')
             dup = metric(text, "callbackd_events_total", '{outcome="duplicate"}')
             app = metric(text, "callbackd_events_total", '{outcome="applied"}')

@@ -7,6 +7,7 @@ not here. What it gives:
   run SQL with psql, create/drop databases).
 - Service: one callbackd process on a free 127.0.0.1 port, with `call`, `ok`, `error` helpers
   for the REST API, `stop` (SIGTERM), `kill` (SIGKILL) and its captured log.
+- DbProxy: a TCP proxy in front of PostgreSQL that can hang (accept, never answer) and resume.
 - FakePBX: the PBX side of the command channel (API.md "callbackd -> PBX"); it verifies each
   command's HMAC signature, records the commands and can be told to fail (500) or hang.
 - sign / post_events / send / event: the PBX -> callbackd event webhook, signed as API.md says.
@@ -25,6 +26,7 @@ import json
 import os
 import random
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -198,6 +200,113 @@ class PgCluster:
             self.sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         except RuntimeError:
             pass
+
+
+class DbProxy:
+    """A TCP proxy in front of PostgreSQL on 127.0.0.1:`target_port` that can be told to hang:
+    it then goes on accepting connections but moves no byte either way, like a database that
+    accepts connections and never answers (or a SIGSTOPped server: the kernel still completes
+    the TCP handshake). `resume()` lets what waited through. Starts hung when `hung`."""
+
+    def __init__(self, target_port, hung=False):
+        self.target = ("127.0.0.1", target_port)
+        self.flowing = threading.Event()
+        if not hung:
+            self.flowing.set()
+        self.closed = False
+        self.socks = []
+        self.lock = threading.Lock()
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(256)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, dbname):
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def hang(self, drop=False):
+        """Stops moving bytes; with `drop`, also closes the connections open now (a server that
+        restarted and now hangs: callbackd must connect again, and that hangs)."""
+        self.flowing.clear()
+        if drop:
+            with self.lock:
+                socks, self.socks = self.socks, []
+            for sock in socks:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                    sock.close()
+                except OSError:
+                    pass
+
+    def resume(self):
+        self.flowing.set()
+
+    def _keep(self, sock):
+        with self.lock:
+            self.socks.append(sock)
+
+    def _wait_flowing(self):
+        while not self.flowing.wait(0.05):
+            if self.closed:
+                return False
+        return not self.closed
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self._keep(client)
+            threading.Thread(target=self._connect, args=(client,), daemon=True).start()
+
+    def _connect(self, client):
+        if not self._wait_flowing():
+            return
+        try:
+            upstream = socket.create_connection(self.target, timeout=5)
+            upstream.settimeout(None)
+        except OSError:
+            client.close()
+            return
+        self._keep(upstream)
+        for src, dst in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src, dst):
+        try:
+            while self._wait_flowing():
+                if not select.select([src], [], [], 0.05)[0]:
+                    continue
+                data = src.recv(65536)
+                if not data:
+                    dst.shutdown(socket.SHUT_WR)
+                    return
+                if not self._wait_flowing():
+                    return
+                dst.sendall(data)
+        except OSError:
+            for sock in (src, dst):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def close(self):
+        self.closed = True
+        self.flowing.set()
+        try:
+            self.listener.close()
+        except OSError:
+            pass
+        with self.lock:
+            for sock in self.socks:
+                try:
+                    sock.close()
+                except OSError:
+                    pass
 
 
 class Service:

@@ -75,15 +75,28 @@ def commands(svc, **query):
     return svc.ok("GET", "/v1/commands" + ("?" + q if q else ""))["items"]
 
 
-def metric(svc, name, labels=""):
-    """The value of one series of /metrics (None when absent)."""
-    st, text, _ = svc.call("GET", "/metrics", token=None)
-    assert st == 200
+def metric(svc, name, labels="", text=None):
+    """The value of one series of /metrics (None when absent); from `text` when given."""
+    if text is None:
+        st, text, _ = svc.call("GET", "/metrics", token=None)
+        assert st == 200
     keys = (name + "{" + labels + "}",) if labels else (name, name + "{}")
     for line in text.splitlines():
         if any(line.startswith(k + " ") for k in keys):
             return float(line.split()[-1])
     return None
+
+
+def counted_metrics(svc, timeout=10.0):
+    """/metrics whose database counts (callbackd_callbacks, callbackd_commands) began after this
+    call: a scrape shows the latest count, which a loaded machine may not finish in the 25 ms a
+    scrape waits for it."""
+    def fresh():
+        t0 = time.time()
+        text = svc.call("GET", "/metrics", token=None)[1]
+        ts = metric(svc, "callbackd_db_counts_timestamp_seconds", text=text)
+        return text if ts is not None and ts >= t0 - 0.002 else None
+    return wait_for(fresh, timeout, msg="/metrics with a fresh database count")
 
 
 class Poster(threading.Thread):

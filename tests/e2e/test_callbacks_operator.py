@@ -5,7 +5,7 @@ Each test has a service of its own (`fresh_w`): the lists are of the whole syste
 import datetime
 import time
 
-from callback_helpers import fresh_w, metric, query  # noqa: F401
+from callback_helpers import counted_metrics, fresh_w, metric, query  # noqa: F401
 
 
 def ids(doc):
@@ -91,7 +91,7 @@ def test_cb34_operator_lists_filters_and_pages_both_ways(fresh_w):
     # The system as a whole: health and metrics (no token needed).
     assert w.svc.call("GET", "/healthz", token=None)[0] == 200
     assert w.svc.call("GET", "/readyz", token=None)[0] == 200
-    text = w.svc.call("GET", "/metrics", token=None)[1]
+    text = counted_metrics(w.svc)
     by_state = {s: metric(text, "callbackd_callbacks", f'{{state="{s}"}}')
                 for s in ("pending", "notifying", "recalling", "queued", "message_left")}
     assert by_state == {"pending": 1, "notifying": 1, "recalling": 0, "queued": 0,

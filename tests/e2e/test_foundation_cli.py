@@ -77,6 +77,32 @@ def test_tls_needs_both_cert_and_key(tmp_path):
     assert "CALLBACKD_TLS_KEY" in r.stderr
 
 
+@pytest.mark.parametrize("var,value", [
+    ("CALLBACKD_INBOX_RETENTION_S", "599"), ("CALLBACKD_INBOX_RETENTION_S", "1"),
+    ("CALLBACKD_DB_CONNECT_TIMEOUT_S", "1"), ("CALLBACKD_DB_CONNECT_TIMEOUT_S", "61"),
+    ("CALLBACKD_DB_STATEMENT_TIMEOUT_MS", "99"), ("CALLBACKD_DB_STATEMENT_TIMEOUT_MS", "2s"),
+    ("CALLBACKD_DB_POOL_WAIT_MS", "-1"), ("CALLBACKD_DB_POOL_WAIT_MS", "60001")])
+def test_database_limits_out_of_range_exit_2(var, value):
+    env = base_env()
+    env[var] = value
+    assert_config_error(run_binary(["serve"], env), var)
+
+
+def test_inbox_retention_shorter_than_twice_the_signature_window_is_refused():
+    """A webhook is accepted while its timestamp is within 300 s of the server's clock: up to
+    600 s after it first arrived. Its id must be remembered that long, or a captured copy
+    replayed after the purge would be applied again."""
+    env = base_env()
+    env["CALLBACKD_INBOX_RETENTION_S"] = "300"
+    r = run_binary(["serve"], env)
+    assert_config_error(r, "CALLBACKD_INBOX_RETENTION_S")
+    assert "600" in r.stderr and "signature" in r.stderr, r.stderr
+    # 600 is accepted: `migrate` then gets as far as the (absent) database, exit 1.
+    env["CALLBACKD_INBOX_RETENTION_S"] = "600"
+    r = run_binary(["migrate"], env)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+
+
 def test_help_and_version_exit_0_without_configuration():
     r = run_binary(["--help"], {})
     assert r.returncode == 0, r.stderr

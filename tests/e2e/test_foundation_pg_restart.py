@@ -1,5 +1,6 @@
 """PostgreSQL going away and coming back while callbackd runs: 503 service_unavailable during
-the outage (quickly, not a hang), /readyz 503 then 200, recovery without a restart of callbackd.
+the outage (quickly, not a hang), /readyz 503 then 200, recovery without a restart of callbackd,
+and one warning for the outage with one summary line when it ends, not a line per request.
 Uses a cluster of its own (private_pg): other test files may share the session cluster."""
 
 import threading
@@ -29,6 +30,19 @@ def test_database_outage_gives_503_then_recovers(private_pg, start_service):
     assert st == 503
     assert svc.call("GET", "/healthz", token=None)[0] == 200
     assert svc.running()
+    # A burst: each refused at once, and none of them writes a line of its own but the
+    # request's (at info: the outage has its warning).
+    lines_before = len(svc.log_records())
+    t0 = time.monotonic()
+    for _ in range(200):
+        svc.error("GET", "/v1/stations", status=503, code="service_unavailable")
+    burst = time.monotonic() - t0
+    print(f"database down: 200 requests refused in {burst:.2f} s")
+    assert burst < 10, burst
+    new = svc.log_records()[lines_before:]
+    assert [r for r in new if r.get("msg") != "request"] == [], \
+        [r for r in new if r.get("msg") != "request"][:5]
+    assert all(r["level"] == "info" for r in new), {r["level"] for r in new}
 
     private_pg.start()
     t1 = time.monotonic()
@@ -43,6 +57,16 @@ def test_database_outage_gives_503_then_recovers(private_pg, start_service):
     for i in range(10):
         svc.ok("PUT", f"/v1/classes-of-service/c{i}", {"callbacks_allowed": bool(i % 2)})
     assert len(svc.ok("GET", "/v1/classes-of-service")["items"]) == 11
+    # The outage in the log: one warning when it began, one summary when it ended.
+    recs = svc.log_records()
+    down = [r for r in recs if r.get("msg") == "database unreachable"]
+    back = [r for r in recs if r.get("msg") == "database reachable again"]
+    assert len(down) == 1 and down[0]["level"] == "warn" and down[0]["error"], down
+    assert len(back) == 1 and back[0]["level"] == "info", back
+    assert back[0]["requests_refused"] >= 200 and back[0]["down_s"] > 0, back
+    warnings = [r for r in recs if r["level"] in ("warn", "error")]
+    assert len(warnings) <= 3, warnings  # the outage, and leadership lost by the worker
+    print(f"outage log: {down[0]} / {back[0]}")
 
 
 def test_second_outage_recovers_too(private_pg, start_service):

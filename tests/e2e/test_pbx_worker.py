@@ -51,20 +51,31 @@ def check_exactly_once(db, svc, acked):
 # -- CB-52: durable timers: the inbox purge ---------------------------------------------------
 
 def test_cb52_inbox_purge_timer_removes_old_applied_events(start_service, db):
-    svc = start_service(env={"CALLBACKD_INBOX_RETENTION_S": "1"})
+    svc = start_service(env={"CALLBACKD_INBOX_RETENTION_S": "600"})  # the shortest allowed
     provision(svc)
-    e = event("station.state", station="2001", availability="busy")
-    svc.send(e, event("station.hook", station="2001", hook="off"))
+    old = event("station.state", station="2001", availability="busy")
+    svc.send(old, event("station.hook", station="2001", hook="off"))
     wait_applied(db)
-    assert db.count("SELECT count(*) FROM pbx_events") == 2
-    wait_for(lambda: db.count("SELECT count(*) FROM pbx_events") == 0, 6,
-             msg="applied events purged after 1 s of retention")
-    # The purge set itself again, as a timer row (survives a restart).
+    recent = event("station.state", station="2002", availability="busy")
+    svc.send(recent)
+    wait_applied(db)
+    assert db.count("SELECT count(*) FROM pbx_events") == 3
+    # The first two were applied 601 s ago; the purge comes due now.
+    db.rows(f"UPDATE pbx_events SET applied_at = applied_at - interval '601 s' "
+            f"WHERE id <> '{recent['id']}' RETURNING seq")
+    db.rows("UPDATE timers SET due_at = now() WHERE kind = 'inbox_purge' RETURNING kind")
+    wait_for(lambda: db.count("SELECT count(*) FROM pbx_events") == 1, 6,
+             msg="events applied over 600 s ago purged")
+    assert db.value("SELECT id FROM pbx_events") == recent["id"], "the recent one is kept"
+    # The purge set itself again, as a timer row (survives a restart), one retention later.
     due = db.value("SELECT extract(epoch FROM due_at - now()) FROM timers WHERE kind = 'inbox_purge'")
-    assert due is not None and -1.5 < float(due) <= 1.5
+    assert due is not None and 590 < float(due) <= 600, due
     assert metric(svc, "callbackd_timers_fired_total") >= 1
     # Live state stays: only the inbox rows go.
     assert svc.ok("GET", "/v1/stations/2001")["state"]["hook"] == "off"
+    # A purged id is new again: that is why the retention outlasts the signature window.
+    assert svc.send(old) == {"accepted": 1, "duplicates": 0}
+    assert svc.send(recent) == {"accepted": 0, "duplicates": 1}
 
 
 def test_cb52_default_retention_keeps_events(start_service, db):
