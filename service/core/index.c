@@ -180,6 +180,20 @@ void cb_core_group_end(struct cb_world *w, bool began)
     free(idx);
 }
 
+/* Appends `pos`, doubling the array as needed. */
+static void positions_push(struct cb_positions *ps, size_t pos)
+{
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? 2 * ps->cap : 16;
+        size_t *more = realloc(ps->pos, cap * sizeof(*more));
+        if (!more)
+            abort(); /* as grow() in world.c */
+        ps->pos = more;
+        ps->cap = cap;
+    }
+    ps->pos[ps->n++] = pos;
+}
+
 void cb_index_log(struct cb_world *w, enum cb_change_kind kind, size_t pos)
 {
     if (!w->index)
@@ -188,16 +202,7 @@ void cb_index_log(struct cb_world *w, enum cb_change_kind kind, size_t pos)
         CB_INDEX_STATIONS, CB_INDEX_CALLBACKS, CB_INDEX_TRUNK_GROUPS};
     if (pos >= array_length(w, arrays[kind]))
         abort(); /* a mark of something outside the world: a bug of the core */
-    struct cb_change_log *log = &w->index->log[kind];
-    if (log->n == log->cap) {
-        size_t cap = log->cap ? 2 * log->cap : 64;
-        size_t *more = realloc(log->pos, cap * sizeof(*more));
-        if (!more)
-            abort(); /* as grow() in world.c */
-        log->pos = more;
-        log->cap = cap;
-    }
-    log->pos[log->n++] = pos;
+    positions_push(&w->index->log[kind], pos);
 }
 
 void cb_index_close(struct cb_world *w, bool opened)
@@ -312,15 +317,7 @@ void cb_positions_add(struct cb_world *w, struct cb_positions *ps, enum cb_index
         size_t pos = open ? cb_index_next(&it) : i < w->n_callbacks ? i : CB_NOWHERE;
         if (pos == CB_NOWHERE)
             return;
-        if (ps->n == ps->cap) {
-            size_t cap = ps->cap ? 2 * ps->cap : 16;
-            size_t *more = realloc(ps->pos, cap * sizeof(*more));
-            if (!more)
-                abort(); /* as grow() in world.c */
-            ps->pos = more;
-            ps->cap = cap;
-        }
-        ps->pos[ps->n++] = pos;
+        positions_push(ps, pos);
     }
 }
 

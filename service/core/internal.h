@@ -104,8 +104,9 @@ struct cb_queued {
     size_t requester; /* in w->stations; CB_NOWHERE when not loaded */
 };
 
-/* Positions, in the order they were logged (repeats kept). */
-struct cb_change_log {
+/* Positions in one of the world's arrays, in the order they were added (repeats kept): the
+ * change log of an index, the callbacks a loop of the rules visits (cb_positions_sort). */
+struct cb_positions {
     size_t *pos;
     size_t n, cap;
 };
@@ -115,7 +116,7 @@ struct cb_schedule_memory; /* schedule.c */
 struct cb_world_index {
     struct cb_index_table tables[CB_INDEX_KINDS];
     /* Everything marked while the index is open, per kind. */
-    struct cb_change_log log[CB_CHANGE_KINDS];
+    struct cb_positions log[CB_CHANGE_KINDS];
     /* What the scheduler keeps from one pass to the next while the index is open (schedule.c):
      * NULL until the first pass; freed by cb_index_close. */
     struct cb_schedule_memory *schedule;
@@ -138,12 +139,6 @@ void cb_index_add_callback(struct cb_world *w, size_t pos);
 /* Callback `pos` has a new key of `kind` (its notify_station): found under it from now on. */
 void cb_index_rekey(struct cb_world *w, enum cb_index_kind kind, size_t pos);
 
-/* Positions in w->callbacks, ascending and without repeats once sorted: the callbacks a loop
- * of the rules visits, in the order a scan of the whole array would. */
-struct cb_positions {
-    size_t *pos;
-    size_t n, cap;
-};
 /* Adds the callbacks whose `kind` key (CB_INDEX_TARGETS, CB_INDEX_NOTIFIED, CB_INDEX_PAIRS
  * without key2) is `key`; every callback when no index is open. */
 void cb_positions_add(struct cb_world *w, struct cb_positions *ps, enum cb_index_kind kind,

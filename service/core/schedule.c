@@ -425,7 +425,7 @@ static void catch_up(struct pass *p)
     struct cb_schedule_memory *m = p->m;
     bool first = m->all;
     memory_fit_callbacks(m, w->n_callbacks);
-    const struct cb_change_log *log = w->index->log;
+    const struct cb_positions *log = w->index->log;
     size_t seen[CB_CHANGE_KINDS];
     for (size_t k = 0; k < CB_CHANGE_KINDS; k++) {
         seen[k] = m->log_seen[k];
