@@ -196,21 +196,28 @@ static PGconn *connect_url(const char *url, const struct db_limits *limits)
 }
 
 /* Whether an idle session is still there: a server that closed it (restart, shutdown, a
- * terminated backend) left end-of-file on its socket, which a look without waiting finds. */
-static bool idle_session_alive(PGconn *pg)
+ * terminated backend) left its goodbye and end-of-file on the socket, which a look without
+ * waiting finds. A `quiet` session (a pooled one: no LISTEN there) has nothing else to hear
+ * between transactions, so anything at all means it is gone, even while libpq, having read
+ * only the goodbye, still says the connection is fine. */
+static bool idle_session_alive(PGconn *pg, bool quiet)
 {
     if (PQstatus(pg) != CONNECTION_OK)
         return false;
     struct pollfd fd = {.fd = PQsocket(pg), .events = POLLIN};
-    if (poll(&fd, 1, 0) > 0 && (!PQconsumeInput(pg) || PQstatus(pg) != CONNECTION_OK))
+    if (poll(&fd, 1, 0) <= 0)
+        return true;
+    if (quiet) {
+        cb_logf(CB_LOG_INFO, "pooled database connection closed by the server: reconnecting");
         return false;
-    return true;
+    }
+    return PQconsumeInput(pg) && PQstatus(pg) == CONNECTION_OK;
 }
 
 /* Whether the connection is usable; reconnects when it is not. */
-static bool conn_ensure(struct db_conn *c)
+static bool conn_ensure(struct db_conn *c, bool quiet)
 {
-    if (c->pg && idle_session_alive(c->pg))
+    if (c->pg && idle_session_alive(c->pg, quiet))
         return true;
     drop(c);
     c->pg = connect_url(c->url, &c->limits);
@@ -224,7 +231,7 @@ struct db_conn *db_conn_open(const char *url, const struct db_limits *limits)
         return NULL;
     c->url = strdup(url);
     c->limits = *limits;
-    if (!c->url || !conn_ensure(c)) {
+    if (!c->url || !conn_ensure(c, false)) {
         free(c->url);
         free(c);
         return NULL;
@@ -288,20 +295,6 @@ void db_pool_free(struct db_pool *p)
     free(p);
 }
 
-/* Whether the server has spoken on an idle pooled connection. Between transactions it has
- * nothing to say to a pooled session (no LISTEN there) but goodbye before it closes the
- * connection (a restart of PostgreSQL, pg_terminate_backend, an idle timeout): such a connection
- * is dead, though libpq may not know it yet (idle_session_alive() reads the goodbye, and the
- * connection can still look fine until the end of the stream is read). */
-static bool closed_by_server(PGconn *pg)
-{
-    int fd = PQsocket(pg);
-    if (fd < 0)
-        return true;
-    struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    return poll(&pfd, 1, 0) > 0;
-}
-
 struct db_conn *db_pool_acquire(struct db_pool *p, enum db_status *why)
 {
     *why = DB_UNAVAILABLE;
@@ -339,12 +332,7 @@ struct db_conn *db_pool_acquire(struct db_pool *p, enum db_status *why)
     /* A connection the server closed while it sat in the pool is opened afresh, instead of
      * failing the request it is given to with a 503 (each pooled connection once, after a
      * restart of the database: for many seconds when requests are few). */
-    if (c->pg && PQstatus(c->pg) == CONNECTION_OK && closed_by_server(c->pg)) {
-        cb_logf(CB_LOG_INFO, "pooled database connection closed by the server: reconnecting");
-        PQfinish(c->pg);
-        c->pg = NULL;
-    }
-    if (!conn_ensure(c)) {
+    if (!conn_ensure(c, true)) {
         db_pool_release(p, c);
         return NULL;
     }
