@@ -62,7 +62,7 @@ bool api_scope_valid(const char *scope)
 {
     if (!strcmp(scope, "admin") || !strcmp(scope, "operator"))
         return true;
-    return !strncmp(scope, "station:", 8) && api_valid_number(scope + 8);
+    return !strncmp(scope, "station:", 8) && cb_number_valid(scope + 8);
 }
 
 /* Adds one scope string to a principal. */

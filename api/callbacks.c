@@ -10,6 +10,7 @@
 #include "db/callbacks.h"
 #include "db/idempotency.h"
 #include "db/tx.h"
+#include "service/hex.h"
 #include "service/requests.h"
 #include "service/rfc3339.h"
 #include "service/set_batch.h"
@@ -82,9 +83,7 @@ static void request_hash(json_t *body, char out[2 + 64 + 1])
     unsigned char h[32];
     SHA256((const unsigned char *)(text ? text : ""), text ? strlen(text) : 0, h);
     free(text);
-    strcpy(out, "\\x");
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 + 2 * i, 3, "%02x", h[i]);
+    cb_hex_bytea(h, sizeof h, out);
 }
 
 /* Answers a set: 201 with Location, from the fresh result or the stored replay. */
@@ -300,7 +299,7 @@ bool api_list_pos_parse(const char *cursor, struct db_list_pos *pos, bool with_i
         pos->seq = v;
         return true;
     }
-    if (!api_valid_uuid(colon + 1))
+    if (!cb_uuid_valid(colon + 1))
         return false;
     pos->created_ms = v;
     snprintf(pos->id, sizeof pos->id, "%s", colon + 1);
@@ -366,9 +365,9 @@ void api_callbacks_list(struct api_request *r)
     api_page_params(r, &limit, &pos, &has_pos, true, errors);
     f.requester = api_query(r, "requester", errors);
     f.target = api_query(r, "target", errors);
-    if (f.requester && !api_valid_number(f.requester))
+    if (f.requester && !cb_number_valid(f.requester))
         api_field_error(errors, "requester", "must be a directory number");
-    if (f.target && !api_valid_number(f.target))
+    if (f.target && !cb_number_valid(f.target))
         api_field_error(errors, "target", "must be a directory number");
     const char *states[8];
     int n_states = api_query_all(r, "state", states, 8, errors);

@@ -11,15 +11,10 @@
 #include <string.h>
 
 /* A command seq: 0 or a positive whole number. */
-static bool parse_seq(const char *s, int64_t *out)
-{
-    return api_parse_whole(s, INT64_MAX, out);
-}
-
 static bool valid_seq(const char *s)
 {
     int64_t seq;
-    return parse_seq(s, &seq);
+    return api_parse_whole(s, INT64_MAX, &seq);
 }
 
 void api_commands_list(struct api_request *r)
@@ -30,10 +25,10 @@ void api_commands_list(struct api_request *r)
     json_t *errors = json_array();
     api_list_params(r, valid_seq, &limit, cursor, errors);
     const char *after_arg = api_query(r, "after", errors);
-    if (after_arg && !parse_seq(after_arg, &after))
+    if (after_arg && !api_parse_whole(after_arg, INT64_MAX, &after))
         api_field_error(errors, "after", "must be a command seq (a whole number, 0 or more)");
     if (cursor[0])
-        parse_seq(cursor, &after); /* checked by api_list_params */
+        api_parse_whole(cursor, INT64_MAX, &after); /* checked by api_list_params */
     if (json_array_size(errors)) {
         api_reply_validation(r, errors);
         return;

@@ -64,7 +64,7 @@ bool api_parse_group_body(json_t *body, bool trunk, json_t **items, bool *callba
          .dest = items,
          .min = 0,
          .max = DB_GROUP_ITEMS_MAX,
-         .check = trunk ? api_valid_line_id : api_valid_number,
+         .check = trunk ? api_valid_line_id : cb_number_valid,
          .expect = trunk ? "a line id (1-64 characters, no spaces or /)" : "a station number"},
         {.name = "callback_activation", .type = API_F_BOOL, .dest = callback_activation},
         {.name = "number", .type = API_F_IGNORED},
@@ -144,7 +144,7 @@ static void group_list(struct api_request *r, enum db_number_kind kind)
 {
     int limit;
     char cursor[API_CURSOR_MAX];
-    if (!api_list_begin(r, api_valid_number, &limit, cursor))
+    if (!api_list_begin(r, cb_number_valid, &limit, cursor))
         return;
     struct db_conn *c = api_conn(r);
     if (!c)

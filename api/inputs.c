@@ -14,11 +14,11 @@ static bool param_valid(enum api_param_kind kind, const char *s)
 {
     switch (kind) {
     case API_PARAM_NUMBER:
-        return api_valid_number(s);
+        return cb_number_valid(s);
     case API_PARAM_COS_ID:
         return api_valid_cos_id(s);
     case API_PARAM_UUID:
-        return api_valid_uuid(s);
+        return cb_uuid_valid(s);
     case API_PARAM_NONE:
         break;
     }

@@ -7,7 +7,7 @@
 
 #define API_CURSOR_MAX 256
 
-/* Whether a decoded cursor is a position of the list at hand (e.g. api_valid_number for the
+/* Whether a decoded cursor is a position of the list at hand (e.g. cb_number_valid for the
  * station list): a cursor this service did not issue is a 422, never another page. */
 typedef bool (*api_position_check)(const char *position);
 

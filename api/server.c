@@ -25,12 +25,12 @@
 #include "api/signature.h"
 #include "api/validate.h"
 #include "service/config.h"
+#include "service/hex.h"
 #include "service/log.h"
 #include "service/metrics.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,12 +90,7 @@ static uint64_t now_ns(void)
 
 static void new_request_id(char out[33])
 {
-    unsigned char raw[16];
-    if (RAND_bytes(raw, sizeof raw) != 1)
-        for (size_t i = 0; i < sizeof raw; i++)
-            raw[i] = (unsigned char)(rand() & 0xff);
-    for (size_t i = 0; i < sizeof raw; i++)
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    cb_random_hex(16, out);
 }
 
 /* Queues the stored answer, if any; returns what the access handler returns. */

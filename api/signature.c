@@ -1,4 +1,5 @@
 #include "api/signature.h"
+#include "api/validate.h"
 #include "service/config.h"
 #include "service/hmac.h"
 
@@ -11,25 +12,18 @@
 _Static_assert(CB_INBOX_RETENTION_MIN_S >= 2 * API_SIGNATURE_MAX_SKEW_S,
                "the inbox retention must outlast a replay's acceptance");
 
-/* Parses a Unix time of 1-18 digits; false for anything else (sign, spaces, fractions). */
-static bool parse_timestamp(const char *s, long long *out)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n < 1 || n > 18 || strspn(s, "0123456789") != n)
-        return false;
-    *out = strtoll(s, NULL, 10);
-    return true;
-}
+/* The largest timestamp taken: 18 digits (no sign, spaces or fractions: api_parse_whole). */
+#define TIMESTAMP_MAX 999999999999999999LL
 
 bool api_pbx_signature_check(const char *secret, const char *ts, const char *sig, const void *body,
                              size_t body_len, long long now_s, const char **why)
 {
-    long long when;
+    int64_t when;
     if (!ts || !sig) {
         *why = "X-Callbackd-Timestamp and X-Callbackd-Signature are required, once each";
         return false;
     }
-    if (!parse_timestamp(ts, &when)) {
+    if (!api_parse_whole(ts, TIMESTAMP_MAX, &when)) {
         *why = "X-Callbackd-Timestamp must be Unix time in seconds";
         return false;
     }

@@ -135,7 +135,7 @@ void api_station_list(struct api_request *r)
 {
     int limit;
     char cursor[API_CURSOR_MAX];
-    if (!api_list_begin(r, api_valid_number, &limit, cursor))
+    if (!api_list_begin(r, cb_number_valid, &limit, cursor))
         return;
     struct db_conn *c = api_conn(r);
     if (!c)

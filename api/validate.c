@@ -109,12 +109,6 @@ bool api_valid_idempotency_key(const char *s)
     return true;
 }
 
-bool api_valid_number(const char *s)
-{
-    size_t n = strlen(s);
-    return n >= 1 && n <= 32 && strspn(s, "0123456789*#") == n;
-}
-
 bool api_valid_cos_id(const char *s)
 {
     size_t n = strlen(s);
@@ -124,7 +118,7 @@ bool api_valid_cos_id(const char *s)
 
 bool api_valid_fac(const char *s)
 {
-    return !*s || api_valid_number(s);
+    return !*s || cb_number_valid(s);
 }
 
 bool api_valid_line_id(const char *s)
@@ -135,18 +129,6 @@ bool api_valid_line_id(const char *s)
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] < 0x21 || s[i] == '/' || s[i] == 0x7f)
             return false;
-    return true;
-}
-
-bool api_valid_uuid(const char *s)
-{
-    if (strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !strchr("0123456789abcdefABCDEF", s[i]))
-            return false;
-    }
     return true;
 }
 
@@ -202,7 +184,7 @@ static bool parse_one(const struct api_field *f, json_t *v, const char *name, js
         return true;
     }
     case API_F_NUMBER:
-        if (!json_is_string(v) || !api_valid_number(json_string_value(v))) {
+        if (!json_is_string(v) || !cb_number_valid(json_string_value(v))) {
             api_field_error(errors, name,
                             "must be a directory number (1-32 characters of 0-9 * #)");
             return false;

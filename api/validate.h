@@ -3,6 +3,9 @@
 #ifndef API_VALIDATE_H
 #define API_VALIDATE_H
 
+#include "service/core/core.h" /* cb_number_valid */
+#include "service/ids.h"       /* cb_uuid_valid */
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -42,16 +45,13 @@ bool api_parse_fields(json_t *obj, const struct api_field *fields, size_t n, jso
 void api_field_error(json_t *errors, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* A directory number: 1-32 characters of 0-9 * # (API.md). */
-bool api_valid_number(const char *s);
+/* (A directory number: cb_number_valid of the core; a UUID: cb_uuid_valid of service/ids.h.) */
 /* A class of service id: 1-32 letters, digits, - or _. */
 bool api_valid_cos_id(const char *s);
 /* A FAC code: empty (disabled) or a directory number. */
 bool api_valid_fac(const char *s);
 /* A trunk line id: 1-64 printable characters without "/". */
 bool api_valid_line_id(const char *s);
-/* A UUID in canonical text form. */
-bool api_valid_uuid(const char *s);
 /* An Idempotency-Key: 1-255 printable ASCII characters. */
 bool api_valid_idempotency_key(const char *s);
 

@@ -1,4 +1,5 @@
 #include "service/event_parse.h"
+#include "service/ids.h"
 #include "service/rfc3339.h"
 
 #include <stdarg.h>
@@ -30,12 +31,6 @@ static void bad(struct parse *p, const char *field, const char *fmt, ...)
     json_array_append_new(p->errors, json_pack("{s:s, s:s}", "field", name, "message", msg));
 }
 
-static bool is_number(const char *s)
-{
-    size_t n = strlen(s);
-    return n >= 1 && n <= 32 && strspn(s, "0123456789*#") == n;
-}
-
 /* A required string field of 1..max characters; copied into dst. */
 static bool text(struct parse *p, const char *field, char *dst, size_t size, size_t max)
 {
@@ -52,7 +47,7 @@ static bool text(struct parse *p, const char *field, char *dst, size_t size, siz
 static bool number(struct parse *p, const char *field, char dst[CB_NUMBER_MAX])
 {
     const char *s = json_string_value(json_object_get(p->ev, field));
-    if (!s || !is_number(s)) {
+    if (!s || !cb_number_valid(s)) {
         bad(p, field, "is required: a directory number (1-32 characters of 0-9 * #)");
         return false;
     }
@@ -120,7 +115,7 @@ static void parse_body(struct parse *p, struct cb_event *e)
         json_t *v = json_object_get(p->ev, "forward_to");
         if (json_is_null(v) || !v)
             e->forward_to[0] = '\0';
-        else if (!json_is_string(v) || !is_number(json_string_value(v)))
+        else if (!json_is_string(v) || !cb_number_valid(json_string_value(v)))
             bad(p, "forward_to", "must be a directory number or null");
         else
             snprintf(e->forward_to, sizeof e->forward_to, "%s", json_string_value(v));
@@ -161,7 +156,7 @@ static void parse_body(struct parse *p, struct cb_event *e)
             json_array_foreach(parties, k, v)
             {
                 const char *s = json_string_value(v);
-                if (!s || !is_number(s)) {
+                if (!s || !cb_number_valid(s)) {
                     char f[32];
                     snprintf(f, sizeof f, "parties[%zu]", k);
                     bad(p, f, "must be a directory number");
@@ -174,12 +169,7 @@ static void parse_body(struct parse *p, struct cb_event *e)
     }
     case CB_EV_RECALL_RESULT: {
         const char *id = json_string_value(json_object_get(p->ev, "callback_id"));
-        bool uuid = id && strlen(id) == 36;
-        for (int k = 0; uuid && k < 36; k++)
-            uuid = (k == 8 || k == 13 || k == 18 || k == 23)
-                       ? id[k] == '-'
-                       : strchr("0123456789abcdefABCDEF", id[k]) != NULL;
-        if (!uuid)
+        if (!id || !cb_uuid_valid(id))
             bad(p, "callback_id", "is required: a callback id (UUID)");
         else
             for (int k = 0; k <= 36; k++) /* lower-case, as stored and rendered */
@@ -202,7 +192,7 @@ static void parse_body(struct parse *p, struct cb_event *e)
         else if (json_object_get(p->ev, "dialed") &&
                  !json_is_null(json_object_get(p->ev, "dialed"))) {
             const char *s = json_string_value(json_object_get(p->ev, "dialed"));
-            if (!s || !is_number(s))
+            if (!s || !cb_number_valid(s))
                 bad(p, "dialed", "must be a directory number");
             else
                 memcpy(e->dialed, s, strlen(s) + 1);

@@ -1,9 +1,9 @@
 #include "service/hmac.h"
+#include "service/hex.h"
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
-#include <stdio.h>
 #include <string.h>
 
 bool cb_hmac_signature_hex(const char *secret, const char *timestamp, const void *body,
@@ -25,8 +25,7 @@ bool cb_hmac_signature_hex(const char *secret, const char *timestamp, const void
         (body_len && !EVP_MAC_update(ctx, body, body_len)) ||
         !EVP_MAC_final(ctx, raw, &raw_len, sizeof raw) || raw_len != sizeof raw)
         goto out;
-    for (size_t i = 0; i < sizeof raw; i++)
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    cb_hex(raw, sizeof raw, out);
     ok = true;
 out:
     EVP_MAC_CTX_free(ctx);

@@ -2,7 +2,12 @@
 #ifndef CB_IDS_H
 #define CB_IDS_H
 
+#include <stdbool.h>
+
 /* Writes a random (version 4) UUID in canonical lower-case text form. */
 void cb_new_uuid(char out[37]);
+
+/* Whether `s` is a UUID in text form: 8-4-4-4-12 hexadecimal digits, either case. */
+bool cb_uuid_valid(const char *s);
 
 #endif

@@ -274,4 +274,8 @@ int cb_kind_parse(const char *s);
 int cb_timer_kind_parse(const char *s);
 bool cb_state_is_terminal(enum cb_state s);
 
+/* A directory number (stations, hunt and trunk groups, outside numbers): 1-32 characters of
+ * 0-9 * #. */
+bool cb_number_valid(const char *s);
+
 #endif

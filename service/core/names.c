@@ -1,4 +1,4 @@
-/* Wire names (API.md) of the core's enums, both ways. */
+/* Wire names of the core's enums, both ways, and the form of a directory number. */
 #include "service/core/core.h"
 
 #include <string.h>
@@ -125,4 +125,10 @@ int cb_timer_kind_parse(const char *s)
 bool cb_state_is_terminal(enum cb_state s)
 {
     return s == CB_STATE_COMPLETED || s == CB_STATE_CANCELLED || s == CB_STATE_EXPIRED;
+}
+
+bool cb_number_valid(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 1 && n < CB_NUMBER_MAX && strspn(s, "0123456789*#") == n;
 }

@@ -56,13 +56,13 @@ static void set_body(json_t *body, bool need_numbers, json_t *errors)
     struct cb_set_request req = {0};
     if (!api_parse_set_body(body, &req, need_numbers, errors))
         return;
-    require(!req.origin_line[0] || api_valid_number(req.origin_line), "a bad origin_line");
-    require(!req.external_number[0] || api_valid_number(req.external_number),
+    require(!req.origin_line[0] || cb_number_valid(req.origin_line), "a bad origin_line");
+    require(!req.external_number[0] || cb_number_valid(req.external_number),
             "a bad external_number");
     require(req.mode == CB_MODE_CALLBACK || req.mode == CB_MODE_MESSAGE, "a bad mode");
     if (!need_numbers)
         return;
-    require(api_valid_number(req.requester) && api_valid_number(req.target), "a bad number");
+    require(cb_number_valid(req.requester) && cb_number_valid(req.target), "a bad number");
     struct fz_world f;
     fz_world_init(&f);
     /* service/requests.c splits a target dialed through a trunk group before the core sees it. */
@@ -85,7 +85,7 @@ static void station_body(json_t *body, json_t *errors)
     const struct cb_station *s = &st.s;
     require(s->kind >= CB_KIND_IP_PHONE && s->kind <= CB_KIND_CONSOLE, "a bad kind");
     require(api_valid_cos_id(st.cos), "a bad cos");
-    require(!s->prime_line[0] || api_valid_number(s->prime_line), "a bad prime_line");
+    require(!s->prime_line[0] || cb_number_valid(s->prime_line), "a bad prime_line");
     require(strlen(s->console_group) < CB_GROUP_MAX, "a console group too long");
     require(!s->console_group[0] || s->kind == CB_KIND_CONSOLE, "a console group on a station");
 }
@@ -96,7 +96,7 @@ static void group_body(json_t *body, bool trunk, json_t *errors)
     bool activation = false;
     if (!api_parse_group_body(body, trunk, &items, &activation, errors))
         return;
-    require(string_items(items, 0, DB_GROUP_ITEMS_MAX, trunk ? api_valid_line_id : api_valid_number,
+    require(string_items(items, 0, DB_GROUP_ITEMS_MAX, trunk ? api_valid_line_id : cb_number_valid,
                          true),
             "bad or repeated items");
 }

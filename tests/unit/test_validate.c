@@ -85,19 +85,19 @@ static void test_wrong_types(void **state)
 static void test_formats(void **state)
 {
     (void)state;
-    assert_true(api_valid_number("2001"));
-    assert_true(api_valid_number("*#0"));
-    assert_false(api_valid_number(""));
-    assert_false(api_valid_number("123456789012345678901234567890123")); /* 33 */
-    assert_false(api_valid_number("20 1"));
+    assert_true(cb_number_valid("2001"));
+    assert_true(cb_number_valid("*#0"));
+    assert_false(cb_number_valid(""));
+    assert_false(cb_number_valid("123456789012345678901234567890123")); /* 33 */
+    assert_false(cb_number_valid("20 1"));
     assert_true(api_valid_cos_id("gold_1-a"));
     assert_false(api_valid_cos_id("gold!"));
     assert_true(api_valid_fac(""));
     assert_false(api_valid_fac("A1"));
     assert_true(api_valid_line_id("9-1"));
     assert_false(api_valid_line_id("9/1"));
-    assert_true(api_valid_uuid("123e4567-e89b-12d3-a456-426614174000"));
-    assert_false(api_valid_uuid("123e4567e89b12d3a456426614174000"));
+    assert_true(cb_uuid_valid("123e4567-e89b-12d3-a456-426614174000"));
+    assert_false(cb_uuid_valid("123e4567e89b12d3a456426614174000"));
 }
 
 static void test_utf8_and_printable(void **state)
