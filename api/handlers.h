@@ -5,11 +5,6 @@
 #include "api/http.h"
 #include "db/pool.h"
 
-/* Takes a pooled connection for a read; answers 503 and returns NULL when there is none. */
-struct db_conn *api_conn(struct api_request *r);
-/* Gives it back. */
-void api_conn_release(struct api_request *r, struct db_conn *c);
-
 /* api/health.c */
 struct api_route;
 /* Whether the route answers from memory, on the HTTP thread (never waiting on the database);

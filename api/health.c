@@ -11,20 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct db_conn *api_conn(struct api_request *r)
-{
-    enum db_status why;
-    struct db_conn *c = db_pool_acquire(r->app->pool, &why);
-    if (!c)
-        api_reply_db_error(r, why);
-    return c;
-}
-
-void api_conn_release(struct api_request *r, struct db_conn *c)
-{
-    db_pool_release(r->app->pool, c);
-}
-
 bool api_answers_from_memory(const struct api_route *route)
 {
     return route->handler == api_healthz || route->handler == api_metrics;
@@ -54,10 +40,8 @@ void api_readyz(struct api_request *r)
         api_reply_json(r, 200, json_pack("{s:s, s:i}", "status", "ready", "schema", version));
 }
 
-/* Render the HTTP part of /metrics; the PBX loop and the database counts add their own
+/* Renders the HTTP part of /metrics; the PBX loop and the database counts add their own
  * (service/metrics_render.c). */
-void cb_metrics_render_pbx(struct cb_text *t, struct cb_app *app);
-void cb_metrics_render_counts(struct cb_text *t, struct cb_app *app);
 
 void api_metrics(struct api_request *r)
 {

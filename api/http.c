@@ -142,3 +142,17 @@ int api_header(struct api_request *r, const char *name, const char **value)
     *value = h.first;
     return h.n;
 }
+
+struct db_conn *api_conn(struct api_request *r)
+{
+    enum db_status why;
+    struct db_conn *c = db_pool_acquire(r->app->pool, &why);
+    if (!c)
+        api_reply_db_error(r, why);
+    return c;
+}
+
+void api_conn_release(struct api_request *r, struct db_conn *c)
+{
+    db_pool_release(r->app->pool, c);
+}

@@ -87,6 +87,12 @@ void api_reply_problem(struct api_request *r, enum api_error e, const char *deta
 void api_reply_validation(struct api_request *r, json_t *errors);
 /* Answers the problem for a database outcome (503 when unavailable, 500 otherwise). */
 void api_reply_db_error(struct api_request *r, int db_status);
+
+/* Takes a pooled connection for a read; answers 503 and returns NULL when there is none. */
+struct db_conn;
+struct db_conn *api_conn(struct api_request *r);
+/* Gives it back. */
+void api_conn_release(struct api_request *r, struct db_conn *c);
 /* Adds a header to the coming answer (Location, Allow). */
 void api_add_header(struct api_request *r, const char *name, const char *value);
 /* How many times the request has header `name` (case-insensitive); `*value` is the first, or

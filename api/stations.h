@@ -7,7 +7,8 @@
 
 /* The station as API.md shows it: provisioning, live `state` and `softkey` (CB-33). */
 json_t *api_station_json(const struct cb_station *s, const char *cos);
-/* DELETE of a station or group: ends its callbacks (CB-28), then removes it; 204 or 404. */
+/* DELETE of a station or group (api/number_delete.c): ends its callbacks (CB-28), then removes
+ * it; 204 or 404. */
 void api_number_delete(struct api_request *r, enum db_number_kind kind);
 
 /* Loads the station named by the first path parameter; answers 404/503 itself (false then). */

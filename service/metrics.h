@@ -58,4 +58,12 @@ void cb_text_printf(struct cb_text *t, const char *fmt, ...) __attribute__((form
 void cb_histogram_render(struct cb_text *t, const char *name, const char *labels,
                          const struct cb_histogram *h);
 
+/* The parts of /metrics that service/metrics_render.c renders (api/health.c renders the HTTP
+ * part): the database counts as last made by service/gauges.c (every process sees the same;
+ * left out when old rather than shown stale), and the PBX loop's metrics (events, inbox lag,
+ * delivery, timers, leadership). */
+struct cb_app;
+void cb_metrics_render_counts(struct cb_text *t, struct cb_app *app);
+void cb_metrics_render_pbx(struct cb_text *t, struct cb_app *app);
+
 #endif

@@ -3,11 +3,8 @@
 #include "service/gauges.h"
 #include "service/metrics.h"
 
-/* Renders the database counts as last made (service/gauges.c: every process sees the same):
- * active callbacks by state, commands by status, and when that count began; left out when it
- * is old (the database is away) rather than shown stale. */
-void cb_metrics_render_counts(struct cb_text *t, struct cb_app *app);
-
+/* The database counts: active callbacks by state, commands by status, and when that count
+ * began. */
 void cb_metrics_render_counts(struct cb_text *t, struct cb_app *app)
 {
     struct cb_metrics *m = app->metrics;
@@ -35,9 +32,6 @@ void cb_metrics_render_counts(struct cb_text *t, struct cb_app *app)
                    (long long)atomic_load(&m->commands_by_status[1]),
                    (long long)atomic_load(&m->commands_by_status[2]));
 }
-
-/* Renders the PBX loop's metrics: events, inbox lag, delivery, timers, leadership. */
-void cb_metrics_render_pbx(struct cb_text *t, struct cb_app *app);
 
 void cb_metrics_render_pbx(struct cb_text *t, struct cb_app *app)
 {
