@@ -68,27 +68,28 @@ void api_cos_get(struct api_request *r)
         api_reply_json(r, 200, cos_json(&cos));
 }
 
+static enum db_status cos_read(struct db_conn *c, const struct api_keyed_list *l, const char *after,
+                               int limit, void *rows, int *n)
+{
+    (void)l;
+    return db_cos_list(c, after, limit, rows, n);
+}
+static json_t *cos_render(const struct api_keyed_list *l, const void *row)
+{
+    (void)l;
+    return cos_json(row);
+}
+static const char *cos_key(const void *row)
+{
+    return ((const struct db_cos *)row)->id;
+}
+
 void api_cos_list(struct api_request *r)
 {
-    int limit;
-    char cursor[API_CURSOR_MAX];
-    if (!api_list_begin(r, api_valid_cos_id, &limit, cursor))
-        return;
-    struct db_conn *c = api_conn(r);
-    if (!c)
-        return;
-    struct db_cos *rows = calloc((size_t)limit + 1, sizeof *rows);
-    int n = 0;
-    enum db_status st = rows ? db_cos_list(c, cursor, limit + 1, rows, &n) : DB_ERROR;
-    api_conn_release(r, c);
-    if (st != DB_OK) {
-        free(rows);
-        api_reply_db_error(r, st);
-        return;
-    }
-    json_t *items = json_array();
-    for (int i = 0; i < n && i < limit; i++)
-        json_array_append_new(items, cos_json(&rows[i]));
-    api_reply_json(r, 200, api_list_answer(items, n > limit ? rows[limit - 1].id : NULL, NULL));
-    free(rows);
+    static const struct api_keyed_list list = {.valid = api_valid_cos_id,
+                                               .row_size = sizeof(struct db_cos),
+                                               .read = cos_read,
+                                               .render = cos_render,
+                                               .key = cos_key};
+    api_list_keyed(r, &list);
 }

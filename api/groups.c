@@ -139,31 +139,34 @@ static void group_get(struct api_request *r, enum db_number_kind kind)
     json_decref(g.items);
 }
 
+static enum db_status group_read(struct db_conn *c, const struct api_keyed_list *l,
+                                 const char *after, int limit, void *rows, int *n)
+{
+    return db_group_list(c, (enum db_number_kind)l->kind, after, limit, rows, n);
+}
+static json_t *group_render(const struct api_keyed_list *l, const void *row)
+{
+    return group_json(row, l->kind == DB_NUMBER_TRUNK_GROUP);
+}
+static const char *group_key(const void *row)
+{
+    return ((const struct db_group *)row)->number;
+}
+static void group_release(void *row)
+{
+    json_decref(((struct db_group *)row)->items);
+}
+
 static void group_list(struct api_request *r, enum db_number_kind kind)
 {
-    int limit;
-    char cursor[API_CURSOR_MAX];
-    if (!api_list_begin(r, cb_number_valid, &limit, cursor))
-        return;
-    struct db_conn *c = api_conn(r);
-    if (!c)
-        return;
-    struct db_group *rows = calloc((size_t)limit + 1, sizeof *rows);
-    int n = 0;
-    enum db_status st = rows ? db_group_list(c, kind, cursor, limit + 1, rows, &n) : DB_ERROR;
-    api_conn_release(r, c);
-    if (st != DB_OK) {
-        api_reply_db_error(r, st);
-    } else {
-        json_t *items = json_array();
-        for (int i = 0; i < n && i < limit; i++)
-            json_array_append_new(items, group_json(&rows[i], kind == DB_NUMBER_TRUNK_GROUP));
-        api_reply_json(r, 200,
-                       api_list_answer(items, n > limit ? rows[limit - 1].number : NULL, NULL));
-    }
-    for (int i = 0; i < n; i++)
-        json_decref(rows[i].items);
-    free(rows);
+    const struct api_keyed_list list = {.valid = cb_number_valid,
+                                        .row_size = sizeof(struct db_group),
+                                        .read = group_read,
+                                        .render = group_render,
+                                        .key = group_key,
+                                        .release = group_release,
+                                        .kind = (int)kind};
+    api_list_keyed(r, &list);
 }
 
 void api_trunk_group_put(struct api_request *r)

@@ -1,6 +1,7 @@
 #include "api/lists.h"
 #include "api/inputs.h"
 #include "api/validate.h"
+#include "db/pool.h"
 
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -88,4 +89,31 @@ bool api_list_begin(struct api_request *r, api_position_check valid, int *limit,
     }
     json_decref(errors);
     return true;
+}
+
+void api_list_keyed(struct api_request *r, const struct api_keyed_list *l)
+{
+    int limit;
+    char cursor[API_CURSOR_MAX];
+    if (!api_list_begin(r, l->valid, &limit, cursor))
+        return;
+    struct db_conn *c = api_conn(r);
+    if (!c)
+        return;
+    char *rows = calloc((size_t)limit + 1, l->row_size);
+    int n = 0;
+    enum db_status st = rows ? l->read(c, l, cursor, limit + 1, rows, &n) : DB_ERROR;
+    api_conn_release(r, c);
+    if (st != DB_OK)
+        api_reply_db_error(r, st);
+    else {
+        json_t *items = json_array();
+        for (int i = 0; i < n && i < limit; i++)
+            json_array_append_new(items, l->render(l, rows + (size_t)i * l->row_size));
+        const char *next = n > limit ? l->key(rows + (size_t)(limit - 1) * l->row_size) : NULL;
+        api_reply_json(r, 200, api_list_answer(items, next, NULL));
+    }
+    for (int i = 0; l->release && i < n; i++)
+        l->release(rows + (size_t)i * l->row_size);
+    free(rows);
 }

@@ -4,6 +4,7 @@
 #define API_LISTS_H
 
 #include "api/http.h"
+#include "db/pool.h"
 
 #define API_CURSOR_MAX 256
 
@@ -24,5 +25,21 @@ char *api_cursor_encode(const char *position);
 bool api_cursor_decode(const char *in, char out[API_CURSOR_MAX]);
 /* Builds the list answer; steals `items`; `next`/`prev` are positions or NULL. */
 json_t *api_list_answer(json_t *items, const char *next, const char *prev);
+
+/* A provisioning list ordered by a text key (COS ids, directory numbers): its rows are read
+ * `limit + 1` at a time after the cursor's key, so that the extra one tells a next page. */
+struct api_keyed_list {
+    api_position_check valid; /* what a key of this list looks like */
+    size_t row_size;
+    /* Reads up to `limit` rows after `after` ("" = from the start) into `rows`. */
+    enum db_status (*read)(struct db_conn *c, const struct api_keyed_list *l, const char *after,
+                           int limit, void *rows, int *n);
+    json_t *(*render)(const struct api_keyed_list *l, const void *row);
+    const char *(*key)(const void *row);
+    void (*release)(void *row); /* frees what a row holds, or NULL */
+    int kind;                   /* for the callbacks: which list (trunk or hunt groups) */
+};
+/* GET of such a list: limit and cursor, the rows, 200 with the page (or the error). */
+void api_list_keyed(struct api_request *r, const struct api_keyed_list *l);
 
 #endif

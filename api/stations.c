@@ -131,30 +131,31 @@ void api_station_get(struct api_request *r)
         api_reply_json(r, 200, api_station_json(&st.s, st.cos));
 }
 
+static enum db_status station_read(struct db_conn *c, const struct api_keyed_list *l,
+                                   const char *after, int limit, void *rows, int *n)
+{
+    (void)l;
+    return db_station_list(c, after, limit, rows, n);
+}
+static json_t *station_render(const struct api_keyed_list *l, const void *row)
+{
+    (void)l;
+    const struct db_station *s = row;
+    return api_station_json(&s->s, s->cos);
+}
+static const char *station_key(const void *row)
+{
+    return ((const struct db_station *)row)->s.number;
+}
+
 void api_station_list(struct api_request *r)
 {
-    int limit;
-    char cursor[API_CURSOR_MAX];
-    if (!api_list_begin(r, cb_number_valid, &limit, cursor))
-        return;
-    struct db_conn *c = api_conn(r);
-    if (!c)
-        return;
-    struct db_station *rows = calloc((size_t)limit + 1, sizeof *rows);
-    int n = 0;
-    enum db_status st = rows ? db_station_list(c, cursor, limit + 1, rows, &n) : DB_ERROR;
-    api_conn_release(r, c);
-    if (st != DB_OK) {
-        free(rows);
-        api_reply_db_error(r, st);
-        return;
-    }
-    json_t *items = json_array();
-    for (int i = 0; i < n && i < limit; i++)
-        json_array_append_new(items, api_station_json(&rows[i].s, rows[i].cos));
-    api_reply_json(r, 200,
-                   api_list_answer(items, n > limit ? rows[limit - 1].s.number : NULL, NULL));
-    free(rows);
+    static const struct api_keyed_list list = {.valid = cb_number_valid,
+                                               .row_size = sizeof(struct db_station),
+                                               .read = station_read,
+                                               .render = station_render,
+                                               .key = station_key};
+    api_list_keyed(r, &list);
 }
 
 void api_station_delete(struct api_request *r)
