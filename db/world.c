@@ -146,16 +146,15 @@ static struct db_stmt world_hunts = DB_STMT(
     "WHERE hunt_group = c.number OFFSET 0) AS m ON true ORDER BY c.number, m.position");
 // clang-format on
 
-/* For each dialed number, in order: the trunk group whose number is its longest prefix, or ""
- * (a station or hunt group number is never trunk-prefixed). Probes the primary key with every
- * prefix rather than scanning the trunk groups. */
-static struct db_stmt trunk_prefixes =
-    DB_STMT("trunk_prefixes", 1,
-            "SELECT coalesce((SELECT g.number FROM trunk_groups g WHERE g.number = ANY(array("
-            "  SELECT left(d.n, k) FROM generate_series(1, length(d.n)) AS k)) AND NOT EXISTS ("
-            "  SELECT 1 FROM directory_numbers x WHERE x.number = d.n AND x.kind <> 'trunk_group') "
-            "  ORDER BY length(g.number) DESC LIMIT 1), '') "
-            "FROM unnest($1::text[]) WITH ORDINALITY AS d(n, i) ORDER BY d.i");
+/* The trunk groups that prefix a dialed number: the primary key probed with every prefix of
+ * each, rather than a scan of the trunk groups. */
+// clang-format off
+static struct db_stmt trunk_prefixes = DB_STMT(
+    "trunk_prefixes", 1,
+    "SELECT DISTINCT c.number FROM unnest($1::text[]) AS d(n), "
+    "generate_series(1, length(d.n)) AS k, "
+    PROBE("number", "trunk_groups", "number = left(d.n, k)"));
+// clang-format on
 
 /* A text[] literal of the given strings (directory numbers and UUIDs need no quoting). */
 static void array_literal(char *out, size_t size, const char *const *items, int n)
@@ -167,9 +166,11 @@ static void array_literal(char *out, size_t size, const char *const *items, int 
         snprintf(out + used, size - used, "}");
 }
 
-enum db_status db_resolve_trunk_prefixes(struct db_conn *c, const char *const *dialed, int n,
-                                         char (*groups)[CB_NUMBER_MAX])
+enum db_status db_trunk_groups_prefixing(struct db_conn *c, const char *const *dialed, int n,
+                                         char (**groups)[CB_NUMBER_MAX], int *n_groups)
 {
+    *groups = NULL;
+    *n_groups = 0;
     size_t size = (size_t)n * (CB_NUMBER_MAX + 3) + 3;
     char *numbers = malloc(size);
     if (!numbers)
@@ -179,11 +180,11 @@ enum db_status db_resolve_trunk_prefixes(struct db_conn *c, const char *const *d
     enum db_status st;
     PGresult *r = db_exec(c, &trunk_prefixes, params, &st);
     free(numbers);
-    for (int i = 0; i < n; i++)
-        groups[i][0] = '\0';
-    if (st == DB_OK && PQntuples(r) == n)
-        for (int i = 0; i < n; i++)
-            snprintf(groups[i], CB_NUMBER_MAX, "%s", db_str(r, i, 0));
+    int rows = st == DB_OK ? PQntuples(r) : 0;
+    if (st == DB_OK && !(*groups = calloc((size_t)rows + 1, sizeof **groups)))
+        st = DB_ERROR;
+    for (int i = 0; st == DB_OK && i < rows; i++)
+        snprintf((*groups)[(*n_groups)++], CB_NUMBER_MAX, "%s", db_str(r, i, 0));
     PQclear(r);
     return st;
 }

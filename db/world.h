@@ -32,10 +32,11 @@ enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed
 enum db_status db_world_save(struct db_conn *c, struct cb_world *w, const struct cb_decisions *d,
                              json_t *outbox);
 void db_world_free(struct cb_world *w);
-/* For each of the `n` dialed numbers, the trunk group whose number is its longest prefix
- * (API.md), or "" when none; exact station and hunt group numbers are not trunk-prefixed. One
- * round trip for all. */
-enum db_status db_resolve_trunk_prefixes(struct db_conn *c, const char *const *dialed, int n,
-                                         char (*groups)[CB_NUMBER_MAX]);
+/* The trunk groups whose number is a prefix of one of the `n` dialed numbers ("9" for
+ * "95551234"): what the world must hold for the core to split a dialed number into trunk group
+ * and outside number (cb_core_resolve_number decides). One round trip for all. `*groups` is
+ * malloc'd (the caller frees it), `*n_groups` long. */
+enum db_status db_trunk_groups_prefixing(struct db_conn *c, const char *const *dialed, int n,
+                                         char (**groups)[CB_NUMBER_MAX], int *n_groups);
 
 #endif

@@ -93,9 +93,10 @@ static bool concerns_world(struct cb_world *w, const struct cb_event *ev)
 struct event_group {
     struct cb_event *evs;
     bool *parsed;
-    char (*groups)[CB_NUMBER_MAX]; /* trunk group of a dialed number, per event */
     const char **numbers;
     int n_numbers;
+    const char **dialed; /* numbers dialed after a FAC: the trunk groups prefixing them load too */
+    int n_dialed;
     const char **ids;
     int n_ids;
     bool may_free; /* some event may make a requester free to be rung (db/world.h "narrow") */
@@ -122,8 +123,8 @@ static bool event_may_free(const struct cb_event *ev)
     }
 }
 
-/* Adds what event `e` concerns to the group's seed; a dialed number is also resolved. */
-static enum db_status seed_event(struct db_conn *c, struct event_group *g, int e)
+/* Adds what event `e` concerns to the group's seed. */
+static void seed_event(struct event_group *g, int e)
 {
     g->may_free |= event_may_free(&g->evs[e]);
     struct cb_event *ev = &g->evs[e];
@@ -147,12 +148,7 @@ static enum db_status seed_event(struct db_conn *c, struct event_group *g, int e
         num[(*n)++] = ev->station;
         if (ev->dialed[0]) {
             num[(*n)++] = ev->dialed;
-            const char *dialed[] = {ev->dialed};
-            enum db_status st = db_resolve_trunk_prefixes(c, dialed, 1, &g->groups[e]);
-            if (st != DB_OK)
-                return st;
-            if (g->groups[e][0])
-                num[(*n)++] = g->groups[e];
+            g->dialed[g->n_dialed++] = ev->dialed;
         }
         cb_new_uuid(ev->new_id);
         ev->new_seq = CB_NEW_SEQ;
@@ -161,7 +157,6 @@ static enum db_status seed_event(struct db_conn *c, struct event_group *g, int e
         num[(*n)++] = ev->station;
         break;
     }
-    return DB_OK;
 }
 
 /* Applies the events to the loaded world in order, telling each one's outcome. */
@@ -200,11 +195,11 @@ enum db_status cb_service_apply_events(struct db_conn *c, json_t *const *events,
     struct event_group g = {
         .evs = calloc((size_t)n, sizeof *g.evs),
         .parsed = calloc((size_t)n, sizeof *g.parsed),
-        .groups = calloc((size_t)n, sizeof *g.groups),
         .numbers = calloc((size_t)n * (CB_MAX_PARTIES + 3), sizeof *g.numbers),
+        .dialed = calloc((size_t)n, sizeof *g.dialed),
         .ids = calloc((size_t)n, sizeof *g.ids),
     };
-    enum db_status st = g.evs && g.parsed && g.groups && g.numbers && g.ids ? DB_OK : DB_ERROR;
+    enum db_status st = g.evs && g.parsed && g.numbers && g.dialed && g.ids ? DB_OK : DB_ERROR;
     for (int e = 0; e < n && st == DB_OK; e++) {
         ignored[e] = true;
         g.parsed[e] = cb_event_parse(events[e], &g.evs[e], NULL, "");
@@ -213,7 +208,24 @@ enum db_status cb_service_apply_events(struct db_conn *c, json_t *const *events,
                    json_pack("{s:s?}", "event_id",
                              json_string_value(json_object_get(events[e], "id"))));
         else
-            st = seed_event(c, &g, e);
+            seed_event(&g, e);
+    }
+    /* A number dialed through a trunk group is split by the core (cb_core_resolve_number),
+     * against the trunk groups that prefix it: one round trip for the group's. */
+    char(*groups)[CB_NUMBER_MAX] = NULL;
+    int n_groups = 0;
+    if (st == DB_OK && g.n_dialed > 0)
+        st = db_trunk_groups_prefixing(c, g.dialed, g.n_dialed, &groups, &n_groups);
+    if (st == DB_OK && n_groups > 0) {
+        const char **more =
+            realloc(g.numbers, ((size_t)g.n_numbers + (size_t)n_groups) * sizeof *more);
+        if (!more)
+            st = DB_ERROR;
+        else {
+            g.numbers = more;
+            for (int k = 0; k < n_groups; k++)
+                g.numbers[g.n_numbers++] = groups[k];
+        }
     }
     if (st == DB_OK) {
         /* One world for the whole group: loaded and locked once, changed by each event in
@@ -228,7 +240,8 @@ enum db_status cb_service_apply_events(struct db_conn *c, json_t *const *events,
     }
     free(g.evs);
     free(g.parsed);
-    free(g.groups);
+    free(groups);
+    free(g.dialed);
     free(g.numbers);
     free(g.ids);
     return st;

@@ -65,10 +65,9 @@ static void decide_sets(struct cb_world *w, struct cb_decisions *d, void *arg)
 enum db_status cb_request_set_many(struct db_conn *c, struct cb_set_item *items, int n)
 {
     const char **dialed = calloc((size_t)n, sizeof *dialed);
-    const char **numbers = calloc(2 * (size_t)n, sizeof *numbers);
-    char(*groups)[CB_NUMBER_MAX] = calloc((size_t)n, sizeof *groups);
-    enum db_status st = dialed && numbers && groups ? DB_OK : DB_ERROR;
-    int n_dialed = 0;
+    char(*groups)[CB_NUMBER_MAX] = NULL;
+    int n_dialed = 0, n_groups = 0;
+    enum db_status st = dialed ? DB_OK : DB_ERROR;
     for (int i = 0; i < n && st == DB_OK; i++) {
         struct cb_set_request *r = &items[i].req;
         memset(&items[i].res, 0, sizeof items[i].res);
@@ -77,25 +76,25 @@ enum db_status cb_request_set_many(struct db_conn *c, struct cb_set_item *items,
         if (!r->external_number[0])
             dialed[n_dialed++] = r->target;
     }
-    /* "95551234": trunk group 9, outside number 5551234 (longest prefix, API.md); a station or
-     * hunt group number is never split, and a trunk group's own number stays whole. */
+    /* A target dialed through a trunk group ("95551234") is split by the core, which needs the
+     * trunk groups that prefix it in the world. */
     if (st == DB_OK && n_dialed > 0)
-        st = db_resolve_trunk_prefixes(c, dialed, n_dialed, groups);
-    for (int i = 0, k = 0; i < n && st == DB_OK; i++) {
-        struct cb_set_request *r = &items[i].req;
-        const char *group = r->external_number[0] ? "" : groups[k++];
-        if (group[0] && strcmp(group, r->target) != 0) {
-            snprintf(r->external_number, sizeof r->external_number, "%s",
-                     r->target + strlen(group));
-            snprintf(r->target, sizeof r->target, "%s", group);
-        }
-        numbers[2 * i] = r->requester;
-        numbers[2 * i + 1] = r->target;
-    }
+        st = db_trunk_groups_prefixing(c, dialed, n_dialed, &groups, &n_groups);
+    const char **numbers =
+        st == DB_OK ? calloc(2 * (size_t)n + (size_t)n_groups, sizeof *numbers) : NULL;
+    if (st == DB_OK && !numbers)
+        st = DB_ERROR;
     if (st == DB_OK) {
+        for (int i = 0; i < n; i++) {
+            numbers[2 * i] = items[i].req.requester;
+            numbers[2 * i + 1] = items[i].req.target;
+        }
+        for (int k = 0; k < n_groups; k++)
+            numbers[2 * n + k] = groups[k];
         /* A set frees nobody to be rung: the queues of the requesters' other targets stay
          * unloaded (db/world.h), unless a callback it supersedes is engaged. */
-        struct db_world_seed seed = {.numbers = numbers, .n_numbers = 2 * n, .narrow = true};
+        struct db_world_seed seed = {
+            .numbers = numbers, .n_numbers = 2 * n + n_groups, .narrow = true};
         struct set_batch b = {.items = items, .n = n};
         st = cb_service_decide(c, &seed, decide_sets, &b);
     }

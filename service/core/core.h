@@ -144,7 +144,9 @@ struct cb_set_request {
 
 /* CB-01..CB-10, CB-40: validates and sets a callback. The requester, the target (station or
  * group, with members / lines) and the active callbacks of the requester and of the target
- * must be in the world. On success returns the new callback (in the world, is_new set). */
+ * must be in the world. A target dialed through a trunk group without `external_number` is
+ * split first (cb_core_resolve_number: the trunk groups prefixing it must be in the world).
+ * On success returns the new callback (in the world, is_new set). */
 struct cb_callback *cb_core_set(struct cb_world *w, const struct cb_set_request *req, cb_time now,
                                 const struct cb_cause *cause, struct cb_decisions *out);
 

@@ -222,9 +222,19 @@ static struct cb_callback *set_callback(struct cb_world *w, const struct cb_set_
 struct cb_callback *cb_core_set(struct cb_world *w, const struct cb_set_request *req, cb_time now,
                                 const struct cb_cause *cause, struct cb_decisions *out)
 {
+    /* A number dialed through a trunk group ("95551234": group 9, outside number 5551234) is
+     * split here unless the request gives the outside number itself; a station's or hunt
+     * group's number, or a trunk group's own, stays whole. */
+    struct cb_set_request split = *req;
+    char target[CB_NUMBER_MAX], external[CB_NUMBER_MAX];
+    if (!req->external_number[0] && cb_core_resolve_number(w, req->target, target, external) &&
+        external[0]) {
+        CB_COPY(split.target, target);
+        CB_COPY(split.external_number, external);
+    }
     struct cb_world_index index;
     bool opened = cb_index_open(w, &index);
-    struct cb_callback *c = set_callback(w, req, now, cause, out);
+    struct cb_callback *c = set_callback(w, &split, now, cause, out);
     cb_index_close(w, opened);
     return c;
 }

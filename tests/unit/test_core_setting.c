@@ -116,6 +116,33 @@ static void test_cb05_trunk_group_gives_trunks_busy(void **state)
     assert_string_equal(c->external_number, "5551234");
 }
 
+/* A target dialed through a trunk group is split by the core: the longest trunk group prefix
+ * is the group, the rest the outside number; a station's number stays whole even when a trunk
+ * group prefixes it, and so does the trunk group's own number. */
+static void test_cb05_dialed_number_is_split_by_the_longest_trunk_prefix(void **state)
+{
+    struct fx *f = *state;
+    fx_station(f, "2001");
+    fx_station(f, "9100");
+    fx_trunk(f, "9", 2);
+    f->lines[0].busy = f->lines[1].busy = true;
+    struct cb_callback *c = fx_set(f, "2001", "95551234");
+    assert_non_null(c);
+    assert_string_equal(c->target, "9");
+    assert_string_equal(c->external_number, "5551234");
+    assert_int_equal(c->reason, CB_REASON_TRUNKS_BUSY);
+    c = fx_set(f, "2001", "9100");
+    assert_non_null(c);
+    assert_string_equal(c->target, "9100");
+    assert_string_equal(c->external_number, "");
+    c = fx_set(f, "2001", "9");
+    assert_non_null(c);
+    assert_string_equal(c->target, "9");
+    assert_string_equal(c->external_number, "");
+    assert_null(fx_set(f, "2001", "8555"));
+    assert_int_equal(f->d.error, CB_ERR_UNKNOWN_NUMBER);
+}
+
 static void test_cb05_hunt_group_gives_hunt_group_busy(void **state)
 {
     struct fx *f = *state;
@@ -372,6 +399,7 @@ int main(void)
         T(test_cb05_idle_station_gives_no_answer_and_needs_hook_cycle),
         T(test_cb05_blocking_feature_gives_busy_and_awaits_release),
         T(test_cb05_trunk_group_gives_trunks_busy),
+        T(test_cb05_dialed_number_is_split_by_the_longest_trunk_prefix),
         T(test_cb05_hunt_group_gives_hunt_group_busy),
         T(test_cb06_trunk_group_with_free_line_is_available),
         T(test_cb06_hunt_group_with_idle_member_is_available),
