@@ -67,28 +67,6 @@ enum db_status cb_service_decide(struct db_conn *c, const struct db_world_seed *
     return st;
 }
 
-/* Whether the event names something provisioned (API.md: otherwise stored and ignored). */
-static bool concerns_world(struct cb_world *w, const struct cb_event *ev)
-{
-    switch (ev->type) {
-    case CB_EV_TRUNK_STATE: {
-        struct cb_trunk_group *g = cb_world_trunk_group(w, ev->trunk_group);
-        for (size_t i = 0; g && i < g->n_lines; i++)
-            if (!strcmp(g->lines[i].id, ev->line))
-                return true;
-        return false;
-    }
-    case CB_EV_CALL_ATTEMPT:
-        return cb_world_station(w, ev->from) != NULL;
-    case CB_EV_CALL_CONNECTED:
-        return w->n_callbacks > 0;
-    case CB_EV_RECALL_RESULT:
-        return cb_world_callback(w, ev->callback_id) != NULL;
-    default:
-        return cb_world_station(w, ev->station) != NULL;
-    }
-}
-
 /* A group of events being applied: parsed events and the union of what they concern. */
 struct event_group {
     struct cb_event *evs;
@@ -174,18 +152,9 @@ static void apply_in_order(struct cb_world *w, struct cb_decisions *d, void *arg
     int64_t now_ms = a->now_ms;
     bool *ignored = a->ignored;
     bool began = cb_core_group_begin(w);
-    for (int e = 0; e < a->n; e++) {
-        if (!g->parsed[e] || !concerns_world(w, &g->evs[e]))
-            continue;
-        /* The core counts every mark it sets (cb_world.changes): an event that marks nothing
-         * and decides nothing was ignored, even if earlier events of the group marked. */
-        const size_t before[4] = {w->changes, d->n_commands, d->n_history, d->n_timers};
-        size_t n_callbacks = w->n_callbacks;
-        cb_core_on_event(w, &g->evs[e], now_ms, d);
-        ignored[e] =
-            !(w->changes != before[0] || w->n_callbacks > n_callbacks ||
-              d->n_commands > before[1] || d->n_history > before[2] || d->n_timers > before[3]);
-    }
+    for (int e = 0; e < a->n; e++)
+        if (g->parsed[e])
+            ignored[e] = cb_core_on_event(w, &g->evs[e], now_ms, d) == CB_IGNORED;
     cb_core_group_end(w, began);
 }
 

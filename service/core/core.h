@@ -234,12 +234,17 @@ struct cb_event {
     int64_t new_seq;
 };
 
+/* What became of an input: applied, or ignored (stored, with no effect). */
+enum cb_outcome { CB_APPLIED, CB_IGNORED };
+
 /* Applies one PBX event: updates the live state in the world and every rule it triggers
- * (CB-11..CB-31, CB-40), then schedules maturing. The event's id is the history cause.
- * A trunk-prefixed number (digits `dialed`, Cancel Individual) must already be resolved by
- * the caller into the world's trunk groups; cb_core_resolve_number() helps. */
-void cb_core_on_event(struct cb_world *w, const struct cb_event *ev, cb_time now,
-                      struct cb_decisions *out);
+ * (CB-11..CB-31, CB-40), then schedules maturing. The event's id is the history cause. A
+ * number dialed through a trunk group (digits `dialed`, Cancel Individual) is split against
+ * the world's trunk groups: those prefixing it must be in the world. Returns CB_IGNORED when
+ * the event names nothing in the world (a station, trunk line or active callback that is not
+ * there) or changes nothing and decides nothing; CB_APPLIED otherwise. */
+enum cb_outcome cb_core_on_event(struct cb_world *w, const struct cb_event *ev, cb_time now,
+                                 struct cb_decisions *out);
 
 /* A due timer (CB-10, CB-23, CB-24). A timer for an ended or unknown callback does nothing. */
 void cb_core_on_timer(struct cb_world *w, enum cb_timer_kind kind, const char *callback_id,

@@ -276,8 +276,7 @@ static bool on_station_event(struct cb_world *w, const struct cb_event *ev, cb_t
     return true;
 }
 
-/* An event about a number (or callback) not in the world changes nothing: the caller marks it
- * ignored. */
+/* An event about a number (or callback) not in the world changes nothing: it is ignored. */
 static void on_event(struct cb_world *w, const struct cb_event *ev, cb_time now,
                      struct cb_decisions *out)
 {
@@ -311,12 +310,20 @@ static void on_event(struct cb_world *w, const struct cb_event *ev, cb_time now,
     cb_core_schedule(w, now, &cause, out);
 }
 
-/* The entry point opens the world's index for this decision and frees it (index.c). */
-void cb_core_on_event(struct cb_world *w, const struct cb_event *ev, cb_time now,
-                      struct cb_decisions *out)
+/* The entry point opens the world's index for this decision and frees it (index.c). An event
+ * that sets no mark (cb_world.changes), adds no callback and decides nothing was ignored, even
+ * when earlier events of the same group did. */
+enum cb_outcome cb_core_on_event(struct cb_world *w, const struct cb_event *ev, cb_time now,
+                                 struct cb_decisions *out)
 {
+    const size_t before[5] = {w->changes, w->n_callbacks, out->n_commands, out->n_history,
+                              out->n_timers};
     struct cb_world_index index;
     bool opened = cb_index_open(w, &index);
     on_event(w, ev, now, out);
     cb_index_close(w, opened);
+    bool changed = w->changes != before[0] || w->n_callbacks != before[1] ||
+                   out->n_commands != before[2] || out->n_history != before[3] ||
+                   out->n_timers != before[4];
+    return changed ? CB_APPLIED : CB_IGNORED;
 }

@@ -189,8 +189,8 @@ struct cb_world {
     /* Targets whose whole queue of active callbacks is loaded: only these are scheduled. */
     char (*scope_targets)[CB_NUMBER_MAX];
     size_t n_scope_targets;
-    /* Bumped by the core at each mark it sets (dirty, is_new): a caller compares it before and
-     * after an input to tell whether that input changed the world. */
+    /* Bumped by the core at each mark it sets (dirty, is_new): compared before and after an
+     * event to tell whether it was applied or ignored (cb_core_on_event). */
     size_t changes;
     /* The core's lookup tables while one of its entry points runs (index.c); NULL otherwise.
      * The core frees them before it returns: nothing for the caller to free. */

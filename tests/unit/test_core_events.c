@@ -89,6 +89,30 @@ static void test_events_about_unknown_numbers_do_nothing(void **state)
     assert_int_equal(f->d.n_commands, 0);
 }
 
+/* The core tells each event's outcome: ignored when it names nothing in the world or changes
+ * nothing (stored, with no effect), applied otherwise. */
+static void test_event_outcome_applied_or_ignored(void **state)
+{
+    struct fx *f = *state;
+    fx_station(f, "2001");
+    fx_trunk(f, "9", 1);
+    struct cb_event ev = fx_event(f, CB_EV_STATION_STATE);
+    FX_COPY(ev.station, "2999");
+    ev.flag = true;
+    assert_int_equal(fx_apply(f, &ev), CB_IGNORED); /* not provisioned */
+    FX_COPY(ev.station, "2001");
+    assert_int_equal(fx_apply(f, &ev), CB_APPLIED); /* idle -> busy */
+    assert_int_equal(fx_apply(f, &ev), CB_IGNORED); /* busy again: nothing changes */
+    ev = fx_event(f, CB_EV_TRUNK_STATE);
+    FX_COPY(ev.trunk_group, "9");
+    FX_COPY(ev.line, "L7");
+    ev.flag = true;
+    assert_int_equal(fx_apply(f, &ev), CB_IGNORED); /* no such line */
+    ev = fx_event(f, CB_EV_RECALL_RESULT);
+    FX_COPY(ev.callback_id, "123e4567-e89b-12d3-a456-426614174000");
+    assert_int_equal(fx_apply(f, &ev), CB_IGNORED); /* no such active callback */
+}
+
 /* Station 2001 hears busy tone calling 2002. */
 static void busy_tone_setup(struct fx *f)
 {
@@ -255,6 +279,8 @@ int main(void)
         T(test_cb33_softkey_presented_with_failed_attempt),
         T(test_events_update_live_state_and_mark_dirty),
         T(test_events_about_unknown_numbers_do_nothing),
+        T(test_event_outcome_applied_or_ignored),
+        T(test_event_outcome_applied_or_ignored),
         T(test_cb30_setup_fac_during_busy_tone_sets_callback),
         T(test_cb30_setup_fac_during_ringback_on_trunk_number),
         T(test_cb30_setup_fac_ignored_without_digit_collection),

@@ -203,10 +203,10 @@ static inline struct cb_event fx_event(struct fx *f, enum cb_event_type type)
     return ev;
 }
 
-static inline void fx_apply(struct fx *f, const struct cb_event *ev)
+static inline enum cb_outcome fx_apply(struct fx *f, const struct cb_event *ev)
 {
     fx_begin(f);
-    cb_core_on_event(&f->w, ev, f->now, &f->d);
+    return cb_core_on_event(&f->w, ev, f->now, &f->d);
 }
 
 static inline void fx_station_ev(struct fx *f, enum cb_event_type type, const char *station,
