@@ -166,26 +166,11 @@ enum db_status cb_request_call_again(struct db_conn *c, const char *id, const ch
     return run(c, &seed, decide_call_again, (void *)id, request_id, res);
 }
 
-/* CB-28: drops a removed station from the world before the core decides, as the core allows:
- * otherwise the scheduler that runs after the removal may ring it again (a console that was
- * ringing on behalf of another console, CB-31). */
-static void drop_station(struct cb_world *w, const char *number)
-{
-    for (size_t i = 0; i < w->n_stations; i++)
-        if (!strcmp(w->stations[i].number, number)) {
-            memmove(&w->stations[i], &w->stations[i + 1],
-                    (w->n_stations - i - 1) * sizeof *w->stations);
-            w->n_stations--;
-            return;
-        }
-}
-
 static void decide_number_removed(struct cb_world *w, void *arg, cb_time now,
                                   const struct cb_cause *cause, struct cb_decisions *out,
                                   struct cb_request_result *res)
 {
     (void)res;
-    drop_station(w, arg);
     cb_core_number_removed(w, arg, now, cause, out);
 }
 

@@ -146,9 +146,23 @@ void cb_core_cancel_all(struct cb_world *w, const char *requester, cb_time now,
     cb_index_close(w, opened);
 }
 
+/* A removed station leaves the world before anything is decided, so that the scheduling pass
+ * that follows cannot ring it again (a console that rang on behalf of another, CB-31). */
+static void drop_station(struct cb_world *w, const char *number)
+{
+    for (size_t i = 0; i < w->n_stations; i++)
+        if (cb_streq(w->stations[i].number, number)) {
+            memmove(&w->stations[i], &w->stations[i + 1],
+                    (w->n_stations - i - 1) * sizeof *w->stations);
+            w->n_stations--;
+            return;
+        }
+}
+
 void cb_core_number_removed(struct cb_world *w, const char *number, cb_time now,
                             const struct cb_cause *cause, struct cb_decisions *out)
 {
+    drop_station(w, number); /* before the index is built over the stations */
     struct cb_world_index index;
     bool opened = cb_index_open(w, &index);
     number_removed(w, number, now, cause, out);

@@ -158,7 +158,8 @@ void cb_core_cancel(struct cb_world *w, const char *callback_id, enum cb_end_rea
 void cb_core_cancel_all(struct cb_world *w, const char *requester, cb_time now,
                         const struct cb_cause *cause, struct cb_decisions *out);
 
-/* CB-28: a station or group is deprovisioned: ends every callback it set or is the target of. */
+/* CB-28: a station or group is deprovisioned: it leaves the world, and every callback it set or
+ * is the target of ends; one ringing it on behalf of another console waits again. */
 void cb_core_number_removed(struct cb_world *w, const char *number, cb_time now,
                             const struct cb_cause *cause, struct cb_decisions *out);
 

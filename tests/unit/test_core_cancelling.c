@@ -194,6 +194,30 @@ static void test_cb28_removed_station_ends_its_callbacks(void **state)
     assert_int_equal(fx_cb(f, other)->state, CB_STATE_PENDING);
 }
 
+/* CB-28 with CB-31: a console removed while it rang on behalf of another console leaves the
+ * world at once, so the callback waits again (queued for its console) and nothing rings the
+ * removed console again. */
+static void test_cb28_removed_console_rung_on_behalf_of_another_is_not_rung_again(void **state)
+{
+    struct fx *f = *state;
+    char id[CB_ID_MAX];
+    fx_console(f, "2101", "cg1");
+    fx_console(f, "2102", "cg1");
+    busy_target(f, "2002");
+    fx_set_full(f, "2101", "2002", NULL, CB_MODE_CALLBACK, id);
+    fx_station_ev(f, CB_EV_CONSOLE_AVAILABILITY, "2101", false);
+    fx_idle(f, "2002");
+    const struct cb_command *ring = fx_cmd(f, CB_CMD_RING, 0);
+    assert_string_equal(ring->station, "2102");
+    fx_begin(f);
+    struct cb_cause cause = fx_api_cause("req-rm");
+    cb_core_number_removed(&f->w, "2102", f->now, &cause, &f->d);
+    assert_null(cb_world_station(&f->w, "2102"));
+    assert_int_equal(fx_cb(f, id)->state, CB_STATE_QUEUED);
+    assert_int_equal(fx_count(f, CB_CMD_RING), 0);
+    assert_int_equal(fx_count(f, CB_CMD_STOP_RING), 1);
+}
+
 static void test_cb28_removed_trunk_group_releases_its_line(void **state)
 {
     struct fx *f = *state;
@@ -311,6 +335,7 @@ int main(void)
         T(test_cb27_group_targets_match_members_and_dialed_numbers),
         T(test_cb27_message_mode_lamp_goes_off_on_connected_call),
         T(test_cb28_removed_station_ends_its_callbacks),
+        T(test_cb28_removed_console_rung_on_behalf_of_another_is_not_rung_again),
         T(test_cb28_removed_trunk_group_releases_its_line),
         T(test_cb29_ending_undoes_ring_line_and_lamp),
         T(test_cb29_ending_a_recalling_trunk_callback_leaves_the_line_to_the_call),
