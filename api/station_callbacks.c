@@ -53,11 +53,10 @@ void api_station_callbacks_post(struct api_request *r)
     struct db_station st;
     if (!api_load_station(r, &st))
         return;
-    if (st.s.attempt == CB_ATTEMPT_NONE) { /* CB-01: the current failed attempt is the target */
-        api_reply_problem(r, API_NO_FAILED_ATTEMPT, "station %s has no failed call attempt to use",
-                          st.s.number);
-        return;
-    }
+    /* The core sets it on the station's failed attempt as it stands in the locked transaction
+     * (CB-01, CB-33), or refuses with no_failed_attempt; the attempt read here only says which
+     * numbers to load. */
+    req.softkey = true;
     snprintf(req.requester, sizeof req.requester, "%s", st.s.number);
     snprintf(req.target, sizeof req.target, "%s", st.s.attempt_to);
     api_run_set(r, &req);

@@ -140,6 +140,9 @@ struct cb_set_request {
     char external_number[CB_NUMBER_MAX]; /* trunk targets */
     char new_id[CB_ID_MAX];              /* id for the new callback (randomness is the caller's) */
     int64_t new_seq;                     /* its queue position, larger than every existing one */
+    /* CB-01, CB-33: set with the softkey: the target is the requester's failed call attempt as
+     * the world has it when the core decides (`target` only tells the caller what to load). */
+    bool softkey;
 };
 
 /* CB-01..CB-10, CB-40: validates and sets a callback. The requester, the target (station or

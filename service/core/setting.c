@@ -226,8 +226,18 @@ struct cb_callback *cb_core_set(struct cb_world *w, const struct cb_set_request 
      * split here unless the request gives the outside number itself; a station's or hunt
      * group's number, or a trunk group's own, stays whole. */
     struct cb_set_request split = *req;
+    if (req->softkey) {
+        const struct cb_station *s = cb_world_station(w, req->requester);
+        if (s && s->attempt == CB_ATTEMPT_NONE) { /* CB-01: no current failed attempt */
+            cb_set_error(out, CB_ERR_NO_FAILED_ATTEMPT,
+                         "station %s has no failed call attempt to use", s->number);
+            return NULL;
+        }
+        if (s)
+            CB_COPY(split.target, s->attempt_to);
+    }
     char target[CB_NUMBER_MAX], external[CB_NUMBER_MAX];
-    if (!req->external_number[0] && cb_core_resolve_number(w, req->target, target, external) &&
+    if (!split.external_number[0] && cb_core_resolve_number(w, split.target, target, external) &&
         external[0]) {
         CB_COPY(split.target, target);
         CB_COPY(split.external_number, external);

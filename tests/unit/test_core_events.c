@@ -51,6 +51,31 @@ static void test_cb33_softkey_presented_with_failed_attempt(void **state)
     assert_false(cb_core_softkey(s, target));
 }
 
+/* CB-01, CB-33: a set with the softkey takes the requester's failed attempt as the world has it
+ * when the core decides, whatever target the caller guessed; none is no_failed_attempt. */
+static void test_cb33_softkey_set_uses_the_current_failed_attempt(void **state)
+{
+    struct fx *f = *state;
+    fx_station(f, "2001");
+    fx_station(f, "2002");
+    fx_station(f, "2003")->state.busy = true;
+    fx_begin(f);
+    struct cb_set_request req = {.mode = CB_MODE_CALLBACK, .softkey = true, .new_seq = 1};
+    FX_COPY(req.requester, "2001");
+    FX_COPY(req.target, "2002");
+    FX_COPY(req.new_id, "cb-soft-1");
+    struct cb_cause cause = fx_api_cause("req-soft");
+    assert_null(cb_core_set(&f->w, &req, f->now, &cause, &f->d));
+    assert_int_equal(f->d.error, CB_ERR_NO_FAILED_ATTEMPT);
+    fx_attempt(f, "2001", "2003", CB_ATTEMPT_BUSY);
+    fx_begin(f);
+    struct cb_callback *c = cb_core_set(&f->w, &req, f->now, &cause, &f->d);
+    assert_non_null(c);
+    assert_int_equal(f->d.error, CB_OK);
+    assert_string_equal(c->target, "2003"); /* the attempt, not the guess */
+    assert_int_equal(c->reason, CB_REASON_BUSY);
+}
+
 static void test_events_update_live_state_and_mark_dirty(void **state)
 {
     struct fx *f = *state;
@@ -277,6 +302,7 @@ int main(void)
         T(test_cb01_failed_attempt_stays_until_hook_on),
         T(test_cb01_next_attempt_replaces_or_clears),
         T(test_cb33_softkey_presented_with_failed_attempt),
+        T(test_cb33_softkey_set_uses_the_current_failed_attempt),
         T(test_events_update_live_state_and_mark_dirty),
         T(test_events_about_unknown_numbers_do_nothing),
         T(test_event_outcome_applied_or_ignored),
