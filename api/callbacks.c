@@ -242,13 +242,9 @@ static enum db_status change_tx(struct db_conn *c, void *ctx)
 static void change(struct api_request *r, bool call_again)
 {
     struct cb_callback cb;
-    if (!api_load_callback(r, &cb))
+    if (!api_load_callback(r, &cb)) /* 404, or 403 for another station's */
         return;
-    if (cb.ended_at) {
-        api_reply_problem(r, API_INVALID_STATE, "callback %s has already ended (%s)", cb.id,
-                          cb_state_name(cb.state));
-        return;
-    }
+    /* An ended one is the core's refusal (invalid_state), decided in the locked transaction. */
     struct change_tx t = {.id = cb.id, .request_id = r->request_id, .call_again = call_again};
     enum db_status st = db_tx_run(r->app->pool, change_tx, &t);
     if (st == DB_ABORT)

@@ -87,7 +87,9 @@ static struct db_stmt world_lock = DB_STMT(
     "(SELECT DISTINCT hashtext(n) AS k FROM l ORDER BY 1) AS keys");
 
 /* The active callbacks concerned: c1, c2, and every engaged one ringing a requester of those or
- * a console of such a requester's console group (to know who is already engaged: CB-17, CB-31).
+ * a console of such a requester's console group (to know who is already engaged: CB-17, CB-31);
+ * and a callback named by id that has ended, outside the scope, so that the core can tell a
+ * request on it "already ended" from "no such callback".
  * The first row also carries the scope (column 25, t) and every number the world needs (column
  * 26): once, not on every row, since a group of events may load thousands of callbacks. */
 static struct db_stmt world_callbacks = DB_STMT(
@@ -100,6 +102,8 @@ static struct db_stmt world_callbacks = DB_STMT(
     "cb AS MATERIALIZED (SELECT DISTINCT ON (id) * FROM (SELECT * FROM c1 UNION ALL "
     "  SELECT * FROM c2 UNION ALL SELECT c.* FROM p, "
     PROBE("*", "callbacks", "notify_station = p.n AND ended_at IS NULL AND " ENGAGED)
+    "  UNION ALL SELECT c.* FROM unnest($2::uuid[]) AS i(id), "
+    PROBE("*", "callbacks", "id = i.id AND ended_at IS NOT NULL")
     ") AS x ORDER BY id) "
     "SELECT " DB_CALLBACK_COLUMNS ", CASE WHEN seq = (SELECT min(seq) FROM cb) THEN "
     "(SELECT array_agg(n) FROM t) END, "

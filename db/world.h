@@ -16,7 +16,7 @@
 struct db_world_seed {
     const char *const *numbers; /* borrowed */
     int n_numbers;
-    const char *const *callback_ids; /* borrowed */
+    const char *const *callback_ids; /* borrowed; loaded even when ended (outside the scope) */
     int n_callback_ids;
     /* The decision cannot free a requester of the seed to be rung (an API set, a station turning
      * busy...): the queues of the targets its callbacks wait on are not loaded, unless one of its

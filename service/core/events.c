@@ -297,7 +297,7 @@ static void on_event(struct cb_world *w, const struct cb_event *ev, cb_time now,
         break;
     case CB_EV_RECALL_RESULT: {
         struct cb_callback *c = cb_world_callback(w, ev->callback_id);
-        if (!c)
+        if (!c || !cb_callback_active(c))
             return;
         cb_recall_outcome(w, c, ev->recall_result, now, &cause, out);
         break;
