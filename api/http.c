@@ -6,7 +6,7 @@
 #include "api/validate.h"
 #include "db/outage.h"
 #include "db/pool.h"
-#include "service/callbacks.h"
+#include "service/decide.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 #include "service/requests.h"
 #include "db/world.h"
-#include "service/callbacks.h"
+#include "service/decide.h"
 #include "service/ids.h"
 
 #include <stdint.h>

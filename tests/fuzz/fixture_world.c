@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Queue position of a callback not yet stored: service/callbacks.c gives a Setup FAC this one,
+/* Queue position of a callback not yet stored: service/apply.c gives a Setup FAC this one,
  * service/requests.c gives a set this one plus its place in the batch. */
 #define FZ_NEW_SEQ (INT64_MAX / 2)
 
