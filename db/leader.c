@@ -33,3 +33,33 @@ enum db_status db_listen(struct db_conn *c, const char *channel)
     snprintf(sql, sizeof sql, "LISTEN %s", channel);
     return db_exec_simple(c, sql);
 }
+
+int db_conn_socket(const struct db_conn *c)
+{
+    return PQsocket(c->pg);
+}
+
+bool db_conn_alive(const struct db_conn *c)
+{
+    return PQstatus(c->pg) == CONNECTION_OK;
+}
+
+bool db_notifications_drain(struct db_conn *c)
+{
+    bool any = false;
+    PGnotify *note;
+    while ((note = PQnotifies(c->pg))) {
+        PQfreemem(note);
+        any = true;
+    }
+    return any;
+}
+
+bool db_notifications_read(struct db_conn *c, bool *any)
+{
+    *any = false;
+    if (!PQconsumeInput(c->pg))
+        return false;
+    *any = db_notifications_drain(c);
+    return true;
+}

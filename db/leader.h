@@ -18,4 +18,15 @@ enum db_status db_leader_release(struct db_conn *c, long long key);
 /* LISTEN on `channel` (a constant identifier) on this session. */
 enum db_status db_listen(struct db_conn *c, const char *channel);
 
+/* The notifications of a listening session, for a loop that polls its socket. */
+/* The session's socket to poll for input, or -1. */
+int db_conn_socket(const struct db_conn *c);
+/* Whether the session is still connected. */
+bool db_conn_alive(const struct db_conn *c);
+/* Forgets the notifications already read; true if there was one. */
+bool db_notifications_drain(struct db_conn *c);
+/* Reads what arrived on the socket and forgets its notifications (`*any`: there was one);
+ * false when the session is dead. */
+bool db_notifications_read(struct db_conn *c, bool *any);
+
 #endif

@@ -232,27 +232,15 @@ static bool must_record(const struct cb_dispatcher *d, long long now)
     return old || (taken == DISPATCH_IN_FLIGHT && count_slots(d, SLOT_DONE) > 0);
 }
 
-/* Drains the notifications read so far; true if there was one. */
-static bool drain_notifies(PGconn *pg)
-{
-    bool any = false;
-    PGnotify *note;
-    while ((note = PQnotifies(pg))) {
-        PQfreemem(note);
-        any = true;
-    }
-    return any;
-}
-
 /* Forgets the wake-ups and notifications received so far: the look about to be taken sees every
  * commit they announce. */
 static void take_signals(struct cb_dispatcher *d)
 {
     uint64_t count;
     (void)!read(d->seat.wake_fd, &count, sizeof count);
-    PGconn *pg = d->seat.conn ? d->seat.conn->pg : NULL;
-    if (pg && PQconsumeInput(pg))
-        drain_notifies(pg);
+    bool any;
+    if (d->seat.conn)
+        (void)db_notifications_read(d->seat.conn, &any);
 }
 
 /* One round trip, when there is reason for one: records the finished outcomes (when `flush`,
@@ -357,15 +345,15 @@ static bool wait_for_work(struct cb_dispatcher *d, int timeout_ms)
 {
     if (atomic_load(&d->stop)) /* its wake-up may have been taken by the last look */
         return true;
-    PGconn *pg = d->seat.conn ? d->seat.conn->pg : NULL;
-    if (pg && drain_notifies(pg)) { /* arrived with the last results */
+    struct db_conn *c = d->seat.conn;
+    if (c && db_notifications_drain(c)) { /* arrived with the last results */
         d->look = true;
         timeout_ms = 0;
     }
     struct curl_waitfd fds[2] = {{.fd = d->seat.wake_fd, .events = CURL_WAIT_POLLIN}};
     unsigned n = 1;
-    if (pg && PQsocket(pg) >= 0)
-        fds[n++] = (struct curl_waitfd){.fd = PQsocket(pg), .events = CURL_WAIT_POLLIN};
+    if (c && db_conn_socket(c) >= 0)
+        fds[n++] = (struct curl_waitfd){.fd = db_conn_socket(c), .events = CURL_WAIT_POLLIN};
     if (curl_multi_poll(d->multi, fds, n, timeout_ms, NULL) != CURLM_OK)
         cb_logf(CB_LOG_WARN, "dispatcher: poll failed");
     if (fds[0].revents) {
@@ -373,11 +361,11 @@ static bool wait_for_work(struct cb_dispatcher *d, int timeout_ms)
         (void)!read(d->seat.wake_fd, &count, sizeof count);
         d->look = true;
     }
+    bool any;
     if (n == 2 && fds[1].revents) {
-        if (!PQconsumeInput(pg))
+        if (!db_notifications_read(c, &any))
             return false;
-        if (drain_notifies(pg))
-            d->look = true;
+        d->look = d->look || any;
     }
     long long now = monotonic_ms();
     if ((d->due_at_ms >= 0 && now >= d->due_at_ms) || now - d->looked_ms >= DISPATCH_IDLE_MS)

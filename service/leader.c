@@ -53,7 +53,7 @@ void cb_leader_lost(struct cb_leader *l)
 bool cb_leader_hold(struct cb_leader *l, bool *fresh)
 {
     *fresh = false;
-    if (l->conn && PQstatus(l->conn->pg) != CONNECTION_OK)
+    if (l->conn && !db_conn_alive(l->conn))
         cb_leader_lost(l);
     if (l->leading)
         return true;
@@ -83,17 +83,12 @@ void cb_leader_wait(struct cb_leader *l, int timeout_ms)
 {
     struct pollfd fds[2] = {{.fd = l->wake_fd, .events = POLLIN}, {.fd = -1}};
     int n = 1;
-    PGconn *pg = l->leading && l->conn ? l->conn->pg : NULL;
-    if (pg) {
+    struct db_conn *c = l->leading ? l->conn : NULL;
+    if (c) {
         /* A NOTIFY that arrived with the last result is already buffered: no need to sleep. */
-        PGnotify *note = PQnotifies(pg);
-        if (note) {
-            PQfreemem(note);
-            while ((note = PQnotifies(pg)))
-                PQfreemem(note);
+        if (db_notifications_drain(c))
             return;
-        }
-        fds[1] = (struct pollfd){.fd = PQsocket(pg), .events = POLLIN};
+        fds[1] = (struct pollfd){.fd = db_conn_socket(c), .events = POLLIN};
         n = 2;
     }
     if (timeout_ms < 0)
@@ -103,16 +98,10 @@ void cb_leader_wait(struct cb_leader *l, int timeout_ms)
     uint64_t count;
     if (fds[0].revents & POLLIN)
         (void)!read(l->wake_fd, &count, sizeof count);
-    if (pg && fds[1].revents) {
-        /* Reads what arrived (notifications, or the end of a dead connection). */
-        if (!PQconsumeInput(pg)) {
-            cb_leader_lost(l);
-            return;
-        }
-        PGnotify *note;
-        while ((note = PQnotifies(pg)))
-            PQfreemem(note);
-    }
+    bool any;
+    /* Reads what arrived (notifications, or the end of a dead connection). */
+    if (c && fds[1].revents && !db_notifications_read(c, &any))
+        cb_leader_lost(l);
 }
 
 void cb_leader_wake(struct cb_leader *l)
