@@ -385,11 +385,8 @@ void api_callbacks_list(struct api_request *r)
         api_field_error(errors, "created_after", "must be an RFC 3339 time");
     if (before && !cb_rfc3339_parse(before, &f.created_before_ms))
         api_field_error(errors, "created_before", "must be an RFC 3339 time");
-    if (json_array_size(errors)) {
-        api_reply_validation(r, errors);
+    if (api_refuse_invalid(r, errors))
         return;
-    }
-    json_decref(errors);
     struct db_conn *c = api_conn(r);
     if (!c)
         return;

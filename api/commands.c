@@ -29,11 +29,8 @@ void api_commands_list(struct api_request *r)
         api_field_error(errors, "after", "must be a command seq (a whole number, 0 or more)");
     if (cursor[0])
         api_parse_whole(cursor, INT64_MAX, &after); /* checked by api_list_params */
-    if (json_array_size(errors)) {
-        api_reply_validation(r, errors);
+    if (api_refuse_invalid(r, errors))
         return;
-    }
-    json_decref(errors);
     struct db_conn *c = api_conn(r);
     if (!c)
         return;

@@ -38,11 +38,8 @@ void api_cos_put(struct api_request *r)
     struct db_cos cos = {0};
     json_t *errors = api_path_errors(r);
     api_parse_cos_body(r->json, &cos, errors);
-    if (json_array_size(errors)) {
-        api_reply_validation(r, errors);
+    if (api_refuse_invalid(r, errors))
         return;
-    }
-    json_decref(errors);
     memcpy(cos.id, r->params[0], strlen(r->params[0]) + 1); /* a valid id: at most 32 */
     enum db_status st = db_tx_run(r->app->pool, cos_put_tx, &cos);
     if (st != DB_OK)

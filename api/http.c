@@ -111,6 +111,16 @@ void api_reply_validation(struct api_request *r, json_t *errors)
     reply_problem_doc(r, API_VALIDATION_FAILED, detail, errors);
 }
 
+bool api_refuse_invalid(struct api_request *r, json_t *errors)
+{
+    if (json_array_size(errors) == 0) {
+        json_decref(errors);
+        return false;
+    }
+    api_reply_validation(r, errors);
+    return true;
+}
+
 void api_reply_db_error(struct api_request *r, int db_status)
 {
     if (db_status == DB_UNAVAILABLE)

@@ -85,6 +85,9 @@ void api_reply_problem(struct api_request *r, enum api_error e, const char *deta
     __attribute__((format(printf, 3, 4)));
 /* Answers 422 validation_failed with `errors` ([{field, message}], stolen). */
 void api_reply_validation(struct api_request *r, json_t *errors);
+/* Answers 422 with `errors` and returns true when there is one; otherwise frees the empty array
+ * and returns false (the handler goes on). */
+bool api_refuse_invalid(struct api_request *r, json_t *errors);
 /* Answers the problem for a database outcome (503 when unavailable, 500 otherwise). */
 void api_reply_db_error(struct api_request *r, int db_status);
 
