@@ -1,4 +1,4 @@
-/* The request bodies of API.md, one parser per shape. Each handler parses its body with its
+/* The request bodies of openapi.yaml, one parser per shape. Each handler parses its body with its
  * parser before any I/O, and the parsers touch nothing but their arguments, so that the fuzz
  * targets of tests/fuzz reach them as the server does. Every parser appends one {field,
  * message} entry to `errors` per problem and returns true when it added none. The set body

@@ -1,4 +1,4 @@
-/* A callback as API.md shows it. */
+/* A callback as openapi.yaml shows it. */
 #ifndef API_CALLBACK_JSON_H
 #define API_CALLBACK_JSON_H
 

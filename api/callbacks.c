@@ -1,5 +1,5 @@
 /* /v1/callbacks: set (with Idempotency-Key), list and filter, read, history, cancel, call
- * again (SPEC §2, §6, CB-32, CB-34). */
+ * again (CB-32, CB-34). */
 #include "api/auth.h"
 #include "api/callback_json.h"
 #include "api/callbacks_common.h"

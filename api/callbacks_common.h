@@ -6,7 +6,7 @@
 #include "db/callbacks.h"
 #include "service/requests.h"
 
-/* Answers a rules refusal with its API.md code. */
+/* Answers a rules refusal with its openapi.yaml code. */
 void api_reply_refusal(struct api_request *r, const struct cb_request_result *res);
 /* Parses a set body; `need_numbers` false for the softkey (requester and target come from the
  * station's failed attempt). */

@@ -1,4 +1,4 @@
-/* GET /v1/commands (API.md "callbackd -> PBX: commands"): every command kept in the outbox, in
+/* GET /v1/commands (openapi.yaml): every command kept in the outbox, in
  * seq order, with its delivery status; `after` is a plain seq, `cursor` continues a list. */
 #include "api/handlers.h"
 #include "api/inputs.h"

@@ -1,4 +1,4 @@
-/* POST /v1/pbx/events (API.md "PBX -> callbackd: events"): the signature was checked by the
+/* POST /v1/pbx/events (openapi.yaml): the signature was checked by the
  * server before parsing (api/signature.c); here the batch is validated as a whole and stored in
  * one statement before the 202 (CB-50). The worker applies it. */
 #include "api/bodies.h"

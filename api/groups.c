@@ -102,7 +102,7 @@ static void group_put(struct api_request *r, enum db_number_kind kind)
         api_hunt_group_get(r);
 }
 
-/* The group as API.md shows it; for trunks `lines` are ids and `line_states` their state. */
+/* The group as openapi.yaml shows it; for trunks `lines` are ids and `line_states` their state. */
 static json_t *group_json(const struct db_group *g, bool trunk)
 {
     json_t *doc =

@@ -1,4 +1,4 @@
-/* List conventions of API.md: ?limit= (1-500, default 50), opaque ?cursor=, and the answer
+/* List conventions of openapi.yaml: ?limit= (1-500, default 50), opaque ?cursor=, and the answer
  * {"items", "next_cursor", "prev_cursor"}. A cursor is base64url text of a position. */
 #ifndef API_LISTS_H
 #define API_LISTS_H

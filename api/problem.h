@@ -1,4 +1,4 @@
-/* The error codes of API.md as values: one table maps each to its status and title. */
+/* The error codes of openapi.yaml as values: one table maps each to its status and title. */
 #ifndef API_PROBLEM_H
 #define API_PROBLEM_H
 

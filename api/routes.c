@@ -1,4 +1,4 @@
-/* The route table: one row per method and path (API.md). */
+/* The route table: one row per method and path (openapi.yaml). */
 #include "api/handlers.h"
 #include "api/router.h"
 

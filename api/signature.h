@@ -1,4 +1,4 @@
-/* The PBX webhook's authentication (API.md "PBX -> callbackd: events"): a fresh timestamp and
+/* The PBX webhook's authentication (openapi.yaml): a fresh timestamp and
  * an HMAC signature of the raw body, checked before the body is parsed. */
 #ifndef API_SIGNATURE_H
 #define API_SIGNATURE_H

@@ -1,5 +1,5 @@
 /* Declarative input: one field-spec parser for every JSON body (STYLE.md 2), and the format
- * checks of API.md (directory numbers, COS ids). Produces the 422 `errors` entries. */
+ * checks of openapi.yaml (directory numbers, COS ids). Produces the 422 `errors` entries. */
 #ifndef API_VALIDATE_H
 #define API_VALIDATE_H
 

@@ -35,7 +35,7 @@ enum db_status db_callback_list(struct db_conn *c, const struct db_callback_filt
 enum db_status db_station_callbacks(struct db_conn *c, const char *requester,
                                     const struct db_list_pos *pos, int limit,
                                     struct cb_callback *out, int *n);
-/* The history of a callback, oldest first, as a JSON array of API.md history entries. */
+/* The history of a callback, oldest first, as a JSON array of openapi.yaml history entries. */
 enum db_status db_callback_history(struct db_conn *c, const char *id, json_t **items);
 
 /* Active callbacks by state (indexed by enum cb_state), for /metrics. */

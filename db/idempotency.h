@@ -1,4 +1,5 @@
-/* Idempotency-Key for POST /v1/callbacks (API.md): per token, 24 h, same body = same answer. */
+/* Idempotency-Key for POST /v1/callbacks (openapi.yaml): per token, 24 h, same body = same answer.
+ */
 #ifndef DB_IDEMPOTENCY_H
 #define DB_IDEMPOTENCY_H
 

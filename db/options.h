@@ -1,4 +1,4 @@
-/* The system options row (API.md "System options"). */
+/* The system options row (openapi.yaml, SystemOptions). */
 #ifndef DB_OPTIONS_H
 #define DB_OPTIONS_H
 

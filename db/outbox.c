@@ -60,7 +60,7 @@ static struct db_stmt outbox_delivered_rows =
             " FROM unnest($1::bigint[], $2::float8[]) AS x(seq, age_s)"
             " WHERE c.seq = x.seq AND c.status = 'pending'"
             " RETURNING c.seq, extract(epoch FROM c.delivered_at - c.created_at)");
-/* Backoff 1 s, 2 s, 4 s ... capped at 30 s (API.md), never past the TTL's end. */
+/* Backoff 1 s, 2 s, 4 s ... capped at 30 s (openapi.yaml), never past the TTL's end. */
 static struct db_stmt outbox_not_acked_rows =
     DB_STMT("outbox_not_acked_rows", 2,
             "UPDATE commands AS c SET attempts = c.attempts + 1, last_error = x.error,"

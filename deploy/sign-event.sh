@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Posts a batch of PBX events to callbackd, signed as API.md says (an operator's helper for
+# Posts a batch of PBX events to callbackd, signed as openapi.yaml says (an operator's helper for
 # trying the webhook by hand, or a script in front of a PBX that cannot sign).
 #
 # usage: deploy/sign-event.sh URL SECRET 'JSON-BODY'

@@ -1,4 +1,4 @@
--- The whole model of SPEC.md: directory (COS, stations with live state, consoles, trunk and hunt
+-- The whole model of the rules (service/core/README.md): directory (COS, stations with live state, consoles, trunk and hunt
 -- groups), system options, callbacks with history, timers, the PBX event inbox, the command outbox,
 -- tokens and idempotency keys. Indexes are named after the query that uses them.
 
@@ -22,7 +22,7 @@ CREATE TABLE stations (
     prime_line         text NOT NULL,
     resilient          boolean NOT NULL DEFAULT false,
     console_group      text,
-    -- Live state, as last reported by the PBX (API.md defaults until then).
+    -- Live state, as last reported by the PBX (the defaults openapi.yaml documents, until then).
     busy               boolean NOT NULL DEFAULT false,
     hook_off           boolean NOT NULL DEFAULT false,
     dnd                boolean NOT NULL DEFAULT false,
@@ -72,7 +72,7 @@ CREATE TABLE hunt_group_members (
 );
 CREATE INDEX hunt_group_members_by_station ON hunt_group_members (station);
 
--- One row: the system options of API.md with their defaults.
+-- One row: the system options of openapi.yaml with their defaults.
 CREATE TABLE system_options (
     singleton                                boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     callback_cancel_timer_s                  integer NOT NULL DEFAULT 3600,

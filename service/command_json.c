@@ -1,6 +1,6 @@
 #include "service/command_json.h"
 
-/* "" becomes JSON null where API.md allows null. */
+/* "" becomes JSON null where openapi.yaml allows null. */
 static const char *or_null(const char *s)
 {
     return s && *s ? s : NULL;

@@ -1,4 +1,4 @@
-/* Commands to the PBX as API.md writes them. */
+/* Commands to the PBX as openapi.yaml writes them. */
 #ifndef CB_COMMAND_JSON_H
 #define CB_COMMAND_JSON_H
 

@@ -7,7 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
-/* The variables of API.md, each overridable by the flag of the same name in lower case. */
+/* The variables of the README's "Configuration", each overridable by the flag of the same name in
+ * lower case. */
 static const char *const VARS[] = {
     "CALLBACKD_LISTEN",
     "CALLBACKD_DATABASE_URL",

@@ -1,4 +1,4 @@
-/* The configuration of API.md "Running it": read once at start-up into an immutable struct. */
+/* The configuration of README "Configuration": read once at start-up into an immutable struct. */
 #ifndef CB_CONFIG_H
 #define CB_CONFIG_H
 

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #define DISPATCH_IN_FLIGHT  16   /* POSTs at once, each on its own kept connection */
-#define DISPATCH_TIMEOUT_MS 5000 /* API.md: no answer in 5 s is a failed attempt */
+#define DISPATCH_TIMEOUT_MS 5000 /* openapi.yaml: no answer in 5 s is a failed attempt */
 #define DISPATCH_IDLE_MS    1000 /* look at the outbox at least this often */
 #define DISPATCH_RETRY_MS   1000 /* after a database error */
 /* Outcomes are recorded with the next look at the outbox, or at the latest this long after they

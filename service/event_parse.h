@@ -1,4 +1,4 @@
-/* PBX events (API.md "PBX -> callbackd: events"): JSON to struct cb_event. One parser serves
+/* PBX events (openapi.yaml): JSON to struct cb_event. One parser serves
  * the webhook (validation: 422 field errors, nothing stored) and the worker (application). */
 #ifndef CB_EVENT_PARSE_H
 #define CB_EVENT_PARSE_H

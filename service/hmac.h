@@ -1,5 +1,6 @@
-/* The PBX signature of API.md, shared by the event webhook (verify) and the command dispatcher
- * (sign): lower-case hex HMAC-SHA256, keyed with CALLBACKD_PBX_SECRET, of "<timestamp>.<body>". */
+/* The PBX signature of openapi.yaml, shared by the event webhook (verify) and the command
+ * dispatcher (sign): lower-case hex HMAC-SHA256, keyed with CALLBACKD_PBX_SECRET, of
+ * "<timestamp>.<body>". */
 #ifndef CB_HMAC_H
 #define CB_HMAC_H
 

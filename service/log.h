@@ -1,4 +1,4 @@
-/* One JSON object per line on stderr (API.md "Operations"). The only global besides config. */
+/* One JSON object per line on stderr (README, "Operations"). The only global besides config. */
 #ifndef CB_LOG_H
 #define CB_LOG_H
 

@@ -89,7 +89,7 @@ static int run_serve(const struct cb_config *cfg)
             cb_logf(CB_LOG_INFO, "database ready; schema is current");
         }
     }
-    /* Stop accepting, finish requests in flight, stop the worker, exit 0 (API.md). */
+    /* Stop accepting, finish requests in flight, stop the worker, exit 0 (README, "Operations"). */
     api_server_quiesce(server);
     api_server_stop(server, 10000);
     /* The worker finishes its transaction in progress; a hung database is not waited on for

@@ -1,5 +1,5 @@
 /* The API's callback requests (set, cancel, cancel all, call again), each run through the
- * rules core in the caller's transaction (SPEC §2, §6, CB-32). */
+ * rules core in the caller's transaction (CB-32). */
 #ifndef CB_REQUESTS_H
 #define CB_REQUESTS_H
 
@@ -25,7 +25,7 @@ struct cb_set_item {
  * item's `res.error` and changes nothing; DB_OK means the others are to be committed. */
 enum db_status cb_request_set_many(struct db_conn *c, struct cb_set_item *items, int n);
 /* One set alone: DB_ABORT when it is refused. A target dialed through a trunk group
- * ("95551234") is split into group and outside number (API.md). */
+ * ("95551234") is split into group and outside number (openapi.yaml). */
 enum db_status cb_request_set(struct db_conn *c, const struct cb_set_request *req,
                               const char *request_id, struct cb_request_result *res);
 /* CB-25: cancels one callback (already checked to exist and be active). */

@@ -1,4 +1,4 @@
-/* RFC 3339 times as clients send them (API.md: "Times are RFC 3339"): one strict parser for the
+/* RFC 3339 times as clients send them (openapi.yaml: times are RFC 3339): one strict parser for the
  * API's query parameters and the PBX events' `at`. */
 #ifndef CB_RFC3339_H
 #define CB_RFC3339_H

@@ -3,7 +3,8 @@
  * Every entry point takes the world (the facts the caller loaded), one input, `now`
  * and the cause to record in history; it mutates the world in place (marking what
  * changed) and appends to `out` the commands, history entries and timer operations
- * the caller must persist in the same transaction. SPEC.md rule ids name the code. */
+ * the caller must persist in the same transaction. Rule ids (CB-nn, service/core/README.md) name
+ * the code. */
 #ifndef CB_CORE_H
 #define CB_CORE_H
 
@@ -50,8 +51,8 @@ enum cb_tone {
     CB_TONE_REORDER,
 };
 
-/* A command to the PBX (API.md "callbackd -> PBX"). Only the fields of its type are set;
- * empty strings are rendered as JSON null where API.md allows null. */
+/* A command to the PBX (openapi.yaml). Only the fields of its type are set;
+ * empty strings are rendered as JSON null where openapi.yaml allows null. */
 struct cb_command {
     enum cb_command_type type;
     char callback_id[CB_ID_MAX];      /* "" = none (tone) */
@@ -71,7 +72,7 @@ struct cb_command {
     enum cb_tone tone;                   /* tone */
 };
 
-/* One transition of a callback's state, for its history (SPEC §3). */
+/* One transition of a callback's state, for its history (service/core/README.md, "States"). */
 struct cb_history_entry {
     char callback_id[CB_ID_MAX];
     cb_time at;
@@ -173,7 +174,7 @@ void cb_core_call_again(struct cb_world *w, const char *callback_id, cb_time now
 /* CB-33: whether the Callback / Call Me Back softkey is presented to `s`, and for which number. */
 bool cb_core_softkey(const struct cb_station *s, char target_out[CB_NUMBER_MAX]);
 
-/* A PBX event (API.md "PBX -> callbackd: events"), already validated by the API layer. */
+/* A PBX event (openapi.yaml), already validated by the API layer. */
 enum cb_event_type {
     CB_EV_STATION_STATE = 0,
     CB_EV_STATION_HOOK,
@@ -260,12 +261,12 @@ void cb_core_schedule(struct cb_world *w, cb_time now, const struct cb_cause *ca
                       struct cb_decisions *out);
 
 /* Splits a dialed number into target + outside number using the world's trunk groups: the
- * trunk group whose number is the longest prefix of `dialed` (API.md). Exact station or hunt
+ * trunk group whose number is the longest prefix of `dialed` (openapi.yaml). Exact station or hunt
  * group numbers win. Returns false when nothing in the world matches. */
 bool cb_core_resolve_number(struct cb_world *w, const char *dialed, char target[CB_NUMBER_MAX],
                             char external[CB_NUMBER_MAX]);
 
-/* Names used on the wire (API.md) for the enums above. */
+/* Names used on the wire (openapi.yaml) for the enums above. */
 const char *cb_state_name(enum cb_state s);
 const char *cb_reason_name(enum cb_reason r);
 const char *cb_end_reason_name(enum cb_end_reason r);

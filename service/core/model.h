@@ -75,7 +75,7 @@ enum cb_attempt_result {
     CB_ATTEMPT_TRUNKS_BUSY,
 };
 
-/* What the PBX last reported about a station (API.md "live state"). */
+/* What the PBX last reported about a station (openapi.yaml). */
 struct cb_station_state {
     bool busy;     /* availability: false = idle */
     bool hook_off; /* hook: false = on */

@@ -121,7 +121,7 @@ int cb_timer_kind_parse(const char *s)
     return parse_name(timer_names, COUNT(timer_names), s);
 }
 
-/* SPEC §3: completed, cancelled and expired end a callback. */
+/* The states (service/core/README.md): completed, cancelled and expired end a callback. */
 bool cb_state_is_terminal(enum cb_state s)
 {
     return s == CB_STATE_COMPLETED || s == CB_STATE_CANCELLED || s == CB_STATE_EXPIRED;

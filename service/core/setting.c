@@ -83,7 +83,7 @@ static enum cb_error check_request(struct cb_world *w, const struct cb_set_reque
         cb_set_error(out, CB_ERR_VALIDATION, "a message can only be left on a station");
         return out->error;
     }
-    /* API.md: external_number is optional on a trunk group (the recall then seizes the
+    /* openapi.yaml: external_number is optional on a trunk group (the recall then seizes the
      * reserved line with no number to dial) and means nothing on any other target. */
     if (t->type != CB_TARGET_TRUNK_GROUP && req->external_number[0]) {
         cb_set_error(out, CB_ERR_VALIDATION, "external_number only applies to trunk groups");

@@ -176,7 +176,7 @@ void cb_world_free_callbacks(struct cb_world *w)
     w->cap_callbacks = 0;
 }
 
-/* API.md: exact station or hunt group numbers win; else the longest trunk group prefix. */
+/* openapi.yaml: exact station or hunt group numbers win; else the longest trunk group prefix. */
 bool cb_core_resolve_number(struct cb_world *w, const char *dialed, char target[CB_NUMBER_MAX],
                             char external[CB_NUMBER_MAX])
 {

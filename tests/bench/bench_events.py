@@ -3,7 +3,7 @@
 (CALLBACKD_BIN, default build/callbackd) and a fast fake PBX, then measures:
 
 1. events/s accepted (202) for batches of 1 and of 100, with several concurrent clients
-   (keep-alive connections, signed as API.md says);
+   (keep-alive connections, signed as openapi.yaml says);
 2. the delay from the 202 to the live-state change: the median and p99 of applied_at -
    received_at in pbx_events (server clock, both sides of the worker), and the median seen by a
    client polling GET /v1/stations/{n} right after the 202;

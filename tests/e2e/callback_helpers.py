@@ -22,7 +22,7 @@ import pytest
 
 from harness import ADMIN, FakePBX, Service, event, wait_for
 
-# What API.md says a command carries besides its type fields; compared apart or not at all.
+# What openapi.yaml says a command carries besides its type fields; compared apart or not at all.
 COMMAND_META = ("id", "seq", "created_at", "status", "attempts", "last_error", "delivered_at")
 
 DEFAULT_OPTIONS = {"callback_cancel_timer_s": 3600, "notification_timeout_s": 20,

@@ -8,9 +8,9 @@ not here. What it gives:
 - Service: one callbackd process on a free 127.0.0.1 port, with `call`, `ok`, `error` helpers
   for the REST API, `stop` (SIGTERM), `kill` (SIGKILL) and its captured log.
 - DbProxy: a TCP proxy in front of PostgreSQL that can hang (accept, never answer) and resume.
-- FakePBX: the PBX side of the command channel (API.md "callbackd -> PBX"); it verifies each
+- FakePBX: the PBX side of the command channel (openapi.yaml); it verifies each
   command's HMAC signature, records the commands and can be told to fail (500) or hang.
-- sign / post_events / send / event: the PBX -> callbackd event webhook, signed as API.md says.
+- sign / post_events / send / event: the PBX -> callbackd event webhook, signed as openapi.yaml says.
 - wait_for: polling helper.
 
 Every answer `Service.call` receives, and every command the FakePBX receives, is checked
@@ -489,7 +489,7 @@ class Service:
         return doc
 
     def error(self, method, path, body=None, status=None, code=None, **kw):
-        """A request that must fail with `status` and problem `code` (RFC 9457, API.md)."""
+        """A request that must fail with `status` and problem `code` (RFC 9457, openapi.yaml)."""
         st, doc, h = self.call(method, path, body, **kw)
         assert st == status, f"{method} {path} -> {st} (wanted {status}): {doc}"
         ctype = h.get("Content-Type", "")
@@ -532,7 +532,7 @@ def event(type, **fields):
 
 
 def sign(secret, body, ts=None):
-    """The two signature headers of API.md for `body` (bytes) at Unix time `ts` (default: now)."""
+    """The two signature headers of openapi.yaml for `body` (bytes) at Unix time `ts` (default: now)."""
     if isinstance(body, str):
         body = body.encode()
     ts = str(int(time.time()) if ts is None else ts)

@@ -1,4 +1,4 @@
-"""Cancelling (SPEC §6, CB-25..CB-29): by request, all at once, by a connected call, by
+"""Cancelling (CB-25..CB-29): by request, all at once, by a connected call, by
 deprovisioning, and the undo of what an ended callback held."""
 
 from callback_helpers import (api_ref, cb_env, mwi, originate, release_trunk,  # noqa: F401

@@ -1,4 +1,4 @@
-"""Attendant consoles (SPEC §8, CB-31): rerouting to an available console of the group, and the
+"""Attendant consoles (CB-31): rerouting to an available console of the group, and the
 `queued` state until the console that set the callback is back."""
 
 from callback_helpers import api_ref, cb_env, originate, ring, stop_ring, w  # noqa: F401

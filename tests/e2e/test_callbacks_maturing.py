@@ -1,4 +1,4 @@
-"""Maturing (SPEC §4, CB-11..CB-19): which PBX events make a callback ring its requester, and
+"""Maturing (CB-11..CB-19): which PBX events make a callback ring its requester, and
 the queue on one target."""
 
 from callback_helpers import (api_ref, cb_env, originate, release_trunk,  # noqa: F401
@@ -153,7 +153,7 @@ def reserved_for(w, group):
 
 
 def test_cb15_trunk_callback_without_external_number(w):
-    """API.md: external_number is optional on a trunk group. Such a callback follows every rule
+    """openapi.yaml: external_number is optional on a trunk group. Such a callback follows every rule
     of one with a number; the ring names the group and the recall seizes the reserved line with
     no number to dial (external_number null)."""
     a = w.station()

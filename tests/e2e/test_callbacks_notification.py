@@ -1,4 +1,4 @@
-"""Notification and recall (SPEC §5, CB-20..CB-24): the ring, the answer, the originate, and
+"""Notification and recall (CB-20..CB-24): the ring, the answer, the originate, and
 what each recall outcome does to the callback."""
 
 import re

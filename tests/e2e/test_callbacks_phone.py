@@ -121,7 +121,7 @@ def test_cb33_softkey_on_a_trunk_attempt_sets_a_trunk_callback(w):
 
 def test_cb33_softkey_on_an_attempt_to_the_trunk_group_alone(w):
     """The PBX may report the access code alone as the number tried (`to` = the group): the
-    callback then has no external_number (optional on a trunk group, API.md), and a call
+    callback then has no external_number (optional on a trunk group, openapi.yaml), and a call
     connecting the requester and that same number completes it (CB-27)."""
     a = w.station()
     g, (l1,) = w.trunk_group(1)

@@ -1,4 +1,4 @@
-"""Setting a callback through HTTP (SPEC §2, CB-01..CB-10), Idempotency-Key and token scopes."""
+"""Setting a callback through HTTP (CB-01..CB-10), Idempotency-Key and token scopes."""
 
 import time
 

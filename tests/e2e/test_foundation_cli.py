@@ -1,4 +1,4 @@
-"""Running the binary (API.md "Running it"): configuration errors, --help/--version, `migrate`,
+"""Running the binary (README, "Configuration"): configuration errors, --help/--version, `migrate`,
 start-up of two processes at once, flags overriding variables, TLS, SIGTERM."""
 
 import http.client

@@ -1,4 +1,4 @@
-"""Every error code of API.md reachable without callbacks, RFC 9457 problem details,
+"""Every error code of openapi.yaml reachable without callbacks, RFC 9457 problem details,
 X-Request-Id on every answer, and token scopes (POST /v1/tokens)."""
 
 import json

@@ -1,4 +1,4 @@
-"""Provisioning endpoints of API.md: classes of service, stations (with the live-state defaults
+"""Provisioning endpoints of openapi.yaml: classes of service, stations (with the live-state defaults
 and the softkey, CB-33), trunk groups, hunt groups, system options."""
 
 from harness import labelled

@@ -1,6 +1,6 @@
 """Hostile input on every route: no 500 for anything a client sends (issue 10).
 
-Whatever bytes the path, the query, the headers or the body hold, the answer is the code API.md
+Whatever bytes the path, the query, the headers or the body hold, the answer is the code openapi.yaml
 gives - 404 `not_found` for a path parameter that cannot name anything, 422 `validation_failed`
 naming the parameter otherwise - in a problem document that is never empty; the request's log
 line keeps its fields; nothing reaches the database that it would refuse (no error-level log

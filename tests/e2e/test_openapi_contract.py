@@ -66,7 +66,7 @@ def test_every_operation_answers_a_documented_status(svc):
 
 
 def test_overlong_path_number_is_422_on_put_and_404_on_get(svc):
-    """API.md: a number in a path that is not a valid directory number is 422 on PUT, 404 on
+    """openapi.yaml: a number in a path that is not a valid directory number is 422 on PUT, 404 on
     GET and DELETE, however long (a segment longer than the router's buffer was 404 on PUT)."""
     svc.ok("PUT", "/v1/classes-of-service/std", {"callbacks_allowed": True})
     long = "1" * 300

@@ -1,4 +1,4 @@
-"""Commands to the PBX (API.md "callbackd -> PBX: commands", CB-51): each pending command is
+"""Commands to the PBX (openapi.yaml, CB-51): each pending command is
 POSTed alone, signed, in order per station; failures and timeouts are retried with backoff and
 the same id until acknowledged or past command_ttl_s (then failed); GET /v1/commands lists them.
 The producer is the FAC Cancel-all dialed idle with no callbacks: a reorder `tone`."""

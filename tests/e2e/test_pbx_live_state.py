@@ -1,4 +1,4 @@
-"""Live state kept from PBX events (API.md "A station's live state", CB-50): each event type, once
+"""Live state kept from PBX events (openapi.yaml, CB-50): each event type, once
 applied by the worker, shows on GET /v1/stations/{n} (`state`, `softkey`) or GET
 /v1/trunk-groups/{n} (`line_states`)."""
 

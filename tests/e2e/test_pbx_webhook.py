@@ -1,4 +1,4 @@
-"""POST /v1/pbx/events (API.md "PBX -> callbackd: events", CB-50): the signature is checked before
+"""POST /v1/pbx/events (openapi.yaml, CB-50): the signature is checked before
 anything else, the whole batch is validated (one bad field refuses it, nothing stored), events
 are stored once per id (duplicates across and within batches), in batch order, and a database
 outage answers 503."""

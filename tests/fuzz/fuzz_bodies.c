@@ -10,8 +10,8 @@
  *   6 PUT /v1/system-options        api_parse_options_body
  *   7 POST /v1/tokens               api_parse_token_body
  * The rest is the raw body, decoded as api/server.c decodes one. What a parser accepts must be
- * what API.md allows (checked here with the project's own format checks); an accepted set goes
- * on into the rules core against the fixed world of fixture_world.h, as the API's set does. */
+ * what openapi.yaml allows (checked here with the project's own format checks); an accepted set
+ * goes on into the rules core against the fixed world of fixture_world.h, as the API's set does. */
 #include "api/auth.h"
 #include "api/bodies.h"
 #include "api/callbacks_common.h"

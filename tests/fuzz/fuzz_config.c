@@ -3,7 +3,7 @@
  * The input is lines (at most 32): "NAME=VALUE" sets an environment variable for this run (and
  * is unset after it); any other line (a flag such as "--callbackd_listen=[::1]:80", a command
  * such as "migrate", a flag's value) is a command-line argument, in order. A loaded configuration
- * must be one API.md allows. */
+ * must be one openapi.yaml allows. */
 #include "service/config.h"
 #include "service/log.h"
 

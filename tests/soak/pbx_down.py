@@ -8,7 +8,7 @@ default) is a third of each, in that order. The commands pending just before it 
 with GET /v1/commands. Then: none was acknowledged while it was down; every command is delivered
 after it returns, each under the id it had while pending, in order per station (order key), none
 twice (no fault excuses a repeat here), within --drain-limit-s of its return (retries back off up
-to 30 s, API.md, then each station's backlog goes one command at a time); and nothing
+to 30 s, openapi.yaml, then each station's backlog goes one command at a time); and nothing
 acknowledged is lost (the checks of kill9.py).
 """
 

@@ -18,7 +18,7 @@ a client would):
   none, concurrently, so that the API sets them in shared transactions (group commit); a retry
   of theirs is a new request, so one left without an answer may have created a callback.
 
-"Delivered once per id": the PBX dedupes commands by id (API.md, CB-51), so delivery is
+"Delivered once per id": the PBX dedupes commands by id (openapi.yaml, CB-51), so delivery is
 at-least-once per id. Every command row must reach status `delivered` and be acknowledged by the
 PBX at least once, under the id it was created with; the PBX must never receive an id that is not
 a command row. The same id acknowledged twice is a legitimate retry only when the first

@@ -1,4 +1,4 @@
-/* Configuration (API.md "Running it"): defaults, required variables, flags over environment. */
+/* Configuration (README, "Configuration"): defaults, required variables, flags over environment. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* PBX events: live state, call attempts (CB-01), FAC (CB-30), softkey (CB-33), number
- * resolution (API.md trunk prefixes). */
+ * resolution (trunk prefixes, CB-05). */
 #include "test_core_fixture.h"
 
 static void test_cb01_failed_attempt_stays_until_hook_on(void **state)

@@ -1,5 +1,6 @@
 /* A small world for the rules core's unit tests: stations, one trunk group, one hunt group,
- * options at their API.md defaults, and helpers that apply one input and keep its decisions. */
+ * options at the defaults openapi.yaml documents, and helpers that apply one input and keep its
+ * decisions. */
 #ifndef TEST_CORE_FIXTURE_H
 #define TEST_CORE_FIXTURE_H
 
@@ -42,7 +43,8 @@ static inline void fx_copy(char *dst, size_t size, const char *src)
 }
 #define FX_COPY(dst, src) fx_copy((dst), sizeof(dst), (src))
 
-/* Adds a station that starts as API.md says: idle, on hook, nothing active, console available. */
+/* Adds a station that starts as openapi.yaml says: idle, on hook, nothing active, console
+ * available. */
 static inline struct cb_station *fx_station(struct fx *f, const char *number)
 {
     assert_true(f->w.n_stations < FX_STATIONS);

@@ -1,4 +1,4 @@
-/* Wire names of the core's enums (API.md), both ways. */
+/* Wire names of the core's enums (openapi.yaml), both ways. */
 #include "test_core_fixture.h"
 
 static void test_names_round_trip(void **state)
@@ -19,7 +19,7 @@ static void test_names_round_trip(void **state)
     assert_int_equal(cb_mode_parse("message"), CB_MODE_MESSAGE);
 }
 
-static void test_names_match_api_md(void **state)
+static void test_names_match_the_wire_names(void **state)
 {
     (void)state;
     assert_string_equal(cb_state_name(CB_STATE_MESSAGE_LEFT), "message_left");
@@ -45,7 +45,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names_round_trip),
-        cmocka_unit_test(test_names_match_api_md),
+        cmocka_unit_test(test_names_match_the_wire_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,7 +46,7 @@ static void test_known_path_other_method_is_405_with_allow(void **state)
     assert_null(strstr(allow, "DELETE"));
 }
 
-/* API.md: a number in a path that is not a valid directory number is 422 on PUT, 404 on GET
+/* openapi.yaml: a number in a path that is not a valid directory number is 422 on PUT, 404 on GET
  * and DELETE; so an over-long one reaches the handler too (cut short, still invalid). */
 static void test_overlong_parameter_still_matches_cut_short(void **state)
 {

@@ -1,4 +1,4 @@
-/* Token hashing and scopes: only SHA-256 is stored; scopes of API.md. */
+/* Token hashing and scopes: only SHA-256 is stored; scopes of openapi.yaml. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

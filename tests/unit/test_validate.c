@@ -1,4 +1,4 @@
-/* The field-spec parser and format checks: every 422 entry of API.md comes from here. */
+/* The field-spec parser and format checks: every 422 entry of openapi.yaml comes from here. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
