@@ -15,6 +15,7 @@
 #include "api/connections.h"
 #include "service/log.h"
 #include "service/metrics.h"
+#include "service/clock.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -50,19 +51,12 @@ struct api_conns {
     struct cb_metrics *metrics;
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void *watchdog_main(void *arg)
 {
     struct api_conns *cs = arg;
     pthread_mutex_lock(&cs->lock);
     while (!cs->stopping) {
-        long long now = now_ms();
+        long long now = cb_monotonic_ms();
         unsigned cut = 0;
         char peer[INET6_ADDRSTRLEN] = "";
         for (struct api_conn *c = cs->head; c; c = c->next) {
@@ -86,7 +80,7 @@ static void *watchdog_main(void *arg)
         pthread_mutex_lock(&cs->lock);
         if (cs->stopping)
             break;
-        long long until = now_ms() + cs->tick_ms;
+        long long until = cb_monotonic_ms() + cs->tick_ms;
         struct timespec ts = {.tv_sec = until / 1000, .tv_nsec = (until % 1000) * 1000000};
         pthread_cond_timedwait(&cs->wake, &cs->lock, &ts);
     }
@@ -103,11 +97,7 @@ struct api_conns *api_conns_new(int request_timeout_s, struct cb_metrics *metric
     /* A deadline is kept to within a tenth of it, and a quarter of a second at most. */
     cs->tick_ms = cs->timeout_ms / 10 < 250 ? cs->timeout_ms / 10 : 250;
     cs->metrics = metrics;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&cs->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    cb_cond_init_monotonic(&cs->wake);
     pthread_mutex_init(&cs->lock, NULL);
     if (pthread_create(&cs->watchdog, NULL, watchdog_main, cs) != 0) {
         pthread_cond_destroy(&cs->wake);
@@ -159,7 +149,7 @@ void api_conns_notify(void *cls, struct MHD_Connection *conn, void **socket_cont
             return; /* out of memory: this connection has only the idle timeout */
         c->fd = ci->connect_fd;
         peer_text(conn, c->peer);
-        atomic_init(&c->deadline_ms, now_ms() + cs->timeout_ms);
+        atomic_init(&c->deadline_ms, cb_monotonic_ms() + cs->timeout_ms);
         pthread_mutex_lock(&cs->lock);
         c->next = cs->head;
         if (cs->head)
@@ -209,7 +199,7 @@ bool api_conns_deadline_stop(struct MHD_Connection *conn)
      * the exchange fails and the connection is being closed. */
     if (!atomic_compare_exchange_strong(&c->deadline_ms, &d, 0))
         return false;
-    c->left_ms = d - now_ms();
+    c->left_ms = d - cb_monotonic_ms();
     return true;
 }
 
@@ -220,7 +210,7 @@ void api_conns_deadline_resume(struct MHD_Connection *conn)
     /* Past due already (the watchdog had not come round to it): cut at its next round. */
     long long left = c && c->left_ms > 0 ? c->left_ms : 1;
     if (c)
-        atomic_compare_exchange_strong(&c->deadline_ms, &stopped, now_ms() + left);
+        atomic_compare_exchange_strong(&c->deadline_ms, &stopped, cb_monotonic_ms() + left);
 }
 
 void api_conns_request_done(struct api_conns *cs, struct MHD_Connection *conn)
@@ -228,7 +218,8 @@ void api_conns_request_done(struct api_conns *cs, struct MHD_Connection *conn)
     struct api_conn *c = conn_of(conn);
     long long stopped = 0;
     if (c)
-        atomic_compare_exchange_strong(&c->deadline_ms, &stopped, now_ms() + cs->timeout_ms);
+        atomic_compare_exchange_strong(&c->deadline_ms, &stopped,
+                                       cb_monotonic_ms() + cs->timeout_ms);
 }
 
 unsigned api_conns_fit_fd_limit(unsigned connections, unsigned other_fds)

@@ -1,4 +1,5 @@
 #include "api/runner.h"
+#include "service/clock.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -15,18 +16,11 @@ struct api_runner {
     bool stopping;
 };
 
-static uint64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* Serves one request (or refuses it when it waited too long or the server stops), then hands
  * its connection back to its HTTP thread. */
 static void run(struct api_runner *q, struct api_request *r, bool stopping)
 {
-    uint64_t waited_ms = (monotonic_ns() - r->queued_ns) / 1000000ULL;
+    uint64_t waited_ms = (cb_monotonic_ns() - r->queued_ns) / 1000000ULL;
     if (stopping)
         api_reply_problem(r, API_SERVICE_UNAVAILABLE, "the service is stopping; retry later");
     else if (waited_ms > (uint64_t)q->wait_ms)
@@ -90,7 +84,7 @@ bool api_runner_submit(struct api_runner *q, struct api_request *r)
     }
     /* Suspended before any request thread can see it, so that its resume comes after. */
     MHD_suspend_connection(r->conn);
-    r->queued_ns = monotonic_ns();
+    r->queued_ns = cb_monotonic_ns();
     r->next_queued = NULL;
     if (q->tail)
         q->tail->next_queued = r;

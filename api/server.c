@@ -28,6 +28,7 @@
 #include "service/hex.h"
 #include "service/log.h"
 #include "service/metrics.h"
+#include "service/clock.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -79,13 +80,6 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, soc
     (void)addr, (void)addrlen;
     const struct api_server *srv = cls;
     return atomic_load(&srv->closing) ? MHD_NO : MHD_YES;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 static void new_request_id(char out[33])
@@ -261,7 +255,7 @@ static struct api_request *request_new(struct api_server *srv, struct MHD_Connec
     r->app = srv->app;
     r->conn = conn;
     r->route_index = -1;
-    r->started_ns = now_ns();
+    r->started_ns = cb_monotonic_ns();
     r->body_limit = API_BODY_LIMIT;
     new_request_id(r->request_id);
     return r;
@@ -425,7 +419,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         request_free(r);
         return;
     }
-    double seconds = (double)(now_ns() - r->started_ns) / 1e9;
+    double seconds = (double)(cb_monotonic_ns() - r->started_ns) / 1e9;
     if (srv->app->metrics)
         cb_metrics_http(srv->app->metrics, r->route_index, r->status, seconds);
     /* A 503 is expected while the database is away, and that outage has its own warning
@@ -453,7 +447,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct api_server *srv = cls;
-    long long second = (long long)(now_ns() / 1000000000ULL);
+    long long second = (long long)(cb_monotonic_ns() / 1000000000ULL);
     long long seen = atomic_load(&srv->log_second);
     if (seen != second && atomic_compare_exchange_strong(&srv->log_second, &seen, second))
         atomic_store(&srv->log_lines, 0);

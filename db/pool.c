@@ -1,6 +1,7 @@
 #include "db/pool.h"
 #include "db/outage.h"
 #include "service/log.h"
+#include "service/clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -28,13 +29,6 @@ static atomic_llong waits_end_ms;
 
 static enum db_status run_round_trip(struct db_conn *c, struct db_pipeline *p, bool commit);
 
-static long long monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A wait on the server looks this often whether a shutdown has capped it (waits_end_ms). */
 #define WAIT_SLICE_MS 100
 
@@ -42,12 +36,12 @@ static long long monotonic_ms(void)
  * comes on top, in await_answer: it may come while the answer is awaited. */
 static long long answer_deadline(const struct db_conn *c)
 {
-    return c->limits.answer_timeout_ms > 0 ? monotonic_ms() + c->limits.answer_timeout_ms : -1;
+    return c->limits.answer_timeout_ms > 0 ? cb_monotonic_ms() + c->limits.answer_timeout_ms : -1;
 }
 
 void db_waits_end_within(int ms)
 {
-    atomic_store(&waits_end_ms, monotonic_ms() + ms);
+    atomic_store(&waits_end_ms, cb_monotonic_ms() + ms);
 }
 
 /* Drops the session: the next use reconnects. */
@@ -75,7 +69,7 @@ static bool await_answer(PGconn *pg, long long deadline, bool *late)
         long long until = cap > 0 && (deadline < 0 || cap < deadline) ? cap : deadline;
         int wait = WAIT_SLICE_MS;
         if (until >= 0) {
-            long long left = until - monotonic_ms();
+            long long left = until - cb_monotonic_ms();
             if (left <= 0) {
                 *late = true;
                 return false;
@@ -270,12 +264,8 @@ struct db_pool *db_pool_new(const char *url, int size, const struct db_limits *l
         p->conns[i].url = p->url; /* the pool's: not freed with the connection */
         p->conns[i].limits = *limits;
     }
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->freed, &attr);
-    pthread_condattr_destroy(&attr);
+    cb_cond_init_monotonic(&p->freed);
     return p;
 }
 

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* The station whose commands must keep their order: the callback's requester, else the
  * command's station (CB-51: in order per station; reserve_trunk before ring). */
@@ -63,11 +62,4 @@ enum db_status cb_service_decide(struct db_conn *c, const struct db_world_seed *
     }
     db_world_free(&w);
     return st;
-}
-
-cb_time cb_service_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (cb_time)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -6,6 +6,7 @@
 #define CB_DECIDE_H
 
 #include "db/pool.h"
+#include "service/clock.h" /* cb_service_now */
 #include "service/core/core.h"
 
 /* One rules decision: `decide` calls the core on the world loaded (and locked) for `seed`.
@@ -19,8 +20,5 @@ enum db_status cb_service_decide(struct db_conn *c, const struct db_world_seed *
  * (whose trigger wakes the dispatcher). */
 enum db_status cb_service_persist(struct db_conn *c, struct cb_world *w,
                                   const struct cb_decisions *d);
-
-/* The wall clock in milliseconds: the edge's `now` for the core. */
-cb_time cb_service_now(void);
 
 #endif

@@ -14,6 +14,7 @@
 #include "service/leader.h"
 #include "service/log.h"
 #include "service/metrics.h"
+#include "service/clock.h"
 
 #include <curl/curl.h>
 #include <poll.h>
@@ -63,13 +64,6 @@ struct cb_dispatcher {
     long long hold_off_until; /* monotonic: no round before (after a database error) */
 };
 
-static long long monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static size_t discard_body(char *data, size_t size, size_t n, void *ctx)
 {
     (void)data;
@@ -114,7 +108,7 @@ static void finish(struct cb_dispatcher *d, struct slot *s, enum db_outcome_kind
 {
     s->state = SLOT_DONE;
     s->outcome = outcome;
-    s->done_ms = monotonic_ms();
+    s->done_ms = cb_monotonic_ms();
     snprintf(s->error, sizeof s->error, "%s", error ? error : "");
     /* The next command of the key is due once this outcome is recorded (unless retried). */
     if (outcome != DB_OUTCOME_NOT_ACKED && s->cmd.more)
@@ -252,7 +246,7 @@ static enum db_status run_round(struct cb_dispatcher *d, bool may_send, bool flu
     struct slot *done[DISPATCH_IN_FLIGHT];
     const char *busy[DISPATCH_IN_FLIGHT];
     int n_done = 0, n_busy = 0;
-    long long now = monotonic_ms();
+    long long now = cb_monotonic_ms();
     for (int i = 0; i < DISPATCH_IN_FLIGHT; i++) {
         struct slot *s = &d->slots[i];
         if (s->state == SLOT_DONE) {
@@ -287,7 +281,7 @@ static enum db_status run_round(struct cb_dispatcher *d, bool may_send, bool flu
     for (int i = 0; i < DISPATCH_IN_FLIGHT; i++)
         if (d->slots[i].state == SLOT_SENDING)
             d->slots[i].cmd.more = true;
-    d->looked_ms = monotonic_ms();
+    d->looked_ms = cb_monotonic_ms();
     if (n_due == due_limit) {
         /* More may be due right away: look again as soon as a slot is free. */
         d->look = true;
@@ -367,7 +361,7 @@ static bool wait_for_work(struct cb_dispatcher *d, int timeout_ms)
             return false;
         d->look = d->look || any;
     }
-    long long now = monotonic_ms();
+    long long now = cb_monotonic_ms();
     if ((d->due_at_ms >= 0 && now >= d->due_at_ms) || now - d->looked_ms >= DISPATCH_IDLE_MS)
         d->look = true;
     return true;
@@ -388,7 +382,7 @@ static void *dispatcher_main(void *arg)
         }
         if (fresh)
             d->look = true;
-        long long now = monotonic_ms();
+        long long now = cb_monotonic_ms();
         enum db_status st = DB_OK;
         if (now >= d->hold_off_until)
             st = run_round(d, true, false);
@@ -402,7 +396,7 @@ static void *dispatcher_main(void *arg)
             d->hold_off_until = now + DISPATCH_RETRY_MS;
         }
         collect_finished(d); /* sends what the round started (and sees what already ended) */
-        if (!wait_for_work(d, sleep_ms(d, monotonic_ms()))) {
+        if (!wait_for_work(d, sleep_ms(d, cb_monotonic_ms()))) {
             abandon_all(d);
             cb_leader_lost(&d->seat);
             continue;

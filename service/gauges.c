@@ -5,6 +5,7 @@
 #include "db/pool.h"
 #include "service/config.h"
 #include "service/metrics.h"
+#include "service/clock.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,18 +28,6 @@ struct cb_gauges {
     bool counting;
     long long count_began_ms, retry_at_ms; /* monotonic */
 };
-
-static long long monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static struct timespec monotonic_at(long long ms)
-{
-    return (struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-}
 
 /* One count on the thread's session; stores it in the metrics when it worked. */
 static bool count(struct cb_gauges *g, long long began_ms)
@@ -72,12 +61,12 @@ static void *gauges_main(void *arg)
     struct cb_gauges *g = arg;
     pthread_mutex_lock(&g->lock);
     for (;;) {
-        long long now = monotonic_ms();
+        long long now = cb_monotonic_ms();
         bool wanted = g->asked > g->started && atomic_load(&g->app->schema_ready);
         if (g->stop)
             break;
         if (!wanted || now < g->retry_at_ms) {
-            struct timespec until = monotonic_at(now + (wanted ? g->retry_at_ms - now : 1000));
+            struct timespec until = cb_monotonic_at(now + (wanted ? g->retry_at_ms - now : 1000));
             pthread_cond_timedwait(&g->changed, &g->lock, &until);
             continue;
         }
@@ -89,7 +78,7 @@ static void *gauges_main(void *arg)
         pthread_mutex_lock(&g->lock);
         g->counting = false;
         g->finished = g->started;
-        g->retry_at_ms = ok ? 0 : monotonic_ms() + GAUGES_RETRY_MS;
+        g->retry_at_ms = ok ? 0 : cb_monotonic_ms() + GAUGES_RETRY_MS;
         pthread_cond_broadcast(&g->changed);
     }
     pthread_mutex_unlock(&g->lock);
@@ -104,12 +93,8 @@ struct cb_gauges *cb_gauges_start(struct cb_app *app)
     g->app = app;
     g->limits = cb_config_db_background_limits(app->cfg);
     g->asked = 1; /* a first count as soon as the schema is current: the first scrape has one */
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_mutex_init(&g->lock, NULL);
-    pthread_cond_init(&g->changed, &attr);
-    pthread_condattr_destroy(&attr);
+    cb_cond_init_monotonic(&g->changed);
     if (pthread_create(&g->thread, NULL, gauges_main, g) != 0) {
         pthread_mutex_destroy(&g->lock);
         pthread_cond_destroy(&g->changed);
@@ -123,7 +108,7 @@ void cb_gauges_refresh(struct cb_gauges *g)
 {
     if (!g)
         return;
-    long long now = monotonic_ms();
+    long long now = cb_monotonic_ms();
     pthread_mutex_lock(&g->lock);
     unsigned long long ticket = ++g->asked;
     pthread_cond_broadcast(&g->changed);
@@ -132,7 +117,7 @@ void cb_gauges_refresh(struct cb_gauges *g)
     bool slow = (g->counting && now - g->count_began_ms > CB_GAUGES_WAIT_MS) ||
                 now < g->retry_at_ms || db_outage_ongoing();
     if (!slow) {
-        struct timespec until = monotonic_at(now + CB_GAUGES_WAIT_MS);
+        struct timespec until = cb_monotonic_at(now + CB_GAUGES_WAIT_MS);
         while (g->finished < ticket && !g->stop)
             if (pthread_cond_timedwait(&g->changed, &g->lock, &until) != 0)
                 break;
@@ -143,7 +128,7 @@ void cb_gauges_refresh(struct cb_gauges *g)
 bool cb_gauges_fresh(struct cb_metrics *m)
 {
     long long at = atomic_load(&m->gauges_counted_ms);
-    return at > 0 && monotonic_ms() - at <= CB_GAUGES_MAX_AGE_MS;
+    return at > 0 && cb_monotonic_ms() - at <= CB_GAUGES_MAX_AGE_MS;
 }
 
 void cb_gauges_stop(struct cb_gauges *g)

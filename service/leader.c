@@ -1,6 +1,7 @@
 #include "service/leader.h"
 #include "db/leader.h"
 #include "service/log.h"
+#include "service/clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -10,13 +11,6 @@
 #include <unistd.h>
 
 #define CB_LEADER_RETRY_MS 1000
-
-static long long monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool cb_leader_init(struct cb_leader *l, const char *name, const char *url,
                     const struct db_limits *limits, long long lock_key, const char *channel,
@@ -57,7 +51,7 @@ bool cb_leader_hold(struct cb_leader *l, bool *fresh)
         cb_leader_lost(l);
     if (l->leading)
         return true;
-    long long now = monotonic_ms();
+    long long now = cb_monotonic_ms();
     if (l->last_try_ms && now - l->last_try_ms < CB_LEADER_RETRY_MS)
         return false;
     l->last_try_ms = now;
