@@ -367,42 +367,50 @@ static bool wait_for_work(struct cb_dispatcher *d, int timeout_ms)
     return true;
 }
 
+/* One round (none before the hold-off after a database error ends), then the POSTs it
+ * started are sent; the wait is wait_for_work's, as long as sleep_ms says. */
+static enum db_status dispatch_round(void *ctx, bool fresh, int *wait_ms)
+{
+    struct cb_dispatcher *d = ctx;
+    if (fresh)
+        d->look = true;
+    long long now = cb_monotonic_ms();
+    enum db_status st = now >= d->hold_off_until ? run_round(d, true, false) : DB_OK;
+    if (st == DB_UNAVAILABLE)
+        return st;
+    if (st != DB_OK)
+        d->hold_off_until = now + DISPATCH_RETRY_MS;
+    collect_finished(d); /* sends what the round started (and sees what already ended) */
+    *wait_ms = sleep_ms(d, cb_monotonic_ms());
+    return st;
+}
+
+static bool dispatch_wait(void *ctx, int wait_ms)
+{
+    struct cb_dispatcher *d = ctx;
+    if (!wait_for_work(d, wait_ms))
+        return false;
+    collect_finished(d);
+    return true;
+}
+
+static void dispatch_idle(void *ctx)
+{
+    abandon_all(ctx);
+}
+
 static void *dispatcher_main(void *arg)
 {
     struct cb_dispatcher *d = arg;
     d->look = true;
     d->due_at_ms = -1;
-    while (!atomic_load(&d->stop)) {
-        bool fresh;
-        /* Not before the schema is current: the tables may not exist yet. */
-        if (!atomic_load(&d->app->schema_ready) || !cb_leader_hold(&d->seat, &fresh)) {
-            abandon_all(d);
-            cb_leader_wait(&d->seat, 1000);
-            continue;
-        }
-        if (fresh)
-            d->look = true;
-        long long now = cb_monotonic_ms();
-        enum db_status st = DB_OK;
-        if (now >= d->hold_off_until)
-            st = run_round(d, true, false);
-        if (st == DB_UNAVAILABLE) {
-            abandon_all(d);
-            cb_leader_lost(&d->seat);
-            continue;
-        }
-        if (st != DB_OK) {
-            cb_logf(CB_LOG_ERROR, "dispatcher: database error; retrying in 1 s");
-            d->hold_off_until = now + DISPATCH_RETRY_MS;
-        }
-        collect_finished(d); /* sends what the round started (and sees what already ended) */
-        if (!wait_for_work(d, sleep_ms(d, cb_monotonic_ms()))) {
-            abandon_all(d);
-            cb_leader_lost(&d->seat);
-            continue;
-        }
-        collect_finished(d);
-    }
+    cb_leader_run(&(struct cb_leader_loop){.seat = &d->seat,
+                                           .stop = &d->stop,
+                                           .ready = &d->app->schema_ready,
+                                           .ctx = d,
+                                           .round = dispatch_round,
+                                           .wait = dispatch_wait,
+                                           .idle = dispatch_idle});
     /* Stopping: what was acknowledged is recorded, what is in flight is abandoned. */
     if (d->seat.leading && d->seat.conn && count_slots(d, SLOT_DONE) > 0)
         (void)run_round(d, false, true);

@@ -115,3 +115,34 @@ void cb_leader_fini(struct cb_leader *l)
         close(l->wake_fd);
     l->wake_fd = -1;
 }
+
+void cb_leader_run(const struct cb_leader_loop *loop)
+{
+    struct cb_leader *seat = loop->seat;
+    while (!atomic_load(loop->stop)) {
+        bool fresh;
+        /* Not before the schema is current: the tables may not exist yet. */
+        if (!atomic_load(loop->ready) || !cb_leader_hold(seat, &fresh)) {
+            if (loop->idle)
+                loop->idle(loop->ctx);
+            cb_leader_wait(seat, 1000);
+            continue;
+        }
+        int wait_ms = 0;
+        enum db_status st = loop->round(loop->ctx, fresh, &wait_ms);
+        bool alive = st != DB_UNAVAILABLE;
+        if (alive && st != DB_OK) {
+            cb_logf(CB_LOG_ERROR, "%s: database error; retrying in 1 s", seat->name);
+            wait_ms = 1000;
+        }
+        if (alive && loop->wait)
+            alive = loop->wait(loop->ctx, wait_ms);
+        else if (alive && wait_ms > 0)
+            cb_leader_wait(seat, wait_ms);
+        if (!alive) {
+            if (loop->idle)
+                loop->idle(loop->ctx);
+            cb_leader_lost(seat);
+        }
+    }
+}

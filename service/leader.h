@@ -42,4 +42,22 @@ void cb_leader_wake(struct cb_leader *l);
 /* Releases the lock, closes the session and the descriptor. */
 void cb_leader_fini(struct cb_leader *l);
 
+/* A background loop on a seat (the worker, the dispatcher): until `stop`, it takes the lead once
+ * `ready` (the schema is current), runs rounds while leading and waits between them. */
+struct cb_leader_loop {
+    struct cb_leader *seat;
+    atomic_bool *stop, *ready;
+    void *ctx;
+    /* One round while leading (`fresh`: the lead was just taken). Sets `*wait_ms`, how long to
+     * wait before the next (0: at once). DB_UNAVAILABLE loses the seat; another error is logged
+     * and the loop waits a second. */
+    enum db_status (*round)(void *ctx, bool fresh, int *wait_ms);
+    /* Waits up to `wait_ms` (called even for 0); false when the session was found dead. NULL:
+     * cb_leader_wait, skipped for 0. */
+    bool (*wait)(void *ctx, int wait_ms);
+    /* Not leading (yet, or any more): drops the work in hand. May be NULL. */
+    void (*idle)(void *ctx);
+};
+void cb_leader_run(const struct cb_leader_loop *loop);
+
 #endif

@@ -302,41 +302,38 @@ static enum db_status fire_timers(struct cb_worker *w, long long *next_ms, int *
 
 /* ---- the loop ----------------------------------------------------------------------------- */
 
+/* One round: the inbox, then the due timers; then it waits for the next timer (a second at
+ * most) unless more events are waiting. */
+static enum db_status worker_round(void *ctx, bool fresh, int *wait_ms)
+{
+    struct cb_worker *w = ctx;
+    enum db_status st = DB_OK;
+    if (fresh) /* the purge timer exists once per database; the first leader sets it */
+        st = db_timer_arm(w->seat.conn, PURGE_KIND, PURGE_REF, cb_service_now());
+    bool full = false;
+    long long next_ms = -1;
+    int n_events = 0, n_timers = 0;
+    if (st == DB_OK)
+        st = apply_inbox(w, &full, &n_events);
+    if (st == DB_OK)
+        st = fire_timers(w, &next_ms, &n_timers);
+    if (st != DB_OK)
+        return st;
+    /* Nothing was due yet a timer is said to be: never spin on it. */
+    if (n_events == 0 && n_timers == 0 && next_ms == 0)
+        next_ms = CB_IDLE_FLOOR_MS;
+    *wait_ms = full || next_ms == 0 ? 0 : next_ms < 0 || next_ms > 1000 ? 1000 : (int)next_ms;
+    return DB_OK;
+}
+
 static void *worker_main(void *arg)
 {
     struct cb_worker *w = arg;
-    while (!atomic_load(&w->stop)) {
-        bool fresh;
-        /* Not before the schema is current: the tables may not exist yet. */
-        if (!atomic_load(&w->app->schema_ready) || !cb_leader_hold(&w->seat, &fresh)) {
-            cb_leader_wait(&w->seat, 1000);
-            continue;
-        }
-        enum db_status st = DB_OK;
-        if (fresh) /* the purge timer exists once per database; the first leader sets it */
-            st = db_timer_arm(w->seat.conn, PURGE_KIND, PURGE_REF, cb_service_now());
-        bool full = false;
-        long long next_ms = -1;
-        int n_events = 0, n_timers = 0;
-        if (st == DB_OK)
-            st = apply_inbox(w, &full, &n_events);
-        if (st == DB_OK)
-            st = fire_timers(w, &next_ms, &n_timers);
-        if (st == DB_UNAVAILABLE) {
-            cb_leader_lost(&w->seat);
-            continue;
-        }
-        if (st != DB_OK) {
-            cb_logf(CB_LOG_ERROR, "worker: database error; retrying in 1 s");
-            cb_leader_wait(&w->seat, 1000);
-            continue;
-        }
-        /* Nothing was due yet a timer is said to be: never spin on it. */
-        if (n_events == 0 && n_timers == 0 && next_ms == 0)
-            next_ms = CB_IDLE_FLOOR_MS;
-        if (!full && next_ms != 0)
-            cb_leader_wait(&w->seat, next_ms < 0 || next_ms > 1000 ? 1000 : (int)next_ms);
-    }
+    cb_leader_run(&(struct cb_leader_loop){.seat = &w->seat,
+                                           .stop = &w->stop,
+                                           .ready = &w->app->schema_ready,
+                                           .ctx = w,
+                                           .round = worker_round});
     return NULL;
 }
 
