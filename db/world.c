@@ -45,11 +45,14 @@
  * statement reads only the columns it needs: `cols`). The station
  * test is a scalar subquery, a key probe per distinct target of c1, not per callback (a probe
  * per row cost 8 ms of a group's 20 with 20 targets of 50 queued callbacks). */
+/* The CTE `name`: the numbers of the CTE `from` and the hunt groups they are members of. */
+#define WITH_HUNT_GROUPS(name, from)                                                               \
+    name " AS MATERIALIZED (SELECT n FROM " from " UNION SELECT c.hunt_group FROM " from           \
+         ", " PROBE("hunt_group", "hunt_group_members", "station = " from ".n") ")"
+
 // clang-format off
 #define WORLD_SCOPE(cols) \
-    "WITH s AS MATERIALIZED (SELECT unnest($1::text[]) AS n UNION SELECT c.hunt_group " \
-    "  FROM unnest($1::text[]) AS q(n), " \
-    PROBE("hunt_group", "hunt_group_members", "station = q.n") "), " \
+    "WITH q AS MATERIALIZED (SELECT unnest($1::text[]) AS n), " WITH_HUNT_GROUPS("s", "q") ", " \
     "c1 AS MATERIALIZED (SELECT DISTINCT ON (id) * FROM (" \
     "  SELECT c.* FROM s, " PROBE(cols, "callbacks", "requester = s.n AND ended_at IS NULL") \
     "  UNION ALL SELECT c.* FROM s, " PROBE(cols, "callbacks", "target = s.n AND ended_at IS NULL") \
@@ -119,8 +122,7 @@ static struct db_stmt world_callbacks = DB_STMT(
 static struct db_stmt world_stations = DB_STMT(
     "world_stations", 1,
     "WITH n AS MATERIALIZED (SELECT DISTINCT unnest($1::text[]) AS n), "
-    "g AS MATERIALIZED (SELECT n FROM n UNION SELECT c.hunt_group FROM n, "
-    PROBE("hunt_group", "hunt_group_members", "station = n.n") "), "
+    WITH_HUNT_GROUPS("g", "n") ", "
     "more AS MATERIALIZED (SELECT n FROM n UNION SELECT c.station FROM g, "
     PROBE("station", "hunt_group_members", "hunt_group = g.n") " UNION SELECT o.number FROM n, "
     PROBE("console_group", "stations", "number = n.n AND kind = 'console'") ", stations o "
@@ -142,8 +144,7 @@ static struct db_stmt world_trunks = DB_STMT(
 static struct db_stmt world_hunts = DB_STMT(
     "world_hunts", 1,
     "WITH n AS MATERIALIZED (SELECT unnest($1::text[]) AS n), "
-    "h AS (SELECT n FROM n UNION SELECT c.hunt_group FROM n, "
-    PROBE("hunt_group", "hunt_group_members", "station = n.n") ") "
+    WITH_HUNT_GROUPS("h", "n") " "
     "SELECT c.number, c.callback_activation, m.station FROM h, "
     PROBE("number, callback_activation", "hunt_groups", "number = h.n") " "
     "LEFT JOIN LATERAL (SELECT station, position FROM hunt_group_members "
