@@ -32,14 +32,13 @@ static struct db_stmt outbox_due = DB_STMT(
     " now() >= c.created_at + make_interval(secs => o.command_ttl_s), c.order_key,"
     " EXISTS (SELECT 1 FROM commands AS f WHERE f.status = 'pending'"
     "         AND f.order_key = c.order_key AND f.seq > c.seq),"
-    " (c.body || jsonb_build_object('id', c.id, 'seq', c.seq, 'created_at', " RFC3339(
-        "c.created_at") "))::text"
-                        " FROM commands AS c CROSS JOIN system_options AS o"
-                        " WHERE c.status = 'pending' AND c.next_attempt_at <= now()"
-                        " AND c.order_key <> ALL ($2::text[])"
-                        " AND (SELECT e.seq FROM commands AS e WHERE e.status = 'pending'"
-                        "      AND e.order_key = c.order_key AND e.seq < c.seq LIMIT 1) IS NULL"
-                        " ORDER BY c.seq LIMIT $1::int");
+    " c.body::text" /* the command as POSTed, complete since it was queued (migration 008) */
+    " FROM commands AS c CROSS JOIN system_options AS o"
+    " WHERE c.status = 'pending' AND c.next_attempt_at <= now()"
+    " AND c.order_key <> ALL ($2::text[])"
+    " AND (SELECT e.seq FROM commands AS e WHERE e.status = 'pending'"
+    "      AND e.order_key = c.order_key AND e.seq < c.seq LIMIT 1) IS NULL"
+    " ORDER BY c.seq LIMIT $1::int");
 /* When the next of those is due, once every one due now has been read: only a command waiting
  * for its next attempt (the first of its key, after a failed attempt) has a next_attempt_at
  * after now(), so the range scan of commands_pending_next_attempt (migrations/004) reads only

@@ -56,6 +56,25 @@ def test_cb51_command_is_delivered_signed_with_id_seq_created_at(live, pbx):
     assert metric(live, "callbackd_command_delivery_seconds_count") == 1
 
 
+def test_a_command_is_rendered_once_when_queued_and_sent_as_stored(live, pbx, db):
+    """The outbox row holds the command exactly as POSTed (id, seq and created_at included,
+    written with the row), and every attempt sends those bytes: nothing is composed again."""
+    pbx.set_mode("fail")
+    live.send(cancel_all("2001"))
+    wait_for(lambda: len(pbx.requests) >= 2, 10, msg="two attempts")
+    pbx.set_mode("ok")
+    stored = db.rows("SELECT body::text, id::text, seq, body->>'id', (body->>'seq')::bigint "
+                     "FROM commands")
+    assert len(stored) == 1
+    text, cid, seq, body_id, body_seq = stored[0]
+    assert (body_id, body_seq) == (cid, seq)
+    cmd = pbx.wait_command("tone", station="2001")
+    sent = [r["body"] for r in requests_for(pbx, cid)]
+    assert len(sent) >= 3 and all(s == sent[0] for s in sent), "every attempt sends the same bytes"
+    assert sent[0].decode() == text
+    assert cmd["created_at"] == db.value("SELECT body->>'created_at' FROM commands")
+
+
 def test_cb51_failures_are_retried_with_backoff_and_the_same_id(live, pbx):
     pbx.set_mode("fail")
     live.send(cancel_all("2001"))
