@@ -12,9 +12,11 @@
 #include "db/directory.h"
 #include "service/core/model.h"
 
-/* POST /v1/pbx/events: {"events": [1-500 events]}, each through cb_event_parse(). `events_out`
- * receives the array (borrowed from `body`). */
-bool api_parse_event_batch(json_t *body, json_t **events_out, json_t *errors);
+/* POST /v1/pbx/events: {"events": [1-500 events]}, each through cb_event_parse(). On success
+ * `*parsed` (malloc'd: free it) holds the parsed events in order and `*events_out` the array as
+ * received (borrowed from `body`), both `*n` long. */
+bool api_parse_event_batch(json_t *body, json_t **events_out, struct cb_event **parsed, size_t *n,
+                           json_t *errors); /* false with no error entry: out of memory */
 /* PUT /v1/stations/{number}: fills kind, cos, prime_line ("" = not given), resilient and
  * console_group of `out`. */
 bool api_parse_station_body(json_t *body, struct db_station *out, json_t *errors);

@@ -14,38 +14,69 @@
 
 #define API_EVENTS_MAX 500
 
-bool api_parse_event_batch(json_t *body, json_t **events_out, json_t *errors)
+bool api_parse_event_batch(json_t *body, json_t **events_out, struct cb_event **parsed, size_t *n,
+                           json_t *errors)
 {
     json_t *events = json_object_get(body, "events");
     *events_out = events;
+    *parsed = NULL;
+    *n = 0;
     if (!json_is_array(events) || json_array_size(events) < 1 ||
         json_array_size(events) > API_EVENTS_MAX) {
         api_field_error(errors, "events", "is required: an array of 1 to %d events",
                         API_EVENTS_MAX);
         return false;
     }
+    struct cb_event *out = calloc(json_array_size(events), sizeof *out);
+    if (!out)
+        return false; /* no memory: no error entry, the caller answers 500 */
     size_t i;
     json_t *ev;
     json_array_foreach(events, i, ev)
     {
         char prefix[32];
-        struct cb_event parsed;
         snprintf(prefix, sizeof prefix, "events[%zu].", i);
-        cb_event_parse(ev, &parsed, errors, prefix);
+        cb_event_parse(ev, &out[i], errors, prefix);
     }
-    return json_array_size(errors) == 0;
+    if (json_array_size(errors)) {
+        free(out);
+        return false;
+    }
+    *parsed = out;
+    *n = json_array_size(events);
+    return true;
+}
+
+/* The inbox rows of the batch: each event as received and as parsed (cb_event_columns). */
+static char *inbox_rows(json_t *events, const struct cb_event *parsed, size_t n)
+{
+    json_t *rows = json_array();
+    for (size_t i = 0; rows && i < n; i++)
+        json_array_append_new(rows, cb_event_columns(&parsed[i], json_array_get(events, i)));
+    char *text = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
+    json_decref(rows);
+    return text;
 }
 
 void api_pbx_events_post(struct api_request *r)
 {
     json_t *events;
+    struct cb_event *parsed;
+    size_t n;
     json_t *errors = json_array();
-    if (!api_parse_event_batch(r->json, &events, errors)) {
-        api_reply_validation(r, errors); /* CB-50: a malformed event refuses the batch */
+    if (!api_parse_event_batch(r->json, &events, &parsed, &n, errors)) {
+        if (json_array_size(errors))
+            api_reply_validation(r, errors); /* CB-50: a malformed event refuses the batch */
+        else {
+            json_decref(errors);
+            api_reply_problem(r, API_INTERNAL_ERROR, "out of memory");
+        }
         return;
     }
     json_decref(errors);
-    char *text = json_dumps(events, JSON_COMPACT);
+    /* Stored as parsed: the worker applies these fields without parsing anything again. */
+    char *text = inbox_rows(events, parsed, n);
+    free(parsed);
     if (!text) {
         api_reply_problem(r, API_INTERNAL_ERROR, "out of memory");
         return;

@@ -4,20 +4,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The parsed fields of an event, by column (migration 009). */
+#define DB_EVENT_COLUMNS                                                                           \
+    "station, flag, feature, forward_to, trunk_group, line, from_number, to_number, attempt, "     \
+    "parties, conference, callback_id, recall, digits, call_state, dialed"
+
 /* WITH ORDINALITY keeps the batch order in seq; ON CONFLICT DO NOTHING skips known ids, and a
  * row inserted earlier by the same statement counts as known. */
 static struct db_stmt inbox_store =
     DB_STMT("inbox_store", 1,
             "WITH ins AS ("
-            " INSERT INTO pbx_events (id, type, body)"
-            " SELECT e.value->>'id', e.value->>'type', e.value"
-            " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(value, pos) ORDER BY e.pos"
+            " INSERT INTO pbx_events (id, type, body, parsed, " DB_EVENT_COLUMNS ")"
+            " SELECT e.id, e.type, e.body, true, " DB_EVENT_COLUMNS
+            " FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (id text, type text, body jsonb,"
+            "   station text, flag boolean, feature text, forward_to text, trunk_group text,"
+            "   line text, from_number text, to_number text, attempt text, parties text[],"
+            "   conference boolean, callback_id uuid, recall text, digits text, call_state text,"
+            "   dialed text)) WITH ORDINALITY AS e ORDER BY e.ordinality"
             " ON CONFLICT (id) DO NOTHING RETURNING 1)"
             "SELECT n, CASE WHEN n > 0 THEN pg_notify('" DB_INBOX_CHANNEL "', '')::text END"
             " FROM (SELECT count(*) AS n FROM ins) AS s");
+/* The parsed fields, as columns; `parties` as "a,b" (directory numbers hold no comma). */
+enum { UN_SEQ, UN_PARSED, UN_BODY, UN_ID, UN_TYPE, UN_FIELDS };
 static struct db_stmt inbox_unapplied = DB_STMT(
     "inbox_unapplied", 1,
-    "SELECT seq, body::text FROM pbx_events WHERE applied_at IS NULL ORDER BY seq LIMIT $1");
+    "SELECT seq, parsed, CASE WHEN NOT parsed THEN body::text END, id, type, station, flag,"
+    " feature, forward_to, trunk_group, line, from_number, to_number, attempt,"
+    " array_to_string(parties, ','), conference, callback_id, recall, digits, call_state, dialed"
+    " FROM pbx_events WHERE applied_at IS NULL ORDER BY seq LIMIT $1");
 static struct db_stmt inbox_mark =
     DB_STMT("inbox_mark", 1,
             "UPDATE pbx_events AS p SET applied_at = clock_timestamp(), outcome = u.outcome"
@@ -32,15 +46,52 @@ static struct db_stmt inbox_purge =
             "DELETE FROM pbx_events WHERE seq IN (SELECT seq FROM pbx_events"
             " WHERE applied_at < now() - make_interval(secs => $1::int) LIMIT $2::int)");
 
-enum db_status db_inbox_store(struct db_conn *c, const char *events_json, int *accepted)
+enum db_status db_inbox_store(struct db_conn *c, const char *rows_json, int *accepted)
 {
-    const char *params[] = {events_json};
+    const char *params[] = {rows_json};
     enum db_status st;
     PGresult *r = db_exec(c, &inbox_store, params, &st);
     if (st == DB_OK)
         *accepted = (int)db_int(r, 0, 0);
     PQclear(r);
     return st;
+}
+
+/* An enumeration's word back into its value; `none` when the column is NULL or unknown. */
+static int word(const PGresult *r, int row, int col, const char *const *names, int none)
+{
+    int v = db_is_null(r, row, col) ? -1 : cb_event_word_parse(names, db_str(r, row, col));
+    return v < 0 ? none : v;
+}
+
+/* A row stored by the webhook back into the struct it parsed (its columns, in UN_FIELDS order). */
+static void read_event(const PGresult *r, int i, struct cb_event *e)
+{
+    int col = UN_FIELDS;
+    snprintf(e->id, sizeof e->id, "%s", db_str(r, i, UN_ID));
+    e->type = (enum cb_event_type)word(r, i, UN_TYPE, cb_event_type_names, 0);
+    snprintf(e->station, sizeof e->station, "%s", db_str(r, i, col++));
+    e->flag = db_bool(r, i, col++);
+    e->feature = (enum cb_feature)word(r, i, col++, cb_feature_names, 0);
+    snprintf(e->forward_to, sizeof e->forward_to, "%s", db_str(r, i, col++));
+    snprintf(e->trunk_group, sizeof e->trunk_group, "%s", db_str(r, i, col++));
+    snprintf(e->line, sizeof e->line, "%s", db_str(r, i, col++));
+    snprintf(e->from, sizeof e->from, "%s", db_str(r, i, col++));
+    snprintf(e->to, sizeof e->to, "%s", db_str(r, i, col++));
+    int attempt = word(r, i, col++, cb_attempt_result_names, 0);
+    e->attempt_result = attempt == 0 ? -1 : attempt; /* "answered": no failed attempt */
+    const char *parties = db_str(r, i, col++);
+    while (*parties && e->n_parties < CB_MAX_PARTIES) {
+        size_t len = strcspn(parties, ",");
+        snprintf(e->parties[e->n_parties++], CB_NUMBER_MAX, "%.*s", (int)len, parties);
+        parties += len + (parties[len] == ',');
+    }
+    e->conference = db_bool(r, i, col++);
+    snprintf(e->callback_id, sizeof e->callback_id, "%s", db_str(r, i, col++));
+    e->recall_result = (enum cb_recall_result)word(r, i, col++, cb_recall_result_names, 0);
+    snprintf(e->digits, sizeof e->digits, "%s", db_str(r, i, col++));
+    e->call_state = (enum cb_call_state)word(r, i, col++, cb_call_state_names, 0);
+    snprintf(e->dialed, sizeof e->dialed, "%s", db_str(r, i, col++));
 }
 
 enum db_status db_inbox_unapplied(struct db_conn *c, int limit, struct db_inbox_event *out, int *n)
@@ -51,14 +102,19 @@ enum db_status db_inbox_unapplied(struct db_conn *c, int limit, struct db_inbox_
     enum db_status st;
     PGresult *r = db_exec(c, &inbox_unapplied, params, &st);
     *n = 0;
-    if (st == DB_OK) {
-        for (int i = 0; i < PQntuples(r) && i < limit; i++) {
+    for (int i = 0; st == DB_OK && i < PQntuples(r) && i < limit; i++) {
+        struct db_inbox_event *e = &out[(*n)++];
+        memset(e, 0, sizeof *e);
+        e->seq = db_int(r, i, UN_SEQ);
+        e->parsed = db_bool(r, i, UN_PARSED);
+        if (e->parsed)
+            read_event(r, i, &e->event);
+        else { /* stored before migration 009: its body, parsed by the worker */
             json_error_t err;
-            out[*n].seq = db_int(r, i, 0);
-            out[*n].body = json_loads(db_str(r, i, 1), 0, &err);
-            if (!out[*n].body) /* jsonb always parses; a NULL body is applied as ignored */
-                out[*n].body = json_null();
-            (*n)++;
+            e->body = json_loads(db_str(r, i, UN_BODY), 0, &err);
+            if (!e->body) /* jsonb always parses; a NULL body is applied as ignored */
+                e->body = json_null();
+            snprintf(e->event.id, sizeof e->event.id, "%s", db_str(r, i, UN_ID));
         }
     }
     PQclear(r);

@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "db/pool.h"
+#include "service/core/core.h"
 
 /* The NOTIFY channel that wakes the worker when events are stored. */
 #define DB_INBOX_CHANNEL "callbackd_events"
@@ -13,13 +14,16 @@
 /* One stored event not yet applied. */
 struct db_inbox_event {
     long long seq;
-    json_t *body; /* the event as received; owned */
+    bool parsed;           /* stored parsed by the webhook: `event` is what it parsed */
+    struct cb_event event; /* (only its id when not parsed) */
+    json_t *body;          /* when not parsed (stored before migration 009): as received; owned */
 };
 
-/* Stores the events of `events_json` (a JSON array of validated events) in one statement:
- * new ids get the next seqs in batch order, ids already stored (also earlier in the same
- * batch) are skipped, and the worker is notified. `*accepted` counts the new ones. */
-enum db_status db_inbox_store(struct db_conn *c, const char *events_json, int *accepted);
+/* Stores a batch of validated events in one statement. `rows_json` is a JSON array with, per
+ * event, its id, type, `body` (as received) and its parsed fields by column (cb_event_columns).
+ * New ids get the next seqs in batch order, ids already stored (also earlier in the same batch)
+ * are skipped, and the worker is notified. `*accepted` counts the new ones. */
+enum db_status db_inbox_store(struct db_conn *c, const char *rows_json, int *accepted);
 /* Reads up to `limit` unapplied events in seq order into `out`; `*n` how many. The caller frees
  * them with db_inbox_events_free. */
 enum db_status db_inbox_unapplied(struct db_conn *c, int limit, struct db_inbox_event *out, int *n);

@@ -4,9 +4,7 @@
 #include "service/apply.h"
 #include "db/world.h"
 #include "service/decide.h"
-#include "service/event_parse.h"
 #include "service/ids.h"
-#include "service/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,8 +104,8 @@ static void apply_in_order(struct cb_world *w, struct cb_decisions *d, void *arg
     cb_core_group_end(w, began);
 }
 
-enum db_status cb_service_apply_events(struct db_conn *c, json_t *const *events, int n,
-                                       int64_t now_ms, bool *ignored)
+enum db_status cb_service_apply_events(struct db_conn *c, const struct cb_event *events,
+                                       const bool *usable, int n, int64_t now_ms, bool *ignored)
 {
     struct event_group g = {
         .evs = calloc((size_t)n, sizeof *g.evs),
@@ -119,12 +117,9 @@ enum db_status cb_service_apply_events(struct db_conn *c, json_t *const *events,
     enum db_status st = g.evs && g.parsed && g.numbers && g.dialed && g.ids ? DB_OK : DB_ERROR;
     for (int e = 0; e < n && st == DB_OK; e++) {
         ignored[e] = true;
-        g.parsed[e] = cb_event_parse(events[e], &g.evs[e], NULL, "");
-        if (!g.parsed[e])
-            cb_log(CB_LOG_WARN, "stored event does not parse; ignored",
-                   json_pack("{s:s?}", "event_id",
-                             json_string_value(json_object_get(events[e], "id"))));
-        else
+        g.evs[e] = events[e]; /* a copy: a Setup FAC gets its new callback's id in it */
+        g.parsed[e] = !usable || usable[e];
+        if (g.parsed[e])
             seed_event(&g, e);
     }
     /* A number dialed through a trunk group is split by the core (cb_core_resolve_number),

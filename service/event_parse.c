@@ -81,19 +81,10 @@ static int choice(struct parse *p, const char *field, const char *const *values)
     return -1;
 }
 
-static const char *const TYPES[] = {"station.state",   "station.hook",     "station.feature",
-                                    "station.forward", "station.failover", "console.availability",
-                                    "trunk.state",     "call.attempt",     "call.connected",
-                                    "recall.result",   "digits",           NULL};
-
 static void parse_body(struct parse *p, struct cb_event *e)
 {
     static const char *const availability[] = {"idle", "busy", NULL};
     static const char *const hook[] = {"on", "off", NULL};
-    static const char *const features[] = {"dnd", "make_busy", "attendant_busy_out", NULL};
-    static const char *const attempt[] = {"answered", "busy", "no_answer", "trunks_busy", NULL};
-    static const char *const recall[] = {"answered", "busy", "no_answer", "failed", NULL};
-    static const char *const call_state[] = {"idle", "busy_tone", "ringback", NULL};
     int i;
     switch (e->type) {
     case CB_EV_STATION_STATE:
@@ -106,7 +97,7 @@ static void parse_body(struct parse *p, struct cb_event *e)
         break;
     case CB_EV_STATION_FEATURE:
         number(p, "station", e->station);
-        if ((i = choice(p, "feature", features)) >= 0)
+        if ((i = choice(p, "feature", cb_feature_names)) >= 0)
             e->feature = (enum cb_feature)i;
         flag(p, "active", &e->flag);
         break;
@@ -137,7 +128,7 @@ static void parse_body(struct parse *p, struct cb_event *e)
     case CB_EV_CALL_ATTEMPT:
         number(p, "from", e->from);
         number(p, "to", e->to);
-        i = choice(p, "result", attempt);
+        i = choice(p, "result", cb_attempt_result_names);
         e->attempt_result = i == 1   ? CB_ATTEMPT_BUSY
                             : i == 2 ? CB_ATTEMPT_NO_ANSWER
                             : i == 3 ? CB_ATTEMPT_TRUNKS_BUSY
@@ -174,7 +165,7 @@ static void parse_body(struct parse *p, struct cb_event *e)
         else
             for (int k = 0; k <= 36; k++) /* lower-case, as stored and rendered */
                 e->callback_id[k] = (char)(id[k] >= 'A' && id[k] <= 'F' ? id[k] + 32 : id[k]);
-        if ((i = choice(p, "result", recall)) >= 0)
+        if ((i = choice(p, "result", cb_recall_result_names)) >= 0)
             e->recall_result = (enum cb_recall_result)i;
         break;
     }
@@ -185,7 +176,7 @@ static void parse_body(struct parse *p, struct cb_event *e)
             bad(p, "digits", "is required: 1-%zu characters of 0-9 * #", sizeof e->digits - 1);
         else
             memcpy(e->digits, d, strlen(d) + 1);
-        if ((i = choice(p, "call_state", call_state)) >= 0)
+        if ((i = choice(p, "call_state", cb_call_state_names)) >= 0)
             e->call_state = (enum cb_call_state)i;
         if (i > 0)
             number(p, "dialed", e->dialed);
@@ -215,10 +206,39 @@ bool cb_event_parse(json_t *ev, struct cb_event *out, json_t *errors, const char
     int64_t at_ms;
     if (at && !(json_is_string(at) && cb_rfc3339_parse(json_string_value(at), &at_ms)))
         bad(&p, "at", "must be an RFC 3339 time, e.g. 2026-11-25T10:00:00Z");
-    int type = choice(&p, "type", TYPES);
+    int type = choice(&p, "type", cb_event_type_names);
     if (type < 0)
         return false;
     out->type = (enum cb_event_type)type;
     parse_body(&p, out);
     return p.ok;
+}
+
+json_t *cb_event_columns(const struct cb_event *e, json_t *received)
+{
+#define TEXT(s) ((s)[0] ? (s) : NULL)
+    enum cb_event_type t = e->type;
+    json_t *parties = json_array();
+    for (size_t i = 0; i < e->n_parties; i++)
+        json_array_append_new(parties, json_string(e->parties[i]));
+    const char *attempt = t != CB_EV_CALL_ATTEMPT ? NULL
+                          : e->attempt_result < 0
+                              ? cb_attempt_result_names[0]
+                              : cb_event_word(cb_attempt_result_names, e->attempt_result);
+    return json_pack(
+        "{s:s, s:s, s:O, s:s?, s:b, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:b, s:s?, "
+        "s:s?, s:s?, s:s?, s:s?}",
+        "id", e->id, "type", cb_event_word(cb_event_type_names, (int)t), "body", received,
+        "station", TEXT(e->station), "flag", e->flag, "feature",
+        t == CB_EV_STATION_FEATURE ? cb_event_word(cb_feature_names, (int)e->feature) : NULL,
+        "forward_to", TEXT(e->forward_to), "trunk_group", TEXT(e->trunk_group), "line",
+        TEXT(e->line), "from_number", TEXT(e->from), "to_number", TEXT(e->to), "attempt", attempt,
+        "parties", parties, "conference", e->conference, "callback_id", TEXT(e->callback_id),
+        "recall",
+        t == CB_EV_RECALL_RESULT ? cb_event_word(cb_recall_result_names, (int)e->recall_result)
+                                 : NULL,
+        "digits", TEXT(e->digits), "call_state",
+        t == CB_EV_DIGITS ? cb_event_word(cb_call_state_names, (int)e->call_state) : NULL, "dialed",
+        TEXT(e->dialed));
+#undef TEXT
 }

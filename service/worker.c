@@ -10,6 +10,7 @@
 #include "service/decide.h"
 #include "service/config.h"
 #include "service/dispatcher.h"
+#include "service/event_parse.h"
 #include "service/leader.h"
 #include "service/log.h"
 #include "service/metrics.h"
@@ -53,14 +54,19 @@ static enum db_status apply_group_tx(struct db_conn *c, void *ctx)
     struct apply_group *g = ctx;
     long long seqs[WORKER_GROUP_MAX];
     const char *outcomes[WORKER_GROUP_MAX];
-    json_t *bodies[WORKER_GROUP_MAX];
-    bool ignored[WORKER_GROUP_MAX];
+    struct cb_event *events = calloc((size_t)g->n, sizeof *events);
+    bool usable[WORKER_GROUP_MAX], ignored[WORKER_GROUP_MAX];
+    if (!events)
+        return DB_ERROR;
     g->failed_at = -1;
     g->applied = g->ignored = 0;
-    for (int i = 0; i < g->n; i++)
-        bodies[i] = g->events[i].body;
+    for (int i = 0; i < g->n; i++) {
+        events[i] = g->events[i].event;
+        usable[i] = g->events[i].parsed;
+    }
     /* The whole group against one world: loaded once, saved once (CB-50 group commit). */
-    enum db_status st = cb_service_apply_events(c, bodies, g->n, cb_service_now(), ignored);
+    enum db_status st = cb_service_apply_events(c, events, usable, g->n, cb_service_now(), ignored);
+    free(events);
     if (st == DB_OK)
         st = db_flush(c); /* the group's writes: a failure there is the group's, not the inbox's */
     if (st == DB_UNAVAILABLE || st == DB_RETRY)
@@ -100,9 +106,16 @@ static enum db_status apply_inbox(struct cb_worker *w, bool *full, int *n_read)
 {
     struct cb_metrics *m = w->app->metrics;
     struct db_conn *c = w->seat.conn;
-    struct db_inbox_event events[WORKER_GROUP_MAX];
+    struct db_inbox_event *events = calloc(WORKER_GROUP_MAX, sizeof *events);
     int n = 0;
-    enum db_status st = db_inbox_unapplied(c, WORKER_GROUP_MAX, events, &n);
+    enum db_status st = events ? db_inbox_unapplied(c, WORKER_GROUP_MAX, events, &n) : DB_ERROR;
+    /* Events stored before the webhook stored them parsed (migration 009): parsed here, once. */
+    for (int i = 0; st == DB_OK && i < n; i++)
+        if (!events[i].parsed &&
+            !(events[i].parsed = cb_event_parse(events[i].body, &events[i].event, NULL, "")))
+            cb_log(CB_LOG_WARN, "stored event does not parse; ignored",
+                   json_pack("{s:I, s:s}", "seq", (json_int_t)events[i].seq, "event_id",
+                             events[i].event.id));
     *full = st == DB_OK && n == WORKER_GROUP_MAX;
     *n_read = n;
     /* limit: events in the next transaction; alone: the next one is the failing event's
@@ -131,10 +144,10 @@ static enum db_status apply_inbox(struct cb_worker *w, bool *full, int *n_read)
         if (g.failed_at < 0)
             break; /* the database, not an event: try again later */
         const struct db_inbox_event *bad = &events[start + g.failed_at];
-        json_t *id = json_object_get(bad->body, "id");
+        const char *id = bad->event.id;
         if (g.failed_at == 0 && alone) {
             cb_log(CB_LOG_ERROR, "event application failed twice; marked ignored",
-                   json_pack("{s:I, s:O*, s:i}", "seq", (json_int_t)bad->seq, "event_id", id,
+                   json_pack("{s:I, s:s, s:i}", "seq", (json_int_t)bad->seq, "event_id", id,
                              "status", (int)st));
             st = db_tx_run_on(c, mark_ignored_tx, &events[start]);
             if (st == DB_OK)
@@ -145,7 +158,7 @@ static enum db_status apply_inbox(struct cb_worker *w, bool *full, int *n_read)
             continue;
         }
         cb_log(CB_LOG_WARN, "event application failed; retrying it alone",
-               json_pack("{s:I, s:O*, s:i}", "seq", (json_int_t)bad->seq, "event_id", id, "status",
+               json_pack("{s:I, s:s, s:i}", "seq", (json_int_t)bad->seq, "event_id", id, "status",
                          (int)st));
         if (g.failed_at > 0) {
             limit = g.failed_at; /* commit those before it, then try it alone */
@@ -156,7 +169,9 @@ static enum db_status apply_inbox(struct cb_worker *w, bool *full, int *n_read)
         }
         st = DB_OK;
     }
-    db_inbox_events_free(events, n);
+    if (events)
+        db_inbox_events_free(events, n);
+    free(events);
     if (st == DB_OK) {
         /* The lag is a gauge: counting a large backlog at every group (a scan of the unapplied
          * index) is counted once a second at most. */

@@ -286,6 +286,19 @@ int cb_kind_parse(const char *s);
 int cb_timer_kind_parse(const char *s);
 bool cb_state_is_terminal(enum cb_state s);
 
+/* The words of PBX events, NULL-terminated and in the order of their enums: the type
+ * (enum cb_event_type), station.feature's feature (enum cb_feature), call.attempt's result
+ * ("answered", then enum cb_attempt_result's failed ones), recall.result's result (enum
+ * cb_recall_result), digits' call_state (enum cb_call_state). */
+extern const char *const cb_event_type_names[];
+extern const char *const cb_feature_names[];
+extern const char *const cb_attempt_result_names[];
+extern const char *const cb_recall_result_names[];
+extern const char *const cb_call_state_names[];
+/* One of those lists' word for `value` ("" when out of range), and back (-1 when unknown). */
+const char *cb_event_word(const char *const *names, int value);
+int cb_event_word_parse(const char *const *names, const char *s);
+
 /* A directory number (stations, hunt and trunk groups, outside numbers): 1-32 characters of
  * 0-9 * #. */
 bool cb_number_valid(const char *s);

@@ -19,6 +19,18 @@ static const char *const command_names[] = {
 static const char *const tone_names[] = {"confirmation", "reorder"};
 static const char *const timer_names[] = {"expiry", "notify_timeout", "recall_timeout"};
 
+/* The PBX events' words, NULL-terminated (the webhook lists them in its 422 messages). */
+const char *const cb_event_type_names[] = {
+    "station.state",    "station.hook",         "station.feature", "station.forward",
+    "station.failover", "console.availability", "trunk.state",     "call.attempt",
+    "call.connected",   "recall.result",        "digits",          NULL};
+const char *const cb_feature_names[] = {"dnd", "make_busy", "attendant_busy_out", NULL};
+/* call.attempt results: "answered" is 0 here and -1 in struct cb_event (no failed attempt). */
+const char *const cb_attempt_result_names[] = {"answered", "busy", "no_answer", "trunks_busy",
+                                               NULL};
+const char *const cb_recall_result_names[] = {"answered", "busy", "no_answer", "failed", NULL};
+const char *const cb_call_state_names[] = {"idle", "busy_tone", "ringback", NULL};
+
 /* Index -> name; "" for anything out of range (never NULL, so it is safe to print). */
 static const char *name_of(const char *const *names, size_t n, int value)
 {
@@ -125,6 +137,25 @@ int cb_timer_kind_parse(const char *s)
 bool cb_state_is_terminal(enum cb_state s)
 {
     return s == CB_STATE_COMPLETED || s == CB_STATE_CANCELLED || s == CB_STATE_EXPIRED;
+}
+
+/* The event words above, by value and back (-1 when unknown). */
+static size_t count_names(const char *const *names)
+{
+    size_t n = 0;
+    while (names[n])
+        n++;
+    return n;
+}
+
+const char *cb_event_word(const char *const *names, int value)
+{
+    return name_of(names, count_names(names), value);
+}
+
+int cb_event_word_parse(const char *const *names, const char *s)
+{
+    return parse_name(names, count_names(names), s);
 }
 
 bool cb_number_valid(const char *s)

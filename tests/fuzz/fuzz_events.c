@@ -2,10 +2,9 @@
  *
  * The input is the raw body. It is decoded as api/server.c decodes a body, validated by
  * api_parse_event_batch() (every event through cb_event_parse()), then, when the webhook would
- * store it, taken the worker's way: the stored text read back and parsed again by
- * cb_event_parse() without an errors array (which must accept what the webhook accepted), and
- * applied in order, in one group, to the fixed world of fixture_world.h, whose consistency is
- * checked afterwards. */
+ * store it, its inbox rows are made (cb_event_columns, which must manage every event the webhook
+ * accepted) and the parsed events applied in order, in one group, as the worker applies them, to
+ * the fixed world of fixture_world.h, whose consistency is checked afterwards. */
 #include "api/bodies.h"
 #include "fixture_world.h"
 #include "service/event_parse.h"
@@ -17,34 +16,27 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The worker's half: what was stored is applied to the world. */
-static void apply_stored(json_t *events)
+/* The webhook's rows, then the worker's half: the parsed events applied to the world. */
+static void apply_stored(json_t *events, struct cb_event *parsed, size_t n)
 {
-    char *text = json_dumps(events, JSON_COMPACT);
-    json_t *stored = text ? json_loads(text, 0, NULL) : NULL;
-    free(text);
-    if (!json_is_array(stored) || json_array_size(stored) != json_array_size(events)) {
-        fprintf(stderr, "fuzz_events: the stored batch does not read back\n");
-        abort();
+    for (size_t i = 0; i < n; i++) {
+        json_t *row = cb_event_columns(&parsed[i], json_array_get(events, i));
+        char *text = row ? json_dumps(row, JSON_COMPACT) : NULL;
+        if (!text) {
+            fprintf(stderr, "fuzz_events: no inbox row for event %zu\n", i);
+            abort();
+        }
+        free(text);
+        json_decref(row);
     }
     struct fz_world f;
     fz_world_init(&f);
     bool began = cb_core_group_begin(&f.w);
-    size_t i;
-    json_t *ev;
-    json_array_foreach(stored, i, ev)
-    {
-        struct cb_event parsed;
-        if (!cb_event_parse(ev, &parsed, NULL, "")) {
-            fprintf(stderr, "fuzz_events: the worker refuses event %zu the webhook accepted\n", i);
-            abort();
-        }
-        fz_world_event(&f, &parsed);
-    }
+    for (size_t i = 0; i < n; i++)
+        fz_world_event(&f, &parsed[i]);
     cb_core_group_end(&f.w, began);
     fz_world_check(&f);
     fz_world_free(&f);
-    json_decref(stored);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -57,13 +49,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     json_t *errors = json_array();
     json_t *events = NULL;
-    bool ok = api_parse_event_batch(body, &events, errors);
+    struct cb_event *parsed = NULL;
+    size_t n = 0;
+    bool ok = api_parse_event_batch(body, &events, &parsed, &n, errors);
     if (ok != (json_array_size(errors) == 0)) {
         fprintf(stderr, "fuzz_events: the answer and the errors disagree\n");
         abort();
     }
     if (ok)
-        apply_stored(events);
+        apply_stored(events, parsed, n);
+    free(parsed);
     json_decref(errors);
     json_decref(body);
     return 0;
