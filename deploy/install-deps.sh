@@ -6,9 +6,14 @@ set -euo pipefail
 
 # clang, libclang-rt-dev (libFuzzer and the sanitizer runtimes) and llvm (llvm-symbolizer, for
 # readable stack traces) build and run the fuzz targets of tests/fuzz.
+# kamailio and three module packages (http_client; crypto; jansson and uuid) run the reference
+# SIP adapter of deploy/kamailio; sip-tester (SIPp) and baresip-core are the trunk gateway and
+# the phones of its test (tests/sip); curl is what deploy/*.sh post with.
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev
   libcurl4-openssl-dev libcmocka-dev postgresql python3-pytest python3-yaml python3-jsonschema
-  nodejs npm clang-format cppcheck openssl clang libclang-rt-dev llvm)
+  nodejs npm clang-format cppcheck openssl clang libclang-rt-dev llvm curl
+  kamailio kamailio-utils-modules kamailio-tls-modules kamailio-extra-modules sip-tester
+  baresip-core)
 
 installed() {
   case "$1" in

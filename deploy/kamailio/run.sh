@@ -76,7 +76,7 @@ echo "run.sh: SIP on $sip, commands at http://$http/callbackd/commands, events t
 kamailio -DD -E -f "$here/kamailio.cfg" -Y "$rundir" -P "$rundir/kamailio.pid" \
   -l "udp:$sip" -l "tcp:$sip" -l "tcp:$http" \
   -A "CB_EVENTS_URL=\"$url/v1/pbx/events\"" -A "CB_SECRET=\"$CALLBACKD_PBX_SECRET\"" \
-  -A "CB_SIP=\"$sip\"" -A "CB_TRUNKS=\"$trunks\"" -A "CB_NO_ANSWER_MS=$no_answer_ms" \
+  -A "CB_SIP=\"$sip\"" -A "CB_CONTACT=\"sip:callbackd@$sip\"" -A "CB_TRUNKS=\"$trunks\"" -A "CB_NO_ANSWER_MS=$no_answer_ms" \
   -A "CB_HANGUP_S=${KAMAILIO_HANGUP_S:-30}" \
   --debug="${KAMAILIO_LOG_LEVEL:-2}" &
 pid=$!

@@ -148,16 +148,26 @@ class Baresip:
         self.log.flush()
         return Path(self.log.name).read_bytes().decode(errors="replace")
 
-    def received(self, method):
-        """SIP requests of `method` that reached this phone (its trace), each as text."""
+    def messages(self, inbound):
+        """The SIP messages of the trace (text), received (inbound) or sent."""
         out = []
+        port = f":{self.sip_port()}"
         for block in re.split(r"\n(?=(?:UDP|TCP) \S+ -> \S+\n)", self.trace()):
             m = re.match(r"(UDP|TCP) (\S+) -> (\S+)\n(.*)", block, re.S)
-            if not m or not m.group(3).endswith(f":{self.sip_port()}"):
-                continue
-            if m.group(4).startswith(method + ("" if method.startswith("SIP/") else " ")):
-                out.append(m.group(4))
+            if m and m.group(3 if inbound else 2).endswith(port):
+                out.append(re.sub(r"\x1b\[[0-9;]*m", "", m.group(4)))
         return out
+
+    def received(self, start):
+        """Messages that reached this phone and begin with `start` ("INVITE", "SIP/2.0 200")."""
+        if not start.startswith("SIP/"):
+            start += " "
+        return [m for m in self.messages(True) if m.startswith(start)]
+
+    def sent(self, start):
+        if not start.startswith("SIP/"):
+            start += " "
+        return [m for m in self.messages(False) if m.startswith(start)]
 
     def sip_port(self):
         return re.search(r"sip_listen\s+\S+:(\d+)", (self.dir / "config").read_text()).group(1)
@@ -186,7 +196,7 @@ class Gateway:
         self.dir = Path(workdir) / "gateway"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            ["sipp", "-sf", str(HERE / "gateway.xml"), "-i", "127.0.0.1", "-p", str(port), "-mp", str(port + 20),
+            ["sipp", "-sf", str(HERE / "gateway.xml"), "-i", "127.0.0.1", "-p", str(port), "-mp", str(port + 25),
              "-trace_msg", "-message_file", str(self.dir / "messages.log"), "-nostdin"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
             cwd=self.dir)

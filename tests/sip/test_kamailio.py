@@ -1,0 +1,202 @@
+"""Callback on a real PBX: Kamailio with deploy/kamailio/kamailio.cfg, baresip phones and a SIPp
+trunk gateway (conftest.py). Each test plays one story with the phones, asserts on what the
+phones saw (INVITE, Alert-Info, REFER, CANCEL) and on the API, and leaves every phone idle.
+"""
+
+import re
+import time
+
+from phones import wait_for
+
+ALERT = "Alert-Info: <urn:alert:service:recall:callback>"
+
+
+def busy_call(sip):
+    """C calls B and B answers: B is busy in a call."""
+    b_mark, c_mark = sip.b.mark(), sip.c.mark()
+    sip.c.dial("2002")
+    sip.b.wait_event("CALL_INCOMING", after=b_mark)
+    sip.b.accept()
+    sip.c.wait_event("CALL_ESTABLISHED", after=c_mark)
+    wait_for(lambda: sip.station("2002")["state"]["availability"] == "busy", 10,
+             msg="2002 busy")
+
+
+def answer_ring(sip, target_display, after):
+    """A's phone rings with the callback: checks the INVITE it got, answers it."""
+    sip.a.wait_event("CALL_INCOMING", after=after, peerdisplayname=target_display)
+    invite = [m for m in sip.a.received("INVITE") if "Callback" in m][-1]
+    assert ALERT in invite, invite
+    assert re.search(rf'^From: "{target_display}" <sip:callbackd@', invite, re.M), invite
+    sip.a.accept()
+    return invite
+
+
+def hang_up_all(sip):
+    for p in (sip.a, sip.b, sip.c):
+        p.hangup()
+        p.hangup()
+    sip.wait_idle("2001", "2002", "2003")
+
+
+def test_cb12_busy_station_rings_back_when_free(sip):
+    a_mark = sip.a.mark()
+    busy_call(sip)
+    refused = len(sip.b.sent("SIP/2.0 486"))
+    sip.a.dial("2002")
+    _, closed = sip.a.wait_event("CALL_CLOSED", after=a_mark)
+    assert closed["param"].startswith("486"), closed
+    assert len(sip.b.sent("SIP/2.0 486")) == refused + 1  # B itself answered busy
+
+    # the phone app of 2001: sees its softkey, presses it
+    tok = sip.token("2001")
+    wait_for(lambda: sip.station("2001", token=tok)["softkey"] == {"presented": True,
+                                                                   "target": "2002"},
+             10, msg="softkey presented for 2002")
+    cb = sip.api("POST", "/v1/stations/2001/callbacks", {}, status=201, token=tok)
+    assert (cb["target"], cb["reason"], cb["state"]) == ("2002", "busy", "pending")
+
+    seq = sip.last_seq()
+    ring_mark = sip.a.mark()
+    b_mark = sip.b.mark()
+    refers = len(sip.a.received("REFER"))
+    sip.c.hangup()  # B's call ends: B is free, the callback matures
+    answer_ring(sip, "Callback 2002", ring_mark)
+    sip.wait_state(cb["id"], "recalling")
+    # the requester's answered ring is transferred to B: A got a REFER, B rings from A
+    wait_for(lambda: len(sip.a.received("REFER")) > refers, 10, msg="REFER at 2001")
+    refer = sip.a.received("REFER")[-1]
+    assert re.search(r"^Refer-To: <sip:2002@", refer, re.M), refer
+    _, incoming = sip.b.wait_event("CALL_INCOMING", after=b_mark)
+    assert incoming["peeruri"].startswith("sip:2001@"), incoming
+    sip.b.accept()
+    done = sip.wait_state(cb["id"], "completed")
+    assert done["end_reason"] == "completed"
+    types = [c["type"] for c in sip.commands(after=seq)]
+    assert types[:2] == ["ring", "originate"], types
+    assert all(c["status"] == "delivered" for c in sip.commands(after=seq))
+    history = sip.api("GET", f"/v1/callbacks/{cb['id']}/history")["items"]
+    assert [h["to"] for h in history] == ["pending", "notifying", "recalling", "completed"]
+    assert all(h["cause"]["kind"] in ("api", "event") for h in history)
+    hang_up_all(sip)
+
+
+def test_cb13_no_answer_matures_after_the_targets_next_call(sip):
+    a_mark = sip.a.mark()
+    c_mark = sip.c.mark()
+    sip.a.dial("2003")
+    sip.c.wait_event("CALL_INCOMING", after=c_mark)
+    time.sleep(0.5)
+    sip.a.hangup()  # nobody answers: A gives up (CANCEL, 487)
+    sip.a.wait_event("CALL_CLOSED", after=a_mark)
+    sip.c.wait_event("CALL_CLOSED", after=c_mark)
+    tok = sip.token("2001")
+    wait_for(lambda: sip.station("2001", token=tok)["softkey"]["target"] == "2003", 10,
+             msg="softkey presented for 2003")
+    cb = sip.api("POST", "/v1/stations/2001/callbacks", {}, status=201, token=tok)
+    assert (cb["reason"], cb["state"]) == ("no_answer", "pending")
+    time.sleep(1.0)
+    assert sip.callback(cb["id"])["state"] == "pending"  # C idle is not enough (CB-13)
+
+    # C's next call: C calls B, B answers, C hangs up: a hook cycle
+    ring_mark = sip.a.mark()
+    b_mark = sip.b.mark()
+    sip.c.dial("2002")
+    sip.b.wait_event("CALL_INCOMING", after=b_mark)
+    sip.b.accept()
+    sip.c.wait_event("CALL_ESTABLISHED", after=c_mark)
+    time.sleep(0.5)
+    assert sip.callback(cb["id"])["state"] == "pending"
+    c_mark = sip.c.mark()
+    sip.c.hangup()
+    answer_ring(sip, "Callback 2003", ring_mark)
+    _, incoming = sip.c.wait_event("CALL_INCOMING", after=c_mark)
+    assert incoming["peeruri"].startswith("sip:2001@"), incoming
+    sip.c.accept()
+    assert sip.wait_state(cb["id"], "completed")["end_reason"] == "completed"
+    hang_up_all(sip)
+
+
+def test_cb15_trunk_callback_goes_out_on_the_reserved_line(sip):
+    b_mark, c_mark = sip.b.mark(), sip.c.mark()
+    gw_calls = len(sip.gateway.invites())
+    sip.b.dial("95550001")  # takes 9-L1
+    sip.b.wait_event("CALL_ESTABLISHED", after=b_mark)
+    sip.c.dial("95550002")  # takes 9-L2
+    sip.c.wait_event("CALL_ESTABLISHED", after=c_mark)
+    lines = {s["line"]: s for s in sip.api("GET", "/v1/trunk-groups/9")["line_states"]}
+    wait_for(lambda: all(s["state"] == "busy" for s in
+                         sip.api("GET", "/v1/trunk-groups/9")["line_states"]), 10,
+             msg="both lines busy")
+    assert set(lines) == {"9-L1", "9-L2"}
+
+    a_mark = sip.a.mark()
+    sip.a.dial("95551234")
+    _, closed = sip.a.wait_event("CALL_CLOSED", after=a_mark)
+    assert closed["param"].startswith("503"), closed  # all trunks busy
+    tok = sip.token("2001")
+    wait_for(lambda: sip.station("2001", token=tok)["softkey"]["target"] == "95551234", 10,
+             msg="softkey presented for 95551234")
+    cb = sip.api("POST", "/v1/stations/2001/callbacks", {}, status=201, token=tok)
+    assert (cb["target"], cb["external_number"], cb["reason"]) == ("9", "5551234",
+                                                                   "trunks_busy")
+
+    seq = sip.last_seq()
+    ring_mark = sip.a.mark()
+    sip.c.hangup()  # 9-L2 frees
+    reserved = wait_for(lambda: sip.commands("reserve_trunk", after=seq), 10,
+                        msg="reserve_trunk")[0]
+    assert (reserved["line"], reserved["for_station"]) == ("9-L2", "2001")
+    assert sip.callback(cb["id"])["reserved_line"] == "9-L2"
+    answer_ring(sip, "Callback 95551234", ring_mark)
+    wait_for(lambda: len(sip.gateway.invites()) >= gw_calls + 3, 10,
+             msg="the recall at the gateway")
+    recall = sip.gateway.invites()[-1]
+    assert re.search(r"^INVITE sip:5551234@", recall, re.M), recall
+    assert re.search(r"^X-Trunk-Line: 9-L2\s*$", recall, re.M), recall
+    originate = sip.commands("originate", after=seq)[0]
+    assert (originate["via_line"], originate["external_number"]) == ("9-L2", "5551234")
+    assert sip.wait_state(cb["id"], "completed")["end_reason"] == "completed"
+    hang_up_all(sip)
+    wait_for(lambda: all(s["state"] == "idle" and s["reserved_for"] is None for s in
+                         sip.api("GET", "/v1/trunk-groups/9")["line_states"]), 10,
+             msg="both lines idle")
+
+
+def test_cb23_unanswered_ring_is_cancelled(sip):
+    busy_call(sip)
+    cb = sip.api("POST", "/v1/callbacks", {"requester": "2001", "target": "2002"}, status=201)
+    ring_mark = sip.a.mark()
+    cancels = len(sip.a.received("CANCEL"))
+    sip.c.hangup()
+    sip.a.wait_event("CALL_INCOMING", after=ring_mark, peerdisplayname="Callback 2002")
+    started = time.monotonic()
+    # A does not answer: after notification_timeout_s the ring stops (CANCEL) and the callback
+    # ends no_response
+    done = sip.wait_state(cb["id"], "cancelled", timeout=20)
+    assert done["end_reason"] == "no_response"
+    wait_for(lambda: len(sip.a.received("CANCEL")) > cancels, 10, msg="CANCEL at 2001")
+    assert time.monotonic() - started >= 4.0
+    sip.a.wait_event("CALL_CLOSED", after=ring_mark)
+    stop = sip.commands("stop_ring")[-1]
+    assert (stop["station"], stop["callback_id"]) == ("2001", cb["id"])
+    hang_up_all(sip)
+
+
+def test_callbackd_restart_mid_callback_loses_nothing(sip):
+    busy_call(sip)
+    cb = sip.api("POST", "/v1/callbacks", {"requester": "2001", "target": "2002"}, status=201)
+    assert sip.svc.stop() == 0
+    # while callbackd is away B's call ends: Kamailio keeps the events and sends them again
+    ring_mark = sip.a.mark()
+    sip.c.hangup()
+    wait_for(lambda: "callbackd unreachable" in sip.kam.text(), 10,
+             msg="Kamailio retrying the events")
+    time.sleep(1.5)
+    sip.svc.start()
+    b_mark = sip.b.mark()
+    answer_ring(sip, "Callback 2002", ring_mark)
+    sip.b.wait_event("CALL_INCOMING", after=b_mark)
+    sip.b.accept()
+    assert sip.wait_state(cb["id"], "completed")["end_reason"] == "completed"
+    hang_up_all(sip)
