@@ -19,7 +19,8 @@
 #
 # --provision-demo first provisions, through the API, class of service "staff", stations 2001,
 # 2002 and 2003 (IP phones) and trunk group 9 with the lines of KAMAILIO_TRUNKS, callbacks
-# activated: what the README's "Try it with SIP phones" needs.
+# activated, and turns digit_collection_during_busy_or_alerting on (the Setup code dialed after
+# a failed call): what the README's "Try it with SIP phones" needs.
 # Kamailio logs to stderr; Ctrl-C (SIGTERM, SIGINT) stops it.
 set -euo pipefail
 
@@ -53,6 +54,8 @@ if [ "${1:-}" = "--provision-demo" ]; then
       -H 'Content-Type: application/json' -d "$2"
   }
   put /v1/classes-of-service/staff '{"callbacks_allowed": true}'
+  # the adapter sends feature access codes dialed after a failed call as dialed during it
+  put /v1/system-options '{"digit_collection_during_busy_or_alerting": true}'
   for n in 2001 2002 2003; do
     put "/v1/stations/$n" '{"kind": "ip_phone", "cos": "staff"}'
   done

@@ -2,9 +2,10 @@
 Kamailio started by deploy/kamailio/run.sh with deploy/kamailio/kamailio.cfg, three baresip
 softphones (2001 A, 2002 B, 2003 C) and a SIPp trunk gateway, all on 127.0.0.1.
 
-Fixed ports (the test runs alone: ctest RUN_SERIAL): Kamailio SIP 15060 (UDP and TCP) and
-commands 58210; phones SIP 15061, 15064, 15067 (baresip takes the next port too), RTP
-15076-15091, ctrl_tcp 58221-58223; gateway 15070 (media 15095). callbackd takes a free port.
+Fixed ports, below the ephemeral range (a port there may be held by any client's TIME_WAIT):
+Kamailio SIP 15060 (UDP and TCP) and commands 15098 (TCP); phones SIP 15061, 15064, 15067
+(baresip takes the next port too), RTP 15076-15089, ctrl_tcp 15071-15073; gateway 15070 (media
+15095). callbackd takes a free port. ctest runs the file under a resource lock.
 
 `sip` (module scope) is one running system; tests use it in file order and leave every phone
 idle. Every process started here is stopped at the end, by its pid (Kamailio by its process
@@ -31,7 +32,7 @@ from harness import ADMIN, REPO, SECRET, PgCluster, Service, remove_log_dir  # n
 from phones import Baresip, Gateway, wait_for, workdir  # noqa: E402
 
 PROXY = "127.0.0.1:15060"
-KAM_HTTP = "127.0.0.1:58210"
+KAM_HTTP = "127.0.0.1:15098"
 GATEWAY_PORT = 15070
 TRUNKS = f"9=127.0.0.1:{GATEWAY_PORT}=9-L1/9-L2"
 NOTIFICATION_TIMEOUT_S = 5
@@ -175,7 +176,7 @@ def sip(request):
         started.append(gateway.stop)
         phones = []
         for i, (number, calls) in enumerate((("2001", 2), ("2002", 1), ("2003", 1))):
-            p = Baresip(number, 15061 + 3 * i, 58221 + i, (15076 + 5 * i, 15079 + 5 * i), PROXY,
+            p = Baresip(number, 15061 + 3 * i, 15071 + i, (15076 + 5 * i, 15079 + 5 * i), PROXY,
                         dir, max_calls=calls)
             started.append(p.stop)
             phones.append(p)
@@ -189,7 +190,8 @@ def sip(request):
         system.api("PUT", "/v1/trunk-groups/9", {"lines": ["9-L1", "9-L2"],
                                                  "callback_activation": True})
         system.api("PUT", "/v1/system-options",
-                   {"notification_timeout_s": NOTIFICATION_TIMEOUT_S, "recall_timeout_s": 20})
+                   {"notification_timeout_s": NOTIFICATION_TIMEOUT_S, "recall_timeout_s": 20,
+                    "digit_collection_during_busy_or_alerting": True})
         yield system
         status = svc.stop()
         assert status == 0, f"callbackd exited {status} on SIGTERM"

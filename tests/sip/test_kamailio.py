@@ -3,9 +3,15 @@ trunk gateway (conftest.py). Each test plays one story with the phones, asserts 
 phones saw (INVITE, Alert-Info, REFER, CANCEL) and on the API, and leaves every phone idle.
 """
 
+import json
 import re
 import time
+import urllib.error
+import urllib.request
+import uuid
 
+from conftest import KAM_HTTP
+from harness import SECRET, sign
 from phones import wait_for
 
 ALERT = "Alert-Info: <urn:alert:service:recall:callback>"
@@ -200,3 +206,74 @@ def test_callbackd_restart_mid_callback_loses_nothing(sip):
     sip.b.accept()
     assert sip.wait_state(cb["id"], "completed")["end_reason"] == "completed"
     hang_up_all(sip)
+
+
+def test_setup_fac_dialed_as_a_call_sets_the_callback(sip):
+    busy_call(sip)
+    a_mark = sip.a.mark()
+    sip.a.dial("2002")
+    sip.a.wait_event("CALL_CLOSED", after=a_mark)
+    wait_for(lambda: sip.station("2001")["softkey"]["target"] == "2002", 10, msg="softkey")
+    seq = sip.last_seq()
+    a_mark = sip.a.mark()
+    sip.a.dial("*41")  # the Setup feature access code, dialed like a number
+    _, closed = sip.a.wait_event("CALL_CLOSED", after=a_mark)
+    assert closed["param"].startswith("480"), closed
+    tone = wait_for(lambda: sip.commands("tone", after=seq), 10, msg="tone command")[0]
+    assert (tone["station"], tone["tone"]) == ("2001", "confirmation")
+    wait_for(lambda: "callbackd tone confirmation for station 2001" in sip.kam.text(), 10,
+             msg="the tone logged by Kamailio")
+    active = sip.api("GET", "/v1/stations/2001/callbacks")["items"]
+    assert [(c["target"], c["state"]) for c in active] == [("2002", "pending")]
+    sip.api("DELETE", f"/v1/callbacks/{active[0]['id']}")
+    hang_up_all(sip)
+
+
+def test_message_mode_lights_and_clears_the_lamp_by_notify(sip):
+    notifies = len(sip.b.received("NOTIFY"))
+    cb = sip.api("POST", "/v1/callbacks",
+                 {"requester": "2001", "target": "2002", "mode": "message"}, status=201)
+    assert cb["state"] == "message_left"
+    wait_for(lambda: len(sip.b.received("NOTIFY")) > notifies, 10, msg="NOTIFY at 2002")
+    lamp = sip.b.received("NOTIFY")[-1]
+    assert re.search(r"^Event: message-summary", lamp, re.M), lamp
+    assert "Messages-Waiting: yes" in lamp and "Message-Account: sip:2001@" in lamp, lamp
+    # a call between the two connects (CB-27): the lamp goes off, the callback ends
+    b_mark = sip.b.mark()
+    sip.a.dial("2002")
+    sip.b.wait_event("CALL_INCOMING", after=b_mark)
+    sip.b.accept()
+    ended = sip.wait_state(cb["id"], "cancelled")
+    assert ended["end_reason"] == "call_completed"
+    wait_for(lambda: "Messages-Waiting: no" in sip.b.received("NOTIFY")[-1], 10,
+             msg="the lamp off")
+    hang_up_all(sip)
+
+
+def test_commands_need_the_signature_and_run_once(sip):
+    url = f"http://{KAM_HTTP}/callbackd/commands"
+    body = json.dumps({"id": str(uuid.uuid4()), "seq": 1, "type": "tone", "station": "2003",
+                       "tone": "reorder", "callback_id": None,
+                       "created_at": "2026-01-01T00:00:00Z"}).encode()
+
+    def post(headers):
+        req = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json", **headers})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    good = sign(SECRET, body)
+    assert post({}) == 401
+    assert post({**good, "X-Callbackd-Signature": "v1=" + "0" * 64}) == 401
+    assert post(sign("another-secret-0123456789abcdef", body)) == 401
+    assert post(sign(SECRET, body, ts=int(time.time()) - 400)) == 401
+    assert "callbackd tone reorder for station 2003" not in sip.kam.text()
+    assert post(good) == 200
+    assert post(good) == 200  # callbackd retries a command it saw no answer to: done once
+    wait_for(lambda: "callbackd tone reorder for station 2003" in sip.kam.text(), 5,
+             msg="the tone logged")
+    time.sleep(0.3)
+    assert sip.kam.text().count("callbackd tone reorder for station 2003") == 1
