@@ -43,8 +43,11 @@ http=${KAMAILIO_HTTP:-127.0.0.1:5080}
 trunks=${KAMAILIO_TRUNKS:-9=127.0.0.1:5070=9-L1/9-L2}
 no_answer_ms=${KAMAILIO_NO_ANSWER_MS:-30000}
 
-case "$CALLBACKD_PBX_SECRET$trunks$url" in
-  *'"'* | *'\'*) echo "run.sh: quotes and backslashes are not allowed in the settings" >&2; exit 2 ;;
+case "$CALLBACKD_PBX_SECRET$trunks$url$sip" in
+  *[\"\\]*)
+    echo "run.sh: quotes and backslashes are not allowed in the settings" >&2
+    exit 2
+    ;;
 esac
 
 if [ "${1:-}" = "--provision-demo" ]; then
@@ -79,7 +82,8 @@ echo "run.sh: SIP on $sip, commands at http://$http/callbackd/commands, events t
 kamailio -DD -E -f "$here/kamailio.cfg" -Y "$rundir" -P "$rundir/kamailio.pid" \
   -l "udp:$sip" -l "tcp:$sip" -l "tcp:$http" \
   -A "CB_EVENTS_URL=\"$url/v1/pbx/events\"" -A "CB_SECRET=\"$CALLBACKD_PBX_SECRET\"" \
-  -A "CB_SIP=\"$sip\"" -A "CB_CONTACT=\"sip:callbackd@$sip\"" -A "CB_TRUNKS=\"$trunks\"" -A "CB_NO_ANSWER_MS=$no_answer_ms" \
+  -A "CB_SIP=\"$sip\"" -A "CB_CONTACT=\"sip:callbackd@$sip\"" -A "CB_TRUNKS=\"$trunks\"" \
+  -A "CB_NO_ANSWER_MS=$no_answer_ms" \
   -A "CB_HANGUP_S=${KAMAILIO_HANGUP_S:-30}" \
   --debug="${KAMAILIO_LOG_LEVEL:-2}" &
 pid=$!

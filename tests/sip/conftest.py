@@ -55,7 +55,11 @@ class Kamailio:
         self.proc = subprocess.Popen(["bash", str(REPO / "deploy" / "kamailio" / "run.sh")],
                                      env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
-        wait_for(self._listening, 15, msg="Kamailio listening")
+        try:
+            wait_for(self._listening, 15, msg="Kamailio listening")
+        except BaseException:
+            self.stop()
+            raise
         time.sleep(0.3)  # its SIP workers start with the TCP main process
 
     def _listening(self):

@@ -69,7 +69,12 @@ class Baresip:
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.events = []
         self._lock = threading.Lock()
-        self.sock = wait_for(self._connect, 10, msg=f"baresip {number} ctrl_tcp")
+        try:
+            self.sock = wait_for(self._connect, 10, msg=f"baresip {number} ctrl_tcp")
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait()
+            raise
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -196,7 +201,8 @@ class Gateway:
         self.dir = Path(workdir) / "gateway"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            ["sipp", "-sf", str(HERE / "gateway.xml"), "-i", "127.0.0.1", "-p", str(port), "-mp", str(port + 25),
+            ["sipp", "-sf", str(HERE / "gateway.xml"), "-i", "127.0.0.1", "-p", str(port),
+             "-mp", str(port + 25),
              "-trace_msg", "-message_file", str(self.dir / "messages.log"), "-nostdin"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
             cwd=self.dir)

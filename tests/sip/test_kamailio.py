@@ -115,7 +115,10 @@ def test_cb13_no_answer_matures_after_the_targets_next_call(sip):
     assert sip.callback(cb["id"])["state"] == "pending"
     c_mark = sip.c.mark()
     sip.c.hangup()
+    refers = len(sip.a.received("REFER"))
     answer_ring(sip, "Callback 2003", ring_mark)
+    wait_for(lambda: len(sip.a.received("REFER")) > refers, 10, msg="REFER at 2001")
+    assert re.search(r"^Refer-To: <sip:2003@", sip.a.received("REFER")[-1], re.M)
     _, incoming = sip.c.wait_event("CALL_INCOMING", after=c_mark)
     assert incoming["peeruri"].startswith("sip:2001@"), incoming
     sip.c.accept()
@@ -154,7 +157,10 @@ def test_cb15_trunk_callback_goes_out_on_the_reserved_line(sip):
                         msg="reserve_trunk")[0]
     assert (reserved["line"], reserved["for_station"]) == ("9-L2", "2001")
     assert sip.callback(cb["id"])["reserved_line"] == "9-L2"
+    refers = len(sip.a.received("REFER"))
     answer_ring(sip, "Callback 95551234", ring_mark)
+    wait_for(lambda: len(sip.a.received("REFER")) > refers, 10, msg="REFER at 2001")
+    assert re.search(r"^Refer-To: <sip:95551234@", sip.a.received("REFER")[-1], re.M)
     wait_for(lambda: len(sip.gateway.invites()) >= gw_calls + 3, 10,
              msg="the recall at the gateway")
     recall = sip.gateway.invites()[-1]
