@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE.parent / "e2e"))
 sys.path.insert(0, str(HERE))
 
 import openapi_contract  # noqa: E402
-from harness import ADMIN, REPO, SECRET, PgCluster, Service, remove_log_dir  # noqa: E402
+from harness import ADMIN, REPO, SECRET, DbProxy, PgCluster, Service, remove_log_dir  # noqa: E402
 from phones import Baresip, Gateway, wait_for, workdir  # noqa: E402
 
 PROXY = "127.0.0.1:15060"
@@ -96,8 +96,9 @@ class Kamailio:
 class System:
     """The running system and the API helpers the tests use."""
 
-    def __init__(self, svc, kam, phones, gateway, dir):
-        self.svc, self.kam, self.gateway, self.dir = svc, kam, gateway, dir
+    def __init__(self, svc, db_proxy, kam, phones, gateway, dir):
+        self.svc, self.db_proxy, self.kam, self.gateway = svc, db_proxy, kam, gateway
+        self.dir = dir
         self.a, self.b, self.c = phones
 
     def api(self, method, path, body=None, status=None, token=ADMIN):
@@ -169,8 +170,11 @@ def sip(request):
     dir = workdir()
     try:
         dbname = pg.create_db("cbsip")
-        svc = Service(pg.db_url(dbname), env={
+        db_proxy = DbProxy(pg.port)  # a database that can stop answering: callbackd 503s
+        started.append(db_proxy.close)
+        svc = Service(db_proxy.url(dbname), env={
             "CALLBACKD_PBX_COMMAND_URL": f"http://{KAM_HTTP}/callbackd/commands",
+            "CALLBACKD_DB_STATEMENT_TIMEOUT_MS": "1000",
             "CALLBACKD_LOG_LEVEL": "info"})
         svc.start()
         started.append(svc.cleanup)
@@ -186,7 +190,7 @@ def sip(request):
             phones.append(p)
         for p in phones:
             wait_for(p.registered, 15, msg=f"{p.number} registered")
-        system = System(svc, kam, phones, gateway, dir)
+        system = System(svc, db_proxy, kam, phones, gateway, dir)
         request.session.sip_system = system
         system.api("PUT", "/v1/classes-of-service/staff", {"callbacks_allowed": True})
         for n in ("2001", "2002", "2003"):

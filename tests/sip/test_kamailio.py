@@ -202,8 +202,8 @@ def test_callbackd_restart_mid_callback_loses_nothing(sip):
     # while callbackd is away B's call ends: Kamailio keeps the events and sends them again
     ring_mark = sip.a.mark()
     sip.c.hangup()
-    wait_for(lambda: "callbackd unreachable" in sip.kam.text(), 10,
-             msg="Kamailio retrying the events")
+    wait_for(lambda: re.search(r"did not take the events \(answer -?\d+\)", sip.kam.text()),
+             10, msg="Kamailio keeping the events")
     time.sleep(1.5)
     sip.svc.start()
     b_mark = sip.b.mark()
@@ -213,6 +213,26 @@ def test_callbackd_restart_mid_callback_loses_nothing(sip):
     assert sip.wait_state(cb["id"], "completed")["end_reason"] == "completed"
     hang_up_all(sip)
 
+
+def test_events_answered_5xx_are_sent_again(sip):
+    busy_call(sip)
+    cb = sip.api("POST", "/v1/callbacks", {"requester": "2001", "target": "2002"}, status=201)
+    refused = len(re.findall(r"did not take the events \(answer 5\d\d\)", sip.kam.text()))
+    sip.db_proxy.hang()  # callbackd's database stops answering: events are answered 503
+    try:
+        ring_mark = sip.a.mark()
+        sip.c.hangup()
+        wait_for(lambda: len(re.findall(r"did not take the events \(answer 5\d\d\)",
+                                        sip.kam.text())) > refused, 15,
+                 msg="a 5xx answer to the events")
+    finally:
+        sip.db_proxy.resume()
+    b_mark = sip.b.mark()
+    answer_ring(sip, "Callback 2002", ring_mark)
+    sip.b.wait_event("CALL_INCOMING", after=b_mark)
+    sip.b.accept()
+    assert sip.wait_state(cb["id"], "completed")["end_reason"] == "completed"
+    hang_up_all(sip)
 
 def test_setup_fac_dialed_as_a_call_sets_the_callback(sip):
     busy_call(sip)
