@@ -303,3 +303,36 @@ def test_commands_need_the_signature_and_run_once(sip):
              msg="the tone logged")
     time.sleep(0.3)
     assert sip.kam.text().count("callbackd tone reorder for station 2003") == 1
+
+
+def test_cb21_the_ring_bypasses_the_requesters_forwarding(sip):
+    a_mark = sip.a.mark()
+    sip.a.dial("*722003")  # 2001 forwards its calls to 2003
+    sip.a.wait_event("CALL_CLOSED", after=a_mark)
+    wait_for(lambda: sip.station("2001")["state"]["forward_to"] == "2003", 10,
+             msg="2001 forwarded to 2003")
+    # a normal call to 2001 now rings 2003
+    c_mark = sip.c.mark()
+    sip.b.dial("2001")
+    _, forwarded = sip.c.wait_event("CALL_INCOMING", after=c_mark)
+    assert forwarded["peeruri"].startswith("sip:2002@"), forwarded
+    sip.c.hangup()  # declined
+    sip.wait_idle("2002")
+
+    busy_call(sip)
+    cb = sip.api("POST", "/v1/callbacks", {"requester": "2001", "target": "2002"}, status=201)
+    ring_mark, c_mark = sip.a.mark(), sip.c.mark()
+    c_invites = len(sip.c.received("INVITE"))
+    sip.c.hangup()
+    answer_ring(sip, "Callback 2002", ring_mark)  # 2001 itself rings, not 2003
+    assert len(sip.c.received("INVITE")) == c_invites
+    b_mark = sip.b.mark()
+    sip.b.wait_event("CALL_INCOMING", after=b_mark)
+    sip.b.accept()
+    assert sip.wait_state(cb["id"], "completed")["end_reason"] == "completed"
+    hang_up_all(sip)
+    a_mark = sip.a.mark()
+    sip.a.dial("*73")
+    sip.a.wait_event("CALL_CLOSED", after=a_mark)
+    wait_for(lambda: sip.station("2001")["state"]["forward_to"] is None, 10,
+             msg="forwarding cancelled")
