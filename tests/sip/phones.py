@@ -87,6 +87,12 @@ class Baresip:
             return None
 
     def _read(self):
+        try:
+            self._read_events()
+        except Exception:  # the phone went away mid-message: nothing more to read
+            return
+
+    def _read_events(self):
         buf = b""
         self.sock.settimeout(None)
         while True:
