@@ -1,4 +1,5 @@
 #include "service/config.h"
+#include "service/credentials.h"
 #include "service/log.h"
 
 #include <errno.h>
@@ -61,7 +62,12 @@ const char *cb_config_usage(void)
            "  CALLBACKD_DB_STATEMENT_TIMEOUT_MS  an API statement's limit; no answer by then\n"
            "                                     plus 500 ms is 503 (default 2000)\n"
            "  CALLBACKD_DB_POOL_WAIT_MS  a request's wait for a free database connection\n"
-           "                             (default 2000)\n";
+           "                             (default 2000)\n"
+           "\n"
+           "Secrets as files: when CREDENTIALS_DIRECTORY is set (systemd's LoadCredential=),\n"
+           "the files database_url, admin_token and pbx_secret in it give the values of the\n"
+           "variables of those names, and tls_cert and tls_key the TLS files, unless the\n"
+           "variable is set.\n";
 }
 
 static int fail(char *err, unsigned errlen, const char *fmt, const char *var)
@@ -133,46 +139,41 @@ static char *dup_or_null(const char *v)
     return v && *v ? strdup(v) : NULL;
 }
 
-int cb_config_load(struct cb_config *cfg, int argc, char **argv, char *err, unsigned errlen)
+/* The secrets and the TLS files may come as credentials, files named after the variable
+ * without its CALLBACKD_ prefix, in lower case, in $CREDENTIALS_DIRECTORY (systemd's
+ * LoadCredential=, or a mounted secret volume). A variable or flag that is set wins. */
+static const struct {
+    int var;     /* index in VARS */
+    bool a_path; /* the variable names a file: the credential's path is its value */
+} CREDENTIALS[] = {{1, false}, {2, false}, {3, false}, {5, true}, {6, true}};
+
+static int read_credentials(const char **v, char **from_files, char *err, unsigned errlen)
 {
-    memset(cfg, 0, sizeof *cfg);
-    cfg->mode = CB_RUN_SERVE;
-    for (int a = 1; a < argc; a++) {
-        const char *arg = argv[a];
-        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
-            cfg->mode = CB_RUN_HELP;
-        else if (strcmp(arg, "--version") == 0)
-            cfg->mode = CB_RUN_VERSION;
-        else if (strcmp(arg, "routes") == 0) {
-            if (cfg->mode == CB_RUN_SERVE || cfg->mode == CB_RUN_MIGRATE)
-                cfg->mode = CB_RUN_ROUTES;
-        } else if (strcmp(arg, "serve") == 0 || strcmp(arg, "migrate") == 0) {
-            if (cfg->mode == CB_RUN_SERVE || cfg->mode == CB_RUN_MIGRATE)
-                cfg->mode = arg[0] == 's' ? CB_RUN_SERVE : CB_RUN_MIGRATE;
-        } else if (strncmp(arg, "--callbackd_", 12) == 0) {
-            if (!strchr(arg, '=')) {
-                if (a + 1 >= argc)
-                    return fail(err, errlen, "flag %s needs a value", arg);
-                a++; /* its value */
-            }
-            int known = 0;
-            for (size_t i = 0; i < N_VARS; i++) {
-                size_t n = strlen(VARS[i]);
-                if (strncasecmp(arg + 2, VARS[i], n) == 0 && (arg[2 + n] == '=' || !arg[2 + n]))
-                    known = 1;
-            }
-            if (!known)
-                return fail(err, errlen, "unknown flag %s", arg);
-        } else
-            return fail(err, errlen, "unknown argument %s (see --help)", arg);
-    }
-    if (cfg->mode == CB_RUN_HELP || cfg->mode == CB_RUN_VERSION || cfg->mode == CB_RUN_ROUTES)
+    const char *dir = getenv("CREDENTIALS_DIRECTORY");
+    if (!dir || !*dir)
         return 0;
+    for (size_t i = 0; i < sizeof CREDENTIALS / sizeof CREDENTIALS[0]; i++) {
+        int var = CREDENTIALS[i].var;
+        if (v[var] && *v[var])
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "%s", VARS[var] + strlen("CALLBACKD_"));
+        for (char *p = name; *p; p++)
+            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        int rc = CREDENTIALS[i].a_path
+                     ? cb_credential_path(dir, name, &from_files[var], err, errlen)
+                     : cb_credential_read(dir, name, &from_files[var], err, errlen);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            v[var] = from_files[var];
+    }
+    return 0;
+}
 
-    const char *v[N_VARS];
-    for (size_t i = 0; i < N_VARS; i++)
-        v[i] = lookup((int)i, argc, argv);
-
+/* Checks the values found and fills `cfg` with them (copies). */
+static int parse_values(struct cb_config *cfg, const char **v, char *err, unsigned errlen)
+{
     if (parse_listen(v[0] && *v[0] ? v[0] : "127.0.0.1:8080", cfg) != 0)
         return fail(err, errlen, "%s must be address:port (e.g. 127.0.0.1:8080)", VARS[0]);
     if (!v[1] || !*v[1])
@@ -234,6 +235,54 @@ int cb_config_load(struct cb_config *cfg, int argc, char **argv, char *err, unsi
     cfg->tls_cert = dup_or_null(v[5]);
     cfg->tls_key = dup_or_null(v[6]);
     return 0;
+}
+
+int cb_config_load(struct cb_config *cfg, int argc, char **argv, char *err, unsigned errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->mode = CB_RUN_SERVE;
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+            cfg->mode = CB_RUN_HELP;
+        else if (strcmp(arg, "--version") == 0)
+            cfg->mode = CB_RUN_VERSION;
+        else if (strcmp(arg, "routes") == 0) {
+            if (cfg->mode == CB_RUN_SERVE || cfg->mode == CB_RUN_MIGRATE)
+                cfg->mode = CB_RUN_ROUTES;
+        } else if (strcmp(arg, "serve") == 0 || strcmp(arg, "migrate") == 0) {
+            if (cfg->mode == CB_RUN_SERVE || cfg->mode == CB_RUN_MIGRATE)
+                cfg->mode = arg[0] == 's' ? CB_RUN_SERVE : CB_RUN_MIGRATE;
+        } else if (strncmp(arg, "--callbackd_", 12) == 0) {
+            if (!strchr(arg, '=')) {
+                if (a + 1 >= argc)
+                    return fail(err, errlen, "flag %s needs a value", arg);
+                a++; /* its value */
+            }
+            int known = 0;
+            for (size_t i = 0; i < N_VARS; i++) {
+                size_t n = strlen(VARS[i]);
+                if (strncasecmp(arg + 2, VARS[i], n) == 0 && (arg[2 + n] == '=' || !arg[2 + n]))
+                    known = 1;
+            }
+            if (!known)
+                return fail(err, errlen, "unknown flag %s", arg);
+        } else
+            return fail(err, errlen, "unknown argument %s (see --help)", arg);
+    }
+    if (cfg->mode == CB_RUN_HELP || cfg->mode == CB_RUN_VERSION || cfg->mode == CB_RUN_ROUTES)
+        return 0;
+
+    const char *v[N_VARS];
+    for (size_t i = 0; i < N_VARS; i++)
+        v[i] = lookup((int)i, argc, argv);
+    char *from_files[N_VARS] = {0};
+    int rc = read_credentials(v, from_files, err, errlen);
+    if (rc == 0)
+        rc = parse_values(cfg, v, err, errlen);
+    for (size_t i = 0; i < N_VARS; i++)
+        free(from_files[i]);
+    return rc;
 }
 
 struct db_limits cb_config_db_api_limits(const struct cb_config *cfg)

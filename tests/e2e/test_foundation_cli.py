@@ -222,3 +222,40 @@ def test_https_when_cert_and_key_are_set(db_url, start_service, tmp_path):
     except (OSError, http.client.HTTPException):
         status = None
     assert status is None or status >= 400
+
+
+def write_credentials(directory, files):
+    """A credentials directory as systemd's LoadCredential= makes it: one file per secret."""
+    directory.mkdir()
+    for name, content in files.items():
+        (directory / name).write_text(content)
+        (directory / name).chmod(0o400)
+    return str(directory)
+
+
+def test_secrets_and_tls_come_from_the_credentials_directory(db_url, start_service, tmp_path):
+    """LoadCredential= (README "Deploying"): no secret in the environment; the database URL,
+    both tokens and the TLS files are files of $CREDENTIALS_DIRECTORY."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    creds = write_credentials(tmp_path / "credentials", {
+        "database_url": db_url + "\n", "admin_token": ADMIN + "\n", "pbx_secret": SECRET,
+        "tls_cert": cert.read_text(), "tls_key": key.read_text()})
+    svc = start_service(env={"CREDENTIALS_DIRECTORY": creds, "CALLBACKD_DATABASE_URL": None,
+                             "CALLBACKD_ADMIN_TOKEN": None, "CALLBACKD_PBX_SECRET": None},
+                        wait=False)
+    svc.tls = True
+    svc.wait_ready()
+    assert svc.call("GET", "/readyz", token=None)[0] == 200
+    svc.ok("PUT", "/v1/classes-of-service/from-credentials", {"callbacks_allowed": True})
+    assert svc.call("GET", "/v1/classes-of-service", token="not-the-admin-token-at-all")[0] == 401
+
+
+@pytest.mark.parametrize("name,content", [("admin_token", "\n"), ("database_url", "")])
+def test_an_empty_credential_exits_2_naming_it(tmp_path, name, content):
+    env = base_env()
+    del env["CALLBACKD_" + name.upper()]
+    env["CREDENTIALS_DIRECTORY"] = write_credentials(tmp_path / "credentials", {name: content})
+    assert_config_error(run_binary(["serve"], env), name)

@@ -2,8 +2,11 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -26,6 +29,7 @@ static void set_required(void)
     unsetenv("CALLBACKD_DB_CONNECT_TIMEOUT_S");
     unsetenv("CALLBACKD_DB_STATEMENT_TIMEOUT_MS");
     unsetenv("CALLBACKD_DB_POOL_WAIT_MS");
+    unsetenv("CREDENTIALS_DIRECTORY");
 }
 
 static void test_defaults(void **state)
@@ -201,6 +205,131 @@ static void test_help_and_version_need_no_configuration(void **state)
     assert_int_equal(cb_config_load(&cfg, 2, unknown, err, sizeof err), -1);
 }
 
+/* A credentials directory (systemd's LoadCredential=) holding `files` (name, content pairs). */
+static void make_credentials(char *dir, const char *const files[][2], size_t n)
+{
+    strcpy(dir, "/tmp/callbackd-credentials.XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    for (size_t i = 0; i < n; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s", dir, files[i][0]);
+        if (!files[i][1]) { /* a directory where a file is expected: unreadable */
+            assert_int_equal(mkdir(path, 0700), 0);
+            continue;
+        }
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(files[i][1], f);
+        fclose(f);
+    }
+    setenv("CREDENTIALS_DIRECTORY", dir, 1);
+}
+
+static void remove_credentials(const char *dir)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    unsetenv("CREDENTIALS_DIRECTORY");
+}
+
+/* The secrets and the TLS files as credentials: the variable unset, the file named after it. */
+static void test_secrets_come_from_the_credentials_directory(void **state)
+{
+    (void)state;
+    set_required();
+    unsetenv("CALLBACKD_DATABASE_URL");
+    unsetenv("CALLBACKD_ADMIN_TOKEN");
+    unsetenv("CALLBACKD_PBX_SECRET");
+    const char *const files[][2] = {{"database_url", "postgresql://cb:pw@db.example/cb\n"},
+                                    {"admin_token", "admin-from-a-file-0123456789\r\n"},
+                                    {"pbx_secret", "pbx-from-a-file-0123456789"},
+                                    {"tls_cert", "PEM"},
+                                    {"tls_key", "PEM"}};
+    char dir[64];
+    make_credentials(dir, files, 5);
+    struct cb_config cfg;
+    char err[256];
+    char *argv[] = {"callbackd", NULL};
+    assert_int_equal(cb_config_load(&cfg, 1, argv, err, sizeof err), 0);
+    assert_string_equal(cfg.database_url, "postgresql://cb:pw@db.example/cb");
+    assert_string_equal(cfg.admin_token, "admin-from-a-file-0123456789");
+    assert_string_equal(cfg.pbx_secret, "pbx-from-a-file-0123456789");
+    char path[128];
+    snprintf(path, sizeof path, "%s/tls_key", dir);
+    assert_string_equal(cfg.tls_key, path);
+    snprintf(path, sizeof path, "%s/tls_cert", dir);
+    assert_string_equal(cfg.tls_cert, path);
+    cb_config_free(&cfg);
+
+    /* A variable or a flag that is set wins over the file. */
+    setenv("CALLBACKD_ADMIN_TOKEN", "admin-from-the-environment", 1);
+    char *flag[] = {"callbackd", "--callbackd_tls_key=/etc/other/key.pem", NULL};
+    assert_int_equal(cb_config_load(&cfg, 2, flag, err, sizeof err), 0);
+    assert_string_equal(cfg.admin_token, "admin-from-the-environment");
+    assert_string_equal(cfg.tls_key, "/etc/other/key.pem");
+    assert_string_equal(cfg.pbx_secret, "pbx-from-a-file-0123456789");
+    cb_config_free(&cfg);
+    remove_credentials(dir);
+}
+
+/* A credential that is there but unusable is an error naming it; one that is absent is as if
+ * not given (the required variable is named). */
+static void test_bad_credentials_are_refused(void **state)
+{
+    (void)state;
+    const char *const cases[][2] = {{"admin_token", "\n"},
+                                    {"admin_token", NULL},
+                                    {"pbx_secret", ""},
+                                    {"database_url", NULL},
+                                    {"tls_key", NULL}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        set_required();
+        unsetenv("CALLBACKD_ADMIN_TOKEN");
+        unsetenv("CALLBACKD_PBX_SECRET");
+        unsetenv("CALLBACKD_DATABASE_URL");
+        setenv("CALLBACKD_TLS_CERT", "/etc/callbackd/cert.pem", 1);
+        char dir[64];
+        make_credentials(dir, &cases[i], 1);
+        if (strcmp(cases[i][0], "tls_key") == 0 && getuid() == 0) {
+            remove_credentials(dir); /* root reads a directory's path: access() says yes */
+            continue;
+        }
+        struct cb_config cfg;
+        char err[256];
+        char *argv[] = {"callbackd", NULL};
+        assert_int_equal(cb_config_load(&cfg, 1, argv, err, sizeof err), -1);
+        assert_non_null(strstr(err, cases[i][0]));
+        remove_credentials(dir);
+    }
+    char dir[64];
+    make_credentials(dir, NULL, 0);
+    set_required();
+    setenv("CREDENTIALS_DIRECTORY", dir, 1);
+    unsetenv("CALLBACKD_PBX_SECRET");
+    struct cb_config cfg;
+    char err[256];
+    char *argv[] = {"callbackd", NULL};
+    assert_int_equal(cb_config_load(&cfg, 1, argv, err, sizeof err), -1);
+    assert_non_null(strstr(err, "CALLBACKD_PBX_SECRET"));
+    remove_credentials(dir);
+
+    /* Too large: a file past CB_CREDENTIAL_MAX_BYTES is not a secret. */
+    char *big = malloc(20000);
+    assert_non_null(big);
+    memset(big, 'x', 19999);
+    big[19999] = '\0';
+    const char *const large[][2] = {{"database_url", big}};
+    set_required();
+    unsetenv("CALLBACKD_DATABASE_URL");
+    make_credentials(dir, large, 1);
+    assert_int_equal(cb_config_load(&cfg, 1, argv, err, sizeof err), -1);
+    assert_non_null(strstr(err, "database_url"));
+    assert_non_null(strstr(err, "larger"));
+    remove_credentials(dir);
+    free(big);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +341,8 @@ int main(void)
         cmocka_unit_test(test_flag_overrides_environment),
         cmocka_unit_test(test_connection_limits_are_configurable),
         cmocka_unit_test(test_help_and_version_need_no_configuration),
+        cmocka_unit_test(test_secrets_come_from_the_credentials_directory),
+        cmocka_unit_test(test_bad_credentials_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
