@@ -11,7 +11,8 @@
 #     and systemd hand them over), waits for /readyz, runs the image's own health check;
 #  5. provisions two stations and creates a callback through the API, reads it back;
 #  6. stops the container with SIGTERM: exit status 0 within 10 s;
-#  7. prints the image size.
+#  7. plays the Kubernetes Deployment of deploy/k8s with `podman kube play` (adapted to one host);
+#  8. prints the image size.
 # Exit status 0 when every check passed. It takes about 3 minutes (most of it the vfs build).
 #
 # usage: deploy/test-image.sh
@@ -46,6 +47,8 @@ command -v podman >/dev/null 2>&1 || need+=(podman)
 command -v runc >/dev/null 2>&1 || need+=(runc)
 [ -n "${BASE_IMAGE:-}" ] || command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v catatonit >/dev/null 2>&1 || [ -x /usr/libexec/podman/catatonit ] || need+=(catatonit) # kube play's pause
+/usr/bin/python3 -c 'import yaml' 2>/dev/null || need+=(python3-yaml)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]} with apt"
   sudo=()
@@ -172,7 +175,53 @@ code=$(podman inspect --format '{{.State.ExitCode}}' "$name")
 podman logs "$name" 2>&1 | grep -q '"msg": *"stopped"' || die "no \"stopped\" log line"
 say "stopped by SIGTERM in $stop_ms ms, exit status 0"
 
-# 7. The size.
+# 7. The Kubernetes Deployment (deploy/k8s/callbackd.yaml) under `podman kube play`, with what
+# podman needs here: the host network (so one replica: one port; the Service is not played),
+# numeric probe ports, the local image, and the Secret made a podman secret by hand in the form
+# podman 4.3 reads (its own `kube play` of a Secret stores YAML that it cannot read back).
+kube=$WORK/kube
+rm -rf "$kube" && mkdir -p "$kube"
+KUBE_DIR=$kube DB_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres" ADMIN=$admin \
+  PORT=$API_PORT IMAGE=$IMAGE /usr/bin/python3 - <<'PY'
+import base64, json, os, yaml
+docs = list(yaml.safe_load_all(open("deploy/k8s/callbackd.yaml")))
+secret = next(yaml.safe_load_all(open("deploy/k8s/secret.example.yaml")))
+values = dict(secret["stringData"], database_url=os.environ["DB_URL"], admin_token=os.environ["ADMIN"])
+json.dump({k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
+          open(os.environ["KUBE_DIR"] + "/secret.json", "w"))
+dep = next(d for d in docs if d["kind"] == "Deployment")
+dep["spec"]["replicas"] = 1
+pod = dep["spec"]["template"]["spec"]
+pod["hostNetwork"] = True
+c = pod["containers"][0]
+c["image"] = os.environ["IMAGE"]
+del c["ports"]
+port = int(os.environ["PORT"])
+next(e for e in c["env"] if e["name"] == "CALLBACKD_LISTEN")["value"] = f"127.0.0.1:{port}"
+c["livenessProbe"]["httpGet"]["port"] = c["readinessProbe"]["httpGet"]["port"] = port
+yaml.safe_dump(dep, open(os.environ["KUBE_DIR"] + "/deployment.yaml", "w"))
+PY
+podman secret rm callbackd >/dev/null 2>&1 || true
+podman secret create callbackd "$kube/secret.json" >/dev/null
+no_timers podman kube play "$kube/deployment.yaml" >/dev/null
+kube_down() { no_timers podman kube down "$kube/deployment.yaml" >/dev/null 2>&1 || true; }
+trap 'kube_down; podman secret rm callbackd >/dev/null 2>&1; cleanup' EXIT
+ctr=callbackd-pod-0-callbackd
+t0=$SECONDS
+until [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/readyz")" = 200 ]; do
+  [ "$(podman inspect --format '{{.State.Running}}' "$ctr")" = true ] ||
+    { podman logs "$ctr" >&2; die "the Deployment's container exited"; }
+  [ $((SECONDS - t0)) -lt 30 ] || { podman logs "$ctr" >&2; die "kube play: /readyz not 200"; }
+  sleep 0.2
+done
+sandbox=$(podman inspect --format '{{.HostConfig.ReadonlyRootfs}} {{len .EffectiveCaps}} {{.HostConfig.SecurityOpt}}' "$ctr")
+[ "$sandbox" = "true 0 [no-new-privileges]" ] || die "kube play: read-only, no caps, nnp? $sandbox"
+[ "$(podman top "$ctr" huser | tail -n 1 | tr -d ' ')" = 10001 ] || die "kube play: not uid 10001"
+[ "$(api GET "/v1/callbacks/$id")" = 200 ] || die "kube play: GET /v1/callbacks/$id"
+kube_down
+say "deploy/k8s/callbackd.yaml under podman kube play: ready, uid 10001, read-only root, no capability"
+
+# 8. The size.
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 say "image $IMAGE: $((size / 1000000)) MB ($size bytes), base $BASE_IMAGE, built in $build_s s"
 say "all checks passed in $((SECONDS - t_start)) s"
