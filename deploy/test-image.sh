@@ -21,9 +21,8 @@
 #        PG_PORT     the host PostgreSQL (default 54340), API_PORT callbackd's (default 58080)
 #        IMAGE       tag of the image built (default localhost/callbackd:<version>)
 #
-# podman runs with a configuration of its own, in WORK: storage driver vfs (works on any
-# filesystem, also inside a container), runc, cgroupfs, no default ulimits and the host network.
-# These are what a sandboxed machine needs; the Containerfile does not depend on them.
+# podman runs with a configuration of its own in WORK (deploy/podman-sandbox.sh) and the host
+# network: what a sandboxed machine needs; the Containerfile does not depend on them.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -57,23 +56,8 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
-mkdir -p "$WORK"
-chmod 711 "$WORK" # the postgres user reaches WORK/pg
-cat >"$WORK/containers.conf" <<'EOF'
-[containers]
-default_ulimits = []
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-EOF
-cat >"$WORK/storage.conf" <<EOF
-[storage]
-driver = "vfs"
-graphroot = "$WORK/storage"
-runroot = "$WORK/run"
-EOF
-export CONTAINERS_CONF=$WORK/containers.conf CONTAINERS_STORAGE_CONF=$WORK/storage.conf
+# shellcheck source=deploy/podman-sandbox.sh
+. "$root/deploy/podman-sandbox.sh"
 
 cleanup() {
   podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
@@ -126,9 +110,6 @@ openssl rand -hex 24 >"$WORK/credentials/pbx_secret"
 chown 10001:10001 "$WORK"/credentials/*
 chmod 400 "$WORK"/credentials/*
 
-# Without systemd, podman says on each of these that it cannot time the health checks; the
-# test runs the check itself (`podman healthcheck run`), so that complaint is filtered out.
-no_timers() { "$@" 2> >(grep -v 'systemd connection' >&2); }
 no_timers podman run -d --name "$name" --network host --read-only --cap-drop all \
   --security-opt no-new-privileges -e "CALLBACKD_LISTEN=127.0.0.1:$API_PORT" \
   -e CREDENTIALS_DIRECTORY=/run/credentials/callbackd \
