@@ -9,11 +9,13 @@ set -euo pipefail
 # kamailio and three module packages (http_client; crypto; jansson and uuid) run the reference
 # SIP adapter of deploy/kamailio; sip-tester (SIPp) and baresip-core are the trunk gateway and
 # the phones of its test (tests/sip); curl is what deploy/*.sh post with.
+# systemd (systemd-analyze), python3-kubernetes (the Kubernetes API types) and docker-compose
+# (the Compose schema; no engine is used) check the deployment files of tests/deploy.
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev
   libcurl4-openssl-dev libcmocka-dev postgresql python3-pytest python3-yaml python3-jsonschema
   nodejs npm clang-format cppcheck openssl clang libclang-rt-dev llvm curl
   kamailio kamailio-utils-modules kamailio-tls-modules kamailio-extra-modules sip-tester
-  baresip-core)
+  baresip-core systemd python3-kubernetes docker-compose)
 
 installed() {
   case "$1" in

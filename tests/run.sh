@@ -4,8 +4,8 @@
 # PostgreSQL in a temporary directory, builds twice (build/: normal, build-asan/: ASan+UBSan),
 # runs ctest (unit + end-to-end) in both, the short fault soaks (tests/soak/run.sh --short)
 # against build/, the fuzz regression (tests/fuzz/run.sh: build-fuzz/ with clang, each
-# libFuzzer target on its seed corpus plus FUZZ_SECONDS of new inputs), then
-# tests/lint-openapi.sh when present.
+# libFuzzer target on its seed corpus plus FUZZ_SECONDS of new inputs), the deployment files
+# (tests/deploy/check.sh), then tests/lint-openapi.sh when present.
 # Everything it started is stopped on exit, failure or Ctrl-C. Exit status 0 only when every
 # step passed; the last line is "N passed, M failed" over the steps.
 # Environment: CTEST_JOBS (default 4: e2e tests mostly wait on timers and I/O) = tests run at once; CTEST_ARGS = extra ctest arguments
@@ -121,6 +121,15 @@ fi
 
 run_step "fuzz regression (build-fuzz/)" bash "$root/tests/fuzz/run.sh" \
   --seconds "${FUZZ_SECONDS:-20}"
+
+# The deployment files, offline (tests/deploy/check.sh): the systemd unit's analyses and the
+# README's installation steps, the Kubernetes manifests' schema, the compose file's schema.
+if [ $built -eq 1 ]; then
+  run_step "deployment files (tests/deploy)" env CALLBACKD_BIN="$root/build/callbackd" \
+    bash "$root/tests/deploy/check.sh"
+else
+  skip_step "deployment files (tests/deploy)" "build failed"
+fi
 
 if [ -f "$root/tests/lint-openapi.sh" ]; then
   run_step "OpenAPI lint" bash "$root/tests/lint-openapi.sh"
