@@ -14,7 +14,7 @@
 # usage: deploy/test-compose.sh
 # env:   WORK (default /tmp/callbackd-image, shared with deploy/test-image.sh: the images and
 #        the base are reused), BASE_IMAGE (default: the minbase of deploy/test-image.sh),
-#        HTTPS_PORT (default 58443) the proxy's port on the host.
+#        HTTPS_PORT (default 58443, the next free one when taken) the proxy's port on the host.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -23,11 +23,9 @@ HTTPS_PORT=${HTTPS_PORT:-58443}
 project=callbackd-compose-test
 t_start=$SECONDS
 
-say() { echo "test-compose: $*" >&2; }
-die() {
-  say "FAIL: $*"
-  exit 1
-}
+me=test-compose
+# shellcheck source=deploy/podman-test-lib.sh
+. "$root/deploy/podman-test-lib.sh"
 
 need=()
 for tool in podman runc podman-compose catatonit; do
@@ -36,29 +34,9 @@ done
 [ -n "${BASE_IMAGE:-}" ] || command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
 # Rootful podman's default network backend (CNI) needs the dnsname plugin for service names.
 [ -x /usr/lib/cni/dnsname ] || need+=(golang-github-containernetworking-plugin-dnsname)
-if [ ${#need[@]} -gt 0 ]; then
-  say "installing ${need[*]} with apt"
-  sudo=()
-  [ "$(id -u)" = 0 ] || sudo=(sudo)
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
-
-# shellcheck source=deploy/podman-sandbox.sh
-. "$root/deploy/podman-sandbox.sh"
-
-if [ -z "${BASE_IMAGE:-}" ]; then
-  BASE_IMAGE=localhost/callbackd-base:bookworm
-  if ! podman image exists "$BASE_IMAGE"; then
-    say "making a Debian 12 minbase with mmdebstrap"
-    mmdebstrap --quiet --variant=minbase --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
-      --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-      --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-      --dpkgopt='path-exclude=/usr/share/info/*' bookworm "$WORK/base.tar"
-    podman import "$WORK/base.tar" "$BASE_IMAGE" >/dev/null
-    rm -f "$WORK/base.tar"
-  fi
-fi
+install_missing "${need[@]}"
+use_podman_sandbox
+ensure_base
 
 # The certificate and the secrets, as README "Deploying" makes them (the certificate in the
 # compose file's own folder, deploy/compose/tls, which git ignores; kept when there).
@@ -74,6 +52,7 @@ admin=$(openssl rand -hex 24)
 export CALLBACKD_ADMIN_TOKEN=$admin CALLBACKD_PBX_SECRET POSTGRES_PASSWORD BASE_IMAGE
 CALLBACKD_PBX_SECRET=$(openssl rand -hex 24)
 POSTGRES_PASSWORD=$(openssl rand -hex 24)
+HTTPS_PORT=$(free_port "$HTTPS_PORT")
 export CALLBACKD_HTTPS_PORT=$HTTPS_PORT
 
 compose() { (cd "$root/deploy" && no_timers podman-compose -p "$project" "$@"); }
@@ -81,8 +60,8 @@ remove_project() {
   # `down` races with the restart policy of a container that keeps failing: remove by label.
   compose down >/dev/null 2>&1 || true
   local ids
-  ids=$(podman ps -a -q --filter "label=io.podman.compose.project=$project")
-  [ -z "$ids" ] || podman rm -f -t 0 $ids >/dev/null 2>&1 || true
+  mapfile -t ids < <(podman ps -a -q --filter "label=io.podman.compose.project=$project")
+  [ ${#ids[@]} -eq 0 ] || podman rm -f -t 0 "${ids[@]}" >/dev/null 2>&1 || true
   podman volume rm -f "${project}_pgdata" >/dev/null 2>&1 || true
   podman network rm -f "${project}_default" >/dev/null 2>&1 || true
 }
@@ -102,31 +81,12 @@ compose --podman-build-args "--network host --format docker" up -d --build >"$WO
 say "up in $((SECONDS - t0)) s"
 
 url=https://localhost:$HTTPS_PORT
-tlsopts=(--cacert "$tls/cert.pem" --resolve "localhost:$HTTPS_PORT:127.0.0.1")
-api() { # api METHOD PATH [BODY]: prints the status, the body goes to $WORK/answer
-  curl -sS "${tlsopts[@]}" -o "$WORK/answer" -w '%{http_code}' -X "$1" "$url$2" \
-    -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' ${3:+-d "$3"}
-}
+curl_opts=(--cacert "$tls/cert.pem" --resolve "localhost:$HTTPS_PORT:127.0.0.1")
 ctr() { echo "${project}_$1_1"; }
-t0=$SECONDS
-until [ "$(curl -s "${tlsopts[@]}" -o /dev/null -w '%{http_code}' "$url/readyz")" = 200 ]; do
-  [ $((SECONDS - t0)) -lt 60 ] || {
-    for s in postgres callbackd-1 callbackd-2 proxy; do podman logs "$(ctr "$s")" 2>&1 | tail -5 >&2; done
-    die "/readyz through the proxy not 200 within 60 s"
-  }
-  sleep 0.5
-done
-say "ready through the proxy (HTTPS, certificate checked) $((SECONDS - t0)) s after up"
+wait_ready "$(ctr proxy)" "$url" "${curl_opts[@]}"
+say "ready through the proxy (HTTPS, the certificate checked)"
 
-[ "$(api PUT /v1/classes-of-service/staff '{"callbacks_allowed": true}')" = 200 ] ||
-  die "PUT class of service: $(cat "$WORK/answer")"
-for n in 2001 2002 2003; do
-  status=$(api PUT "/v1/stations/$n" '{"kind": "ip_phone", "cos": "staff"}')
-  case "$status" in 200 | 201) ;; *) die "PUT station $n: $status $(cat "$WORK/answer")" ;; esac
-done
-[ "$(api POST /v1/callbacks '{"requester": "2001", "target": "2002"}')" = 201 ] ||
-  die "POST /v1/callbacks: $(cat "$WORK/answer")"
-id=$(sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' "$WORK/answer")
+create_callback 2001 2002
 
 leads() { # leads SERVICE: prints 1 when that replica runs the worker
   podman exec "$(ctr "$1")" curl -s http://127.0.0.1:8080/metrics 2>/dev/null |
@@ -146,7 +106,7 @@ say "$leader leads the worker; killing it (SIGKILL) under a client reading every
 : >"$WORK/statuses"
 (
   while :; do
-    curl -s "${tlsopts[@]}" -o /dev/null -w '%{http_code}\n' --max-time 5 \
+    curl -s "${curl_opts[@]}" -o /dev/null -w '%{http_code}\n' --max-time 5 \
       -H "Authorization: Bearer $admin" "$url/v1/callbacks/$id" >>"$WORK/statuses"
     sleep 0.05
   done
@@ -169,7 +129,6 @@ total=$(wc -l <"$WORK/statuses")
 bad=$(grep -vc '^200$' "$WORK/statuses" || true)
 [ "$total" -ge 50 ] || die "only $total requests went through during the test"
 [ "$bad" = 0 ] || die "$bad of $total requests through the proxy were not 200: $(sort "$WORK/statuses" | uniq -c | tr '\n' ' ')"
-[ "$(api POST /v1/callbacks '{"requester": "2003", "target": "2002"}')" = 201 ] ||
-  die "POST /v1/callbacks after the kill: $(cat "$WORK/answer")"
+create_callback 2003 2002 # through the survivor
 say "after the kill: $total requests through the proxy in 7 s, all 200; $other leads the worker ${took} ms after the kill; a new callback is created"
 say "all checks passed in $((SECONDS - t_start)) s"

@@ -18,10 +18,11 @@
 # usage: deploy/test-image.sh
 # env:   WORK        podman storage, base tarball, PostgreSQL (default /tmp/callbackd-image)
 #        BASE_IMAGE  base of both stages (default: the minbase made here)
-#        PG_PORT     the host PostgreSQL (default 54340), API_PORT callbackd's (default 58080)
+#        PG_PORT     the host PostgreSQL (default 54340), API_PORT callbackd's (default 58080);
+#                    each the next free one when taken
 #        IMAGE       tag of the image built (default localhost/callbackd:<version>)
 #
-# podman runs with a configuration of its own in WORK (deploy/podman-sandbox.sh) and the host
+# podman runs with a configuration of its own in WORK (deploy/podman-test-lib.sh) and the host
 # network: what a sandboxed machine needs; the Containerfile does not depend on them.
 set -euo pipefail
 
@@ -35,29 +36,18 @@ IMAGE=${IMAGE:-localhost/callbackd:$version}
 name=callbackd-image-test-$$
 t_start=$SECONDS
 
-say() { echo "test-image: $*" >&2; }
-die() {
-  say "FAIL: $*"
-  exit 1
-}
+me=test-image
+# shellcheck source=deploy/podman-test-lib.sh
+. "$root/deploy/podman-test-lib.sh"
 
 need=()
-command -v podman >/dev/null 2>&1 || need+=(podman)
-command -v runc >/dev/null 2>&1 || need+=(runc)
+for tool in podman runc curl catatonit; do # catatonit: the pause process of kube play
+  command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
+done
 [ -n "${BASE_IMAGE:-}" ] || command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
-command -v curl >/dev/null 2>&1 || need+=(curl)
-command -v catatonit >/dev/null 2>&1 || [ -x /usr/libexec/podman/catatonit ] || need+=(catatonit) # kube play's pause
 /usr/bin/python3 -c 'import yaml' 2>/dev/null || need+=(python3-yaml)
-if [ ${#need[@]} -gt 0 ]; then
-  say "installing ${need[*]} with apt"
-  sudo=()
-  [ "$(id -u)" = 0 ] || sudo=(sudo)
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
-
-# shellcheck source=deploy/podman-sandbox.sh
-. "$root/deploy/podman-sandbox.sh"
+install_missing "${need[@]}"
+use_podman_sandbox
 
 cleanup() {
   podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
@@ -67,20 +57,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # 1. The base.
-if [ -z "${BASE_IMAGE:-}" ]; then
-  BASE_IMAGE=localhost/callbackd-base:bookworm
-  if ! podman image exists "$BASE_IMAGE"; then
-    say "making a Debian 12 minbase with mmdebstrap (docs, man pages and locales left out)"
-    t0=$SECONDS
-    mmdebstrap --quiet --variant=minbase --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
-      --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-      --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-      --dpkgopt='path-exclude=/usr/share/info/*' bookworm "$WORK/base.tar"
-    podman import "$WORK/base.tar" "$BASE_IMAGE" >/dev/null
-    rm -f "$WORK/base.tar"
-    say "base made in $((SECONDS - t0)) s"
-  fi
-fi
+ensure_base
 
 # 2. The image.
 say "building $IMAGE on $BASE_IMAGE"
@@ -100,11 +77,13 @@ tools=$(podman run --rm --no-healthcheck --network host --entrypoint /bin/sh "$I
 [ "$tools" = checked ] || die "build tools in the runtime image: $tools"
 
 # 4. Run it against a PostgreSQL on the host.
+bash deploy/pg-cluster.sh stop "$WORK/pg" >/dev/null 2>&1 || true # a run that was interrupted
 rm -rf "$WORK/pg" "$WORK/credentials"
-PG_PORT_STRICT=1 PG_FAST=1 bash deploy/pg-cluster.sh start "$WORK/pg" "$PG_PORT" >/dev/null
+pg_url=$(PG_FAST=1 bash deploy/pg-cluster.sh start "$WORK/pg" "$PG_PORT") # the next port if taken
+API_PORT=$(free_port "$API_PORT")
 admin=$(openssl rand -hex 24)
 install -d -m 700 -o 10001 -g 10001 "$WORK/credentials"
-printf '%s\n' "postgresql://postgres@127.0.0.1:$PG_PORT/postgres" >"$WORK/credentials/database_url"
+printf '%s\n' "$pg_url" >"$WORK/credentials/database_url"
 printf '%s\n' "$admin" >"$WORK/credentials/admin_token"
 openssl rand -hex 24 >"$WORK/credentials/pbx_secret"
 chown 10001:10001 "$WORK"/credentials/*
@@ -115,35 +94,15 @@ no_timers podman run -d --name "$name" --network host --read-only --cap-drop all
   -e CREDENTIALS_DIRECTORY=/run/credentials/callbackd \
   -v "$WORK/credentials:/run/credentials/callbackd:ro" "$IMAGE" >/dev/null
 url=http://127.0.0.1:$API_PORT
-t0=$SECONDS
-until [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/readyz")" = 200 ]; do
-  [ "$(podman inspect --format '{{.State.Running}}' "$name")" = true ] ||
-    { podman logs "$name" >&2; die "the container exited"; }
-  [ $((SECONDS - t0)) -lt 30 ] || { podman logs "$name" >&2; die "/readyz not 200 within 30 s"; }
-  sleep 0.2
-done
-say "ready (/readyz 200) $((SECONDS - t0)) s after start"
+wait_ready "$name" "$url"
 uid=$(podman top "$name" huser | tail -n 1 | tr -d ' ')
 [ "$uid" = 10001 ] || die "the process runs as uid '$uid'"
 no_timers podman healthcheck run "$name" || die "the image's health check failed"
 say "the health check passes; the process runs as uid $uid"
 
 # 5. A callback through the API.
-api() { # api METHOD PATH [BODY]: prints the status, the body goes to $WORK/answer
-  curl -sS -o "$WORK/answer" -w '%{http_code}' -X "$1" "$url$2" \
-    -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' ${3:+-d "$3"}
-}
-[ "$(api PUT /v1/classes-of-service/staff '{"callbacks_allowed": true}')" = 200 ] ||
-  die "PUT class of service: $(cat "$WORK/answer")"
-for n in 2001 2002; do
-  status=$(api PUT "/v1/stations/$n" '{"kind": "ip_phone", "cos": "staff"}')
-  case "$status" in 200 | 201) ;; *) die "PUT station $n: $status $(cat "$WORK/answer")" ;; esac
-done
-[ "$(api POST /v1/callbacks '{"requester": "2001", "target": "2002"}')" = 201 ] ||
-  die "POST /v1/callbacks: $(cat "$WORK/answer")"
-id=$(sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' "$WORK/answer")
-[ -n "$id" ] || die "no id in $(cat "$WORK/answer")"
-[ "$(api GET "/v1/callbacks/$id")" = 200 ] || die "GET /v1/callbacks/$id: $(cat "$WORK/answer")"
+curl_opts=()
+create_callback 2001 2002
 say "callback $id created and read back"
 
 # 6. SIGTERM: exit 0 within 10 s (podman stop sends the image's STOPSIGNAL, SIGKILL at 10 s).
@@ -162,7 +121,7 @@ say "stopped by SIGTERM in $stop_ms ms, exit status 0"
 # podman 4.3 reads (its own `kube play` of a Secret stores YAML that it cannot read back).
 kube=$WORK/kube
 rm -rf "$kube" && mkdir -p "$kube"
-KUBE_DIR=$kube DB_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres" ADMIN=$admin \
+KUBE_DIR=$kube DB_URL=$pg_url ADMIN=$admin \
   PORT=$API_PORT IMAGE=$IMAGE /usr/bin/python3 - <<'PY'
 import base64, json, os, yaml
 docs = list(yaml.safe_load_all(open("deploy/k8s/callbackd.yaml")))
@@ -188,13 +147,7 @@ no_timers podman kube play "$kube/deployment.yaml" >/dev/null
 kube_down() { no_timers podman kube down "$kube/deployment.yaml" >/dev/null 2>&1 || true; }
 trap 'kube_down; podman secret rm callbackd >/dev/null 2>&1; cleanup' EXIT
 ctr=callbackd-pod-0-callbackd
-t0=$SECONDS
-until [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/readyz")" = 200 ]; do
-  [ "$(podman inspect --format '{{.State.Running}}' "$ctr")" = true ] ||
-    { podman logs "$ctr" >&2; die "the Deployment's container exited"; }
-  [ $((SECONDS - t0)) -lt 30 ] || { podman logs "$ctr" >&2; die "kube play: /readyz not 200"; }
-  sleep 0.2
-done
+wait_ready "$ctr" "$url"
 sandbox=$(podman inspect --format '{{.HostConfig.ReadonlyRootfs}} {{len .EffectiveCaps}} {{.HostConfig.SecurityOpt}}' "$ctr")
 [ "$sandbox" = "true 0 [no-new-privileges]" ] || die "kube play: read-only, no caps, nnp? $sandbox"
 [ "$(podman top "$ctr" huser | tail -n 1 | tr -d ' ')" = 10001 ] || die "kube play: not uid 10001"

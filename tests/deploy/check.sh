@@ -97,7 +97,7 @@ fi
 # --- compose ------------------------------------------------------------------------------------
 compose=$root/deploy/compose.yaml
 if out=$(cd "$root/deploy" && env -i PATH="$PATH" CALLBACKD_ADMIN_TOKEN=x CALLBACKD_PBX_SECRET=y \
-  POSTGRES_PASSWORD=z docker-compose -f "$compose" config 2>&1); then
+  POSTGRES_PASSWORD=z docker-compose -f "$compose" config 2>"$work/compose.err"); then
   services=$(printf '%s\n' "$out" | /usr/bin/python3 -c \
     'import sys, yaml; print(" ".join(sorted(yaml.safe_load(sys.stdin)["services"])))')
   if [ "$services" = "callbackd-1 callbackd-2 postgres proxy" ]; then
@@ -106,7 +106,7 @@ if out=$(cd "$root/deploy" && env -i PATH="$PATH" CALLBACKD_ADMIN_TOKEN=x CALLBA
     fail "compose.yaml: services are '$services'"
   fi
 else
-  fail "compose.yaml: $out"
+  fail "compose.yaml: $(cat "$work/compose.err")"
 fi
 if (cd "$root/deploy" && env -i PATH="$PATH" docker-compose -f "$compose" config) >/dev/null 2>&1; then
   fail "compose.yaml: starts without its secrets (the :? of the variables)"
