@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by deploy/test-image.sh and deploy/test-compose.sh, which set `root` (the repository),
+# Sourced by deploy/test-image.sh, test-compose.sh and test-systemd.sh, which set `root` (the repository),
 # `WORK` (podman's storage and the scripts' files) and `me` (the name in messages).
 
 : "${root:?}" "${WORK:?}" "${me:?}"
