@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Sourced by deploy/test-image.sh, test-compose.sh and test-systemd.sh, which set `root` (the repository),
-# `WORK` (podman's storage and the scripts' files) and `me` (the name in messages).
+# Sourced by deploy/test-image.sh, test-compose.sh and test-systemd.sh, which set `root` (the
+# repository), `WORK` (podman's storage and the scripts' files) and `me` (the name in messages).
 
 : "${root:?}" "${WORK:?}" "${me:?}"
 
