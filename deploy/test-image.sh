@@ -6,7 +6,8 @@
 #     container registry needed; cached in WORK);
 #  2. `podman build --format docker` (the docker format keeps the HEALTHCHECK);
 #  3. checks the image: numeric non-root USER, the health check, no compiler inside;
-#  4. starts a private PostgreSQL on the host and runs the image against it with a read-only
+#  4. starts a private PostgreSQL on the host, runs `callbackd migrate` in the image (the
+#     migrate Job's command), then runs the image against it with a read-only
 #     root, no capability, no-new-privileges, the secrets as credential files (as Kubernetes
 #     and systemd hand them over), waits for /readyz, runs the image's own health check;
 #  5. provisions two stations and creates a callback through the API, reads it back;
@@ -89,6 +90,13 @@ openssl rand -hex 24 >"$WORK/credentials/pbx_secret"
 chown 10001:10001 "$WORK"/credentials/*
 chmod 400 "$WORK"/credentials/*
 
+# `callbackd migrate` alone first, as deploy/k8s/migrate-job.yaml runs it: exit 0, schema current.
+podman run --rm --no-healthcheck --network host --read-only --cap-drop all \
+  -e CREDENTIALS_DIRECTORY=/run/credentials/callbackd \
+  -v "$WORK/credentials:/run/credentials/callbackd:ro" "$IMAGE" migrate >"$WORK/migrate.log" 2>&1 ||
+  { cat "$WORK/migrate.log" >&2; die "callbackd migrate failed in the image"; }
+grep -q '"schema is current"' "$WORK/migrate.log" || die "migrate: $(cat "$WORK/migrate.log")"
+say "callbackd migrate in the image: exit 0, schema current"
 no_timers podman run -d --name "$name" --network host --read-only --cap-drop all \
   --security-opt no-new-privileges -e "CALLBACKD_LISTEN=127.0.0.1:$API_PORT" \
   -e CREDENTIALS_DIRECTORY=/run/credentials/callbackd \
