@@ -39,6 +39,17 @@ def answer_ring(sip, target_display, after):
     return invite
 
 
+def recall_completes(sip, cb, ring_mark):
+    """A answers the callback ring for 2002, B's phone rings from the recall and B answers: the
+    callback is completed; every phone hangs up."""
+    b_mark = sip.b.mark()
+    answer_ring(sip, "Callback 2002", ring_mark)
+    sip.b.wait_event("CALL_INCOMING", after=b_mark)
+    sip.b.accept()
+    assert sip.wait_state(cb["id"], "completed")["end_reason"] == "completed"
+    hang_up_all(sip)
+
+
 def hang_up_all(sip):
     for p in (sip.a, sip.b, sip.c):
         p.hangup()
@@ -209,12 +220,7 @@ def test_callbackd_restart_mid_callback_loses_nothing(sip):
              10, msg="Kamailio keeping the events")
     time.sleep(1.5)
     sip.svc.start()
-    b_mark = sip.b.mark()
-    answer_ring(sip, "Callback 2002", ring_mark)
-    sip.b.wait_event("CALL_INCOMING", after=b_mark)
-    sip.b.accept()
-    assert sip.wait_state(cb["id"], "completed")["end_reason"] == "completed"
-    hang_up_all(sip)
+    recall_completes(sip, cb, ring_mark)
 
 
 def test_events_answered_5xx_are_sent_again(sip):
@@ -230,12 +236,7 @@ def test_events_answered_5xx_are_sent_again(sip):
                  msg="a 5xx answer to the events")
     finally:
         sip.db_proxy.resume()
-    b_mark = sip.b.mark()
-    answer_ring(sip, "Callback 2002", ring_mark)
-    sip.b.wait_event("CALL_INCOMING", after=b_mark)
-    sip.b.accept()
-    assert sip.wait_state(cb["id"], "completed")["end_reason"] == "completed"
-    hang_up_all(sip)
+    recall_completes(sip, cb, ring_mark)
 
 def test_setup_fac_dialed_as_a_call_sets_the_callback(sip):
     busy_call(sip)
