@@ -12,8 +12,8 @@
 _Static_assert(CB_INBOX_RETENTION_MIN_S >= 2 * API_SIGNATURE_MAX_SKEW_S,
                "the inbox retention must outlast a replay's acceptance");
 
-/* The largest timestamp taken: 18 digits (no sign, spaces or fractions: api_parse_whole). */
-#define TIMESTAMP_MAX 999999999999999999LL
+/* A timestamp is 1-18 decimal digits (no sign, spaces or fractions: api_parse_whole). */
+#define TIMESTAMP_DIGITS_MAX 18
 
 bool api_pbx_signature_check(const char *secret, const char *ts, const char *sig, const void *body,
                              size_t body_len, long long now_s, const char **why)
@@ -23,7 +23,7 @@ bool api_pbx_signature_check(const char *secret, const char *ts, const char *sig
         *why = "X-Callbackd-Timestamp and X-Callbackd-Signature are required, once each";
         return false;
     }
-    if (!api_parse_whole(ts, TIMESTAMP_MAX, &when)) {
+    if (strlen(ts) > TIMESTAMP_DIGITS_MAX || !api_parse_whole(ts, INT64_MAX, &when)) {
         *why = "X-Callbackd-Timestamp must be Unix time in seconds";
         return false;
     }
