@@ -1,7 +1,14 @@
+/* Bearer tokens (api/auth.h). A verified minted token is cached by its hash, so that a request
+ * costs no round trip; the cache honours the token's life cycle: an expired entry is refused
+ * from memory, a deleted token is forgotten by every process (the stream feed hears the
+ * trigger's NOTIFY and calls api_token_cache_forget; on every new session of the feed the
+ * whole cache is dropped, in case one was missed), and each entry keeps its last use, which
+ * the feed writes about once a minute (api_token_cache_uses), never per request. */
 #include "api/auth.h"
 #include "api/router.h"
 #include "api/validate.h"
 #include "db/pool.h"
+#include "db/tokens.h"
 #include "service/config.h"
 
 #include <openssl/crypto.h>
@@ -12,13 +19,16 @@
 #include <string.h>
 #include <strings.h>
 
-/* Minted tokens cannot be revoked (API.md has no such endpoint), so a verified hash stays valid:
- * the cache saves a round trip per request. Bounded; when full it is cleared. */
+/* Bounded; when full it starts over. */
 #define TOKEN_CACHE_MAX 4096
+/* A token's last use is written again once it is this much later than the one written. */
+#define TOKEN_USE_WRITE_MS 60000
 
 struct cached_token {
     unsigned char hash[32];
     struct api_principal who;
+    _Atomic int64_t used_ms; /* the last request with it (ms since the epoch) */
+    int64_t written_ms;      /* the last use written to the database (under the lock) */
 };
 
 struct api_token_cache {
@@ -26,9 +36,6 @@ struct api_token_cache {
     struct cached_token *items;
     size_t n;
 };
-
-static struct db_stmt token_by_hash = DB_STMT(
-    "token_by_hash", 1, "SELECT id, array_to_json(scopes) FROM tokens WHERE hash = $1::bytea");
 
 struct api_token_cache *api_token_cache_new(void)
 {
@@ -76,14 +83,18 @@ static void grant(struct api_principal *who, const char *scope)
         snprintf(who->stations[who->n_stations++], CB_NUMBER_MAX, "%s", scope + 8);
 }
 
+/* The cached principal of `hash`, unless it expired by `now_ms`; its use is noted. */
 static bool cache_find(struct api_token_cache *c, const unsigned char hash[32],
-                       struct api_principal *who)
+                       struct api_principal *who, int64_t now_ms)
 {
     bool found = false;
     pthread_rwlock_rdlock(&c->lock);
     for (size_t i = 0; i < c->n && !found; i++)
         if (CRYPTO_memcmp(c->items[i].hash, hash, 32) == 0) {
+            if (c->items[i].who.expires_ms && c->items[i].who.expires_ms <= now_ms)
+                break;
             *who = c->items[i].who;
+            atomic_store(&c->items[i].used_ms, now_ms);
             found = true;
         }
     pthread_rwlock_unlock(&c->lock);
@@ -91,18 +102,61 @@ static bool cache_find(struct api_token_cache *c, const unsigned char hash[32],
 }
 
 static void cache_put(struct api_token_cache *c, const unsigned char hash[32],
-                      const struct api_principal *who)
+                      const struct api_principal *who, int64_t now_ms)
 {
     pthread_rwlock_wrlock(&c->lock);
     if (c->n == TOKEN_CACHE_MAX)
         c->n = 0;
-    memcpy(c->items[c->n].hash, hash, 32);
-    c->items[c->n].who = *who;
-    c->n++;
+    struct cached_token *t = &c->items[c->n++];
+    memcpy(t->hash, hash, 32);
+    t->who = *who;
+    atomic_store(&t->used_ms, now_ms);
+    t->written_ms = 0;
     pthread_rwlock_unlock(&c->lock);
 }
 
-/* Looks the hash up in the tokens table: 1 found, 0 unknown, -1 database unreachable. */
+void api_token_cache_forget(struct api_token_cache *c, const char *token_id)
+{
+    pthread_rwlock_wrlock(&c->lock);
+    for (size_t i = 0; i < c->n;)
+        if (!strcmp(c->items[i].who.token_id, token_id)) {
+            c->items[i].who = c->items[c->n - 1].who;
+            memcpy(c->items[i].hash, c->items[c->n - 1].hash, 32);
+            atomic_store(&c->items[i].used_ms, atomic_load(&c->items[c->n - 1].used_ms));
+            c->items[i].written_ms = c->items[c->n - 1].written_ms;
+            c->n--;
+        } else
+            i++;
+    pthread_rwlock_unlock(&c->lock);
+}
+
+void api_token_cache_clear(struct api_token_cache *c)
+{
+    pthread_rwlock_wrlock(&c->lock);
+    c->n = 0;
+    pthread_rwlock_unlock(&c->lock);
+}
+
+json_t *api_token_cache_uses(struct api_token_cache *c)
+{
+    json_t *uses = json_array();
+    pthread_rwlock_wrlock(&c->lock);
+    for (size_t i = 0; i < c->n; i++) {
+        struct cached_token *t = &c->items[i];
+        int64_t used = atomic_load(&t->used_ms);
+        if (used > t->written_ms &&
+            (t->written_ms == 0 || used - t->written_ms >= TOKEN_USE_WRITE_MS)) {
+            json_array_append_new(
+                uses, json_pack("{s:s, s:I}", "id", t->who.token_id, "at_ms", (json_int_t)used));
+            t->written_ms = used;
+        }
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return uses;
+}
+
+/* Looks the hash up in the tokens table (expired ones are not found): 1 found, 0 unknown, -1
+ * database unreachable. */
 static int lookup_db(struct cb_app *app, const unsigned char hash[32], struct api_principal *who)
 {
     char hex[2 + 64 + 1] = "\\x";
@@ -112,13 +166,21 @@ static int lookup_db(struct cb_app *app, const unsigned char hash[32], struct ap
     struct db_conn *c = db_pool_acquire(app->pool, &st);
     if (!c)
         return -1;
-    const char *params[] = {hex};
-    PGresult *r = db_exec(c, &token_by_hash, params, &st);
-    int found = st == DB_OK ? PQntuples(r) == 1 : -1;
-    if (found == 1) {
+    char id[40];
+    char *scope_text = NULL;
+    int64_t expires_ms = 0;
+    bool found = false;
+    st = db_token_by_hash(c, hex, id, &scope_text, &expires_ms, &found);
+    db_pool_release(app->pool, c);
+    if (st != DB_OK) {
+        free(scope_text);
+        return -1;
+    }
+    if (found) {
         memset(who, 0, sizeof *who);
-        snprintf(who->token_id, sizeof who->token_id, "%s", db_str(r, 0, 0));
-        json_t *scopes = json_loads(db_str(r, 0, 1), 0, NULL);
+        snprintf(who->token_id, sizeof who->token_id, "%s", id);
+        who->expires_ms = expires_ms;
+        json_t *scopes = json_loads(scope_text, 0, NULL);
         size_t i;
         json_t *s;
         json_array_foreach(scopes, i, s)
@@ -126,9 +188,8 @@ static int lookup_db(struct cb_app *app, const unsigned char hash[32], struct ap
         json_decref(scopes);
         who->authenticated = true;
     }
-    PQclear(r);
-    db_pool_release(app->pool, c);
-    return found;
+    free(scope_text);
+    return found ? 1 : 0;
 }
 
 enum api_auth api_authenticate(struct api_request *r, bool may_wait, enum api_error *err)
@@ -152,7 +213,8 @@ enum api_auth api_authenticate(struct api_request *r, bool may_wait, enum api_er
         snprintf(r->who.token_id, sizeof r->who.token_id, "admin");
         return API_AUTH_KNOWN;
     }
-    if (cache_find(r->app->tokens, hash, &r->who))
+    int64_t now = api_now_ms();
+    if (cache_find(r->app->tokens, hash, &r->who, now))
         return API_AUTH_KNOWN;
     if (!may_wait)
         return API_AUTH_LOOKUP;
@@ -163,7 +225,7 @@ enum api_auth api_authenticate(struct api_request *r, bool may_wait, enum api_er
         *err = API_SERVICE_UNAVAILABLE;
     if (found != 1)
         return API_AUTH_REFUSED;
-    cache_put(r->app->tokens, hash, &r->who);
+    cache_put(r->app->tokens, hash, &r->who, now);
     return API_AUTH_KNOWN;
 }
 

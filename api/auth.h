@@ -1,5 +1,6 @@
 /* Bearer tokens: the bootstrap admin token from the environment, and minted tokens whose
- * SHA-256 alone is stored. Tokens cannot be revoked, so a verified hash is cached. */
+ * SHA-256 alone is stored, each with an optional expiry; a verified one is cached until it
+ * expires or is deleted (api_token_cache_forget). */
 #ifndef API_AUTH_H
 #define API_AUTH_H
 
@@ -9,6 +10,13 @@ struct api_token_cache;
 
 struct api_token_cache *api_token_cache_new(void);
 void api_token_cache_free(struct api_token_cache *c);
+/* Drops a deleted token (by id) from the cache: its next request is looked up, and refused. */
+void api_token_cache_forget(struct api_token_cache *c, const char *token_id);
+/* Drops every cached token (revocations may have been missed while the feed was away). */
+void api_token_cache_clear(struct api_token_cache *c);
+/* The uses to write: [{"id", "at_ms"}] for each token used since its last written use and at
+ * least a minute after it (or never written); they count as written from now on. */
+json_t *api_token_cache_uses(struct api_token_cache *c);
 
 /* What api_authenticate found. */
 enum api_auth {

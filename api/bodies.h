@@ -28,7 +28,11 @@ bool api_parse_group_body(json_t *body, bool trunk, json_t **items, bool *callba
 bool api_parse_cos_body(json_t *body, struct db_cos *out, json_t *errors);
 /* PUT /v1/system-options: the fields given, range-checked, over the current options `o`. */
 bool api_parse_options_body(json_t *body, struct cb_options *o, json_t *errors);
-/* POST /v1/tokens: `scopes` receives the array of scopes (borrowed from `body`). */
-bool api_parse_token_body(json_t *body, json_t **scopes, json_t *errors);
+/* A minted token's lifetime (`expires_in_s`), in seconds. */
+#define API_TOKEN_LIFE_MIN_S 60
+#define API_TOKEN_LIFE_MAX_S 31536000
+/* POST /v1/tokens: `scopes` receives the array of scopes (borrowed from `body`),
+ * `expires_in_s` the lifetime (0 when not given: no expiry). */
+bool api_parse_token_body(json_t *body, json_t **scopes, int64_t *expires_in_s, json_t *errors);
 
 #endif

@@ -15,6 +15,11 @@ void api_readyz(struct api_request *r);
 void api_metrics(struct api_request *r);
 /* api/tokens.c */
 void api_tokens_post(struct api_request *r);
+void api_tokens_list(struct api_request *r);
+void api_token_get(struct api_request *r);
+void api_token_delete(struct api_request *r);
+/* api/stream.c */
+void api_stream_get(struct api_request *r);
 /* api/cos.c */
 void api_cos_put(struct api_request *r);
 void api_cos_get(struct api_request *r);

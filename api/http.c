@@ -3,6 +3,7 @@
  * request thread (api/runner.c); it is only stored in the request here, and api/server.c queues
  * it on the connection's own thread, the only one libmicrohttpd takes it from. */
 #include "api/http.h"
+#include "api/cors.h"
 #include "api/validate.h"
 #include "db/outage.h"
 #include "db/pool.h"
@@ -32,9 +33,19 @@ void api_reply_raw(struct api_request *r, unsigned status, const char *ctype, ch
         free(body);
         return;
     }
-    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
     if (ctype)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    api_reply_response(r, status, resp);
+}
+
+void api_reply_response(struct api_request *r, unsigned status, struct MHD_Response *resp)
+{
+    if (r->replied) {
+        MHD_destroy_response(resp);
+        return;
+    }
+    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+    api_cors_headers(r, resp);
     for (int i = 0; i < r->n_headers; i++)
         MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
     r->response = resp; /* queued by the connection's HTTP thread (api/server.c) */

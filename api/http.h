@@ -30,7 +30,8 @@ struct api_principal {
     bool authenticated;
     bool admin;
     bool operator;
-    char token_id[40]; /* tokens.id, or "admin" for the bootstrap token */
+    char token_id[40];  /* tokens.id, or "admin" for the bootstrap token */
+    int64_t expires_ms; /* when the token expires (ms since the epoch), 0 for never */
     int n_stations;
     char stations[API_MAX_STATION_SCOPES][CB_NUMBER_MAX]; /* station:<n> scopes */
 };
@@ -78,6 +79,8 @@ void api_reply_json(struct api_request *r, unsigned status, json_t *body);
 /* Answers with `body` (malloc'd, taken; NULL for none) of content type `ctype`. */
 void api_reply_raw(struct api_request *r, unsigned status, const char *ctype, char *body,
                    size_t len);
+/* Answers with `resp` (taken), adding the request id, CORS and api_add_header's headers. */
+void api_reply_response(struct api_request *r, unsigned status, struct MHD_Response *resp);
 /* Answers with no body (204, 202...). */
 void api_reply_empty(struct api_request *r, unsigned status);
 /* Answers with problem+json for `e`; `detail` is a printf format (NULL: the title). */

@@ -15,6 +15,11 @@ const struct api_route api_routes[] = {
     {API_GET, "/readyz", api_readyz, API_SCOPE_NONE, 0, "/readyz", NO_PARAM},
     {API_GET, "/metrics", api_metrics, API_SCOPE_NONE, 0, "/metrics", NO_PARAM},
     {API_POST, "/v1/tokens", api_tokens_post, ADMIN, 0, "/v1/tokens", NO_PARAM},
+    {API_GET, "/v1/tokens", api_tokens_list, ADMIN, 0, "/v1/tokens", NO_PARAM},
+    {API_GET, "/v1/tokens/{}", api_token_get, ADMIN, 0, "/v1/tokens/{id}", UUID},
+    {API_DELETE, "/v1/tokens/{}", api_token_delete, ADMIN, 0, "/v1/tokens/{id}", UUID},
+    {API_GET, "/v1/stream", api_stream_get, READERS | API_SCOPE_STATION_ANY, 0, "/v1/stream",
+     NO_PARAM},
 
     {API_GET, "/v1/classes-of-service", api_cos_list, READERS, 0, "/v1/classes-of-service",
      NO_PARAM},

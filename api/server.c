@@ -17,12 +17,14 @@
 #include "api/server.h"
 #include "api/auth.h"
 #include "api/connections.h"
+#include "api/cors.h"
 #include "api/handlers.h"
 #include "api/inputs.h"
 #include "api/request_limits.h"
 #include "api/router.h"
 #include "api/runner.h"
 #include "api/signature.h"
+#include "api/stream_feed.h"
 #include "api/validate.h"
 #include "service/config.h"
 #include "service/hex.h"
@@ -58,7 +60,8 @@ struct api_server {
     struct MHD_Daemon *daemon;
     struct cb_app *app;
     struct api_conns *conns;
-    struct api_runner *runner; /* the request threads: what may wait on the database */
+    struct api_runner *runner;    /* the request threads: what may wait on the database */
+    struct api_stream_feed *feed; /* GET /v1/stream's changes */
     atomic_int in_flight;
     atomic_bool closing; /* SIGTERM: new connections are closed as they arrive */
     char *tls_cert, *tls_key;
@@ -393,6 +396,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!api_conns_deadline_stop(conn))
         return MHD_NO;
     r->arrived = true;
+    /* A CORS preflight of an allowed origin needs no token (api/cors.c). */
+    if (!r->admitted && api_cors_preflight(r))
+        return send_reply(r);
     /* An unsupported method (PATCH...) is 405 with Allow on a known path, else 404. */
     if (!r->admitted && admit(r, false) == REFUSED)
         return send_reply(r);
@@ -538,6 +544,12 @@ struct api_server *api_server_start(struct cb_app *app)
         api_server_stop(srv, 0);
         return NULL;
     }
+    srv->feed = app->streams = api_stream_feed_start(app);
+    if (!srv->feed) {
+        cb_logf(CB_LOG_ERROR, "cannot start the stream feed");
+        api_server_stop(srv, 0);
+        return NULL;
+    }
     srv->runner =
         api_runner_start(cfg->http_threads, cfg->db_pool_wait_ms, serve_on_request_thread);
     if (!srv->runner) {
@@ -594,6 +606,8 @@ void api_server_stop(struct api_server *s, int timeout_ms)
 {
     if (!s)
         return;
+    /* Open streams end now: they would hold the drain below for its whole time. */
+    api_stream_feed_end_streams(s->feed);
     for (int waited = 0; s->daemon && atomic_load(&s->in_flight) > 0 && waited < timeout_ms;
          waited += 10)
         usleep(10000);
@@ -603,6 +617,9 @@ void api_server_stop(struct api_server *s, int timeout_ms)
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
     api_runner_free(s->runner);
+    api_stream_feed_stop(s->feed); /* after the daemon: every stream is freed */
+    if (s->app)
+        s->app->streams = NULL;
     api_conns_free(s->conns); /* after the daemon: every connection is closed */
     free(s->tls_cert);
     free(s->tls_key);

@@ -76,13 +76,8 @@ static struct db_stmt outbox_expired_rows =
             " RETURNING c.seq");
 static struct db_stmt outbox_list =
     DB_STMT("outbox_list", 2,
-            "SELECT (body || jsonb_build_object('id', id, 'seq', seq, 'created_at', " RFC3339(
-                "created_at") ","
-                              " 'status', status, 'attempts', attempts, 'last_error', last_error,"
-                              " 'delivered_at', " RFC3339(
-                                  "delivered_at") "))::text"
-                                                  " FROM commands WHERE seq > $1::bigint ORDER BY "
-                                                  "seq LIMIT $2::int");
+            "SELECT " DB_COMMAND_DOC " FROM commands WHERE seq > $1::bigint ORDER BY seq "
+            "LIMIT $2::int");
 static struct db_stmt outbox_count =
     DB_STMT("outbox_count", 0,
             "SELECT count(*) FILTER (WHERE status = 'pending'), count(*) FILTER (WHERE status = "

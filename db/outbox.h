@@ -12,6 +12,14 @@
  * order), "body" (the command as POSTed minus id/seq/created_at)}. Steals `rows`. */
 void db_outbox_queue(struct db_pipeline *p, json_t *rows);
 
+/* A command as GET /v1/commands shows it (text), from the columns of `commands` unqualified:
+ * the body as POSTed with its id, seq, times, status and attempts. */
+#define DB_COMMAND_DOC                                                                             \
+    "(body || jsonb_build_object('id', id, 'seq', seq, 'created_at', to_char(created_at AT TIME "  \
+    "ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), 'status', status, 'attempts', attempts, "   \
+    "'last_error', last_error, 'delivered_at', to_char(delivered_at AT TIME ZONE 'UTC', "          \
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')))::text"
+
 /* The NOTIFY channel a trigger signals when commands are inserted (migrations/002). */
 #define DB_OUTBOX_CHANNEL "callbackd_commands"
 

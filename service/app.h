@@ -12,6 +12,7 @@ struct api_token_cache;
 struct cb_metrics;
 struct cb_worker;
 struct cb_gauges;
+struct api_stream_feed;
 
 struct cb_app {
     const struct cb_config *cfg;
@@ -21,7 +22,8 @@ struct cb_app {
     struct cb_worker *worker;    /* NULL until started */
     struct cb_gauges *gauges;    /* /metrics' database counts (service/gauges.c); may be NULL */
     struct cb_set_batcher *sets; /* group commit of the API's sets; NULL: one transaction each */
-    atomic_bool schema_ready;    /* migrations applied (checked again by /readyz when false) */
+    struct api_stream_feed *streams; /* GET /v1/stream's feed (api/stream_feed.c); the server's */
+    atomic_bool schema_ready;        /* migrations applied (checked again by /readyz when false) */
 };
 
 #endif

@@ -2,6 +2,7 @@
 #include "service/credentials.h"
 #include "service/log.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ static const char *const VARS[] = {
     "CALLBACKD_DB_CONNECT_TIMEOUT_S",
     "CALLBACKD_DB_STATEMENT_TIMEOUT_MS",
     "CALLBACKD_DB_POOL_WAIT_MS",
+    "CALLBACKD_CORS_ORIGINS",
 };
 #define N_VARS (sizeof VARS / sizeof VARS[0])
 
@@ -63,6 +65,9 @@ const char *cb_config_usage(void)
            "                                     plus 500 ms is 503 (default 2000)\n"
            "  CALLBACKD_DB_POOL_WAIT_MS  a request's wait for a free database connection\n"
            "                             (default 2000)\n"
+           "  CALLBACKD_CORS_ORIGINS     origins whose pages may call the API: a comma-separated\n"
+           "                             list of exact origins (https://admin.example.com), or *\n"
+           "                             for any (unset: no CORS headers)\n"
            "\n"
            "Secrets as files: when CREDENTIALS_DIRECTORY is set (systemd's LoadCredential=),\n"
            "the files database_url, admin_token and pbx_secret in it give the values of the\n"
@@ -132,6 +137,58 @@ static const char *lookup(int i, int argc, char **argv)
             found = argv[a + 1];
     }
     return found ? found : getenv(VARS[i]);
+}
+
+/* One origin as a browser sends it: scheme://host[:port], nothing after (no path, no slash). */
+static bool valid_origin(const char *o, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (isalnum((unsigned char)o[i]) || o[i] == '+' || o[i] == '-' || o[i] == '.'))
+        i++;
+    if (i == 0 || !isalpha((unsigned char)o[0]) || n - i < 4 || strncmp(o + i, "://", 3) != 0)
+        return false;
+    for (i += 3; i < n; i++)
+        if (o[i] == '/' || o[i] == ',' || o[i] == '*' || (unsigned char)o[i] <= ' ' ||
+            (unsigned char)o[i] >= 127)
+            return false;
+    return o[n - 1] != ':';
+}
+
+/* CALLBACKD_CORS_ORIGINS: "*", or exact origins separated by commas (spaces around them are
+ * dropped); stored as the origins joined by single commas. */
+static int parse_cors(const char *v, struct cb_config *cfg)
+{
+    char *out = calloc(1, strlen(v) + 1);
+    if (!out)
+        return -1;
+    size_t len = 0;
+    for (const char *p = v;;) {
+        while (*p == ' ')
+            p++;
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        while (n && p[n - 1] == ' ')
+            n--;
+        bool any = n == 1 && p[0] == '*';
+        if (any && (len || end)) {
+            free(out);
+            return -1; /* "*" stands alone */
+        }
+        if (!any && !valid_origin(p, n)) {
+            free(out);
+            return -1;
+        }
+        if (len)
+            out[len++] = ',';
+        memcpy(out + len, p, n);
+        len += n;
+        cfg->cors_any = any;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    cfg->cors_origins = out;
+    return 0;
 }
 
 static char *dup_or_null(const char *v)
@@ -227,6 +284,11 @@ static int parse_values(struct cb_config *cfg, const char **v, char *err, unsign
     if (v[16] && *v[16] && parse_count(v[16], 0, 60000, &cfg->db_pool_wait_ms) != 0)
         return fail(err, errlen, "%s must be a whole number of milliseconds from 0 to 60000",
                     VARS[16]);
+    if (v[17] && *v[17] && parse_cors(v[17], cfg) != 0)
+        return fail(err, errlen,
+                    "%s must be * or a comma-separated list of origins "
+                    "(scheme://host[:port], no path)",
+                    VARS[17]);
 
     cfg->database_url = strdup(v[1]);
     cfg->admin_token = strdup(v[2]);
@@ -315,5 +377,6 @@ void cb_config_free(struct cb_config *cfg)
     free(cfg->pbx_command_url);
     free(cfg->tls_cert);
     free(cfg->tls_key);
+    free(cfg->cors_origins);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -46,6 +46,8 @@ struct cb_config {
     int db_connect_timeout_s; /* CALLBACKD_DB_CONNECT_TIMEOUT_S (default 2) */
     int db_statement_timeout_ms; /* CALLBACKD_DB_STATEMENT_TIMEOUT_MS: API sessions (2000) */
     int db_pool_wait_ms;         /* CALLBACKD_DB_POOL_WAIT_MS: for a free connection (2000) */
+    char *cors_origins; /* CALLBACKD_CORS_ORIGINS: origins joined by commas, or "*"; NULL: none */
+    bool cors_any;      /* the list is "*" */
 };
 
 /* Fills `cfg` from `environ` then argv (`--callbackd_listen=...` overrides the variable).

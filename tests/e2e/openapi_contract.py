@@ -391,6 +391,20 @@ class Contract:
             return
         self._fail("openapi.yaml has no pbxCommand webhook to check commands against")
 
+    def check_stream_event(self, event, data):
+        """Checks one Server-Sent Event of GET /v1/stream: its `event:` must be one the 200
+        answer's `x-events` documents, its `data:` valid against that event's schema."""
+        op = ((self.doc.get("paths") or {}).get("/v1/stream") or {}).get("get") or {}
+        media = ((((op.get("responses") or {}).get("200") or {}).get("content") or {})
+                 .get("text/event-stream") or {})
+        events = media.get("x-events") or {}
+        if event not in events:
+            self._fail(f"GET /v1/stream: event {event!r} is not documented "
+                       f"(x-events has {', '.join(events)})")
+        loc = "#/paths/~1v1~1stream/get/responses/200/content/text~1event-stream/x-events"
+        self._validate(f"GET /v1/stream event {event}", 200, f"{loc}/{event}", events[event],
+                       data)
+
     def _fail(self, msg):
         msg = "openapi contract: " + msg
         with _violations_lock:
@@ -463,6 +477,10 @@ def check_response(method, path, status, content_type, doc, raw_len):
 
 def check_command(body):
     contract().check_command(body)
+
+
+def check_stream_event(event, data):
+    contract().check_stream_event(event, data)
 
 
 def take_violations():

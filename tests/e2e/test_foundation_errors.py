@@ -144,7 +144,8 @@ def test_wrong_method_is_405_with_allow(svc):
         ("PUT", "/v1/stations", {"GET"}),
         ("POST", "/v1/hunt-groups/500", {"GET", "PUT", "DELETE"}),
         ("PUT", "/v1/trunk-groups", {"GET"}),
-        ("GET", "/v1/tokens", {"POST"}),
+        ("PUT", "/v1/tokens", {"GET", "POST"}),
+        ("PUT", "/v1/stream", {"GET"}),
         ("POST", "/healthz", {"GET"}),
         ("PATCH", "/v1/stations/2001", {"GET", "PUT", "DELETE"}),
     ]:

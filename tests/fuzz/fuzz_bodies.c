@@ -138,6 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     json_t *errors = json_array();
     json_t *items = NULL;
+    int64_t expires_in_s = 0;
     struct db_cos cos = {0};
     switch (data[0] % 8) {
     case 0:
@@ -158,9 +159,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         options_body(body, errors);
         break;
     case 7:
-        if (api_parse_token_body(body, &items, errors))
-            require(string_items(items, 1, API_MAX_STATION_SCOPES, api_scope_valid, false),
-                    "bad scopes");
+        if (api_parse_token_body(body, &items, &expires_in_s, errors))
+            require(string_items(items, 1, API_MAX_STATION_SCOPES, api_scope_valid, false) &&
+                        (expires_in_s == 0 || (expires_in_s >= API_TOKEN_LIFE_MIN_S &&
+                                               expires_in_s <= API_TOKEN_LIFE_MAX_S)),
+                    "bad scopes or lifetime");
         break;
     }
     for (size_t i = 0; i < json_array_size(errors); i++) {

@@ -1,0 +1,597 @@
+/* The feed behind GET /v1/stream (api/stream_feed.h).
+ *
+ * One thread, one database session of its own (LISTEN on three channels):
+ *  - a change written (callbackd_changes): number the committed changes (db/changes.c; any
+ *    process may, one at a time), then read what was numbered;
+ *  - changes numbered by another process (callbackd_stream): read them;
+ *  - a token deleted (callbackd_tokens): forget it, end its streams.
+ * Every second it also numbers and reads (a NOTIFY sent while the session was away is not
+ * replayed), writes the tokens' last uses once they are a minute newer than what was written,
+ * and wakes the streams that wrote nothing for 15 s to send them a ping. Once a minute the
+ * numbering also purges what is older than the retention.
+ *
+ * The ring holds the latest FEED_RING changes rendered once; a stream further behind (a client
+ * reconnecting with an older Last-Event-ID, or one reading slower than the changes come) gets
+ * them read from the database in pages (a catch-up), on this thread, never on an HTTP one. */
+#include "api/stream_feed.h"
+#include "api/auth.h"
+#include "api/callback_json.h"
+#include "api/stations.h"
+#include "db/leader.h"
+#include "db/tokens.h"
+#include "service/config.h"
+#include "service/log.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FEED_RING        8192 /* changes kept rendered */
+#define FEED_READ_MAX    1000 /* changes read per query */
+#define FEED_TICK_MS     1000
+#define FEED_PING_MS     15000
+#define FEED_PURGE_MS    60000
+#define FEED_USES_MS     5000
+#define FEED_RETENTION_S 3900 /* an hour is promised; a few minutes more */
+
+struct api_stream_feed {
+    struct cb_app *app;
+    pthread_t thread;
+    bool started;
+    int wake_fd;
+    atomic_bool stopping;
+    atomic_bool closed; /* no new stream */
+    struct db_conn *conn;
+    /* The ring: ids in (ring_base, fetched] are all in it (a purged id is just absent). */
+    pthread_mutex_t ring_lock;
+    struct api_feed_event ring[FEED_RING];
+    int ring_start, ring_n;
+    long long ring_base, fetched;
+    bool known; /* fetched is a position of the database (read at least once) */
+    /* Open streams. */
+    pthread_mutex_t streams_lock;
+    struct api_stream *streams;
+    /* Streams waiting for a catch-up. */
+    pthread_mutex_t catchup_lock;
+    struct api_stream *catchup_head;
+};
+
+static long long monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void feed_wake(struct api_stream_feed *f)
+{
+    uint64_t one = 1;
+    (void)!write(f->wake_fd, &one, sizeof one);
+}
+
+/* ---- streams ---------------------------------------------------------------------------- */
+
+void api_stream_unref(struct api_stream *s)
+{
+    if (atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    for (int i = 0; i < s->backlog_n; i++)
+        free(s->backlog[i].text);
+    free(s->backlog);
+    free(s->out);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+bool api_stream_append(struct api_stream *s, const char *text, size_t n)
+{
+    if (s->out_len + n > s->out_cap) {
+        size_t cap = (s->out_len + n) * 2;
+        char *g = realloc(s->out, cap);
+        if (!g)
+            return false;
+        s->out = g;
+        s->out_cap = cap;
+    }
+    memcpy(s->out + s->out_len, text, n);
+    s->out_len += n;
+    return true;
+}
+
+bool api_stream_sees(const struct api_stream *s, const struct api_feed_event *e)
+{
+    if (!(s->types & (1u << e->kind)))
+        return false;
+    if (s->sees_all)
+        return true;
+    if (e->kind == DB_CHANGE_COMMAND || !e->station[0])
+        return false;
+    for (int i = 0; i < s->n_stations; i++)
+        if (!strcmp(s->stations[i], e->station))
+            return true;
+    return false;
+}
+
+void api_stream_wake_locked(struct api_stream *s)
+{
+    if (s->suspended) {
+        s->suspended = false;
+        MHD_resume_connection(s->conn);
+    }
+}
+
+bool api_stream_feed_add(struct api_stream_feed *f, struct api_stream *s)
+{
+    pthread_mutex_lock(&f->streams_lock);
+    bool ok = !atomic_load(&f->closed);
+    if (ok) {
+        s->feed = f;
+        s->next = f->streams;
+        if (f->streams)
+            f->streams->prev = s;
+        f->streams = s;
+    }
+    pthread_mutex_unlock(&f->streams_lock);
+    return ok;
+}
+
+void api_stream_feed_remove(struct api_stream_feed *f, struct api_stream *s)
+{
+    pthread_mutex_lock(&f->streams_lock);
+    if (s->prev)
+        s->prev->next = s->next;
+    else if (f->streams == s)
+        f->streams = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+    pthread_mutex_unlock(&f->streams_lock);
+    pthread_mutex_lock(&s->lock);
+    s->ended = true; /* a catch-up being read for it is dropped */
+    pthread_mutex_unlock(&s->lock);
+    api_stream_unref(s);
+}
+
+/* Ends the streams of `token_id` (NULL: every stream). */
+static void end_streams(struct api_stream_feed *f, const char *token_id)
+{
+    pthread_mutex_lock(&f->streams_lock);
+    for (struct api_stream *s = f->streams; s; s = s->next) {
+        if (token_id && strcmp(s->token_id, token_id) != 0)
+            continue;
+        pthread_mutex_lock(&s->lock);
+        s->ended = true;
+        api_stream_wake_locked(s);
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&f->streams_lock);
+}
+
+void api_stream_feed_end_streams(struct api_stream_feed *f)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&f->streams_lock);
+    atomic_store(&f->closed, true);
+    pthread_mutex_unlock(&f->streams_lock);
+    end_streams(f, NULL);
+}
+
+/* Queues a catch-up for the stream (s->lock held). */
+static void queue_catchup(struct api_stream_feed *f, struct api_stream *s)
+{
+    if (s->catchup_queued)
+        return;
+    s->catchup_queued = true;
+    atomic_fetch_add(&s->refs, 1);
+    pthread_mutex_lock(&f->catchup_lock);
+    s->catchup_next = f->catchup_head;
+    f->catchup_head = s;
+    pthread_mutex_unlock(&f->catchup_lock);
+    feed_wake(f);
+}
+
+/* The ring index of the first event with an id above `pos` (ring_lock held); ring_n if none. */
+static int ring_after(const struct api_stream_feed *f, long long pos)
+{
+    int lo = 0, hi = f->ring_n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (f->ring[(f->ring_start + mid) % FEED_RING].id <= pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+bool api_stream_feed_take(struct api_stream_feed *f, struct api_stream *s, size_t budget)
+{
+    size_t start = s->out_len;
+    /* A catch-up read for it first. */
+    while (s->backlog_off < s->backlog_n && s->out_len - start < budget) {
+        struct api_feed_event *e = &s->backlog[s->backlog_off++];
+        if (e->id > s->pos) {
+            if (api_stream_sees(s, e) && !api_stream_append(s, e->text, e->len))
+                return true;
+            s->pos = e->id;
+        }
+    }
+    if (s->backlog_n && s->backlog_off == s->backlog_n) {
+        if (s->backlog_upto > s->pos)
+            s->pos = s->backlog_upto;
+        for (int i = 0; i < s->backlog_n; i++)
+            free(s->backlog[i].text);
+        free(s->backlog);
+        s->backlog = NULL;
+        s->backlog_n = s->backlog_off = 0;
+    }
+    if (s->backlog_n)
+        return true;
+    pthread_mutex_lock(&f->ring_lock);
+    bool held = true;
+    if (f->known && s->pos < f->fetched) {
+        if (s->pos < f->ring_base)
+            held = false;
+        else {
+            int i = ring_after(f, s->pos);
+            for (; i < f->ring_n && s->out_len - start < budget; i++) {
+                const struct api_feed_event *e = &f->ring[(f->ring_start + i) % FEED_RING];
+                if (api_stream_sees(s, e) && !api_stream_append(s, e->text, e->len))
+                    break;
+                s->pos = e->id;
+            }
+            if (i == f->ring_n)
+                s->pos = f->fetched; /* what is left up to it is not in the database */
+        }
+    }
+    pthread_mutex_unlock(&f->ring_lock);
+    if (!held && !s->catchup_queued)
+        queue_catchup(f, s);
+    return held;
+}
+
+/* ---- rendering -------------------------------------------------------------------------- */
+
+static const char *const KIND_NAMES[] = {"callback", "command", "station"};
+
+/* Renders a change as its SSE message; false when out of memory. */
+static bool render(const struct db_change *ch, struct api_feed_event *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id = ch->id;
+    out->kind = ch->kind;
+    snprintf(out->station, sizeof out->station, "%s", ch->station);
+    char *data = NULL;
+    if (ch->kind == DB_CHANGE_COMMAND)
+        data = strdup(ch->command ? ch->command : "{}");
+    else {
+        json_t *doc;
+        if (ch->kind == DB_CHANGE_CALLBACK)
+            doc = api_callback_json(&ch->callback);
+        else {
+            json_t *full = api_station_json(&ch->st, ch->cos);
+            doc = json_pack("{s:O?, s:O?, s:O?}", "number", json_object_get(full, "number"),
+                            "state", json_object_get(full, "state"), "softkey",
+                            json_object_get(full, "softkey"));
+            json_decref(full);
+        }
+        data = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        json_decref(doc);
+    }
+    if (!data)
+        return false;
+    size_t cap = strlen(data) + 96;
+    out->text = malloc(cap);
+    if (out->text) {
+        int n = snprintf(out->text, cap, "id: %lld\nevent: %s\ndata: %s\n\n", ch->id,
+                         KIND_NAMES[ch->kind], data);
+        out->len = n > 0 ? (size_t)n : 0;
+    }
+    free(data);
+    return out->text != NULL;
+}
+
+/* Reads and renders the changes in (after, upto] (at most FEED_READ_MAX); `*n` rendered. The
+ * caller frees the events' texts. */
+static enum db_status read_events(struct db_conn *c, long long after, long long upto,
+                                  struct api_feed_event *out, int *n)
+{
+    static _Thread_local struct db_change changes[FEED_READ_MAX];
+    int got = 0;
+    *n = 0;
+    enum db_status st = db_changes_read(c, after, upto, changes, FEED_READ_MAX, &got);
+    for (int i = 0; st == DB_OK && i < got; i++)
+        if (render(&changes[i], &out[*n]))
+            (*n)++;
+    db_changes_clear(changes, got);
+    return st;
+}
+
+/* ---- the thread ------------------------------------------------------------------------- */
+
+/* Appends rendered events to the ring (the ring takes their texts) and wakes the streams that
+ * may see one of them. */
+static void publish(struct api_stream_feed *f, struct api_feed_event *ev, int n, long long upto)
+{
+    pthread_mutex_lock(&f->ring_lock);
+    for (int i = 0; i < n; i++) {
+        if (f->ring_n == FEED_RING) {
+            struct api_feed_event *old = &f->ring[f->ring_start];
+            f->ring_base = old->id;
+            free(old->text);
+            f->ring_start = (f->ring_start + 1) % FEED_RING;
+            f->ring_n--;
+        }
+        f->ring[(f->ring_start + f->ring_n) % FEED_RING] = ev[i];
+        f->ring_n++;
+    }
+    f->fetched = upto;
+    pthread_mutex_unlock(&f->ring_lock);
+    if (!n)
+        return;
+    pthread_mutex_lock(&f->streams_lock);
+    for (struct api_stream *s = f->streams; s; s = s->next) {
+        pthread_mutex_lock(&s->lock);
+        if (s->suspended)
+            for (int i = 0; i < n; i++)
+                if (ev[i].id > s->pos && api_stream_sees(s, &ev[i])) {
+                    api_stream_wake_locked(s);
+                    break;
+                }
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&f->streams_lock);
+}
+
+/* Reads everything numbered up to `last_id` into the ring. */
+static enum db_status fetch_to(struct api_stream_feed *f, long long last_id)
+{
+    static _Thread_local struct api_feed_event ev[FEED_READ_MAX];
+    if (!f->known) {
+        pthread_mutex_lock(&f->ring_lock);
+        f->ring_base = f->fetched = last_id;
+        f->known = true;
+        pthread_mutex_unlock(&f->ring_lock);
+        return DB_OK;
+    }
+    while (f->fetched < last_id) {
+        long long upto =
+            last_id < f->fetched + FEED_READ_MAX ? last_id : f->fetched + FEED_READ_MAX;
+        int n = 0;
+        enum db_status st = read_events(f->conn, f->fetched, upto, ev, &n);
+        if (st != DB_OK)
+            return st;
+        publish(f, ev, n, upto);
+    }
+    return DB_OK;
+}
+
+/* Reads one page for each stream waiting for a catch-up. */
+static enum db_status serve_catchups(struct api_stream_feed *f)
+{
+    pthread_mutex_lock(&f->catchup_lock);
+    struct api_stream *queue = f->catchup_head;
+    f->catchup_head = NULL;
+    pthread_mutex_unlock(&f->catchup_lock);
+    enum db_status st = DB_OK;
+    while (queue) {
+        struct api_stream *s = queue;
+        queue = s->catchup_next;
+        pthread_mutex_lock(&s->lock);
+        long long pos = s->pos;
+        bool ended = s->ended;
+        pthread_mutex_unlock(&s->lock);
+        struct api_feed_event *ev = NULL;
+        int n = 0;
+        long long upto = pos + FEED_READ_MAX;
+        if (!ended && st == DB_OK && f->conn && (ev = calloc(FEED_READ_MAX, sizeof *ev))) {
+            pthread_mutex_lock(&f->ring_lock);
+            if (upto > f->ring_base)
+                upto = f->ring_base;
+            pthread_mutex_unlock(&f->ring_lock);
+            st = read_events(f->conn, pos, upto, ev, &n);
+        }
+        pthread_mutex_lock(&s->lock);
+        s->catchup_queued = false;
+        if (st == DB_OK && ev && !s->ended && s->pos == pos) {
+            s->backlog = ev;
+            s->backlog_n = n;
+            s->backlog_off = 0;
+            s->backlog_upto = upto;
+            ev = NULL;
+        }
+        /* Woken either way: on a failure it asks again (the next tick). */
+        api_stream_wake_locked(s);
+        pthread_mutex_unlock(&s->lock);
+        for (int i = 0; ev && i < n; i++)
+            free(ev[i].text);
+        free(ev);
+        api_stream_unref(s);
+    }
+    return st;
+}
+
+/* Sends a ping to the streams that wrote nothing for FEED_PING_MS. */
+static void ping_streams(struct api_stream_feed *f, long long now)
+{
+    pthread_mutex_lock(&f->streams_lock);
+    for (struct api_stream *s = f->streams; s; s = s->next) {
+        pthread_mutex_lock(&s->lock);
+        if (now - s->last_write_ms >= FEED_PING_MS ||
+            (s->expires_ms && s->expires_ms <= api_now_ms())) {
+            s->ping_due = true;
+            api_stream_wake_locked(s);
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&f->streams_lock);
+}
+
+static bool connect_feed(struct api_stream_feed *f)
+{
+    struct db_limits limits = cb_config_db_background_limits(f->app->cfg);
+    f->conn = db_conn_open(f->app->cfg->database_url, &limits);
+    if (!f->conn)
+        return false;
+    if (db_listen(f->conn, DB_CHANGES_WRITTEN_CHANNEL) != DB_OK ||
+        db_listen(f->conn, DB_CHANGES_NUMBERED_CHANNEL) != DB_OK ||
+        db_listen(f->conn, DB_TOKENS_REVOKED_CHANNEL) != DB_OK) {
+        db_conn_close(f->conn);
+        f->conn = NULL;
+        return false;
+    }
+    /* A token deleted while this session was away was not heard of: look every token up
+     * again. */
+    api_token_cache_clear(f->app->tokens);
+    return true;
+}
+
+/* Handles the notifications that arrived; `*number` and `*fetch` say what is due. */
+static void take_notifications(struct api_stream_feed *f, bool *number, bool *fetch)
+{
+    PGnotify *note;
+    while ((note = PQnotifies(f->conn->pg))) {
+        if (!strcmp(note->relname, DB_CHANGES_WRITTEN_CHANNEL))
+            *number = true;
+        else if (!strcmp(note->relname, DB_CHANGES_NUMBERED_CHANNEL))
+            *fetch = true;
+        else if (!strcmp(note->relname, DB_TOKENS_REVOKED_CHANNEL)) {
+            api_token_cache_forget(f->app->tokens, note->extra);
+            end_streams(f, note->extra);
+        }
+        PQfreemem(note);
+    }
+}
+
+/* Waits for a notification, a wake-up or `timeout_ms`. */
+static void wait_for_work(struct api_stream_feed *f, int timeout_ms)
+{
+    struct pollfd fds[2] = {{.fd = f->wake_fd, .events = POLLIN},
+                            {.fd = f->conn ? PQsocket(f->conn->pg) : -1, .events = POLLIN}};
+    if (poll(fds, 2, timeout_ms) < 0 && errno != EINTR)
+        return;
+    uint64_t count;
+    if (fds[0].revents & POLLIN)
+        (void)!read(f->wake_fd, &count, sizeof count);
+    if (f->conn && fds[1].revents && !PQconsumeInput(f->conn->pg)) {
+        db_conn_close(f->conn);
+        f->conn = NULL;
+    }
+}
+
+static void *feed_main(void *arg)
+{
+    struct api_stream_feed *f = arg;
+    long long last_try = 0, last_tick = 0, last_purge = 0, last_uses = 0;
+    bool number = true, fetch = true;
+    bool was_down = false;
+    while (!atomic_load(&f->stopping)) {
+        long long now = monotonic_ms();
+        if (!f->conn && now - last_try >= FEED_TICK_MS) {
+            last_try = now;
+            if (connect_feed(f)) {
+                number = fetch = true;
+                if (was_down)
+                    cb_logf(CB_LOG_INFO, "stream feed: database reachable again");
+                was_down = false;
+            } else if (!was_down) {
+                cb_logf(CB_LOG_WARN, "stream feed: database unreachable; retrying every second");
+                was_down = true;
+            }
+        }
+        if (now - last_tick >= FEED_TICK_MS) {
+            last_tick = now;
+            number = fetch = true;
+            ping_streams(f, now);
+        }
+        enum db_status st = DB_OK;
+        if (f->conn) {
+            take_notifications(f, &number, &fetch);
+            long long last_id = -1, purged;
+            if (number) {
+                bool purge = now - last_purge >= FEED_PURGE_MS;
+                st = db_changes_number(f->conn, purge, FEED_RETENTION_S, &last_id);
+                if (st == DB_OK && purge)
+                    last_purge = now;
+                number = false;
+                fetch = true;
+            }
+            if (st == DB_OK && fetch) {
+                if (last_id < 0)
+                    st = db_changes_position(f->conn, &last_id, &purged);
+                if (st == DB_OK)
+                    st = fetch_to(f, last_id);
+                fetch = false;
+            }
+            if (st == DB_OK)
+                st = serve_catchups(f);
+            if (st == DB_OK && now - last_uses >= FEED_USES_MS) {
+                last_uses = now;
+                json_t *uses = api_token_cache_uses(f->app->tokens);
+                if (json_array_size(uses))
+                    st = db_tokens_touch(f->conn, uses);
+                else
+                    json_decref(uses);
+            }
+            if (st != DB_OK && st != DB_RETRY &&
+                (st == DB_UNAVAILABLE || PQstatus(f->conn->pg) != CONNECTION_OK)) {
+                db_conn_close(f->conn);
+                f->conn = NULL;
+                number = fetch = true;
+            }
+            if (f->conn)
+                take_notifications(f, &number, &fetch);
+        }
+        if (number || fetch)
+            continue;
+        long long next = last_tick + FEED_TICK_MS - monotonic_ms();
+        wait_for_work(f, next < 0 ? 0 : (int)next);
+    }
+    return NULL;
+}
+
+struct api_stream_feed *api_stream_feed_start(struct cb_app *app)
+{
+    struct api_stream_feed *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->app = app;
+    f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    pthread_mutex_init(&f->ring_lock, NULL);
+    pthread_mutex_init(&f->streams_lock, NULL);
+    pthread_mutex_init(&f->catchup_lock, NULL);
+    if (f->wake_fd < 0 || pthread_create(&f->thread, NULL, feed_main, f) != 0) {
+        api_stream_feed_stop(f);
+        return NULL;
+    }
+    f->started = true;
+    return f;
+}
+
+void api_stream_feed_stop(struct api_stream_feed *f)
+{
+    if (!f)
+        return;
+    atomic_store(&f->stopping, true);
+    if (f->started) {
+        feed_wake(f);
+        pthread_join(f->thread, NULL);
+    }
+    db_conn_close(f->conn);
+    f->conn = NULL;
+    serve_catchups(f); /* drops the references of what is still queued */
+    for (int i = 0; i < f->ring_n; i++)
+        free(f->ring[(f->ring_start + i) % FEED_RING].text);
+    if (f->wake_fd >= 0)
+        close(f->wake_fd);
+    pthread_mutex_destroy(&f->ring_lock);
+    pthread_mutex_destroy(&f->streams_lock);
+    pthread_mutex_destroy(&f->catchup_lock);
+    free(f);
+}
