@@ -408,7 +408,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         serve(r);
     else
         submit(srv, r);
-    return send_reply(r);
+    /* Submitted, the answer is the request thread's until it resumes the connection (it may
+     * be writing it right now): it is sent then (back_from_request_thread). */
+    return r->submitted ? MHD_YES : send_reply(r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

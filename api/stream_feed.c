@@ -435,7 +435,9 @@ static void ping_streams(struct api_stream_feed *f, long long now)
 
 static bool connect_feed(struct api_stream_feed *f)
 {
-    struct db_limits limits = cb_config_db_background_limits(f->app->cfg);
+    /* The API's limits: a hung database holds the feed (and a SIGTERM's wait for it) no longer
+     * than a request. */
+    struct db_limits limits = cb_config_db_api_limits(f->app->cfg);
     f->conn = db_conn_open(f->app->cfg->database_url, &limits);
     if (!f->conn)
         return false;
