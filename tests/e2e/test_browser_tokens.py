@@ -1,0 +1,132 @@
+"""Tokens with a life cycle (issue 12): `expires_in_s`, GET /v1/tokens (newest first, paged),
+GET /v1/tokens/{id}, DELETE /v1/tokens/{id}; a revoked token is refused by every process on the
+database within 2 s (two processes: revoked through one, refused by the other, which had it
+cached), an expired one likewise; `last_used_at` is written coarsely, not per request."""
+
+import time
+import uuid
+from datetime import datetime, timedelta
+
+from harness import wait_for
+from stream_helpers import open_stream
+
+
+def ts(text):
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def mint(svc, scopes=("operator",), **kw):
+    return svc.ok("POST", "/v1/tokens", {"scopes": list(scopes), **kw}, status=201)
+
+
+def test_mint_with_a_lifetime_and_read_it_back(svc):
+    st, doc, h = svc.call("POST", "/v1/tokens", {"scopes": ["station:2001"], "expires_in_s": 3600})
+    assert st == 201 and doc["token"].startswith("cbk_")
+    assert h["Location"] == f"/v1/tokens/{doc['id']}"
+    life = ts(doc["expires_at"]) - ts(doc["created_at"])
+    assert timedelta(seconds=3599) <= life <= timedelta(seconds=3601)
+    got = svc.ok("GET", h["Location"])
+    assert got == {k: doc[k] for k in ("id", "scopes", "created_at", "expires_at", "last_used_at")}
+    forever = mint(svc, expires_in_s=None)
+    assert forever["expires_at"] is None and forever["last_used_at"] is None
+
+
+def test_lifetime_and_ids_are_validated(svc):
+    for bad in (59, 31536001, 0, -5, "3600", 1.5, True):
+        doc = svc.error("POST", "/v1/tokens", {"scopes": ["operator"], "expires_in_s": bad},
+                        status=422, code="validation_failed")
+        assert [e["field"] for e in doc["errors"]] == ["expires_in_s"], (bad, doc)
+    for edge in (60, 31536000):
+        mint(svc, expires_in_s=edge)
+    svc.error("GET", "/v1/tokens/not-a-uuid", status=404, code="not_found")
+    svc.error("GET", f"/v1/tokens/{uuid.uuid4()}", status=404, code="not_found")
+    svc.error("DELETE", f"/v1/tokens/{uuid.uuid4()}", status=404, code="not_found")
+    svc.error("GET", "/v1/tokens?cursor=bm9wZQ", status=422, code="validation_failed")
+
+
+def test_list_is_newest_first_and_pages_without_the_token(svc):
+    made = [mint(svc, scopes=(f"station:{2000 + i}",)) for i in range(5)]
+    page = svc.ok("GET", "/v1/tokens?limit=2")
+    seen = list(page["items"])
+    while page["next_cursor"]:
+        page = svc.ok("GET", f"/v1/tokens?limit=2&cursor={page['next_cursor']}")
+        seen += page["items"]
+    assert [t["id"] for t in seen] == [t["id"] for t in reversed(made)]
+    assert all("token" not in t and "hash" not in t for t in seen)
+
+
+def test_only_admin_manages_tokens(svc):
+    op = mint(svc)
+    station = mint(svc, scopes=("station:2001",))
+    for tok in (op["token"], station["token"]):
+        svc.error("GET", "/v1/tokens", token=tok, status=403, code="forbidden")
+        svc.error("GET", f"/v1/tokens/{op['id']}", token=tok, status=403, code="forbidden")
+        svc.error("DELETE", f"/v1/tokens/{op['id']}", token=tok, status=403, code="forbidden")
+
+
+def test_revoked_through_one_process_refused_by_the_other_within_2_s(start_service):
+    a = start_service()
+    b = start_service(url=a.base_env["CALLBACKD_DATABASE_URL"])
+    tok = mint(a)
+    # Both have it cached (a request each), and a stream open with it on b.
+    assert a.ok("GET", "/v1/system-options", token=tok["token"])
+    assert b.ok("GET", "/v1/system-options", token=tok["token"])
+    s = open_stream(b, token=tok["token"])
+    a.ok("DELETE", f"/v1/tokens/{tok['id']}", status=204)
+    a.error("GET", "/v1/system-options", token=tok["token"], status=401, code="unauthorized")
+    t0 = time.monotonic()
+    wait_for(lambda: b.call("GET", "/v1/system-options", token=tok["token"])[0] == 401,
+             timeout=2.0, interval=0.02, msg="the other process refusing the revoked token")
+    assert time.monotonic() - t0 < 2.0
+    assert s.ended.wait(2.0), "the revoked token's stream on the other process stayed open"
+    a.error("DELETE", f"/v1/tokens/{tok['id']}", status=404, code="not_found")
+    a.error("GET", f"/v1/tokens/{tok['id']}", status=404, code="not_found")
+
+
+def test_a_row_deleted_in_the_database_is_refused_too(svc, pg):
+    """Revocation is the database's: a token deleted by hand (an operator's SQL) is dropped
+    from the cache as well, not kept valid until a restart."""
+    tok = mint(svc)
+    assert svc.ok("GET", "/v1/system-options", token=tok["token"])
+    name = svc.base_env["CALLBACKD_DATABASE_URL"].rsplit("/", 1)[1]
+    pg.sql(f"DELETE FROM tokens WHERE id = '{tok['id']}'", name)
+    wait_for(lambda: svc.call("GET", "/v1/system-options", token=tok["token"])[0] == 401,
+             timeout=2.0, interval=0.02, msg="the deleted token refused")
+
+
+def test_last_used_at_is_written_coarsely(svc, pg):
+    tok = mint(svc)
+    name = svc.base_env["CALLBACKD_DATABASE_URL"].rsplit("/", 1)[1]
+    svc.ok("GET", "/v1/system-options", token=tok["token"])
+    doc = wait_for(lambda: (d := svc.ok("GET", f"/v1/tokens/{tok['id']}"))["last_used_at"] and d,
+                   timeout=8, interval=0.2, msg="last_used_at written")
+    first = ts(doc["last_used_at"])
+    assert ts(doc["created_at"]) <= first <= datetime.now(first.tzinfo) + timedelta(seconds=1)
+    # Used again and again: no write per request (within the minute nothing moves).
+    writes_before = pg.sql("SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'tokens'",
+                           name)[0][0]
+    for _ in range(50):
+        svc.ok("GET", "/v1/system-options", token=tok["token"])
+    time.sleep(6)
+    assert svc.ok("GET", f"/v1/tokens/{tok['id']}")["last_used_at"] == doc["last_used_at"]
+    writes_after = pg.sql("SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'tokens'",
+                          name)[0][0]
+    assert int(writes_after) - int(writes_before) <= 1
+
+
+def test_an_expired_token_is_refused_and_its_stream_ends(svc):
+    """The shortest lifetime is 60 s: the token works (cached, a stream open), then past
+    expires_at it is 401 and the stream has ended."""
+    tok = mint(svc, expires_in_s=60)
+    deadline = ts(tok["expires_at"])
+    assert svc.ok("GET", "/v1/system-options", token=tok["token"])
+    s = open_stream(svc, token=tok["token"])
+    left = (deadline - datetime.now(deadline.tzinfo)).total_seconds()
+    time.sleep(max(left - 2, 0))
+    assert svc.ok("GET", "/v1/system-options", token=tok["token"]), "refused before its time"
+    assert not s.ended.is_set()
+    time.sleep(2.5)
+    svc.error("GET", "/v1/system-options", token=tok["token"], status=401, code="unauthorized")
+    assert s.ended.wait(2.0), "the stream of an expired token stayed open"
+    # Still listed (expired, not deleted).
+    assert svc.ok("GET", f"/v1/tokens/{tok['id']}")["expires_at"] == tok["expires_at"]
