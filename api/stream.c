@@ -10,12 +10,17 @@
 #include "api/stream_feed.h"
 #include "api/validate.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
-#define STREAM_BLOCK  8192  /* libmicrohttpd's buffer for the body, at most */
+#define STREAM_BLOCK                                                                               \
+    256 /* the response's own buffer (libmicrohttpd allocates it with each response; a chunked     \
+           answer is written into the connection's buffer instead) */
 #define STREAM_BUDGET 16384 /* bytes of messages taken from the feed per read, about */
 
 static const char *const TYPE_NAMES[] = {"callback", "command", "station"};
@@ -50,6 +55,22 @@ static void fill(struct api_stream *s)
         api_stream_feed_take(s->feed, s, STREAM_BUDGET);
 }
 
+/* Gives back to the kernel the whole pages of `buf` (the free part of the connection's memory
+ * pool, libmicrohttpd's to lend to the reader, ours to fill until we return): libmicrohttpd
+ * zeroes what it frees in its pool, so a connection's whole 64 KiB pool is resident once a
+ * request went through it; an idle stream keeps only the pages in use. For anonymous private
+ * memory MADV_DONTNEED is the same as writing zeros, which the reader may do. */
+static void release_idle_pages(char *buf, size_t max)
+{
+    static long page;
+    if (!page)
+        page = sysconf(_SC_PAGESIZE);
+    uintptr_t from = ((uintptr_t)buf + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    uintptr_t to = ((uintptr_t)buf + max) & ~((uintptr_t)page - 1);
+    if (to > from)
+        (void)madvise((void *)from, to - from, MADV_DONTNEED);
+}
+
 /* libmicrohttpd's content reader, on the connection's HTTP thread. */
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -65,17 +86,17 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         size_t take = s->out_len - s->out_off < max ? s->out_len - s->out_off : max;
         memcpy(buf, s->out + s->out_off, take);
         s->out_off += take;
-        if (s->out_off == s->out_len && s->out_cap > STREAM_BUDGET * 2) {
-            free(s->out); /* an idle stream keeps no large buffer */
-            s->out = NULL;
-            s->out_cap = s->out_len = s->out_off = 0;
-        }
         s->last_write_ms = monotonic_ms();
         n = (ssize_t)take;
     } else if (s->ended)
         n = MHD_CONTENT_READER_END_OF_STREAM;
     else {
-        /* Nothing to send: no thread waits for it; the feed resumes the connection. */
+        /* Nothing to send: no thread waits for it; the feed resumes the connection. An idle
+         * stream keeps no buffer. */
+        free(s->out);
+        s->out = NULL;
+        s->out_cap = s->out_len = s->out_off = 0;
+        release_idle_pages(buf, max);
         s->suspended = true;
         MHD_suspend_connection(s->conn);
         n = 0;

@@ -47,6 +47,8 @@ struct api_stream_feed {
     atomic_bool stopping;
     atomic_bool closed; /* no new stream */
     struct db_conn *conn;
+    struct db_change *changes;   /* FEED_READ_MAX: one read's rows */
+    struct api_feed_event *page; /* FEED_READ_MAX: one read rendered */
     /* The ring: ids in (ring_base, fetched] are all in it (a purged id is just absent). */
     pthread_mutex_t ring_lock;
     struct api_feed_event ring[FEED_RING];
@@ -299,17 +301,16 @@ static bool render(const struct db_change *ch, struct api_feed_event *out)
 
 /* Reads and renders the changes in (after, upto] (at most FEED_READ_MAX); `*n` rendered. The
  * caller frees the events' texts. */
-static enum db_status read_events(struct db_conn *c, long long after, long long upto,
+static enum db_status read_events(struct api_stream_feed *f, long long after, long long upto,
                                   struct api_feed_event *out, int *n)
 {
-    static _Thread_local struct db_change changes[FEED_READ_MAX];
     int got = 0;
     *n = 0;
-    enum db_status st = db_changes_read(c, after, upto, changes, FEED_READ_MAX, &got);
+    enum db_status st = db_changes_read(f->conn, after, upto, f->changes, FEED_READ_MAX, &got);
     for (int i = 0; st == DB_OK && i < got; i++)
-        if (render(&changes[i], &out[*n]))
+        if (render(&f->changes[i], &out[*n]))
             (*n)++;
-    db_changes_clear(changes, got);
+    db_changes_clear(f->changes, got);
     return st;
 }
 
@@ -352,7 +353,7 @@ static void publish(struct api_stream_feed *f, struct api_feed_event *ev, int n,
 /* Reads everything numbered up to `last_id` into the ring. */
 static enum db_status fetch_to(struct api_stream_feed *f, long long last_id)
 {
-    static _Thread_local struct api_feed_event ev[FEED_READ_MAX];
+    struct api_feed_event *ev = f->page;
     if (!f->known) {
         pthread_mutex_lock(&f->ring_lock);
         f->ring_base = f->fetched = last_id;
@@ -364,7 +365,7 @@ static enum db_status fetch_to(struct api_stream_feed *f, long long last_id)
         long long upto =
             last_id < f->fetched + FEED_READ_MAX ? last_id : f->fetched + FEED_READ_MAX;
         int n = 0;
-        enum db_status st = read_events(f->conn, f->fetched, upto, ev, &n);
+        enum db_status st = read_events(f, f->fetched, upto, ev, &n);
         if (st != DB_OK)
             return st;
         publish(f, ev, n, upto);
@@ -395,7 +396,7 @@ static enum db_status serve_catchups(struct api_stream_feed *f)
             if (upto > f->ring_base)
                 upto = f->ring_base;
             pthread_mutex_unlock(&f->ring_lock);
-            st = read_events(f->conn, pos, upto, ev, &n);
+            st = read_events(f, pos, upto, ev, &n);
         }
         pthread_mutex_lock(&s->lock);
         s->catchup_queued = false;
@@ -565,10 +566,13 @@ struct api_stream_feed *api_stream_feed_start(struct cb_app *app)
         return NULL;
     f->app = app;
     f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    f->changes = calloc(FEED_READ_MAX, sizeof *f->changes);
+    f->page = calloc(FEED_READ_MAX, sizeof *f->page);
     pthread_mutex_init(&f->ring_lock, NULL);
     pthread_mutex_init(&f->streams_lock, NULL);
     pthread_mutex_init(&f->catchup_lock, NULL);
-    if (f->wake_fd < 0 || pthread_create(&f->thread, NULL, feed_main, f) != 0) {
+    if (f->wake_fd < 0 || !f->changes || !f->page ||
+        pthread_create(&f->thread, NULL, feed_main, f) != 0) {
         api_stream_feed_stop(f);
         return NULL;
     }
@@ -595,5 +599,7 @@ void api_stream_feed_stop(struct api_stream_feed *f)
     pthread_mutex_destroy(&f->ring_lock);
     pthread_mutex_destroy(&f->streams_lock);
     pthread_mutex_destroy(&f->catchup_lock);
+    free(f->changes);
+    free(f->page);
     free(f);
 }

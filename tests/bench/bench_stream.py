@@ -100,7 +100,7 @@ def main():
     try:
         url = pg.db_url(pg.create_db("bench"))
         svc = Service(url, env={"CALLBACKD_LOG_LEVEL": "warn",
-                                "CALLBACKD_MAX_CONNECTIONS_PER_IP": str(args.streams + 100)})
+                                "CALLBACKD_MAX_CONNECTIONS_PER_IP": str(2 * args.streams + 200)})
         svc.start()
         try:
             run(svc, pg, args, phones)
@@ -114,7 +114,7 @@ def main():
 def run(svc, pg, args, phones):
     api = Api(svc.port)
     api.call("PUT", "/v1/classes-of-service/staff", {"callbacks_allowed": True})
-    numbers = [str(20000 + i) for i in range(max(phones, 1))]
+    numbers = [str(20000 + i) for i in range(max(phones, 50))]
     targets = [str(30000 + i) for i in range(20)]
     for n in numbers + targets:
         assert api.call("PUT", f"/v1/stations/{n}", {"kind": "ip_phone", "cos": "staff"})[0] == 200
@@ -125,6 +125,12 @@ def run(svc, pg, args, phones):
         _, cb = api.call("POST", "/v1/callbacks", {"requester": numbers[i % len(numbers)],
                                                    "target": targets[i % len(targets)]})
         api.call("DELETE", f"/v1/callbacks/{cb['id']}")
+    # And streams opened and closed, so that every request thread and pooled session is in use
+    # once: what is measured next is what the streams hold.
+    for _ in range(3):
+        warm = [open_stream(svc.port, svc.admin) for _ in range(50)]
+        for s in warm:
+            s.close()
     time.sleep(1)
     rss0, threads0 = proc_status(svc.proc.pid)
 
@@ -132,7 +138,11 @@ def run(svc, pg, args, phones):
     streams = []
     for i in range(args.streams):
         token = svc.admin if i < args.admin else tokens[i - args.admin]
-        s = open_stream(svc.port, token)
+        try:
+            s = open_stream(svc.port, token)
+        except (OSError, RuntimeError) as e:
+            tail = "\n".join(svc.log().splitlines()[-5:])
+            raise RuntimeError(f"stream {i} could not open: {e}\n{tail}") from None
         streams.append(s)
         sel.register(s, selectors.EVENT_READ, i)
     rss_open, threads_open = proc_status(svc.proc.pid)
