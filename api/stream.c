@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #define STREAM_BLOCK                                                                               \
@@ -24,13 +23,6 @@
 #define STREAM_BUDGET 16384 /* bytes of messages taken from the feed per read, about */
 
 static const char *const TYPE_NAMES[] = {"callback", "command", "station"};
-
-static long long monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Fills the stream's output with what is due (s->lock held). */
 static void fill(struct api_stream *s)
@@ -86,7 +78,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         size_t take = s->out_len - s->out_off < max ? s->out_len - s->out_off : max;
         memcpy(buf, s->out + s->out_off, take);
         s->out_off += take;
-        s->last_write_ms = monotonic_ms();
+        s->last_write_ms = api_stream_clock_ms();
         n = (ssize_t)take;
     } else if (s->ended)
         n = MHD_CONTENT_READER_END_OF_STREAM;
@@ -179,7 +171,7 @@ void api_stream_get(struct api_request *r)
     memcpy(s->stations, r->who.stations, sizeof s->stations);
     snprintf(s->token_id, sizeof s->token_id, "%s", r->who.token_id);
     s->expires_ms = r->who.expires_ms;
-    s->last_write_ms = monotonic_ms();
+    s->last_write_ms = api_stream_clock_ms();
     /* An id this database never gave, or one whose changes are purged: the client reloads. */
     if (after >= 0 && after <= last_id && after >= purged)
         s->pos = after;

@@ -63,7 +63,7 @@ struct api_stream_feed {
     struct api_stream *catchup_head;
 };
 
-static long long monotonic_ms(void)
+long long api_stream_clock_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -495,7 +495,7 @@ static void *feed_main(void *arg)
     bool number = true, fetch = true;
     bool was_down = false;
     while (!atomic_load(&f->stopping)) {
-        long long now = monotonic_ms();
+        long long now = api_stream_clock_ms();
         if (!f->conn && now - last_try >= FEED_TICK_MS) {
             last_try = now;
             if (connect_feed(f)) {
@@ -553,7 +553,7 @@ static void *feed_main(void *arg)
         }
         if (number || fetch)
             continue;
-        long long next = last_tick + FEED_TICK_MS - monotonic_ms();
+        long long next = last_tick + FEED_TICK_MS - api_stream_clock_ms();
         wait_for_work(f, next < 0 ? 0 : (int)next);
     }
     return NULL;

@@ -57,6 +57,8 @@ struct api_stream {
     long long backlog_upto; /* every id up to this one was read */
 };
 
+/* CLOCK_MONOTONIC in milliseconds (a stream's last write, pings). */
+long long api_stream_clock_ms(void);
 /* Starts the feed's thread. NULL when out of memory or threads. */
 struct api_stream_feed *api_stream_feed_start(struct cb_app *app);
 /* Ends every open stream (at their next read) and refuses new ones: before the server drains. */

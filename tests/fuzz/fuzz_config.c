@@ -26,6 +26,27 @@ static void require(bool ok, const char *what)
     }
 }
 
+/* "*" alone, or origins "scheme://host[:port]" joined by commas: no path, no space, no star. */
+static bool cors_list_valid(const char *list, bool any)
+{
+    if (any)
+        return !strcmp(list, "*");
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        const char *sep = strstr(p, "://");
+        if (!n || !sep || sep >= p + n || sep + 3 >= p + n)
+            return false;
+        for (const char *c = sep + 3; c < p + n; c++)
+            if (*c == '/' || *c == '*' || *c == ' ')
+                return false;
+        p = end ? end + 1 : p + n;
+        if (end && !*p)
+            return false;
+    }
+    return true;
+}
+
 /* The environment the fuzzer was started with must not decide anything. */
 static void forget_callbackd_environment(void)
 {
@@ -90,6 +111,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         require(cfg.http_threads >= 1 && cfg.http_threads <= 64, "a bad thread count");
         require(cfg.db_pool_size >= 1 && cfg.db_pool_size <= 256, "a bad pool size");
         require(cfg.inbox_retention_s >= 1, "a bad retention");
+        require(!cfg.cors_origins || cors_list_valid(cfg.cors_origins, cfg.cors_any),
+                "a CORS origin list that is not * or exact origins");
     }
     cb_config_free(&cfg);
     for (int i = 0; i < n_names; i++)
