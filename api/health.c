@@ -2,6 +2,7 @@
  * (api_answers_from_memory): whatever the database does, they answer at once (issue 11). */
 #include "api/handlers.h"
 #include "api/router.h"
+#include "api/stream_feed.h"
 #include "db/migrate.h"
 #include "db/outage.h"
 #include "service/gauges.h"
@@ -90,6 +91,7 @@ void api_metrics(struct api_request *r)
                    "# TYPE callbackd_db_reachable gauge\n"
                    "callbackd_db_reachable %d\n",
                    db_outage_ongoing() ? 0 : 1);
+    api_stream_feed_render_metrics(r->app->streams, &t);
     /* The PBX loop's counters are read before the database count begins: an event counted as
      * applied here has its commands in the count shown (when that count is this scrape's). */
     cb_metrics_render_pbx(&t, r->app);

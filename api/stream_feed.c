@@ -21,6 +21,7 @@
 #include "db/tokens.h"
 #include "service/config.h"
 #include "service/log.h"
+#include "service/metrics.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -47,6 +48,8 @@ struct api_stream_feed {
     atomic_bool stopping;
     atomic_bool closed; /* no new stream */
     struct db_conn *conn;
+    atomic_bool connected; /* conn is up (for /metrics) */
+    atomic_int n_streams;
     struct db_change *changes;   /* FEED_READ_MAX: one read's rows */
     struct api_feed_event *page; /* FEED_READ_MAX: one read rendered */
     /* The ring: ids in (ring_base, fetched] are all in it (a purged id is just absent). */
@@ -137,6 +140,7 @@ bool api_stream_feed_add(struct api_stream_feed *f, struct api_stream *s)
         if (f->streams)
             f->streams->prev = s;
         f->streams = s;
+        atomic_fetch_add(&f->n_streams, 1);
     }
     pthread_mutex_unlock(&f->streams_lock);
     return ok;
@@ -152,6 +156,7 @@ void api_stream_feed_remove(struct api_stream_feed *f, struct api_stream *s)
     if (s->next)
         s->next->prev = s->prev;
     s->prev = s->next = NULL;
+    atomic_fetch_sub(&f->n_streams, 1);
     pthread_mutex_unlock(&f->streams_lock);
     pthread_mutex_lock(&s->lock);
     s->ended = true; /* a catch-up being read for it is dropped */
@@ -551,12 +556,36 @@ static void *feed_main(void *arg)
             if (f->conn)
                 take_notifications(f, &number, &fetch);
         }
-        if (number || fetch)
+        atomic_store(&f->connected, f->conn != NULL);
+        /* More came meanwhile: at once. After a failure, or with no session, the next tick. */
+        if (f->conn && st == DB_OK && (number || fetch))
             continue;
         long long next = last_tick + FEED_TICK_MS - api_stream_clock_ms();
         wait_for_work(f, next < 0 ? 0 : (int)next);
     }
     return NULL;
+}
+
+void api_stream_feed_render_metrics(struct api_stream_feed *f, struct cb_text *t)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&f->ring_lock);
+    long long fetched = f->known ? f->fetched : 0;
+    pthread_mutex_unlock(&f->ring_lock);
+    cb_text_printf(t,
+                   "# HELP callbackd_streams_open Open GET /v1/stream answers of this process.\n"
+                   "# TYPE callbackd_streams_open gauge\n"
+                   "callbackd_streams_open %d\n"
+                   "# HELP callbackd_stream_last_id The last change id this process's streams "
+                   "can send.\n"
+                   "# TYPE callbackd_stream_last_id gauge\n"
+                   "callbackd_stream_last_id %lld\n"
+                   "# HELP callbackd_stream_feed_connected 1 while the stream feed's database "
+                   "session is up.\n"
+                   "# TYPE callbackd_stream_feed_connected gauge\n"
+                   "callbackd_stream_feed_connected %d\n",
+                   atomic_load(&f->n_streams), fetched, atomic_load(&f->connected) ? 1 : 0);
 }
 
 struct api_stream_feed *api_stream_feed_start(struct cb_app *app)

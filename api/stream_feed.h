@@ -59,6 +59,10 @@ struct api_stream {
 
 /* CLOCK_MONOTONIC in milliseconds (a stream's last write, pings). */
 long long api_stream_clock_ms(void);
+struct cb_text;
+/* The feed's lines of /metrics: open streams, the last stream id read, whether its session is
+ * up. */
+void api_stream_feed_render_metrics(struct api_stream_feed *f, struct cb_text *t);
 /* Starts the feed's thread. NULL when out of memory or threads. */
 struct api_stream_feed *api_stream_feed_start(struct cb_app *app);
 /* Ends every open stream (at their next read) and refuses new ones: before the server drains. */

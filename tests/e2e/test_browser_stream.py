@@ -240,6 +240,9 @@ def test_ping_every_15_s_and_streams_hold_no_thread(svc):
     before = threads()
     streams = [open_stream(svc, headers={"Last-Event-ID": "0"}) for _ in range(200)]
     assert threads() == before, f"{threads() - before} threads more with 200 streams open"
+    metrics = svc.call("GET", "/metrics", token=None)[1]
+    assert "callbackd_streams_open 200\n" in metrics and "callbackd_stream_feed_connected 1\n" \
+        in metrics, metrics
     t0 = time.monotonic()
     m = streams[0].next(timeout=20, comments=True)
     assert m == {"comment": "ping"} and 13 <= time.monotonic() - t0 <= 17.5, m
