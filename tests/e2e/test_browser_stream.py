@@ -183,7 +183,7 @@ def test_reconnect_in_a_burst_receives_each_change_exactly_once(svc, pg):
 def test_reset_when_the_id_is_not_kept(start_service, pg):
     svc = start_service()
     provision(svc, "2001")
-    head = db_ids(pg, db_name(svc))[-1]
+    head = settled(pg, svc)
     # An id this database never gave (a client of another installation).
     s = open_stream(svc, headers={"Last-Event-ID": str(head + 1000)})
     m = s.next()
@@ -281,6 +281,7 @@ def test_stream_survives_a_postgresql_restart(private_pg, start_service):
 
     wait_for(send_after_restart, timeout=20, interval=0.3, msg="an event accepted again")
     svc.ok("POST", "/v1/callbacks", {"requester": "2001", "target": "2002"}, status=201)
+    settled(private_pg, svc)
     total = len(db_ids(private_pg, name))
     deadline = time.monotonic() + 20
     while len(received) < total and time.monotonic() < deadline:
