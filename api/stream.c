@@ -17,9 +17,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define STREAM_BLOCK                                                                               \
-    256 /* the response's own buffer (libmicrohttpd allocates it with each response; a chunked     \
-           answer is written into the connection's buffer instead) */
+/* The response's own buffer: libmicrohttpd allocates it with each response, and writes a chunked
+ * answer into the connection's buffer instead; kept small, it costs an open stream nothing. */
+#define STREAM_BLOCK  256
 #define STREAM_BUDGET 16384 /* bytes of messages taken from the feed per read, about */
 
 static const char *const TYPE_NAMES[] = {"callback", "command", "station"};
@@ -54,9 +54,7 @@ static void fill(struct api_stream *s)
  * memory MADV_DONTNEED is the same as writing zeros, which the reader may do. */
 static void release_idle_pages(char *buf, size_t max)
 {
-    static long page;
-    if (!page)
-        page = sysconf(_SC_PAGESIZE);
+    long page = sysconf(_SC_PAGESIZE);
     uintptr_t from = ((uintptr_t)buf + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
     uintptr_t to = ((uintptr_t)buf + max) & ~((uintptr_t)page - 1);
     if (to > from)
