@@ -86,8 +86,10 @@ def test_second_outage_recovers_too(private_pg, start_service):
 
 def test_pool_idle_through_a_restart_serves_at_once(private_pg, start_service):
     """Pooled connections the database closed while nobody used them (a restart during a quiet
-    spell) are reopened before use: the first requests after the return succeed, instead of one
-    503 per pooled connection, which with few requests stretched over many seconds."""
+    spell) are reopened before use: once the service answers again, every request succeeds,
+    instead of one 503 per pooled connection, which with few requests stretched over many
+    seconds. (The background sessions, reconnecting while the database recovers, may have seen
+    the outage: then the API probes it once a second, and the first answer may take that long.)"""
     url = private_pg.db_url(private_pg.create_db())
     svc = start_service(url)
     svc.ok("PUT", "/v1/classes-of-service/gold", {"callbacks_allowed": True})
@@ -105,6 +107,8 @@ def test_pool_idle_through_a_restart_serves_at_once(private_pg, start_service):
             t.join()
         private_pg.stop(mode)
         private_pg.start()
+        wait_for(lambda: svc.call("GET", "/v1/classes-of-service/gold")[0] == 200, 3,
+                 msg="the first answer after the restart")
         statuses = [svc.call("GET", "/v1/classes-of-service/gold")[0] for _ in range(20)]
         assert statuses == [200] * 20, (mode, statuses)
         svc.ok("PUT", f"/v1/classes-of-service/after-{mode}", {"callbacks_allowed": True})
