@@ -10,6 +10,7 @@
 #include "db/pool.h"
 #include "db/tokens.h"
 #include "service/config.h"
+#include "service/hex.h"
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -159,9 +160,8 @@ json_t *api_token_cache_uses(struct api_token_cache *c)
  * database unreachable. */
 static int lookup_db(struct cb_app *app, const unsigned char hash[32], struct api_principal *who)
 {
-    char hex[2 + 64 + 1] = "\\x";
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 + 2 * i, 3, "%02x", hash[i]);
+    char hex[2 + 64 + 1];
+    cb_hex_bytea(hash, 32, hex);
     enum db_status st;
     struct db_conn *c = db_pool_acquire(app->pool, &st);
     if (!c)

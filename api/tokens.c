@@ -8,8 +8,8 @@
 #include "api/validate.h"
 #include "db/tokens.h"
 #include "db/tx.h"
+#include "service/hex.h"
 
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,19 +59,12 @@ void api_tokens_post(struct api_request *r)
     }
     json_decref(errors);
 
-    unsigned char raw[24];
-    if (RAND_bytes(raw, sizeof raw) != 1) {
-        api_reply_problem(r, API_INTERNAL_ERROR, "no randomness available");
-        return;
-    }
-    char token[4 + 2 * sizeof raw + 1] = "cbk_";
-    for (size_t i = 0; i < sizeof raw; i++)
-        snprintf(token + 4 + 2 * i, 3, "%02x", raw[i]);
+    char token[4 + 2 * 24 + 1] = "cbk_"; /* 24 random bytes */
+    cb_random_hex(24, token + 4);
     unsigned char hash[32];
     api_token_hash(token, hash);
-    char hex[2 + 64 + 1] = "\\x";
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 + 2 * i, 3, "%02x", hash[i]);
+    char hex[2 + 64 + 1];
+    cb_hex_bytea(hash, sizeof hash, hex);
 
     m.hash_hex = hex;
     enum db_status st = db_tx_run(r->app->pool, mint_tx, &m);
