@@ -18,6 +18,7 @@
 #include "api/callback_json.h"
 #include "api/stations.h"
 #include "db/leader.h"
+#include "db/outage.h"
 #include "db/tokens.h"
 #include "service/config.h"
 #include "service/log.h"
@@ -32,13 +33,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FEED_RING        8192 /* changes kept rendered */
-#define FEED_READ_MAX    1000 /* changes read per query */
-#define FEED_TICK_MS     1000
-#define FEED_PING_MS     15000
-#define FEED_PURGE_MS    60000
-#define FEED_USES_MS     5000
-#define FEED_RETENTION_S 3900 /* an hour is promised; a few minutes more */
+#define FEED_RING            8192 /* changes kept rendered */
+#define FEED_READ_MAX        1000 /* changes read per query */
+#define FEED_TICK_MS         1000
+#define FEED_OUTAGE_RETRY_MS 5000
+#define FEED_PING_MS         15000
+#define FEED_PURGE_MS        60000
+#define FEED_USES_MS         5000
+#define FEED_RETENTION_S     3900 /* an hour is promised; a few minutes more */
 
 struct api_stream_feed {
     struct cb_app *app;
@@ -501,7 +503,11 @@ static void *feed_main(void *arg)
     bool was_down = false;
     while (!atomic_load(&f->stopping)) {
         long long now = api_stream_clock_ms();
-        if (!f->conn && now - last_try >= FEED_TICK_MS) {
+        /* While the process knows the database away, the API's probe, the worker and the
+         * dispatcher find out when it is back: one more attempt hanging on it each second
+         * would only add failures, some ending just after its return. */
+        long long retry_ms = db_outage_ongoing() ? FEED_OUTAGE_RETRY_MS : FEED_TICK_MS;
+        if (!f->conn && now - last_try >= retry_ms) {
             last_try = now;
             if (connect_feed(f)) {
                 number = fetch = true;
