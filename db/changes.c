@@ -1,5 +1,5 @@
-/* The change log behind GET /v1/stream (migrations/011). Triggers write a row for each change in
- * the writing transaction; here those rows get their stream ids once committed, one numbering
+/* The change log behind GET /v1/stream (migrations/011, 012). Triggers write a row for each change
+ * in the writing transaction; here those rows get their stream ids once committed, one numbering
  * transaction at a time across every process (an advisory lock), so that ids grow in commit
  * order and a reader that sees id N has seen every id below it. The rows are read back as the
  * API reads callbacks, stations and commands, by the stream feed (api/stream_feed.c). */
