@@ -89,14 +89,9 @@ static void group_put(struct api_request *r, enum db_number_kind kind)
     snprintf(p.g.number, sizeof p.g.number, "%.32s", r->params[0]);
     p.g.items = items;
     enum db_status st = db_tx_run(r->app->pool, group_put_tx, &p);
-    if (st == DB_ABORT) {
-        api_reply_validation(r, p.errors);
+    if (!api_write_committed(r, st, p.errors))
         return;
-    }
-    json_decref(p.errors);
-    if (st != DB_OK)
-        api_reply_db_error(r, st);
-    else if (trunk)
+    if (trunk)
         api_trunk_group_get(r);
     else
         api_hunt_group_get(r);

@@ -132,6 +132,18 @@ bool api_refuse_invalid(struct api_request *r, json_t *errors)
     return true;
 }
 
+bool api_write_committed(struct api_request *r, int db_status, json_t *errors)
+{
+    if (db_status == DB_ABORT) {
+        api_reply_validation(r, errors);
+        return false;
+    }
+    json_decref(errors);
+    if (db_status != DB_OK)
+        api_reply_db_error(r, db_status);
+    return db_status == DB_OK;
+}
+
 void api_reply_db_error(struct api_request *r, int db_status)
 {
     if (db_status == DB_UNAVAILABLE)

@@ -91,6 +91,10 @@ void api_reply_validation(struct api_request *r, json_t *errors);
 /* Answers 422 with `errors` and returns true when there is one; otherwise frees the empty array
  * and returns false (the handler goes on). */
 bool api_refuse_invalid(struct api_request *r, json_t *errors);
+/* After a write transaction whose checks abort it (DB_ABORT) with entries in `errors`: answers
+ * 422 with them, or the database's error, and returns false; returns true (the array freed)
+ * when the transaction committed. */
+bool api_write_committed(struct api_request *r, int db_status, json_t *errors);
 /* Answers the problem for a database outcome (503 when unavailable, 500 otherwise). */
 void api_reply_db_error(struct api_request *r, int db_status);
 

@@ -135,13 +135,6 @@ void api_options_put(struct api_request *r)
 {
     struct options_put p = {.body = r->json, .errors = json_array()};
     enum db_status st = db_tx_run(r->app->pool, options_put_tx, &p);
-    if (st == DB_ABORT) {
-        api_reply_validation(r, p.errors);
-        return;
-    }
-    json_decref(p.errors);
-    if (st != DB_OK)
-        api_reply_db_error(r, st);
-    else
+    if (api_write_committed(r, st, p.errors))
         api_reply_json(r, 200, options_json(&p.result));
 }

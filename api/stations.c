@@ -112,15 +112,8 @@ void api_station_put(struct api_request *r)
     if (!s->prime_line[0])
         snprintf(s->prime_line, sizeof s->prime_line, "%s", s->number);
     enum db_status st = db_tx_run(r->app->pool, station_put_tx, &p);
-    if (st == DB_ABORT) {
-        api_reply_validation(r, p.errors);
+    if (!api_write_committed(r, st, p.errors))
         return;
-    }
-    json_decref(p.errors);
-    if (st != DB_OK) {
-        api_reply_db_error(r, st);
-        return;
-    }
     api_station_get(r); /* answer with what is stored, live state included */
 }
 
