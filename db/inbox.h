@@ -23,7 +23,8 @@ struct db_inbox_event {
 /* Stores a batch of validated events in one statement. `rows_json` is a JSON array with, per
  * event, its id, type, `body` (as received) and its parsed fields by column (cb_event_columns).
  * New ids get the next seqs in batch order, ids already stored (also earlier in the same batch)
- * are skipped, and the worker is notified (by trigger) when one is new. `*accepted` counts the new ones. */
+ * are skipped, and the worker is notified (by trigger) when one is new. `*accepted` counts the new
+ * ones. */
 enum db_status db_inbox_store(struct db_conn *c, const char *rows_json, int *accepted);
 /* Reads up to `limit` unapplied events in seq order into `out`; `*n` how many. The caller frees
  * them with db_inbox_events_free. */
