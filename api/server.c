@@ -15,6 +15,7 @@
  *     and counts the request, frees it and starts the deadline of the next one on the
  *     connection. */
 #include "api/server.h"
+#include "api/static_files.h"
 #include "api/auth.h"
 #include "api/connections.h"
 #include "api/cors.h"
@@ -131,6 +132,8 @@ static bool is_json_type(const char *ctype)
 static bool route(struct api_request *r)
 {
     char allow[128];
+    if (api_static_serve(r))
+        return false; /* a page's file, answered from memory */
     int idx = api_route_match(r, r->path, r->method, allow, sizeof allow);
     if (idx == -1) {
         api_reply_problem(r, API_NOT_FOUND, "no resource at %s", r->path);
