@@ -11,11 +11,12 @@ set -euo pipefail
 # the phones of its test (tests/sip); curl is what deploy/*.sh post with.
 # systemd (systemd-analyze), python3-kubernetes (the Kubernetes API types) and docker-compose
 # (the Compose schema; no engine is used) check the deployment files of tests/deploy.
+# chromium is the real browser of tests/browser (the admin console and the phone app).
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev
   libcurl4-openssl-dev libcmocka-dev postgresql python3-pytest python3-yaml python3-jsonschema
   nodejs npm clang-format cppcheck openssl clang libclang-rt-dev llvm curl
   kamailio kamailio-utils-modules kamailio-tls-modules kamailio-extra-modules sip-tester
-  baresip-core systemd python3-kubernetes docker-compose)
+  baresip-core systemd python3-kubernetes docker-compose chromium)
 
 installed() {
   case "$1" in
