@@ -122,7 +122,7 @@ try {
   }
   check(true, "stations 2001, 2002, 2003 added through the station form");
   await fillForm(admin, "Station", { number: "2004", kind: "ip_phone", cos: "staff", prime_line: "not a number" });
-  await waitText(admin, 'form[data-form="Station"] .error[data-for="prime_line"]', "", "a validation error");
+  await admin.waitForFunction(() => document.querySelector('form[data-form="Station"] .error[data-for="prime_line"]').textContent !== "", { timeout: WAIT });
   const fieldError = await text(admin, 'form[data-form="Station"] .error[data-for="prime_line"]');
   check(fieldError.length > 0 && (await call("GET", "/v1/stations/2004")).status === 404, `the API's validation error is shown beside prime_line ("${fieldError}")`);
 
