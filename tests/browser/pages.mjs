@@ -207,6 +207,23 @@ try {
   const left = (await call("GET", "/v1/stations/2001/callbacks")).json.items;
   check(left.length === 1 && left[0].target === "2002", "the API agrees: only the callback on 2002 is left");
 
+  // Call Again while the PBX fails every command: the console says at once that it does not
+  // acknowledge.
+  await ask("pbx fail");
+  await phone.click("#again");
+  await admin.click('#tabs button[data-tab="commands"]');
+  await visible(admin, "#pbx-alarm");
+  await waitText(admin, "#pbx-alarm", "HTTP 500", "Call Again from the phone; the console says the PBX stops acknowledging, with its error");
+  await waitText(admin, "#cmd-table tbody tr:first-child", "originate", "with the originate, its attempts and last error in the feed");
+  await admin.screenshot({ path: join(SHOTS, "admin-pbx-failing.png") });
+  await ask("pbx ok");
+  await admin.waitForSelector("#pbx-alarm", { hidden: true, timeout: 40000 });
+  check(true, "and that it acknowledges again once it does");
+  await phone.click("#cancel-all");
+  await waitText(phone, "#card", "No callbacks set.", "Cancel All on the phone");
+  check((await call("GET", "/v1/stations/2001/callbacks")).json.items.length === 0, "the API agrees: none left");
+  await admin.click('#tabs button[data-tab="tokens"]');
+
   // A revoked token sends the page back to its sign-in.
   const tokId = (await call("GET", "/v1/tokens")).json.items.find((t) => t.scopes.includes("station:2001")).id;
   await press(admin, `#tok-table tr[data-id="${tokId}"] button`);

@@ -100,6 +100,13 @@ def test_admin_console_and_phone_app_in_chromium(start_service, pbx, other_origi
         if line.strip() == "ASK restart":  # the stream drops: callbackd restarts on its port
             assert svc.stop() == 0, "callbackd did not stop cleanly"
             svc = start_service(pbx=pbx, env={"CALLBACKD_CORS_ORIGINS": other}, port=svc.port)
+        elif line.strip() == "ASK pbx fail":
+            pbx.mode = "fail"
+        elif line.strip() == "ASK pbx ok":
+            pbx.mode = "ok"
+        elif line.startswith("ASK "):
+            raise AssertionError(f"pages.mjs asked for what this test does not know: {line}")
+        if line.startswith("ASK "):
             node.stdin.write("done\n")
             node.stdin.flush()
     err = node.stderr.read()

@@ -354,17 +354,23 @@ function optionsForm(options) {
 
 const commands = new Map();
 const KEEP = 200;
+const LATE_MS = 5000; // a command the PBX has not acknowledged this long after the page saw it
 
 async function loadCommands() {
   commands.clear();
   let cursor = null;
   do { // oldest first: read to the end, keep the newest
     const page = await api("GET", `/v1/commands${query({ limit: 500, cursor })}`);
-    for (const c of page.items) commands.set(c.id, c);
+    for (const c of page.items) keepCommand(c);
     cursor = page.next_cursor;
     trimCommands();
   } while (cursor);
   renderCommands();
+}
+
+function keepCommand(c) {
+  const known = commands.get(c.id);
+  commands.set(c.id, { ...(known || {}), ...c, seenAt: known ? known.seenAt : Date.now() });
 }
 
 function trimCommands() {
@@ -372,22 +378,48 @@ function trimCommands() {
 }
 
 function commandChanged(c) {
-  commands.set(c.id, { ...(commands.get(c.id) || {}), ...c });
+  keepCommand(c);
   trimCommands();
   renderCommands();
 }
+
+const isLate = (c) => c.status === "pending" && Date.now() - c.seenAt > LATE_MS;
+
+// A retry changes a command's attempts and last error but not its status, so it is no stream
+// change: only while a command is late (the PBX not acknowledging) are the late ones read again,
+// every LATE_MS, to show their attempts and last error.
+let lateReadAt = 0;
+setInterval(async () => {
+  const late = [...commands.values()].filter(isLate);
+  renderCommandAlarm();
+  if (!late.length || !token() || Date.now() - lateReadAt < LATE_MS) return;
+  lateReadAt = Date.now();
+  const after = Math.min(...late.map((c) => c.seq)) - 1;
+  try {
+    const page = await api("GET", `/v1/commands${query({ after, limit: 500 })}`);
+    for (const c of page.items) if (commands.has(c.id)) keepCommand(c);
+    renderCommands();
+  } catch {
+    // said by the stream's banner when callbackd is away
+  }
+}, 1000);
 
 function renderCommands() {
   const rows = [...commands.values()].sort((a, b) => b.seq - a.seq);
   fill($("cmd-table").tBodies[0], rows.map((c) => el("tr", { "data-id": c.id },
     el("td", {}, c.seq), el("td", {}, c.type), el("td", {}, c.station ?? c.from_station ?? c.for_station ?? ""),
-    el("td", { class: `status-${c.status}${c.status === "pending" && c.attempts > 0 ? " late" : ""}` }, c.status), el("td", {}, c.attempts ?? 0),
+    el("td", { class: `status-${c.status}${isLate(c) ? " late" : ""}` }, c.status), el("td", {}, c.attempts ?? 0),
     el("td", {}, c.last_error ?? ""), el("td", { title: c.created_at }, age(c.created_at)))));
-  // The PBX stops acknowledging: a command failed, or one is still pending after an attempt.
-  const stuck = rows.filter((c) => c.status === "failed" || (c.status === "pending" && c.attempts > 0));
+  renderCommandAlarm();
+}
+
+// The PBX stops acknowledging: a command failed, or one is still pending LATE_MS after it came.
+function renderCommandAlarm() {
+  const stuck = [...commands.values()].filter((c) => c.status === "failed" || isLate(c)).sort((a, b) => b.seq - a.seq);
   const alarm = $("pbx-alarm");
   alarm.classList.toggle("hidden", stuck.length === 0);
-  if (stuck.length) alarm.textContent = `The PBX is not acknowledging commands: ${stuck.length} pending or failed; last error: ${stuck[0].last_error ?? "none"}`;
+  const last = stuck.find((c) => c.last_error);
+  alarm.textContent = stuck.length ? `The PBX is not acknowledging commands: ${stuck.length} pending or failed; last error: ${last ? last.last_error : "none yet"}` : "";
 }
 
 // ---- tokens ----
