@@ -1,4 +1,4 @@
-/* Serves the files of web/ (api/static_files.h): GET and HEAD, the type of each file,
+/* Serves the files of api/web/ (api/static_files.h): GET and HEAD, the type of each file,
  * `Cache-Control: no-cache` with an ETag (the names carry no version, so a browser asks again
  * each time and gets 304 while the file is the same), and the headers that keep the pages
  * safe: a strict Content-Security-Policy, nosniff, no referrer. */

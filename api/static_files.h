@@ -1,5 +1,5 @@
-/* The admin console (/admin/) and the phone app (/phone/): files of web/ built into the binary
- * (web/embed_web.cmake) and answered from memory on the HTTP thread. */
+/* The admin console (/admin/) and the phone app (/phone/): files of api/web/ built into the binary
+ * (api/web/embed_web.cmake) and answered from memory on the HTTP thread. */
 #ifndef API_STATIC_FILES_H
 #define API_STATIC_FILES_H
 
