@@ -1,14 +1,15 @@
 /* The feed behind GET /v1/stream (api/stream_feed.h).
  *
- * One thread, one database session of its own (LISTEN on three channels):
- *  - a change written (callbackd_changes): number the committed changes (db/changes.c; any
- *    process may, one at a time), then read what was numbered;
- *  - changes numbered by another process (callbackd_stream): read them;
- *  - a token deleted (callbackd_tokens): forget it, end its streams.
- * Every second it also numbers and reads (a NOTIFY sent while the session was away is not
- * replayed), writes the tokens' last uses once they are a minute newer than what was written,
- * and wakes the streams that wrote nothing for 15 s to send them a ping. Once a minute the
- * numbering also purges what is older than the retention.
+ * One thread, one database session of its own:
+ *  - every FEED_POLL_MS while a stream of this process is open, every second otherwise, it
+ *    numbers the committed changes (db/changes.c; any process may, one at a time) and reads
+ *    what was numbered, by this process or another. The change log sends no NOTIFY: PostgreSQL
+ *    commits the transactions that notify one at a time, and a NOTIFY in its triggers made
+ *    every write of the service wait for the others (migration 013);
+ *  - LISTEN callbackd_tokens: a token deleted, forgotten at once and its streams ended.
+ * Every second it also writes the tokens' last uses once they are a minute newer than what was
+ * written, and wakes the streams that wrote nothing for 15 s to send them a ping. Once a minute
+ * the numbering also purges what is older than the retention.
  *
  * The ring holds the latest FEED_RING changes rendered once; a stream further behind (a client
  * reconnecting with an older Last-Event-ID, or one reading slower than the changes come) gets
@@ -36,6 +37,7 @@
 #define FEED_RING            8192 /* changes kept rendered */
 #define FEED_READ_MAX        1000 /* changes read per query */
 #define FEED_TICK_MS         1000
+#define FEED_POLL_MS         25 /* the log read while a stream is open: its share of the delay */
 #define FEED_OUTAGE_RETRY_MS 5000
 #define FEED_PING_MS         15000
 #define FEED_PURGE_MS        60000
@@ -449,9 +451,7 @@ static bool connect_feed(struct api_stream_feed *f)
     f->conn = db_conn_open(f->app->cfg->database_url, &limits);
     if (!f->conn)
         return false;
-    if (db_listen(f->conn, DB_CHANGES_WRITTEN_CHANNEL) != DB_OK ||
-        db_listen(f->conn, DB_CHANGES_NUMBERED_CHANNEL) != DB_OK ||
-        db_listen(f->conn, DB_TOKENS_REVOKED_CHANNEL) != DB_OK) {
+    if (db_listen(f->conn, DB_TOKENS_REVOKED_CHANNEL) != DB_OK) {
         db_conn_close(f->conn);
         f->conn = NULL;
         return false;
@@ -462,16 +462,12 @@ static bool connect_feed(struct api_stream_feed *f)
     return true;
 }
 
-/* Handles the notifications that arrived; `*number` and `*fetch` say what is due. */
-static void take_notifications(struct api_stream_feed *f, bool *number, bool *fetch)
+/* Handles the notifications that arrived (a token deleted). */
+static void take_notifications(struct api_stream_feed *f)
 {
     PGnotify *note;
     while ((note = PQnotifies(f->conn->pg))) {
-        if (!strcmp(note->relname, DB_CHANGES_WRITTEN_CHANNEL))
-            *number = true;
-        else if (!strcmp(note->relname, DB_CHANGES_NUMBERED_CHANNEL))
-            *fetch = true;
-        else if (!strcmp(note->relname, DB_TOKENS_REVOKED_CHANNEL)) {
+        if (!strcmp(note->relname, DB_TOKENS_REVOKED_CHANNEL)) {
             api_token_cache_forget(f->app->tokens, note->extra);
             end_streams(f, note->extra);
         }
@@ -498,7 +494,7 @@ static void wait_for_work(struct api_stream_feed *f, int timeout_ms)
 static void *feed_main(void *arg)
 {
     struct api_stream_feed *f = arg;
-    long long last_try = 0, last_tick = 0, last_purge = 0, last_uses = 0;
+    long long last_try = 0, last_tick = 0, last_purge = 0, last_uses = 0, last_poll = 0;
     bool number = true, fetch = true;
     bool was_down = false;
     while (!atomic_load(&f->stopping)) {
@@ -524,9 +520,14 @@ static void *feed_main(void *arg)
             number = fetch = true;
             ping_streams(f, now);
         }
+        bool streaming = atomic_load(&f->n_streams) > 0;
+        if (streaming && now - last_poll >= FEED_POLL_MS) {
+            last_poll = now;
+            number = fetch = true;
+        }
         enum db_status st = DB_OK;
         if (f->conn) {
-            take_notifications(f, &number, &fetch);
+            take_notifications(f);
             long long last_id = -1, purged;
             if (number) {
                 bool purge = now - last_purge >= FEED_PURGE_MS;
@@ -560,13 +561,15 @@ static void *feed_main(void *arg)
                 number = fetch = true;
             }
             if (f->conn)
-                take_notifications(f, &number, &fetch);
+                take_notifications(f);
         }
         atomic_store(&f->connected, f->conn != NULL);
         /* More came meanwhile: at once. After a failure, or with no session, the next tick. */
         if (f->conn && st == DB_OK && (number || fetch))
             continue;
-        long long next = last_tick + FEED_TICK_MS - api_stream_clock_ms();
+        long long at = api_stream_clock_ms(), next = last_tick + FEED_TICK_MS - at;
+        if (streaming && last_poll + FEED_POLL_MS - at < next)
+            next = last_poll + FEED_POLL_MS - at;
         wait_for_work(f, next < 0 ? 0 : (int)next);
     }
     return NULL;

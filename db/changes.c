@@ -32,7 +32,7 @@ static struct db_stmt changes_number_stmt =
             " moved AS (UPDATE stream_position SET last_id = (SELECT max(id) FROM numbered)"
             "           WHERE EXISTS (SELECT 1 FROM numbered) RETURNING last_id)"
             " SELECT coalesce((SELECT last_id FROM moved), (SELECT last_id FROM stream_position)),"
-            " (SELECT count(pg_notify('" DB_CHANGES_NUMBERED_CHANNEL "', '')) FROM moved)");
+            " (SELECT count(*) FROM moved)");
 static struct db_stmt changes_purge =
     DB_STMT("changes_purge", 1,
             "WITH gone AS (DELETE FROM stream_changes WHERE seq IN (SELECT seq FROM stream_changes"

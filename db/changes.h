@@ -1,5 +1,6 @@
-/* The change log behind GET /v1/stream (migrations/011): numbering the committed changes in
- * commit order, reading them back by stream id, and the retention purge. */
+/* The change log behind GET /v1/stream (migrations/011 to 013; no NOTIFY: the feed polls):
+ * numbering the committed changes in commit order, reading them back by stream id, and the
+ * retention purge. */
 #ifndef DB_CHANGES_H
 #define DB_CHANGES_H
 
@@ -7,10 +8,6 @@
 
 #include "db/pool.h"
 #include "service/core/core.h"
-
-/* NOTIFY channels: a change was written (to be numbered), changes were numbered (to be read). */
-#define DB_CHANGES_WRITTEN_CHANNEL  "callbackd_changes"
-#define DB_CHANGES_NUMBERED_CHANNEL "callbackd_stream"
 
 enum db_change_kind {
     DB_CHANGE_CALLBACK = 0,
