@@ -104,6 +104,9 @@ def test_station_token_sees_only_its_own_callbacks_and_station(svc, pg):
     operator = open_stream(svc, token=op, headers=head)
     svc.send(event("station.state", station="2002", availability="busy"),
              event("station.state", station="2001", availability="busy"))
+    # The worker applies events after the 202: the sets below come after it has (commit order).
+    wait_for(lambda: svc.ok("GET", "/v1/stations/2001")["state"]["availability"] == "busy", 10,
+             msg="2001 busy")
     theirs = svc.ok("POST", "/v1/callbacks", {"requester": "2003", "target": "2002"}, status=201)
     own = svc.ok("POST", "/v1/callbacks", {"requester": "2001", "target": "2003"}, status=201)
     svc.ok("POST", f"/v1/callbacks/{own['id']}/call-again", status=202)  # a command
