@@ -9,6 +9,7 @@
 #include "api/inputs.h"
 #include "api/stream_feed.h"
 #include "api/validate.h"
+#include "service/clock.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -76,7 +77,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         size_t take = s->out_len - s->out_off < max ? s->out_len - s->out_off : max;
         memcpy(buf, s->out + s->out_off, take);
         s->out_off += take;
-        s->last_write_ms = api_stream_clock_ms();
+        s->last_write_ms = cb_monotonic_ms();
         n = (ssize_t)take;
     } else if (s->ended)
         n = MHD_CONTENT_READER_END_OF_STREAM;
@@ -169,7 +170,7 @@ void api_stream_get(struct api_request *r)
     memcpy(s->stations, r->who.stations, sizeof s->stations);
     snprintf(s->token_id, sizeof s->token_id, "%s", r->who.token_id);
     s->expires_ms = r->who.expires_ms;
-    s->last_write_ms = api_stream_clock_ms();
+    s->last_write_ms = cb_monotonic_ms();
     /* An id this database never gave, or one whose changes are purged: the client reloads. */
     if (after >= 0 && after <= last_id && after >= purged)
         s->pos = after;

@@ -21,6 +21,7 @@
 #include "db/leader.h"
 #include "db/outage.h"
 #include "db/tokens.h"
+#include "service/clock.h"
 #include "service/config.h"
 #include "service/log.h"
 #include "service/metrics.h"
@@ -31,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #define FEED_RING            8192 /* changes kept rendered */
@@ -69,13 +69,6 @@ struct api_stream_feed {
     pthread_mutex_t catchup_lock;
     struct api_stream *catchup_head;
 };
-
-long long api_stream_clock_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void feed_wake(struct api_stream_feed *f)
 {
@@ -498,7 +491,7 @@ static void *feed_main(void *arg)
     bool number = true, fetch = true;
     bool was_down = false;
     while (!atomic_load(&f->stopping)) {
-        long long now = api_stream_clock_ms();
+        long long now = cb_monotonic_ms();
         /* While the process knows the database away, the API's probe, the worker and the
          * dispatcher find out when it is back: one more attempt hanging on it each second
          * would only add failures, some ending just after its return. */
@@ -567,7 +560,7 @@ static void *feed_main(void *arg)
         /* More came meanwhile: at once. After a failure, or with no session, the next tick. */
         if (f->conn && st == DB_OK && (number || fetch))
             continue;
-        long long at = api_stream_clock_ms(), next = last_tick + FEED_TICK_MS - at;
+        long long at = cb_monotonic_ms(), next = last_tick + FEED_TICK_MS - at;
         if (streaming && last_poll + FEED_POLL_MS - at < next)
             next = last_poll + FEED_POLL_MS - at;
         wait_for_work(f, next < 0 ? 0 : (int)next);

@@ -57,8 +57,6 @@ struct api_stream {
     long long backlog_upto; /* every id up to this one was read */
 };
 
-/* CLOCK_MONOTONIC in milliseconds (a stream's last write, pings). */
-long long api_stream_clock_ms(void);
 struct cb_text;
 /* The feed's lines of /metrics: open streams, the last stream id read, whether its session is
  * up. */

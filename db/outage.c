@@ -1,10 +1,10 @@
 #include "db/outage.h"
+#include "service/clock.h"
 #include "service/log.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <time.h>
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool ongoing;
@@ -12,16 +12,9 @@ static long long began_ms, next_probe_ms; /* monotonic; under `lock` */
 static unsigned long long failures;       /* under `lock` */
 static atomic_ullong refused;
 
-static long long monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void db_outage_failed(const char *error)
 {
-    long long now = monotonic_ms();
+    long long now = cb_monotonic_ms();
     pthread_mutex_lock(&lock);
     if (!atomic_load(&ongoing)) {
         began_ms = now;
@@ -46,7 +39,7 @@ void db_outage_answered(void)
 {
     if (!atomic_load(&ongoing))
         return;
-    long long now = monotonic_ms();
+    long long now = cb_monotonic_ms();
     pthread_mutex_lock(&lock);
     if (atomic_load(&ongoing)) {
         atomic_store(&ongoing, false);
@@ -67,7 +60,7 @@ bool db_outage_may_try(void)
 {
     if (!atomic_load(&ongoing))
         return true;
-    long long now = monotonic_ms();
+    long long now = cb_monotonic_ms();
     pthread_mutex_lock(&lock);
     bool probe = !atomic_load(&ongoing) || now >= next_probe_ms;
     if (probe)

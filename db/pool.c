@@ -291,14 +291,7 @@ struct db_conn *db_pool_acquire(struct db_pool *p, enum db_status *why)
     /* During an outage, only the probe goes on: the others are refused without waiting. */
     if (!db_outage_may_try())
         return NULL;
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += p->wait_ms / 1000;
-    until.tv_nsec += (long)(p->wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = cb_monotonic_at(cb_monotonic_ms() + p->wait_ms);
     struct db_conn *c = NULL;
     pthread_mutex_lock(&p->lock);
     for (;;) {
