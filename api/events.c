@@ -7,7 +7,6 @@
 #include "db/inbox.h"
 #include "service/event_parse.h"
 #include "service/metrics.h"
-#include "service/worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,8 +97,6 @@ void api_pbx_events_post(struct api_request *r)
     struct cb_metrics *m = r->app->metrics;
     atomic_fetch_add(&m->events_received, (unsigned long long)total);
     atomic_fetch_add(&m->events_duplicate, (unsigned long long)(total - accepted));
-    if (accepted > 0)
-        cb_worker_wake(__atomic_load_n(&r->app->worker, __ATOMIC_ACQUIRE));
     api_reply_json(r, 202,
                    json_pack("{s:i, s:i}", "accepted", accepted, "duplicates", total - accepted));
 }

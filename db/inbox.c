@@ -1,4 +1,5 @@
 #include "db/inbox.h"
+#include "db/leader.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,9 +11,10 @@
     "parties, conference, callback_id, recall, digits, call_state, dialed"
 
 /* WITH ORDINALITY keeps the batch order in seq; ON CONFLICT DO NOTHING skips known ids, and a
- * row inserted earlier by the same statement counts as known. */
+ * row inserted earlier by the same statement counts as known. The second column NOTIFYs the
+ * worker when $2 (it leads in another process) and an event is new. */
 static struct db_stmt inbox_store =
-    DB_STMT("inbox_store", 1,
+    DB_STMT("inbox_store", 2,
             "WITH ins AS ("
             " INSERT INTO pbx_events (id, type, body, parsed, " DB_EVENT_COLUMNS ")"
             " SELECT e.id, e.type, e.body, true, " DB_EVENT_COLUMNS
@@ -22,8 +24,8 @@ static struct db_stmt inbox_store =
             "   conference boolean, callback_id uuid, recall text, digits text, call_state text,"
             "   dialed text)) WITH ORDINALITY AS e ORDER BY e.ordinality"
             " ON CONFLICT (id) DO NOTHING RETURNING 1)"
-            /* the trigger of migration 010 wakes the worker when one is new */
-            "SELECT count(*) FROM ins");
+            " SELECT n, CASE WHEN $2::boolean AND n > 0 THEN pg_notify('" DB_INBOX_CHANNEL "', '')"
+            " END FROM (SELECT count(*) AS n FROM ins) AS x");
 /* The parsed fields, as columns; `parties` as "a,b" (directory numbers hold no comma). */
 enum { UN_SEQ, UN_PARSED, UN_BODY, UN_ID, UN_TYPE, UN_FIELDS };
 static struct db_stmt inbox_unapplied = DB_STMT(
@@ -48,12 +50,15 @@ static struct db_stmt inbox_purge =
 
 enum db_status db_inbox_store(struct db_conn *c, const char *rows_json, int *accepted)
 {
-    const char *params[] = {rows_json};
+    bool local = db_leader_is_local(DB_LEADER_WORKER_KEY);
+    const char *params[] = {rows_json, local ? "false" : "true"};
     enum db_status st;
     PGresult *r = db_exec(c, &inbox_store, params, &st);
     if (st == DB_OK)
         *accepted = (int)db_int(r, 0, 0);
     PQclear(r);
+    if (st == DB_OK && *accepted > 0 && local) /* committed: the statement is its transaction */
+        (void)db_leader_local_wake(DB_LEADER_WORKER_KEY);
     return st;
 }
 

@@ -8,8 +8,8 @@
 #include "db/pool.h"
 #include "service/core/core.h"
 
-/* The NOTIFY channel that wakes the worker when events are stored (by the trigger of
- * migration 010, as migration 002's wakes the dispatcher on DB_OUTBOX_CHANNEL). */
+/* The NOTIFY channel that wakes a worker leading in another process when events are stored
+ * (db_inbox_store; one leading here is woken in-process: db/leader.h). */
 #define DB_INBOX_CHANNEL "callbackd_events"
 
 /* One stored event not yet applied. */
@@ -23,7 +23,8 @@ struct db_inbox_event {
 /* Stores a batch of validated events in one statement. `rows_json` is a JSON array with, per
  * event, its id, type, `body` (as received) and its parsed fields by column (cb_event_columns).
  * New ids get the next seqs in batch order, ids already stored (also earlier in the same batch)
- * are skipped, and the worker is notified (by trigger) when one is new. `*accepted` counts the new
+ * are skipped, and the worker is woken when one is new (in-process when it leads here, else by a
+ * NOTIFY). `*accepted` counts the new
  * ones. */
 enum db_status db_inbox_store(struct db_conn *c, const char *rows_json, int *accepted);
 /* Reads up to `limit` unapplied events in seq order into `out`; `*n` how many. The caller frees

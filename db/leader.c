@@ -1,11 +1,68 @@
 #include "db/leader.h"
 
+#include <pthread.h>
 #include <stdio.h>
 
 static struct db_stmt leader_try =
     DB_STMT("leader_try", 1, "SELECT pg_try_advisory_lock($1::bigint)");
 static struct db_stmt leader_release =
     DB_STMT("leader_release", 1, "SELECT pg_advisory_unlock($1::bigint)");
+
+/* The two loops (worker, dispatcher): whether each leads here, and its wake-up. */
+static struct local_leader {
+    long long key;
+    bool leading;
+    void (*wake)(void *arg);
+    void *arg;
+} local[] = {{.key = DB_LEADER_WORKER_KEY}, {.key = DB_LEADER_DISPATCHER_KEY}};
+static pthread_mutex_t local_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct local_leader *local_of(long long key)
+{
+    for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
+        if (local[i].key == key)
+            return &local[i];
+    return NULL;
+}
+
+void db_leader_local(long long key, bool leading, void (*wake)(void *arg), void *arg)
+{
+    struct local_leader *l = local_of(key);
+    if (!l)
+        return;
+    pthread_mutex_lock(&local_lock);
+    *l = (struct local_leader){.key = key, .leading = leading, .wake = wake, .arg = arg};
+    pthread_mutex_unlock(&local_lock);
+}
+
+bool db_leader_is_local(long long key)
+{
+    struct local_leader *l = local_of(key);
+    pthread_mutex_lock(&local_lock);
+    bool leading = l && l->leading;
+    pthread_mutex_unlock(&local_lock);
+    return leading;
+}
+
+bool db_leader_local_wake(long long key)
+{
+    struct local_leader *l = local_of(key);
+    pthread_mutex_lock(&local_lock);
+    bool leading = l && l->leading && l->wake;
+    if (leading) /* under the lock: the seat cannot be finished meanwhile */
+        l->wake(l->arg);
+    pthread_mutex_unlock(&local_lock);
+    return leading;
+}
+
+void db_leader_wake_committed(struct db_conn *c)
+{
+    if (c->wake_on_commit & DB_WAKE_WORKER)
+        (void)db_leader_local_wake(DB_LEADER_WORKER_KEY);
+    if (c->wake_on_commit & DB_WAKE_DISPATCHER)
+        (void)db_leader_local_wake(DB_LEADER_DISPATCHER_KEY);
+    c->wake_on_commit = 0;
+}
 
 enum db_status db_leader_try(struct db_conn *c, long long key, bool *got)
 {

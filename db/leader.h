@@ -10,6 +10,23 @@
 #define DB_LEADER_WORKER_KEY     0x6362776bLL
 #define DB_LEADER_DISPATCHER_KEY 0x63626473LL
 
+/* The loops leading in this process. A commit that gives work to a loop leading here wakes it
+ * in-process after the commit; only when the loop leads elsewhere (or nowhere yet) does the writing
+ * statement send a NOTIFY. Every transaction that notifies commits one at a time in PostgreSQL
+ * (a database-wide lock held through the commit's WAL flush), so a NOTIFY on every webhook and
+ * every decision would serialize them all. Thread-safe. */
+/* Says whether the loop of `key` leads in this process, and how to wake it (`wake(arg)`). */
+void db_leader_local(long long key, bool leading, void (*wake)(void *arg), void *arg);
+/* Whether the loop of `key` leads in this process. */
+bool db_leader_is_local(long long key);
+/* Wakes the loop of `key` if it leads in this process; false otherwise. */
+bool db_leader_local_wake(long long key);
+/* After the commit of `c`'s transaction: wakes the loops its statements gave work to
+ * (`c->wake_on_commit`, a set of DB_WAKE_* bits), then forgets them. */
+void db_leader_wake_committed(struct db_conn *c);
+#define DB_WAKE_WORKER     1u
+#define DB_WAKE_DISPATCHER 2u
+
 /* Tries to take the lock `key` on this session without waiting; `*got` says whether it is
  * held now (taking it again when already held stacks: call it only when not leading). */
 enum db_status db_leader_try(struct db_conn *c, long long key, bool *got);

@@ -1,20 +1,30 @@
 #include "db/outbox.h"
+#include "db/leader.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static struct db_stmt outbox_insert_rows = DB_STMT(
-    "outbox_insert_rows", 1,
-    "INSERT INTO commands (id, type, callback_id, order_key, body) "
-    "SELECT gen_random_uuid(), x.type, nullif(x.callback_id, '')::uuid, x.order_key, x.body "
-    "FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (type text, callback_id text, "
-    "order_key text, body jsonb)) WITH ORDINALITY AS x(type, callback_id, order_key, body, n) "
-    "ORDER BY x.n");
+#define OUTBOX_INSERT                                                                              \
+    "INSERT INTO commands (id, type, callback_id, order_key, body) "                               \
+    "SELECT gen_random_uuid(), x.type, nullif(x.callback_id, '')::uuid, x.order_key, x.body "      \
+    "FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (type text, callback_id text, "              \
+    "order_key text, body jsonb)) WITH ORDINALITY AS x(type, callback_id, order_key, body, n) "    \
+    "ORDER BY x.n"
+static struct db_stmt outbox_insert_rows = DB_STMT("outbox_insert_rows", 1, OUTBOX_INSERT);
+/* The same, and a NOTIFY to the dispatcher leading in another process (db/leader.h). */
+static struct db_stmt outbox_insert_rows_notify =
+    DB_STMT("outbox_insert_rows_notify", 1,
+            "WITH ins AS (" OUTBOX_INSERT " RETURNING 1) SELECT pg_notify('" DB_OUTBOX_CHANNEL
+            "', '') WHERE EXISTS (SELECT 1 FROM ins)");
 
-void db_outbox_queue(struct db_pipeline *p, json_t *rows)
+void db_outbox_queue(struct db_conn *c, struct db_pipeline *p, json_t *rows)
 {
-    db_pipeline_add_rows(p, &outbox_insert_rows, rows);
+    if (json_array_size(rows) > 0 && db_leader_is_local(DB_LEADER_DISPATCHER_KEY)) {
+        c->wake_on_commit |= DB_WAKE_DISPATCHER;
+        db_pipeline_add_rows(p, &outbox_insert_rows, rows);
+    } else
+        db_pipeline_add_rows(p, &outbox_insert_rows_notify, rows);
 }
 
 #define RFC3339(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"

@@ -7,10 +7,12 @@
 
 #include "db/pool.h"
 
-/* Queues commands for insertion, in order (their seq follows it): `rows` is a JSON array of
- * {"type", "callback_id" ("" = none), "order_key" (the station whose commands keep their
- * order), "body" (the command as POSTed minus id/seq/created_at)}. Steals `rows`. */
-void db_outbox_queue(struct db_pipeline *p, json_t *rows);
+/* Queues commands for insertion in `c`'s transaction, in order (their seq follows it): `rows` is
+ * a JSON array of {"type", "callback_id" ("" = none), "order_key" (the station whose commands
+ * keep their order), "body" (the command as POSTed minus id/seq/created_at)}. Steals `rows`.
+ * The dispatcher is woken once the transaction commits: in-process when it leads here, else by a
+ * NOTIFY on DB_OUTBOX_CHANNEL (db/leader.h). */
+void db_outbox_queue(struct db_conn *c, struct db_pipeline *p, json_t *rows);
 
 /* A command as GET /v1/commands shows it (text), from the columns of `commands` unqualified:
  * the body as POSTed with its id, seq, times, status and attempts. */
@@ -20,7 +22,8 @@ void db_outbox_queue(struct db_pipeline *p, json_t *rows);
     "'last_error', last_error, 'delivered_at', to_char(delivered_at AT TIME ZONE 'UTC', "          \
     "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')))::text"
 
-/* The NOTIFY channel a trigger signals when commands are inserted (migrations/002). */
+/* The NOTIFY channel that wakes a dispatcher leading in another process when commands are
+ * queued (db_outbox_queue). */
 #define DB_OUTBOX_CHANNEL "callbackd_commands"
 
 /* A command ready for an attempt. */

@@ -1,4 +1,5 @@
 #include "db/pool.h"
+#include "db/leader.h"
 #include "db/outage.h"
 #include "service/log.h"
 #include "service/clock.h"
@@ -628,14 +629,19 @@ enum db_status db_commit(struct db_conn *c)
 {
     if (c->begin_pending && !(c->deferred && (c->deferred->n || c->deferred->overflow))) {
         c->begin_pending = false; /* nothing was sent: nothing to end */
+        c->wake_on_commit = 0;
         return DB_OK;
     }
-    return run_round_trip(c, NULL, true);
+    enum db_status st = run_round_trip(c, NULL, true);
+    if (st == DB_OK)
+        db_leader_wake_committed(c);
+    return st;
 }
 
 void db_discard(struct db_conn *c)
 {
     c->begin_pending = false;
+    c->wake_on_commit = 0;
     if (c->deferred)
         db_pipeline_clear(c->deferred);
 }

@@ -56,6 +56,9 @@ struct db_conn {
     /* Writes whose results nobody reads, sent with the next round trip (at the latest with
      * COMMIT): see db_pipeline_defer. */
     struct db_pipeline *deferred;
+    /* The background loops leading in this process that the transaction's writes gave work to,
+     * woken once it commits (DB_WAKE_*, db/leader.h); forgotten on rollback. */
+    unsigned wake_on_commit;
     char last_sqlstate[6];
 };
 

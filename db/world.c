@@ -500,7 +500,7 @@ enum db_status db_world_save(struct db_conn *c, struct cb_world *w, const struct
     db_pipeline_add_rows(&p, &save_callbacks_insert, created);
     db_pipeline_add_rows(&p, &save_history, history);
     db_timers_queue(&p, sets, clears);
-    db_outbox_queue(&p, outbox);
+    db_outbox_queue(c, &p, outbox);
     /* Nothing reads these results: they ride with the transaction's next round trip. */
     enum db_status st = p.overflow ? DB_ERROR : DB_OK;
     db_pipeline_defer(c, &p);

@@ -37,7 +37,6 @@ enum db_status cb_service_persist(struct db_conn *c, struct cb_world *w,
             json_decref(outbox);
             return DB_ERROR;
         }
-        /* The outbox trigger wakes the dispatcher (migrations/002). */
         json_array_append_new(outbox,
                               json_pack("{s:s, s:s, s:s, s:o}", "type",
                                         cb_command_type_name(d->commands[i].type), "callback_id",

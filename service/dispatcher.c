@@ -2,10 +2,11 @@
  * once (libcurl multi, connections to the PBX kept and reused), never two of one order key at
  * once and never a later command of a key before the earlier is acknowledged and recorded.
  *
- * One loop: wait for a NOTIFY (migrations/002), a wake-up, a finished POST or the next due time;
- * then one round trip to the database (db_outbox_round) records every outcome that finished
- * since the last round and reads what is due next, excluding the keys still in flight; start
- * those POSTs; repeat. Outcomes are thus recorded in batches that grow with the load. */
+ * One loop: wait for a wake-up (in-process or a NOTIFY: db_outbox_queue), a finished POST or
+ * the next due time; then one round trip to the database (db_outbox_round) records every outcome
+ * that finished since the last round and reads what is due next, excluding the keys still in
+ * flight; start those POSTs; repeat. Outcomes are thus recorded in batches that grow with the load.
+ */
 #include "service/dispatcher.h"
 #include "db/leader.h"
 #include "db/outbox.h"

@@ -26,11 +26,18 @@ bool cb_leader_init(struct cb_leader *l, const char *name, const char *url,
     return l->wake_fd >= 0;
 }
 
+static void wake_seat(void *l)
+{
+    cb_leader_wake(l);
+}
+
 static void set_leading(struct cb_leader *l, bool leading)
 {
     if (l->leading == leading)
         return;
     l->leading = leading;
+    /* Writers in this process wake it directly, without a NOTIFY (db/leader.h). */
+    db_leader_local(l->lock_key, leading, wake_seat, l);
     if (l->gauge)
         atomic_store(l->gauge, leading ? 1 : 0);
     cb_log(leading ? CB_LOG_INFO : CB_LOG_WARN, leading ? "leadership taken" : "leadership lost",

@@ -375,12 +375,6 @@ struct cb_worker *cb_worker_start(struct cb_app *app)
     return w;
 }
 
-void cb_worker_wake(struct cb_worker *w)
-{
-    if (w)
-        cb_leader_wake(&w->seat);
-}
-
 void cb_worker_stop(struct cb_worker *w)
 {
     if (!w)

@@ -9,8 +9,6 @@ struct cb_worker;
 
 /* Starts the threads; they compete for leadership and work only while they hold it. */
 struct cb_worker *cb_worker_start(struct cb_app *app);
-/* Wakes the worker: new events were stored by this process (low latency without polling). */
-void cb_worker_wake(struct cb_worker *w);
 /* Stops cleanly: finishes the transaction in progress, releases leadership, joins. */
 void cb_worker_stop(struct cb_worker *w);
 

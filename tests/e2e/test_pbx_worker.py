@@ -5,6 +5,7 @@ load."""
 
 import itertools
 import random
+import subprocess
 import time
 
 import pytest
@@ -124,6 +125,68 @@ def test_cb54_two_processes_one_leader_and_takeover_after_sigkill(start_service,
     ids = [c["id"] for c in pbx.received("tone")]
     assert len(ids) == len(set(ids)) == 2
     assert db.count("SELECT count(*) FROM commands WHERE type = 'tone'") == 2
+
+
+class Listener:
+    """A psql session LISTENing on the loops' channels: the NOTIFYs callbackd sends."""
+
+    def __init__(self, pg, db):
+        self.proc = subprocess.Popen([pg.psql, "-X", "-q", "-d", pg.db_url(db.name)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        self.ask("LISTEN callbackd_events; LISTEN callbackd_commands;")
+
+    def ask(self, sql):
+        """Runs `sql` and a marker; returns what psql printed before the marker (psql prints
+        the notifications that arrived after each command)."""
+        self.proc.stdin.write(sql + "\n\\echo --end--\n")
+        self.proc.stdin.flush()
+        out = []
+        for line in self.proc.stdout:
+            if line.strip() == "--end--":
+                return "".join(out)
+            out.append(line)
+        raise AssertionError("psql ended: " + "".join(out))
+
+    def heard(self):
+        text = self.ask("SELECT 1;")
+        return {ch for ch in ("callbackd_events", "callbackd_commands")
+                if f'notification "{ch}"' in text}
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=5)
+
+
+def test_cb54_only_writes_in_another_process_than_the_leader_notify(start_service, pbx, db, pg):
+    """The leader's own writes wake its loops in-process: no NOTIFY, whose commit PostgreSQL
+    serializes (migration 014). Events and commands written by another process wake the leader
+    with a NOTIFY, and are applied and sent."""
+    a = start_service(pbx=pbx)
+    b = start_service(pbx=pbx)
+    provision(a)
+    leader = wait_for(lambda: leader_of([a, b]) if len(leader_of([a, b])) == 1 else None, 5)[0]
+    other = b if leader is a else a
+    listener = Listener(pg, db)
+    try:
+        # The leader's webhook, worker and API: events stored, a tone queued, a lamp lit.
+        leader.send(event("station.state", station="2001", availability="busy"), cancel_all("2001"))
+        pbx.wait_command("tone", station="2001")
+        leader.ok("POST", "/v1/callbacks", {"requester": "2002", "target": "2003",
+                                            "mode": "message"})
+        pbx.wait_command("mwi", station="2003")
+        assert listener.heard() == set(), "the leader's own writes sent a NOTIFY"
+        # The other process's webhook: the leader is woken by NOTIFY and sends the tone.
+        other.send(cancel_all("2002"))
+        pbx.wait_command("tone", station="2002")
+        assert listener.heard() == {"callbackd_events"}
+        # The other process's API decision queues a command: NOTIFY to the dispatcher.
+        other.ok("POST", "/v1/callbacks", {"requester": "2001", "target": "2002",
+                                           "mode": "message"})
+        pbx.wait_command("mwi", station="2002")
+        assert listener.heard() == {"callbackd_commands"}
+    finally:
+        listener.close()
 
 
 def test_cb54_several_processes_under_load_apply_each_event_once(start_service, pbx, db):
