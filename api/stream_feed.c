@@ -11,7 +11,8 @@
  * written, and wakes the streams that wrote nothing for 15 s to send them a ping. Once a minute
  * the numbering also purges what is older than the retention.
  *
- * The ring holds the latest FEED_RING changes rendered once; a stream further behind (a client
+ * The ring holds the latest FEED_RING changes rendered once, while a stream is open in this
+ * process (an idle process keeps none: forget_to); a stream further behind (a client
  * reconnecting with an older Last-Event-ID, or one reading slower than the changes come) gets
  * them read from the database in pages (a catch-up), on this thread, never on an HTTP one. */
 #include "api/stream_feed.h"
@@ -27,6 +28,7 @@
 #include "service/metrics.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +142,8 @@ bool api_stream_feed_add(struct api_stream_feed *f, struct api_stream *s)
         atomic_fetch_add(&f->n_streams, 1);
     }
     pthread_mutex_unlock(&f->streams_lock);
+    if (ok)
+        feed_wake(f); /* the feed polls the log while a stream is open: from now */
     return ok;
 }
 
@@ -352,6 +356,26 @@ static void publish(struct api_stream_feed *f, struct api_feed_event *ev, int n,
     pthread_mutex_unlock(&f->streams_lock);
 }
 
+/* With no stream open in this process: the ring is emptied and starts at `last_id`, so that an
+ * idle process keeps no rendered change (up to FEED_RING of them: most of its memory). A stream
+ * that opens later with an older position is caught up from the database. */
+static void forget_to(struct api_stream_feed *f, long long last_id)
+{
+    pthread_mutex_lock(&f->ring_lock);
+    bool had = f->ring_n > 0;
+    for (int i = 0; i < f->ring_n; i++)
+        free(f->ring[(f->ring_start + i) % FEED_RING].text);
+    f->ring_start = f->ring_n = 0;
+    if (last_id > f->fetched || !f->known)
+        f->ring_base = f->fetched = last_id;
+    else
+        f->ring_base = f->fetched;
+    f->known = true;
+    pthread_mutex_unlock(&f->ring_lock);
+    if (had)
+        malloc_trim(0); /* the texts' pages back to the system */
+}
+
 /* Reads everything numbered up to `last_id` into the ring. */
 static enum db_status fetch_to(struct api_stream_feed *f, long long last_id)
 {
@@ -533,8 +557,10 @@ static void *feed_main(void *arg)
             if (st == DB_OK && fetch) {
                 if (last_id < 0)
                     st = db_changes_position(f->conn, &last_id, &purged);
-                if (st == DB_OK)
+                if (st == DB_OK && streaming)
                     st = fetch_to(f, last_id);
+                else if (st == DB_OK)
+                    forget_to(f, last_id);
                 fetch = false;
             }
             if (st == DB_OK)

@@ -16,6 +16,7 @@
 #include "service/metrics.h"
 
 #include <curl/curl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ struct cb_worker {
     pthread_t thread;
     struct cb_dispatcher *dispatcher;
     cb_time lag_counted_at; /* when the inbox lag was last counted (ms) */
+    cb_time trimmed_at;     /* when the heap was last trimmed (ms) */
 };
 
 /* ---- the inbox ---------------------------------------------------------------------------- */
@@ -334,6 +336,14 @@ static enum db_status worker_round(void *ctx, bool fresh, int *wait_ms)
         st = fire_timers(w, &next_ms, &n_timers);
     if (st != DB_OK)
         return st;
+    /* A group's world (thousands of callbacks when its events touch many queues) is freed
+     * when it is saved, but glibc keeps the freed pages resident: given back once a second at
+     * most while the worker works. */
+    cb_time now = cb_service_now();
+    if (n_events + n_timers > 0 && now - w->trimmed_at >= 1000) {
+        w->trimmed_at = now;
+        malloc_trim(0);
+    }
     /* Nothing was due yet a timer is said to be: never spin on it. */
     if (n_events == 0 && n_timers == 0 && next_ms == 0)
         next_ms = CB_IDLE_FLOOR_MS;
