@@ -21,13 +21,14 @@ json_t *api_station_json(const struct cb_station *s, const char *cos)
     char target[CB_NUMBER_MAX];
     bool presented = cb_core_softkey(s, target);
     return json_pack(
-        "{s:s, s:s, s:s, s:s, s:b, s:s?, s:{s:s, s:s, s:b, s:b, s:b, s:s?, s:b, s:b}, s:{s:b, "
-        "s:s?}}",
-        "number", s->number, "kind", cb_kind_name(s->kind), "cos", cos, "prime_line", s->prime_line,
-        "resilient", s->resilient, "console_group", s->console_group[0] ? s->console_group : NULL,
-        "state", "availability", st->busy ? "busy" : "idle", "hook", st->hook_off ? "off" : "on",
-        "dnd", st->dnd, "make_busy", st->make_busy, "attendant_busy_out", st->attendant_busy_out,
-        "forward_to", st->forward_to[0] ? st->forward_to : NULL, "failed_over", st->failed_over,
+        "{s:s, s:s, s:s, s:b, s:s, s:b, s:s?, s:{s:s, s:s, s:b, s:b, s:b, s:s?, s:b, s:b}, "
+        "s:{s:b, s:s?}}",
+        "number", s->number, "kind", cb_kind_name(s->kind), "cos", cos, "callbacks_allowed",
+        s->callbacks_allowed, "prime_line", s->prime_line, "resilient", s->resilient,
+        "console_group", s->console_group[0] ? s->console_group : NULL, "state", "availability",
+        st->busy ? "busy" : "idle", "hook", st->hook_off ? "off" : "on", "dnd", st->dnd,
+        "make_busy", st->make_busy, "attendant_busy_out", st->attendant_busy_out, "forward_to",
+        st->forward_to[0] ? st->forward_to : NULL, "failed_over", st->failed_over,
         "console_available", st->console_available, "softkey", "presented", presented, "target",
         presented ? target : NULL);
 }
@@ -87,6 +88,7 @@ bool api_parse_station_body(json_t *body, struct db_station *out, json_t *errors
          .max = CB_GROUP_MAX - 1,
          .expect = "a console group name of 1-64 characters"},
         {.name = "number", .type = API_F_IGNORED},
+        {.name = "callbacks_allowed", .type = API_F_IGNORED}, /* the COS's, shown on GET */
         {.name = "state", .type = API_F_IGNORED},
         {.name = "softkey", .type = API_F_IGNORED},
     };

@@ -5,7 +5,8 @@
 #include "api/http.h"
 #include "db/directory.h"
 
-/* The station as openapi.yaml shows it: provisioning, live `state` and `softkey` (CB-33). */
+/* The station as openapi.yaml shows it: provisioning, its COS's `callbacks_allowed` (CB-03), live
+ * `state` and `softkey` (CB-33). */
 json_t *api_station_json(const struct cb_station *s, const char *cos);
 /* DELETE of a station or group (api/number_delete.c): ends its callbacks (CB-28), then removes
  * it; 204 or 404. */

@@ -284,7 +284,8 @@ static bool render(const struct db_change *ch, struct api_feed_event *out)
             doc = api_callback_json(&ch->callback);
         else {
             json_t *full = api_station_json(&ch->st, ch->cos);
-            doc = json_pack("{s:O?, s:O?, s:O?}", "number", json_object_get(full, "number"),
+            doc = json_pack("{s:O?, s:O?, s:O?, s:O?}", "number", json_object_get(full, "number"),
+                            "callbacks_allowed", json_object_get(full, "callbacks_allowed"),
                             "state", json_object_get(full, "state"), "softkey",
                             json_object_get(full, "softkey"));
             json_decref(full);

@@ -50,7 +50,7 @@ def test_stream_carries_callbacks_stations_and_commands_in_commit_order(start_se
     assert [(e["event"], e["data"]["number"]) for e in got] == [("station", "2001"),
                                                                 ("station", "2002")]
     assert got[0]["data"] == {k: svc.ok("GET", "/v1/stations/2001")[k]
-                              for k in ("number", "state", "softkey")}
+                              for k in ("number", "callbacks_allowed", "state", "softkey")}
 
     cb = svc.ok("POST", "/v1/callbacks", {"requester": "2001", "target": "2002"}, status=201)
     m = s.next()
