@@ -18,6 +18,8 @@ void api_tokens_post(struct api_request *r);
 void api_tokens_list(struct api_request *r);
 void api_token_get(struct api_request *r);
 void api_token_delete(struct api_request *r);
+/* api/whoami.c */
+void api_whoami(struct api_request *r);
 /* api/stream.c */
 void api_stream_get(struct api_request *r);
 /* api/cos.c */

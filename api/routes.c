@@ -18,6 +18,7 @@ const struct api_route api_routes[] = {
     {API_GET, "/v1/tokens", api_tokens_list, ADMIN, 0, "/v1/tokens", NO_PARAM},
     {API_GET, "/v1/tokens/{}", api_token_get, ADMIN, 0, "/v1/tokens/{id}", UUID},
     {API_DELETE, "/v1/tokens/{}", api_token_delete, ADMIN, 0, "/v1/tokens/{id}", UUID},
+    {API_GET, "/v1/whoami", api_whoami, READERS | API_SCOPE_STATION_ANY, 0, "/v1/whoami", NO_PARAM},
     {API_GET, "/v1/stream", api_stream_get, READERS | API_SCOPE_STATION_ANY, 0, "/v1/stream",
      NO_PARAM},
 

@@ -37,8 +37,9 @@ static struct db_stmt tokens_touch =
             "1000.0))");
 static struct db_stmt token_by_hash = DB_STMT(
     "token_by_hash", 1,
-    "SELECT id, array_to_json(scopes), coalesce((extract(epoch FROM expires_at) * 1000)::bigint,"
-    " 0) FROM tokens WHERE hash = $1::bytea AND (expires_at IS NULL OR expires_at > now())");
+    "SELECT id, array_to_json(scopes),"
+    " coalesce(floor(extract(epoch FROM expires_at) * 1000)::bigint, 0)" /* the ms shown (cut) */
+    " FROM tokens WHERE hash = $1::bytea AND (expires_at IS NULL OR expires_at > now())");
 
 /* Parses the document of row `row`; NULL (and `*st` DB_ERROR) when it is not JSON. */
 static json_t *doc_of(const PGresult *r, int row, enum db_status *st)
