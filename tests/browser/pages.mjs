@@ -184,10 +184,15 @@ try {
   phone.on("dialog", (d) => d.accept());
   await phone.goto(`${BASE}/phone/`);
   await visible(phone, "#signin");
-  await phone.type("#signin-number", "2001");
+  check((await phone.$("#signin-number")) === null, "the phone app asks for the token alone");
+  await phone.type("#signin-token", ADMIN);
+  await phone.click("#signin button[type=submit]");
+  await waitText(phone, "#signin-error", "not a station token", "an admin token is not a phone's");
   await phone.type("#signin-token", stationToken);
   await phone.click("#signin button[type=submit]");
   await visible(phone, "#phone");
+  await waitText(phone, "#station-title", "Station 2001", "the station token signs in as its station (GET /v1/whoami)");
+  check(await phone.$eval("#cos-forbids", (n) => n.classList.contains("hidden")), "no forbidding line: staff allows callbacks");
   check(await phone.$eval("#softkey", (n) => n.classList.contains("hidden")), "no softkey before a failed call");
   for (const target of ["2002", "2003"]) {
     await pbx({ type: "station.state", station: target, availability: "busy" }, { type: "call.attempt", from: "2001", to: target, result: "busy" });
@@ -223,6 +228,57 @@ try {
   await waitText(phone, "#card", "No callbacks set.", "Cancel All on the phone");
   check((await call("GET", "/v1/stations/2001/callbacks")).json.items.length === 0, "the API agrees: none left");
   await admin.click('#tabs button[data-tab="tokens"]');
+
+  // A phone whose class of service forbids callbacks: one clear line instead of the softkey,
+  // following its COS and the COS's option live.
+  check((await call("PUT", "/v1/classes-of-service/lobby", { callbacks_allowed: false })).status === 200, "a COS that forbids callbacks");
+  check((await call("PUT", "/v1/stations/2005", { kind: "ip_phone", cos: "lobby" })).status === 200, "a station in it");
+  check((await call("PUT", "/v1/stations/2006", { kind: "ip_phone", cos: "staff" })).status === 200, "and one in an allowing COS");
+  const lobbyToken = (await call("POST", "/v1/tokens", { scopes: ["station:2005"] })).json.token;
+  const lobbyCtx = await browser.createBrowserContext();
+  const lobby = await lobbyCtx.newPage();
+  await lobby.setViewport({ width: 480, height: 900 });
+  await lobby.goto(`${BASE}/phone/`);
+  await visible(lobby, "#signin");
+  await lobby.type("#signin-token", lobbyToken);
+  await lobby.click("#signin button[type=submit]");
+  await visible(lobby, "#cos-forbids");
+  await waitText(lobby, "#cos-forbids", "Callbacks are not allowed on this phone", "the phone of a forbidding COS says so");
+  const shown = (sel) => lobby.$eval(sel, (n) => !n.classList.contains("hidden"));
+  check(!(await shown("#softkey")) && !(await shown("#softkey-none")), "instead of the softkey and its line");
+  await lobby.screenshot({ path: join(SHOTS, "phone-forbidden.png") });
+  await call("PUT", "/v1/classes-of-service/lobby", { callbacks_allowed: true });
+  await lobby.waitForSelector("#cos-forbids", { hidden: true, timeout: WAIT });
+  await visible(lobby, "#softkey-none");
+  check(true, "the COS turned to allow: the line goes at once (the stream)");
+  await call("PUT", "/v1/classes-of-service/lobby", { callbacks_allowed: false });
+  await visible(lobby, "#cos-forbids");
+  check(true, "and back to forbid: it comes back");
+  // A busy call from it, then (a mark that it was applied: events apply in order) DND on 2006.
+  await pbx({ type: "station.state", station: "2002", availability: "busy" }, { type: "call.attempt", from: "2005", to: "2002", result: "busy" },
+    { type: "station.feature", station: "2006", feature: "dnd", active: true });
+  await until("/v1/stations/2006", (st) => st.state.dnd, "the busy call applied");
+  check(await shown("#cos-forbids") && !(await shown("#softkey")), "a busy call gets no softkey, the line stays");
+  await call("PUT", "/v1/stations/2005", { kind: "ip_phone", cos: "staff" });
+  await lobby.waitForSelector("#cos-forbids", { hidden: true, timeout: WAIT });
+  await visible(lobby, "#softkey");
+  await waitText(lobby, "#softkey-target", "2002", "the station moved to an allowing COS: the line goes and the softkey shows, live");
+  await call("PUT", "/v1/stations/2005", { kind: "ip_phone", cos: "lobby" });
+  await visible(lobby, "#cos-forbids");
+  // A token of two stations: the first shown, the other picked in the header.
+  const twoToken = (await call("POST", "/v1/tokens", { scopes: ["station:2005", "station:2006"] })).json.token;
+  await lobby.click("#signout");
+  await visible(lobby, "#signin");
+  await lobby.type("#signin-token", twoToken);
+  await lobby.click("#signin button[type=submit]");
+  await visible(lobby, "#station-pick");
+  await visible(lobby, "#cos-forbids");
+  check(await lobby.$eval("#station-pick", (n) => n.value) === "2005", "a token of two stations shows its first, with a choice of the other");
+  await lobby.select("#station-pick", "2006");
+  await lobby.waitForSelector("#cos-forbids", { hidden: true, timeout: WAIT });
+  await visible(lobby, "#softkey-none");
+  check(true, "the other station picked: its own COS allows, no line");
+  await lobbyCtx.close();
 
   // A revoked token sends the page back to its sign-in.
   const tokId = (await call("GET", "/v1/tokens")).json.items.find((t) => t.scopes.includes("station:2001")).id;

@@ -116,5 +116,5 @@ def test_admin_console_and_phone_app_in_chromium(start_service, pbx, other_origi
     print(err)
     assert node.returncode == 0, err[-3000:]
     for name in ["admin-callbacks.png", "admin-stations.png", "admin-commands.png",
-                 "admin-tokens.png", "phone.png"]:
+                 "admin-tokens.png", "phone.png", "phone-forbidden.png"]:
         assert (SHOTS / name).stat().st_size > 5000, name

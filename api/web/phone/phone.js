@@ -1,11 +1,13 @@
 // The phone app (/phone/): what a softkey app on a phone's browser shows for a station token.
-// The Call Me Back softkey when the station presents it, the station's callbacks one at a time
-// with Previous / Next, Cancel and Call Again, Cancel All; live from /v1/stream.
+// The Call Me Back softkey when the station presents it, or a line saying that its class of
+// service allows no callback; the station's callbacks one at a time with Previous / Next,
+// Cancel and Call Again, Cancel All; live from /v1/stream. The token alone signs in: its
+// station comes from GET /v1/whoami (a token of several stations picks one in the header).
 import { api, token, setToken, onSignedOut, signOut, el, fill, age, ApiError } from "../common/api.js";
 import { follow } from "../common/stream.js";
 
 const $ = (id) => document.getElementById(id);
-const NUMBER_KEY = "callbackd.station";
+const NUMBER_KEY = "callbackd.station"; // the station picked, for a token of several
 let number = null;
 let stop = null;
 let page = { items: [], next_cursor: null, prev_cursor: null };
@@ -23,19 +25,37 @@ function showSignin(message) {
 function showError(where, e) {
   const p = e instanceof ApiError ? e.problem : {};
   $(where).textContent = e ? (p.detail || e.message) : "";
-  if (p.code === "callbacks_not_allowed") $("cos-forbids").classList.remove("hidden");
+  if (p.code === "callbacks_not_allowed") showStation({ callbacks_allowed: false });
 }
 
 async function loadStation() {
-  const st = await api("GET", `/v1/stations/${encodeURIComponent(number)}`);
-  showSoftkey(st.softkey);
+  showStation(await api("GET", `/v1/stations/${encodeURIComponent(number)}`));
 }
 
-function showSoftkey(softkey) {
-  const on = softkey && softkey.presented;
+// The softkey area from the station (GET or its stream event): while the class of service
+// forbids callbacks, one clear line instead of the softkey and what it would call back.
+function showStation(st) {
+  const forbidden = st.callbacks_allowed === false;
+  const on = !forbidden && st.softkey && st.softkey.presented;
+  $("cos-forbids").classList.toggle("hidden", !forbidden);
   $("softkey").classList.toggle("hidden", !on);
-  $("softkey-none").classList.toggle("hidden", on);
-  $("softkey-target").textContent = on && softkey.target ? `Calls back ${softkey.target}` : "";
+  $("softkey-none").classList.toggle("hidden", on || forbidden);
+  $("softkey-target").textContent = on && st.softkey.target ? `Calls back ${st.softkey.target}` : "";
+  if (forbidden) $("softkey-error").textContent = "";
+}
+
+// The station of the token (GET /v1/whoami); the one picked before when it has several.
+async function whichStation() {
+  const me = await api("GET", "/v1/whoami");
+  if (me.stations.length === 0) return null;
+  const kept = sessionStorage.getItem(NUMBER_KEY);
+  const pick = $("station-pick");
+  fill(pick, me.stations.map((n) => el("option", { value: n }, `Station ${n}`)));
+  pick.classList.toggle("hidden", me.stations.length < 2);
+  $("station-title").classList.toggle("hidden", me.stations.length > 1);
+  const n = me.stations.includes(kept) ? kept : me.stations[0];
+  pick.value = n;
+  return n;
 }
 
 async function loadPage(c) {
@@ -76,13 +96,20 @@ async function act(fn) {
 }
 
 async function start() {
-  number = sessionStorage.getItem(NUMBER_KEY);
-  if (!token() || !number) return showSignin();
+  if (stop) stop();
+  stop = null;
+  if (!token()) return showSignin();
   try {
+    number = await whichStation();
+    if (!number) {
+      setToken(null);
+      return showSignin("This is not a station token: the phone app needs one with the scope station:<number>.");
+    }
     await loadStation();
     await loadPage(null);
   } catch (e) {
-    return showSignin(e instanceof ApiError && e.status !== 401 ? e.message : "Sign in again.");
+    // A 401 has already shown the sign-in, saying the token was refused.
+    return e instanceof ApiError && e.status === 401 ? undefined : showSignin(e.message);
   }
   $("signin").classList.add("hidden");
   $("phone").classList.remove("hidden");
@@ -97,7 +124,7 @@ function reload() {
 }
 
 function onChange(type, data) {
-  if (type === "station" && data.number === number) showSoftkey(data.softkey);
+  if (type === "station" && data.number === number) showStation(data);
   else if (type === "callback" || type === "reset") {
     if (type === "reset") loadStation().catch(() => {});
     reload();
@@ -106,17 +133,20 @@ function onChange(type, data) {
 
 $("signin").addEventListener("submit", (ev) => {
   ev.preventDefault();
-  sessionStorage.setItem(NUMBER_KEY, $("signin-number").value.trim());
   setToken($("signin-token").value.trim());
   $("signin-token").value = "";
   start();
 });
 $("signout").addEventListener("click", () => signOut());
+$("station-pick").addEventListener("change", () => {
+  sessionStorage.setItem(NUMBER_KEY, $("station-pick").value);
+  index = 0;
+  start();
+});
 onSignedOut(() => showSignin("Your token was refused: sign in again."));
 
 $("softkey").addEventListener("click", async () => {
   showError("softkey-error", null);
-  $("cos-forbids").classList.add("hidden");
   try {
     await api("POST", `/v1/stations/${encodeURIComponent(number)}/callbacks`, {});
     await loadStation();
