@@ -4,7 +4,8 @@
 
 #include <stdbool.h>
 
-/* Writes a random (version 4) UUID in canonical lower-case text form. */
+/* Writes a new time-ordered (version 7) UUID in canonical lower-case text form: 48 bits of
+ * Unix milliseconds, then 74 random bits. */
 void cb_new_uuid(char out[37]);
 
 /* Whether `s` is a UUID in text form: 8-4-4-4-12 hexadecimal digits, either case. */

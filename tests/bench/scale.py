@@ -185,12 +185,18 @@ DO $$ DECLARE r record; BEGIN
     FOR r IN SELECT name FROM bench_saved_indexes LOOP EXECUTE 'DROP INDEX ' || r.name; END LOOP;
 END $$;
 
+-- Ids as the API makes them: version 7 UUIDs, the creation's Unix milliseconds first.
+CREATE FUNCTION pg_temp.uuid7(t timestamptz) RETURNS uuid LANGUAGE sql VOLATILE AS $f$
+    SELECT (lpad(to_hex((extract(epoch FROM t) * 1000)::bigint), 12, '0') || '7'
+            || substr(md5(random()::text), 1, 3) || to_hex(8 + floor(random() * 4)::int)
+            || substr(md5(random()::text), 1, 15))::uuid $f$;
+
 -- Ended callbacks first (older, lower seq): created over the last 30 days.
 INSERT INTO callbacks (id, requester, target, target_type, reason, mode, state, origin_line,
                        notify_line, notify_station, external_number, reserved_line,
                        awaiting_release, hook_cycle_needed, hook_off_seen, idle_report_needed,
                        lamp_lit, created_at, updated_at, expires_at, ended_at, end_reason, supersedes)
-SELECT gen_random_uuid(), req, tgt, 'station', reason, 'callback', st, req, req, req, NULL, NULL,
+SELECT pg_temp.uuid7(c), req, tgt, 'station', reason, 'callback', st, req, req, req, NULL, NULL,
        false, reason = 'no_answer' AND st <> 'completed', false, false, false,
        c, e, c + tm, e, er, NULL
 FROM (
@@ -216,7 +222,7 @@ INSERT INTO callbacks (id, requester, target, target_type, reason, mode, state, 
                        notify_line, notify_station, external_number, reserved_line,
                        awaiting_release, hook_cycle_needed, hook_off_seen, idle_report_needed,
                        lamp_lit, created_at, updated_at, expires_at, ended_at, end_reason, supersedes)
-SELECT gen_random_uuid(), req, tgt, 'station', reason, 'callback', 'pending', req, req, req, NULL,
+SELECT pg_temp.uuid7(c), req, tgt, 'station', reason, 'callback', 'pending', req, req, req, NULL,
        NULL, false, reason = 'no_answer', false, false, false, c, c, c + tm, NULL, NULL, NULL
 FROM (
     SELECT g, '6' || lpad((g / 10)::text, 7, '0') AS req, '5' || lpad((g % {T})::text, 7, '0') AS tgt,
@@ -367,7 +373,10 @@ INSERT INTO callbacks_copy (id, requester, target, target_type, reason, mode, st
     notify_line, notify_station, external_number, reserved_line, awaiting_release,
     hook_cycle_needed, hook_off_seen, idle_report_needed, lamp_lit, created_at, updated_at,
     expires_at, ended_at, end_reason, supersedes)
-VALUES (gen_random_uuid(), :r::text, '5' || lpad(:t::text, 7, '0'), 'station', 'busy', 'callback',
+VALUES ((lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || '7'
+         || substr(md5(random()::text), 1, 3) || to_hex(8 + floor(random() * 4)::int)
+         || substr(md5(random()::text), 1, 15))::uuid,
+    :r::text, '5' || lpad(:t::text, 7, '0'), 'station', 'busy', 'callback',
     'pending', :r::text, :r::text, :r::text, NULL, NULL, false, false, false, false, false,
     date_trunc('milliseconds', now()), date_trunc('milliseconds', now()),
     date_trunc('milliseconds', now()) + interval '3600 seconds', NULL, NULL, NULL)

@@ -2,7 +2,9 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -100,6 +102,33 @@ static void test_formats(void **state)
     assert_false(cb_uuid_valid("123e4567e89b12d3a456426614174000"));
 }
 
+/* New ids are version 7: valid, version and variant bits set, the Unix milliseconds first, so
+ * that ids made later sort after (the indexes keyed by them grow at their right edge). */
+static void test_new_ids_are_time_ordered_version_7(void **state)
+{
+    (void)state;
+    char a[37], b[37];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_REALTIME, &t0);
+    cb_new_uuid(a);
+    struct timespec pause = {.tv_nsec = 2000000};
+    nanosleep(&pause, NULL);
+    cb_new_uuid(b);
+    clock_gettime(CLOCK_REALTIME, &t1);
+    assert_true(cb_uuid_valid(a) && cb_uuid_valid(b));
+    assert_int_equal(a[14], '7');
+    assert_non_null(strchr("89ab", a[19]));
+    char hex[13];
+    memcpy(hex, a, 8);
+    memcpy(hex + 8, a + 9, 4);
+    hex[12] = 0;
+    long long ms = strtoll(hex, NULL, 16);
+    assert_true(ms >= t0.tv_sec * 1000LL + t0.tv_nsec / 1000000);
+    assert_true(ms <= t1.tv_sec * 1000LL + t1.tv_nsec / 1000000);
+    assert_true(strcmp(a, b) < 0);
+    assert_true(strcmp(a + 14, b + 14) != 0); /* the rest is random */
+}
+
 static void test_utf8_and_printable(void **state)
 {
     (void)state;
@@ -141,6 +170,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_body_fills_destinations),
+        cmocka_unit_test(test_new_ids_are_time_ordered_version_7),
         cmocka_unit_test(test_one_error_per_invalid_field),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_formats),
