@@ -18,16 +18,21 @@
 #include <curl/curl.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define WORKER_GROUP_MAX   200 /* events applied per transaction (group commit) */
-#define WORKER_TIMERS_MAX  100 /* due timers fired per round */
-#define PURGE_KIND         "inbox_purge"
-#define PURGE_REF          "pbx_events"
-#define PURGE_CHUNK        10000 /* rows deleted per purge transaction */
-#define PURGE_PERIOD_MAX_S 3600
+#define WORKER_GROUP_MAX 1000 /* events applied per transaction (group commit) */
+/* Parties (stations, trunk groups, callbacks named) a group's events may concern: what bounds
+ * the world it loads. A burst on a few busy parties goes in large groups, whose world is loaded
+ * once; events spread over many parties go in groups of this many. */
+#define WORKER_GROUP_PARTIES 200
+#define WORKER_TIMERS_MAX    100 /* due timers fired per round */
+#define PURGE_KIND           "inbox_purge"
+#define PURGE_REF            "pbx_events"
+#define PURGE_CHUNK          10000 /* rows deleted per purge transaction */
+#define PURGE_PERIOD_MAX_S   3600
 
 struct cb_worker {
     struct cb_app *app;
@@ -100,6 +105,49 @@ static enum db_status mark_ignored_tx(struct db_conn *c, void *ctx)
     return db_inbox_mark(c, &e->seq, &outcome, 1);
 }
 
+/* The party an event is about, which the group's world is loaded for (service/apply.c seeds
+ * a few more numbers from some events: its parties and dialed digits, as many or fewer). */
+static const char *event_party(const struct cb_event *e)
+{
+    switch (e->type) {
+    case CB_EV_TRUNK_STATE:
+        return e->trunk_group;
+    case CB_EV_CALL_ATTEMPT:
+        return e->from;
+    case CB_EV_CALL_CONNECTED:
+        return e->n_parties ? e->parties[0] : "";
+    case CB_EV_RECALL_RESULT:
+        return e->callback_id;
+    default:
+        return e->station;
+    }
+}
+
+/* How many of the `n` events from `events` go in one group: at most `limit`, and no more than
+ * WORKER_GROUP_PARTIES distinct parties (a hash set of them, by FNV-1a). */
+static int group_size(const struct db_inbox_event *events, int n, int limit)
+{
+    enum { SLOTS = 4 * WORKER_GROUP_PARTIES };
+    const char *seen[SLOTS] = {0};
+    int parties = 0, i = 0;
+    for (; i < n && i < limit; i++) {
+        const char *p = events[i].parsed ? event_party(&events[i].event) : "";
+        uint32_t h = 2166136261u;
+        for (const char *c = p; *c; c++)
+            h = (h ^ (unsigned char)*c) * 16777619u;
+        size_t k = h % SLOTS;
+        while (seen[k] && strcmp(seen[k], p) != 0)
+            k = (k + 1) % SLOTS;
+        if (!seen[k]) {
+            if (parties == WORKER_GROUP_PARTIES)
+                break;
+            seen[k] = p;
+            parties++;
+        }
+    }
+    return i > 0 ? i : 1;
+}
+
 /* Applies up to WORKER_GROUP_MAX events; `*full` when more may be waiting, `*n_read` how many
  * were read. An event whose
  * application fails is isolated: the events before it are committed as a group, it is tried
@@ -126,7 +174,7 @@ static enum db_status apply_inbox(struct cb_worker *w, bool *full, int *n_read)
     bool alone = false, alone_next = false;
     while (st == DB_OK && start < n && !atomic_load(&w->stop)) {
         struct apply_group g = {.events = events + start,
-                                .n = n - start < limit ? n - start : limit};
+                                .n = group_size(events + start, n - start, limit)};
         cb_time began = cb_service_now();
         st = db_tx_run_on(c, apply_group_tx, &g);
         if (st == DB_OK) {
