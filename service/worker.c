@@ -27,7 +27,7 @@
 /* Parties (stations, trunk groups, callbacks named) a group's events may concern: what bounds
  * the world it loads. A burst on a few busy parties goes in large groups, whose world is loaded
  * once; events spread over many parties go in groups of this many. */
-#define WORKER_GROUP_PARTIES 200
+#define WORKER_GROUP_PARTIES 100
 #define WORKER_TIMERS_MAX    100 /* due timers fired per round */
 #define PURGE_KIND           "inbox_purge"
 #define PURGE_REF            "pbx_events"
