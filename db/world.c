@@ -80,21 +80,30 @@
 static struct db_stmt world_generic_plans =
     DB_STMT("world_generic_plans", 0, "SET LOCAL plan_cache_mode = force_generic_plan");
 
+/* Every number the world needs, found by world_callbacks and read by the statements after it
+ * in the same round trip (a setting of the transaction: statements of a pipeline run in
+ * order); world_lock empties it first. Unset (no callback loaded): the seed numbers. */
+#define WORLD_NUMBERS_SETTING "callbackd.world_numbers"
+#define WORLD_NUMBERS                                                                              \
+    "coalesce(nullif(current_setting('" WORLD_NUMBERS_SETTING "', true), ''), $1)::text[]"
+
 /* The numbers a decision on the seed may touch (the scope and every requester loaded with it),
  * locked in sorted order before anything is read. */
 static struct db_stmt world_lock = DB_STMT(
     "world_lock", 3,
     WORLD_SCOPE("id, requester, target, state")
     "l AS (SELECT n FROM t UNION SELECT requester FROM c1 UNION SELECT requester FROM c2) "
-    "SELECT count(pg_advisory_xact_lock(25442, k)) FROM "
+    "SELECT count(pg_advisory_xact_lock(25442, k)), "
+    "set_config('" WORLD_NUMBERS_SETTING "', '', true) FROM "
     "(SELECT DISTINCT hashtext(n) AS k FROM l ORDER BY 1) AS keys");
 
 /* The active callbacks concerned: c1, c2, and every engaged one ringing a requester of those or
  * a console of such a requester's console group (to know who is already engaged: CB-17, CB-31);
  * and a callback named by id that has ended, outside the scope, so that the core can tell a
  * request on it "already ended" from "no such callback".
- * The first row also carries the scope (column 25, t) and every number the world needs (column
- * 26): once, not on every row, since a group of events may load thousands of callbacks. */
+ * The first row also carries the scope (column 25, t), and leaves every number the world needs
+ * in WORLD_NUMBERS_SETTING (column 26): once, not on every row, since a group of events may
+ * load thousands of callbacks. */
 static struct db_stmt world_callbacks = DB_STMT(
     "world_callbacks", 3,
     WORLD_SCOPE("*")
@@ -110,9 +119,10 @@ static struct db_stmt world_callbacks = DB_STMT(
     ") AS x ORDER BY id) "
     "SELECT " DB_CALLBACK_COLUMNS ", CASE WHEN seq = (SELECT min(seq) FROM cb) THEN "
     "(SELECT array_agg(n) FROM t) END, "
-    "CASE WHEN seq = (SELECT min(seq) FROM cb) THEN (SELECT array(SELECT n FROM s "
-    "  UNION SELECT requester FROM cb UNION SELECT target FROM cb UNION SELECT notify_station "
-    "  FROM cb WHERE notify_station IS NOT NULL)) END "
+    "CASE WHEN seq = (SELECT min(seq) FROM cb) THEN set_config('" WORLD_NUMBERS_SETTING "', "
+    "(SELECT array(SELECT n FROM s UNION SELECT requester FROM cb UNION SELECT target FROM cb "
+    "  UNION SELECT notify_station FROM cb WHERE notify_station IS NOT NULL))::text, true) "
+    "IS NULL END "
     "FROM cb ORDER BY seq");
 // clang-format on
 
@@ -121,7 +131,7 @@ static struct db_stmt world_callbacks = DB_STMT(
 // clang-format off
 static struct db_stmt world_stations = DB_STMT(
     "world_stations", 1,
-    "WITH n AS MATERIALIZED (SELECT DISTINCT unnest($1::text[]) AS n), "
+    "WITH n AS MATERIALIZED (SELECT DISTINCT unnest(" WORLD_NUMBERS ") AS n), "
     WITH_HUNT_GROUPS("g", "n") ", "
     "more AS MATERIALIZED (SELECT n FROM n UNION SELECT c.station FROM g, "
     PROBE("station", "hunt_group_members", "hunt_group = g.n") " UNION SELECT o.number FROM n, "
@@ -136,14 +146,14 @@ static struct db_stmt world_stations = DB_STMT(
 static struct db_stmt world_trunks = DB_STMT(
     "world_trunks", 1,
     "SELECT c.number, c.callback_activation, l.line, l.busy, coalesce(l.reserved_for::text, '') "
-    "FROM (SELECT DISTINCT unnest($1::text[]) AS n) AS n, "
+    "FROM (SELECT DISTINCT unnest(" WORLD_NUMBERS ") AS n) AS n, "
     PROBE("number, callback_activation", "trunk_groups", "number = n.n") " "
     "LEFT JOIN LATERAL (SELECT * FROM trunk_lines WHERE trunk_group = c.number OFFSET 0) AS l "
     "ON true ORDER BY c.number, l.position");
 
 static struct db_stmt world_hunts = DB_STMT(
     "world_hunts", 1,
-    "WITH n AS MATERIALIZED (SELECT unnest($1::text[]) AS n), "
+    "WITH n AS MATERIALIZED (SELECT unnest(" WORLD_NUMBERS ") AS n), "
     WITH_HUNT_GROUPS("h", "n") " "
     "SELECT c.number, c.callback_activation, m.station FROM h, "
     PROBE("number, callback_activation", "hunt_groups", "number = h.n") " "
@@ -259,7 +269,7 @@ static void read_scope(const char *array, struct cb_world *w)
 
 /* Reads the callbacks, the scope and the numbers the world needs (a text[] literal, malloc'd:
  * the parameter of the second round trip). Without callbacks, both are the seed's numbers. */
-static char *read_callbacks(const PGresult *r, const char *seed_numbers, struct cb_world *w)
+static bool read_callbacks(const PGresult *r, const char *seed_numbers, struct cb_world *w)
 {
     int rows = PQntuples(r);
     w->cap_callbacks = (size_t)rows + 4;
@@ -267,7 +277,7 @@ static char *read_callbacks(const PGresult *r, const char *seed_numbers, struct 
     for (int i = 0; i < rows && w->callbacks; i++)
         db_callback_from_row(r, i, &w->callbacks[w->n_callbacks++]);
     read_scope(rows ? db_str(r, 0, DB_CALLBACK_NCOLUMNS) : seed_numbers, w);
-    return strdup(rows ? db_str(r, 0, DB_CALLBACK_NCOLUMNS + 1) : seed_numbers);
+    return w->callbacks != NULL;
 }
 
 enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed,
@@ -286,43 +296,34 @@ enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed
     array_literal(ids, ids_size, seed->callback_ids, seed->n_callback_ids);
     const char *params[] = {seeds, ids, seed->narrow ? "true" : "false"};
 
-    /* Round trip 1: the locks (statements of a pipeline run in order, so every read below
-     * happens under them), the options, the callbacks concerned. */
+    /* One round trip: the locks (statements of a pipeline run in order, so every read below
+     * happens under them), the options, the callbacks concerned, then the groups and stations
+     * those callbacks and the seed name (WORLD_NUMBERS). */
     struct db_pipeline p = {0};
+    const char *one[] = {seeds};
     db_pipeline_add(&p, &world_generic_plans, NULL);
     db_pipeline_add(&p, &world_lock, params);
     db_options_queue(&p);
     db_pipeline_add(&p, &world_callbacks, params);
-    free(ids); /* the pipeline holds copies */
-    char *numbers = NULL;
-    enum db_status st = db_pipeline_run(c, &p);
-    if (st == DB_OK)
-        st = db_options_read(p.results[2], &w->options);
-    if (st == DB_OK)
-        numbers = read_callbacks(p.results[3], seeds, w);
-    db_pipeline_clear(&p);
-    free(seeds);
-    if (st != DB_OK || !numbers || !w->callbacks || !w->scope_targets) {
-        free(numbers);
-        return st != DB_OK ? st : DB_ERROR;
-    }
-
-    /* Round trip 2: the groups and stations those callbacks and the seed name. */
-    const char *one[] = {numbers};
     db_pipeline_add(&p, &world_trunks, one);
     db_pipeline_add(&p, &world_hunts, one);
     db_pipeline_add(&p, &world_stations, one);
-    st = db_pipeline_run(c, &p);
+    free(ids); /* the pipeline holds copies */
+    enum db_status st = db_pipeline_run(c, &p);
+    if (st == DB_OK)
+        st = db_options_read(p.results[2], &w->options);
+    if (st == DB_OK && (!read_callbacks(p.results[3], seeds, w) || !w->scope_targets))
+        st = DB_ERROR;
+    free(seeds);
     if (st == DB_OK) {
-        read_trunks(p.results[0], w);
-        read_hunts(p.results[1], w);
-        int n = PQntuples(p.results[2]);
+        read_trunks(p.results[4], w);
+        read_hunts(p.results[5], w);
+        int n = PQntuples(p.results[6]);
         w->stations = calloc((size_t)n + 1, sizeof *w->stations);
         for (int i = 0; i < n && w->stations; i++)
-            db_station_from_row(p.results[2], i, &w->stations[w->n_stations++], NULL);
+            db_station_from_row(p.results[6], i, &w->stations[w->n_stations++], NULL);
     }
     db_pipeline_clear(&p);
-    free(numbers);
     return st;
 }
 
