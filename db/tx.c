@@ -7,7 +7,7 @@ enum db_status db_tx_run_on(struct db_conn *c, db_tx_fn fn, void *ctx)
     enum db_status st = DB_ERROR;
     for (int attempt = 0; attempt < DB_TX_ATTEMPTS; attempt++) {
         /* BEGIN goes out with the first statement, the deferred writes with COMMIT: a decision
-         * is three round trips (load, load, save + commit). */
+         * is two round trips (load, save + commit). */
         c->begin_pending = true;
         st = fn(c, ctx);
         if (st == DB_OK)
