@@ -242,6 +242,13 @@ for n in "${scale_list[@]}"; do
   svc_start
   log "PBX side (fake PBX acknowledging every command at once on 127.0.0.1:$pbx_port)"
   drain_or_discard start "$drain_s"
+  # Warm-up (not reported), as pgbench has one: the same events for 2 s, so that the measured
+  # run does not pay alone for the first touch of the hot pages after the load's checkpoint
+  # (their full-page images in the WAL), nor for cold plans and connections.
+  "$py" "$helper" latency --url "$db_url" --results "$work/warmup.tsv" --pending "$n" \
+    --port "$svc_port" --secret "$pbx_secret" --seconds 2 --rate "$rate" --timeout "$drain_s" \
+    --pbx-log "$pbx_log" >/dev/null
+  drain_or_discard warmup "$drain_s"
   "$py" "$helper" latency --url "$db_url" --results "$results" --pending "$n" --port "$svc_port" \
     --secret "$pbx_secret" --seconds "$seconds" --rate "$rate" --timeout "$drain_s" --pbx-log "$pbx_log"
   drain_or_discard latency "$drain_s"
