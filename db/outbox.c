@@ -5,12 +5,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A command is rendered once, as it is queued: the body the decision wrote (its type's fields)
+ * completed with its id, seq and creation time, so that `body` is the command exactly as POSTed
+ * to the PBX (the dispatcher sends it as stored). The seqs follow the batch's order: the rows
+ * are numbered after the sort. (Until migration 016 a row trigger did this, a PL/pgSQL call
+ * per command.) */
 #define OUTBOX_INSERT                                                                              \
-    "INSERT INTO commands (id, type, callback_id, order_key, body) "                               \
-    "SELECT gen_random_uuid(), x.type, nullif(x.callback_id, '')::uuid, x.order_key, x.body "      \
-    "FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (type text, callback_id text, "              \
-    "order_key text, body jsonb)) WITH ORDINALITY AS x(type, callback_id, order_key, body, n) "    \
-    "ORDER BY x.n"
+    "INSERT INTO commands (seq, id, created_at, type, callback_id, order_key, body) "              \
+    "SELECT r.seq, r.id, r.at, r.type, nullif(r.callback_id, '')::uuid, r.order_key, "             \
+    "r.body || jsonb_build_object('id', r.id, 'seq', r.seq, 'created_at', "                        \
+    "to_char(r.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) "                      \
+    "FROM (SELECT nextval('commands_seq_seq') AS seq, gen_random_uuid() AS id, now() AS at, x.* "  \
+    "FROM (SELECT * FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (type text, "                 \
+    "callback_id text, order_key text, body jsonb)) WITH ORDINALITY AS x(type, callback_id, "      \
+    "order_key, body, n) ORDER BY x.n OFFSET 0) AS x) AS r ORDER BY r.seq"
 static struct db_stmt outbox_insert_rows = DB_STMT("outbox_insert_rows", 1, OUTBOX_INSERT);
 /* The same, and a NOTIFY to the dispatcher leading in another process (db/leader.h). */
 static struct db_stmt outbox_insert_rows_notify =
@@ -42,7 +50,7 @@ static struct db_stmt outbox_due = DB_STMT(
     " now() >= c.created_at + make_interval(secs => o.command_ttl_s), c.order_key,"
     " EXISTS (SELECT 1 FROM commands AS f WHERE f.status = 'pending'"
     "         AND f.order_key = c.order_key AND f.seq > c.seq),"
-    " c.body::text" /* the command as POSTed, complete since it was queued (migration 008) */
+    " c.body::text" /* the command as POSTed, complete since it was queued (OUTBOX_INSERT) */
     " FROM commands AS c CROSS JOIN system_options AS o"
     " WHERE c.status = 'pending' AND c.next_attempt_at <= now()"
     " AND c.order_key <> ALL ($2::text[])"
