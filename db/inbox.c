@@ -57,8 +57,10 @@ enum db_status db_inbox_store(struct db_conn *c, const char *rows_json, int *acc
     if (st == DB_OK)
         *accepted = (int)db_int(r, 0, 0);
     PQclear(r);
-    if (st == DB_OK && *accepted > 0 && local) /* committed: the statement is its transaction */
-        (void)db_leader_local_wake(DB_LEADER_WORKER_KEY);
+    if (st == DB_OK && *accepted > 0 && local) {
+        c->wake_on_commit |= DB_WAKE_WORKER;
+        db_leader_wake_committed(c); /* committed: the statement is its own transaction */
+    }
     return st;
 }
 

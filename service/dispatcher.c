@@ -480,12 +480,6 @@ struct cb_dispatcher *cb_dispatcher_start(struct cb_app *app)
     return d;
 }
 
-void cb_dispatcher_wake(struct cb_dispatcher *d)
-{
-    if (d)
-        cb_leader_wake(&d->seat);
-}
-
 void cb_dispatcher_stop(struct cb_dispatcher *d)
 {
     if (!d)

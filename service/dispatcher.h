@@ -10,8 +10,6 @@ struct cb_dispatcher;
 
 /* Starts the dispatcher thread; NULL (nothing to do) without CALLBACKD_PBX_COMMAND_URL. */
 struct cb_dispatcher *cb_dispatcher_start(struct cb_app *app);
-/* Wakes it: commands were committed by this process. */
-void cb_dispatcher_wake(struct cb_dispatcher *d);
 /* Stops it (an attempt in flight is abandoned and retried by the next leader). */
 void cb_dispatcher_stop(struct cb_dispatcher *d);
 

@@ -234,8 +234,6 @@ static enum db_status apply_inbox(struct cb_worker *w, bool *full, int *n_read)
             st = db_inbox_lag(c, &lag);
             atomic_store(&m->inbox_lag, lag);
         }
-        if (n > 0)
-            cb_dispatcher_wake(w->dispatcher);
     }
     return st;
 }
