@@ -1,11 +1,11 @@
 #include "service/ids.h"
+#include "service/clock.h"
 
 #include <openssl/rand.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 void cb_new_uuid(char out[37])
 {
@@ -17,9 +17,7 @@ void cb_new_uuid(char out[37])
      * primary key, its history, its timers) then grows at its right edge, whose pages stay in
      * memory, instead of touching a random page of an index of millions (and writing that
      * page whole to the WAL after each checkpoint). */
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    uint64_t ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+    uint64_t ms = (uint64_t)cb_service_now();
     for (int i = 0; i < 6; i++)
         b[i] = (unsigned char)(ms >> (40 - 8 * i));
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x70);

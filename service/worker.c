@@ -18,7 +18,6 @@
 #include <curl/curl.h>
 #include <malloc.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -124,7 +123,7 @@ static const char *event_party(const struct cb_event *e)
 }
 
 /* How many of the `n` events from `events` go in one group: at most `limit`, and no more than
- * WORKER_GROUP_PARTIES distinct parties (a hash set of them, by FNV-1a). */
+ * WORKER_GROUP_PARTIES distinct parties (a hash set of them, by the core's cb_hash_text). */
 static int group_size(const struct db_inbox_event *events, int n, int limit)
 {
     enum { SLOTS = 4 * WORKER_GROUP_PARTIES };
@@ -132,10 +131,7 @@ static int group_size(const struct db_inbox_event *events, int n, int limit)
     int parties = 0, i = 0;
     for (; i < n && i < limit; i++) {
         const char *p = events[i].parsed ? event_party(&events[i].event) : "";
-        uint32_t h = 2166136261u;
-        for (const char *c = p; *c; c++)
-            h = (h ^ (unsigned char)*c) * 16777619u;
-        size_t k = h % SLOTS;
+        size_t k = (size_t)(cb_hash_text(p) % SLOTS);
         while (seen[k] && strcmp(seen[k], p) != 0)
             k = (k + 1) % SLOTS;
         if (!seen[k]) {

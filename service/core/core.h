@@ -303,4 +303,8 @@ int cb_event_word_parse(const char *const *names, const char *s);
  * 0-9 * #. */
 bool cb_number_valid(const char *s);
 
+/* The hash the core's index uses for numbers and ids (FNV-1a, 64 bits), for an edge that keeps
+ * a set of them. */
+uint64_t cb_hash_text(const char *s);
+
 #endif

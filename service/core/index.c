@@ -31,9 +31,14 @@ static uint64_t hash_more(uint64_t h, const char *s)
     return h;
 }
 
+uint64_t cb_hash_text(const char *s)
+{
+    return hash_more(14695981039346656037ULL, s);
+}
+
 static uint64_t hash_key(const char *key, const char *key2)
 {
-    uint64_t h = hash_more(14695981039346656037ULL, key);
+    uint64_t h = cb_hash_text(key);
     if (key2) {
         h ^= 0xff; /* no digit: "1"+"23" and "12"+"3" differ */
         h *= 1099511628211ULL;
