@@ -367,10 +367,9 @@ static void forget_to(struct api_stream_feed *f, long long last_id)
     for (int i = 0; i < f->ring_n; i++)
         free(f->ring[(f->ring_start + i) % FEED_RING].text);
     f->ring_start = f->ring_n = 0;
-    if (last_id > f->fetched || !f->known)
-        f->ring_base = f->fetched = last_id;
-    else
-        f->ring_base = f->fetched;
+    if (!f->known || last_id > f->fetched)
+        f->fetched = last_id;
+    f->ring_base = f->fetched;
     f->known = true;
     pthread_mutex_unlock(&f->ring_lock);
     if (had)

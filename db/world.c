@@ -267,8 +267,8 @@ static void read_scope(const char *array, struct cb_world *w)
     }
 }
 
-/* Reads the callbacks, the scope and the numbers the world needs (a text[] literal, malloc'd:
- * the parameter of the second round trip). Without callbacks, both are the seed's numbers. */
+/* Reads the callbacks and the scope (without callbacks, the seed's numbers); false when out of
+ * memory. The numbers the world needs stay in the transaction (WORLD_NUMBERS). */
 static bool read_callbacks(const PGresult *r, const char *seed_numbers, struct cb_world *w)
 {
     int rows = PQntuples(r);
