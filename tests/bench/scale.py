@@ -154,6 +154,16 @@ def run_id():
 # load
 
 
+def uuid7_sql(t):
+    """A version 7 UUID (RFC 9562) made in SQL from the timestamptz expression `t`, as the API
+    makes its ids (service/ids.c): the Unix milliseconds, the version, random bits, the
+    variant, random bits."""
+    return ("(lpad(to_hex((extract(epoch FROM " + t + ") * 1000)::bigint), 12, '0') || '7'"
+            " || substr(md5(random()::text), 1, 3) || to_hex(8 + floor(random() * 4)::int)"
+            " || substr(md5(random()::text), 1, 15))::uuid")
+
+
+# Ids as the API makes them: version 7 UUIDs from each row's creation time ({UUID7_C}).
 LOAD_SQL = r"""
 SET maintenance_work_mem = '1GB';
 SET synchronous_commit = on;
@@ -185,18 +195,12 @@ DO $$ DECLARE r record; BEGIN
     FOR r IN SELECT name FROM bench_saved_indexes LOOP EXECUTE 'DROP INDEX ' || r.name; END LOOP;
 END $$;
 
--- Ids as the API makes them: version 7 UUIDs, the creation's Unix milliseconds first.
-CREATE FUNCTION pg_temp.uuid7(t timestamptz) RETURNS uuid LANGUAGE sql VOLATILE AS $f$
-    SELECT (lpad(to_hex((extract(epoch FROM t) * 1000)::bigint), 12, '0') || '7'
-            || substr(md5(random()::text), 1, 3) || to_hex(8 + floor(random() * 4)::int)
-            || substr(md5(random()::text), 1, 15))::uuid $f$;
-
 -- Ended callbacks first (older, lower seq): created over the last 30 days.
 INSERT INTO callbacks (id, requester, target, target_type, reason, mode, state, origin_line,
                        notify_line, notify_station, external_number, reserved_line,
                        awaiting_release, hook_cycle_needed, hook_off_seen, idle_report_needed,
                        lamp_lit, created_at, updated_at, expires_at, ended_at, end_reason, supersedes)
-SELECT pg_temp.uuid7(c), req, tgt, 'station', reason, 'callback', st, req, req, req, NULL, NULL,
+SELECT {UUID7_C}, req, tgt, 'station', reason, 'callback', st, req, req, req, NULL, NULL,
        false, reason = 'no_answer' AND st <> 'completed', false, false, false,
        c, e, c + tm, e, er, NULL
 FROM (
@@ -222,7 +226,7 @@ INSERT INTO callbacks (id, requester, target, target_type, reason, mode, state, 
                        notify_line, notify_station, external_number, reserved_line,
                        awaiting_release, hook_cycle_needed, hook_off_seen, idle_report_needed,
                        lamp_lit, created_at, updated_at, expires_at, ended_at, end_reason, supersedes)
-SELECT pg_temp.uuid7(c), req, tgt, 'station', reason, 'callback', 'pending', req, req, req, NULL,
+SELECT {UUID7_C}, req, tgt, 'station', reason, 'callback', 'pending', req, req, req, NULL,
        NULL, false, reason = 'no_answer', false, false, false, c, c, c + tm, NULL, NULL, NULL
 FROM (
     SELECT g, '6' || lpad((g / 10)::text, 7, '0') AS req, '5' || lpad((g % {T})::text, 7, '0') AS tgt,
@@ -298,7 +302,7 @@ def pool_layout(pool):
 def cmd_load(a):
     R, T = layout(a.pending)
     PR, PT = pool_layout(a.pool)
-    sql = LOAD_SQL.format(N=a.pending, R=R, T=T, PR=PR, PT=PT)
+    sql = LOAD_SQL.format(N=a.pending, R=R, T=T, PR=PR, PT=PT, UUID7_C=uuid7_sql("c"))
     t0 = time.monotonic()
     psql(a.url, sql, capture=False)
     t1 = time.monotonic()
@@ -373,9 +377,7 @@ INSERT INTO callbacks_copy (id, requester, target, target_type, reason, mode, st
     notify_line, notify_station, external_number, reserved_line, awaiting_release,
     hook_cycle_needed, hook_off_seen, idle_report_needed, lamp_lit, created_at, updated_at,
     expires_at, ended_at, end_reason, supersedes)
-VALUES ((lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || '7'
-         || substr(md5(random()::text), 1, 3) || to_hex(8 + floor(random() * 4)::int)
-         || substr(md5(random()::text), 1, 15))::uuid,
+VALUES (""" + uuid7_sql("clock_timestamp()") + r""",
     :r::text, '5' || lpad(:t::text, 7, '0'), 'station', 'busy', 'callback',
     'pending', :r::text, :r::text, :r::text, NULL, NULL, false, false, false, false, false,
     date_trunc('milliseconds', now()), date_trunc('milliseconds', now()),
