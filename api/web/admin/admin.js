@@ -1,6 +1,6 @@
 // The admin console (/admin/): callbacks, stations, groups, COS, options, PBX commands and
 // tokens, live from /v1/stream (no polling). Every value from the API goes in as text.
-import { api, token, setToken, onSignedOut, signOut, el, fill, age, query, ApiError } from "../common/api.js";
+import { api, token, wireSignIn, el, fill, age, query, ApiError } from "../common/api.js";
 import { follow } from "../common/stream.js";
 
 const $ = (id) => document.getElementById(id);
@@ -50,14 +50,7 @@ function onChange(type, data) {
   else if (type === "command") commandChanged(data);
 }
 
-$("signin").addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  setToken($("signin-token").value.trim());
-  $("signin-token").value = "";
-  start();
-});
-$("signout").addEventListener("click", () => signOut());
-onSignedOut(() => showSignin("Your token was refused: sign in again."));
+wireSignIn(start, showSignin);
 for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => showTab(b.dataset.tab));
 
 // ---- forms: fields, values, the API's validation errors beside each field ----

@@ -31,6 +31,21 @@ export function signOut() {
   for (const fn of signedOut) fn();
 }
 
+// A page's sign-in form (#signin, its field #signin-token) and sign-out button (#signout): the
+// token goes to this tab's session storage, then `start()`; a token refused later brings the
+// page back to its sign-in (`showSignin(message)`).
+export function wireSignIn(start, showSignin) {
+  const field = document.getElementById("signin-token");
+  document.getElementById("signin").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    setToken(field.value.trim());
+    field.value = "";
+    start();
+  });
+  document.getElementById("signout").addEventListener("click", () => signOut());
+  onSignedOut(() => showSignin("Your token was refused: sign in again."));
+}
+
 // Calls the API; resolves to the parsed JSON (null for an empty answer), rejects with ApiError.
 export async function api(method, path, body) {
   const headers = { Authorization: `Bearer ${token()}` };

@@ -3,7 +3,7 @@
 // service allows no callback; the station's callbacks one at a time with Previous / Next,
 // Cancel and Call Again, Cancel All; live from /v1/stream. The token alone signs in: its
 // station comes from GET /v1/whoami (a token of several stations picks one in the header).
-import { api, token, setToken, onSignedOut, signOut, el, fill, age, ApiError } from "../common/api.js";
+import { api, token, setToken, wireSignIn, el, fill, age, ApiError } from "../common/api.js";
 import { follow } from "../common/stream.js";
 
 const $ = (id) => document.getElementById(id);
@@ -131,19 +131,12 @@ function onChange(type, data) {
   }
 }
 
-$("signin").addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  setToken($("signin-token").value.trim());
-  $("signin-token").value = "";
-  start();
-});
-$("signout").addEventListener("click", () => signOut());
+wireSignIn(start, showSignin);
 $("station-pick").addEventListener("change", () => {
   sessionStorage.setItem(NUMBER_KEY, $("station-pick").value);
   index = 0;
   start();
 });
-onSignedOut(() => showSignin("Your token was refused: sign in again."));
 
 $("softkey").addEventListener("click", async () => {
   showError("softkey-error", null);
