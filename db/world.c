@@ -52,7 +52,7 @@
 
 // clang-format off
 #define WORLD_SCOPE(cols) \
-    "WITH q AS MATERIALIZED (SELECT unnest($1::text[]) AS n), " WITH_HUNT_GROUPS("s", "q") ", " \
+    "WITH q AS MATERIALIZED (SELECT unnest(" SEED_NUMBERS ") AS n), " WITH_HUNT_GROUPS("s", "q") ", " \
     "c1 AS MATERIALIZED (SELECT DISTINCT ON (id) * FROM (" \
     "  SELECT c.* FROM s, " PROBE(cols, "callbacks", "requester = s.n AND ended_at IS NULL") \
     "  UNION ALL SELECT c.* FROM s, " PROBE(cols, "callbacks", "target = s.n AND ended_at IS NULL") \
@@ -80,12 +80,27 @@
 static struct db_stmt world_generic_plans =
     DB_STMT("world_generic_plans", 0, "SET LOCAL plan_cache_mode = force_generic_plan");
 
+/* The seed numbers, with the trunk groups that prefix a dialed number ("9" for "95551234": the
+ * core splits such a number into trunk group and outside number, cb_core_resolve_number),
+ * left in a setting of the transaction for the statements after it in the same round trip
+ * (SEED_NUMBERS), and returned: the scope when no callback is loaded. The trunk groups' primary
+ * key is probed with every prefix, rather than the trunk groups scanned. */
+#define WORLD_SEED_SETTING "callbackd.world_seed"
+#define SEED_TEXT "coalesce(nullif(current_setting('" WORLD_SEED_SETTING "', true), ''), $1)"
+#define SEED_NUMBERS SEED_TEXT "::text[]"
+static struct db_stmt world_seed = DB_STMT(
+    "world_seed", 2,
+    "SELECT set_config('" WORLD_SEED_SETTING "', array(SELECT unnest($1::text[]) UNION "
+    "SELECT c.number FROM unnest($2::text[]) AS d(n), generate_series(1, length(d.n)) AS k, "
+    PROBE("number", "trunk_groups", "number = left(d.n, k)") ")::text, true)");
+
 /* Every number the world needs, found by world_callbacks and read by the statements after it
  * in the same round trip (a setting of the transaction: statements of a pipeline run in
- * order); world_lock empties it first. Unset (no callback loaded): the seed numbers. */
+ * order); world_lock empties it first. Unset (no callback loaded): the seed numbers
+ * (SEED_NUMBERS). */
 #define WORLD_NUMBERS_SETTING "callbackd.world_numbers"
-#define WORLD_NUMBERS                                                                              \
-    "coalesce(nullif(current_setting('" WORLD_NUMBERS_SETTING "', true), ''), $1)::text[]"
+#define WORLD_NUMBERS \
+    "coalesce(nullif(current_setting('" WORLD_NUMBERS_SETTING "', true), ''), " SEED_TEXT ")::text[]"
 
 /* The numbers a decision on the seed may touch (the scope and every requester loaded with it),
  * locked in sorted order before anything is read. */
@@ -161,16 +176,6 @@ static struct db_stmt world_hunts = DB_STMT(
     "WHERE hunt_group = c.number OFFSET 0) AS m ON true ORDER BY c.number, m.position");
 // clang-format on
 
-/* The trunk groups that prefix a dialed number: the primary key probed with every prefix of
- * each, rather than a scan of the trunk groups. */
-// clang-format off
-static struct db_stmt trunk_prefixes = DB_STMT(
-    "trunk_prefixes", 1,
-    "SELECT DISTINCT c.number FROM unnest($1::text[]) AS d(n), "
-    "generate_series(1, length(d.n)) AS k, "
-    PROBE("number", "trunk_groups", "number = left(d.n, k)"));
-// clang-format on
-
 /* A text[] literal of the given strings (directory numbers and UUIDs need no quoting). */
 static void array_literal(char *out, size_t size, const char *const *items, int n)
 {
@@ -179,29 +184,6 @@ static void array_literal(char *out, size_t size, const char *const *items, int 
         used += (size_t)snprintf(out + used, size - used, "%s\"%s\"", i ? "," : "", items[i]);
     if (used < size)
         snprintf(out + used, size - used, "}");
-}
-
-enum db_status db_trunk_groups_prefixing(struct db_conn *c, const char *const *dialed, int n,
-                                         char (**groups)[CB_NUMBER_MAX], int *n_groups)
-{
-    *groups = NULL;
-    *n_groups = 0;
-    size_t size = (size_t)n * (CB_NUMBER_MAX + 3) + 3;
-    char *numbers = malloc(size);
-    if (!numbers)
-        return DB_ERROR;
-    array_literal(numbers, size, dialed, n);
-    const char *params[] = {numbers};
-    enum db_status st;
-    PGresult *r = db_exec(c, &trunk_prefixes, params, &st);
-    free(numbers);
-    int rows = st == DB_OK ? PQntuples(r) : 0;
-    if (st == DB_OK && !(*groups = calloc((size_t)rows + 1, sizeof **groups)))
-        st = DB_ERROR;
-    for (int i = 0; st == DB_OK && i < rows; i++)
-        snprintf((*groups)[(*n_groups)++], CB_NUMBER_MAX, "%s", db_str(r, i, 0));
-    PQclear(r);
-    return st;
 }
 
 /* Reads trunk groups with their lines (one row per line, grouped by number). */
@@ -280,48 +262,58 @@ static bool read_callbacks(const PGresult *r, const char *seed_numbers, struct c
     return w->callbacks != NULL;
 }
 
+/* A malloc'd text[] literal of the `n` strings (NULL when out of memory). */
+static char *array_of(const char *const *items, int n, size_t item_max)
+{
+    size_t size = (size_t)n * (item_max + 3) + 3;
+    char *out = malloc(size);
+    if (out)
+        array_literal(out, size, items, n);
+    return out;
+}
+
 enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed,
                              struct cb_world *w)
 {
     memset(w, 0, sizeof *w);
-    size_t seeds_size = (size_t)seed->n_numbers * (CB_NUMBER_MAX + 3) + 3;
-    size_t ids_size = (size_t)seed->n_callback_ids * (CB_ID_MAX + 3) + 3;
-    char *seeds = malloc(seeds_size), *ids = malloc(ids_size);
-    if (!seeds || !ids) {
-        free(seeds);
-        free(ids);
-        return DB_ERROR;
-    }
-    array_literal(seeds, seeds_size, seed->numbers, seed->n_numbers);
-    array_literal(ids, ids_size, seed->callback_ids, seed->n_callback_ids);
+    char *seeds = array_of(seed->numbers, seed->n_numbers, CB_NUMBER_MAX);
+    char *dialed = array_of(seed->dialed, seed->n_dialed, CB_NUMBER_MAX);
+    char *ids = array_of(seed->callback_ids, seed->n_callback_ids, CB_ID_MAX);
+    enum db_status st = seeds && dialed && ids ? DB_OK : DB_ERROR;
     const char *params[] = {seeds, ids, seed->narrow ? "true" : "false"};
+    const char *one[] = {seeds}, *expand[] = {seeds, dialed};
 
-    /* One round trip: the locks (statements of a pipeline run in order, so every read below
-     * happens under them), the options, the callbacks concerned, then the groups and stations
-     * those callbacks and the seed name (WORLD_NUMBERS). */
+    /* One round trip: the seed with the trunk groups of its dialed numbers, the locks
+     * (statements of a pipeline run in order, so every read below happens under them), the
+     * options, the callbacks concerned, then the groups and stations those callbacks and the
+     * seed name (WORLD_NUMBERS). */
     struct db_pipeline p = {0};
-    const char *one[] = {seeds};
-    db_pipeline_add(&p, &world_generic_plans, NULL);
-    db_pipeline_add(&p, &world_lock, params);
-    db_options_queue(&p);
-    db_pipeline_add(&p, &world_callbacks, params);
-    db_pipeline_add(&p, &world_trunks, one);
-    db_pipeline_add(&p, &world_hunts, one);
-    db_pipeline_add(&p, &world_stations, one);
-    free(ids); /* the pipeline holds copies */
-    enum db_status st = db_pipeline_run(c, &p);
-    if (st == DB_OK)
-        st = db_options_read(p.results[2], &w->options);
-    if (st == DB_OK && (!read_callbacks(p.results[3], seeds, w) || !w->scope_targets))
-        st = DB_ERROR;
-    free(seeds);
     if (st == DB_OK) {
-        read_trunks(p.results[4], w);
-        read_hunts(p.results[5], w);
-        int n = PQntuples(p.results[6]);
+        db_pipeline_add(&p, &world_generic_plans, NULL);
+        db_pipeline_add(&p, &world_seed, expand);
+        db_pipeline_add(&p, &world_lock, params);
+        db_options_queue(&p);
+        db_pipeline_add(&p, &world_callbacks, params);
+        db_pipeline_add(&p, &world_trunks, one);
+        db_pipeline_add(&p, &world_hunts, one);
+        db_pipeline_add(&p, &world_stations, one);
+        st = db_pipeline_run(c, &p);
+    }
+    free(seeds); /* the pipeline holds copies */
+    free(dialed);
+    free(ids);
+    if (st == DB_OK)
+        st = db_options_read(p.results[3], &w->options);
+    if (st == DB_OK &&
+        (!read_callbacks(p.results[4], db_str(p.results[1], 0, 0), w) || !w->scope_targets))
+        st = DB_ERROR;
+    if (st == DB_OK) {
+        read_trunks(p.results[5], w);
+        read_hunts(p.results[6], w);
+        int n = PQntuples(p.results[7]);
         w->stations = calloc((size_t)n + 1, sizeof *w->stations);
         for (int i = 0; i < n && w->stations; i++)
-            db_station_from_row(p.results[6], i, &w->stations[w->n_stations++], NULL);
+            db_station_from_row(p.results[7], i, &w->stations[w->n_stations++], NULL);
     }
     db_pipeline_clear(&p);
     return st;

@@ -16,6 +16,10 @@
 struct db_world_seed {
     const char *const *numbers; /* borrowed */
     int n_numbers;
+    /* Numbers dialed, perhaps through a trunk group ("95551234"): the trunk groups that prefix
+     * them join the seed, for the core to split them (cb_core_resolve_number). Borrowed. */
+    const char *const *dialed;
+    int n_dialed;
     const char *const *callback_ids; /* borrowed; loaded even when ended (outside the scope) */
     int n_callback_ids;
     /* The decision cannot free a requester of the seed to be rung (an API set, a station turning
@@ -32,11 +36,4 @@ enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed
 enum db_status db_world_save(struct db_conn *c, struct cb_world *w, const struct cb_decisions *d,
                              json_t *outbox);
 void db_world_free(struct cb_world *w);
-/* The trunk groups whose number is a prefix of one of the `n` dialed numbers ("9" for
- * "95551234"): what the world must hold for the core to split a dialed number into trunk group
- * and outside number (cb_core_resolve_number decides). One round trip for all. `*groups` is
- * malloc'd (the caller frees it), `*n_groups` long. */
-enum db_status db_trunk_groups_prefixing(struct db_conn *c, const char *const *dialed, int n,
-                                         char (**groups)[CB_NUMBER_MAX], int *n_groups);
-
 #endif

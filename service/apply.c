@@ -122,28 +122,15 @@ enum db_status cb_service_apply_events(struct db_conn *c, const struct cb_event 
         if (g.parsed[e])
             seed_event(&g, e);
     }
-    /* A number dialed through a trunk group is split by the core (cb_core_resolve_number),
-     * against the trunk groups that prefix it: one round trip for the group's. */
-    char(*groups)[CB_NUMBER_MAX] = NULL;
-    int n_groups = 0;
-    if (st == DB_OK && g.n_dialed > 0)
-        st = db_trunk_groups_prefixing(c, g.dialed, g.n_dialed, &groups, &n_groups);
-    if (st == DB_OK && n_groups > 0) {
-        const char **more =
-            realloc(g.numbers, ((size_t)g.n_numbers + (size_t)n_groups) * sizeof *more);
-        if (!more)
-            st = DB_ERROR;
-        else {
-            g.numbers = more;
-            for (int k = 0; k < n_groups; k++)
-                g.numbers[g.n_numbers++] = groups[k];
-        }
-    }
     if (st == DB_OK) {
         /* One world for the whole group: loaded and locked once, changed by each event in
          * turn (so each sees the ones before it), saved once. */
         struct db_world_seed seed = {.numbers = g.numbers,
                                      .n_numbers = g.n_numbers,
+                                     /* split by the core against the trunk groups that prefix
+                                      * them (cb_core_resolve_number), which join the seed */
+                                     .dialed = g.dialed,
+                                     .n_dialed = g.n_dialed,
                                      .callback_ids = g.ids,
                                      .n_callback_ids = g.n_ids,
                                      .narrow = !g.may_free};
@@ -152,7 +139,6 @@ enum db_status cb_service_apply_events(struct db_conn *c, const struct cb_event 
     }
     free(g.evs);
     free(g.parsed);
-    free(groups);
     free(g.dialed);
     free(g.numbers);
     free(g.ids);

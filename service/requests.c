@@ -64,43 +64,35 @@ static void decide_sets(struct cb_world *w, struct cb_decisions *d, void *arg)
 
 enum db_status cb_request_set_many(struct db_conn *c, struct cb_set_item *items, int n)
 {
+    const char **numbers = calloc(2 * (size_t)n, sizeof *numbers);
     const char **dialed = calloc((size_t)n, sizeof *dialed);
-    char(*groups)[CB_NUMBER_MAX] = NULL;
-    int n_dialed = 0, n_groups = 0;
-    enum db_status st = dialed ? DB_OK : DB_ERROR;
+    int n_dialed = 0;
+    enum db_status st = numbers && dialed ? DB_OK : DB_ERROR;
     for (int i = 0; i < n && st == DB_OK; i++) {
         struct cb_set_request *r = &items[i].req;
         memset(&items[i].res, 0, sizeof items[i].res);
         cb_new_uuid(r->new_id);
         r->new_seq = INT64_MAX / 2 + i; /* after every stored one, in arrival order */
+        numbers[2 * i] = r->requester;
+        numbers[2 * i + 1] = r->target;
+        /* A target dialed through a trunk group ("95551234") is split by the core, which needs
+         * the trunk groups that prefix it in the world. */
         if (!r->external_number[0])
             dialed[n_dialed++] = r->target;
     }
-    /* A target dialed through a trunk group ("95551234") is split by the core, which needs the
-     * trunk groups that prefix it in the world. */
-    if (st == DB_OK && n_dialed > 0)
-        st = db_trunk_groups_prefixing(c, dialed, n_dialed, &groups, &n_groups);
-    const char **numbers =
-        st == DB_OK ? calloc(2 * (size_t)n + (size_t)n_groups, sizeof *numbers) : NULL;
-    if (st == DB_OK && !numbers)
-        st = DB_ERROR;
     if (st == DB_OK) {
-        for (int i = 0; i < n; i++) {
-            numbers[2 * i] = items[i].req.requester;
-            numbers[2 * i + 1] = items[i].req.target;
-        }
-        for (int k = 0; k < n_groups; k++)
-            numbers[2 * n + k] = groups[k];
         /* A set frees nobody to be rung: the queues of the requesters' other targets stay
          * unloaded (db/world.h), unless a callback it supersedes is engaged. */
-        struct db_world_seed seed = {
-            .numbers = numbers, .n_numbers = 2 * n + n_groups, .narrow = true};
+        struct db_world_seed seed = {.numbers = numbers,
+                                     .n_numbers = 2 * n,
+                                     .dialed = dialed,
+                                     .n_dialed = n_dialed,
+                                     .narrow = true};
         struct set_batch b = {.items = items, .n = n};
         st = cb_service_decide(c, &seed, decide_sets, &b);
     }
     free(dialed);
     free(numbers);
-    free(groups);
     return st;
 }
 
