@@ -7,10 +7,14 @@
 
 /* Sets applied in one transaction at most: bounds the world one batch loads and locks. */
 #define SET_BATCH_MAX 32
-/* Batches running at once: one transaction at a time would leave the database's other cores
- * idle while it waits on a round trip or the commit. Their locks are taken in one sorted
- * statement (db/world.c), so concurrent batches wait for each other, never deadlock. */
-#define SET_BATCHES_AT_ONCE 4
+/* Batches running at once. Two, not one: a batch waiting on a worker's locks (a burst of events
+ * on its target) leaves a lane to the sets of other targets. Not more: each batch costs its own
+ * statements and commit whatever its size, so with more lanes the same sets cost more. On the
+ * 2-core bench machine (tests/bench, POST against one database, three alternating runs) one,
+ * two and four lanes gave 775, 745 and 680 req/s at c4 and 1,855, 1,649 and 1,376 at c16. Their
+ * locks are taken in one sorted statement (db/world.c), so concurrent batches wait for each
+ * other, never deadlock. */
+#define SET_BATCHES_AT_ONCE 2
 
 /* A submitted set, on its submitter's stack until `done`. */
 struct pending {

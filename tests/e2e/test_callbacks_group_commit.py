@@ -82,8 +82,8 @@ def test_cb01_concurrent_sets_are_grouped_and_each_answered_on_its_own(w):
         poster = threading.Thread(target=lambda: answers.extend(post_all(w, bodies)))
         poster.start()
         # No set can be answered while the targets are locked. Once six are in callbackd, at
-        # most four batches hold them (four run at once), so some batch holds two, or two
-        # are queued and the next batch takes both.
+        # most two batches hold them (two run at once), so some batch holds two, or two are
+        # queued and the next batch takes them.
         wait_for(lambda: sets_in_flight(w) >= 6, 20, msg="six sets waiting in callbackd")
     poster.join()
     for body, (st, doc, h) in zip(bodies, answers):
