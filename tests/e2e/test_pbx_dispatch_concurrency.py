@@ -23,9 +23,13 @@ class HoldingPBX(FakePBX):
         self.open = {}       # station -> POSTs received and not yet answered
         self.most_open = {}  # station -> the most seen at once
         self.arrived = []    # (station, seq) in order of arrival
+        self.free_passes = {}  # station -> POSTs still answered before the gate holds
+        self.ids = []        # (station, seq, id) in order of arrival
 
-    def hold(self, station):
+    def hold(self, station, after=0):
+        """Holds the station's POSTs from its `after`+1-th on (the first `after` are answered)."""
         self.gates[station] = threading.Event()
+        self.free_passes[station] = after
 
     def release(self, station=None):
         if station is None:
@@ -42,14 +46,18 @@ class HoldingPBX(FakePBX):
             self.open[station] = self.open.get(station, 0) + 1
             self.most_open[station] = max(self.most_open.get(station, 0), self.open[station])
             self.arrived.append((station, doc.get("seq") if isinstance(doc, dict) else None))
+            self.ids.append((station, doc.get("seq"), doc.get("id")) if isinstance(doc, dict)
+                            else (station, None, None))
+            passes = self.free_passes.get(station, 0)
+            self.free_passes[station] = passes - 1
         gate = self.gates.get(station)
-        if gate is not None:
+        if gate is not None and passes <= 0:
             gate.wait(4.0)
-        try:
-            super()._handle(h, body)
-        finally:
-            with self.lock:
-                self.open[station] -= 1
+        # Answered from here: callbackd may send the station's next command as soon as it reads
+        # the answer, so the POST stops counting as open before the answer is written.
+        with self.lock:
+            self.open[station] -= 1
+        super()._handle(h, body)
 
     def arrivals(self, station):
         with self.lock:
@@ -130,3 +138,35 @@ def test_cb51_many_stations_many_commands_keep_each_order(live, holding_pbx):
         seqs = [c["seq"] for c in pbx.received("tone", station=n)]
         assert seqs == sorted(seqs) and len(set(seqs)) == 10, (n, seqs)
         assert pbx.most_open[n] == 1, n
+
+
+def test_cb51_cb53_a_station_s_next_command_follows_the_recorded_acknowledgement_even_across_a_crash(
+        start_service, holding_pbx):
+    """A station's next command is sent once the one before it is acknowledged and that
+    acknowledgement is recorded. Killed (SIGKILL) while one is in flight, the next process
+    sends that one again, with its id, and then the rest in order: a repeat never reaches the
+    PBX after a later command of its station, so a late `ring` cannot follow its `stop_ring`."""
+    pbx = holding_pbx
+    first = start_service(pbx=pbx)
+    provision(first)
+    pbx.hold("2001", after=1)  # the first is answered, the second is held
+    first.send(*[cancel_all("2001") for _ in range(3)])
+    created = wait_for(lambda: len(cs := commands(first)) == 3 and cs, 10)
+    seqs = [c["seq"] for c in created]
+    ids = {c["seq"]: c["id"] for c in created}
+    wait_for(lambda: len(pbx.arrivals("2001")) == 2, 5, msg="the second sent after the first's 200")
+    assert pbx.arrivals("2001") == seqs[:2]
+    status = {c["seq"]: c["status"] for c in commands(first)}
+    assert status[seqs[0]] == "delivered" and status[seqs[1]] == "pending", status
+
+    first.kill()
+    pbx.release("2001")
+    second = start_service(pbx=pbx)
+    wait_for(lambda: all(c["status"] == "delivered" for c in commands(second)), 15,
+             msg="every command delivered after the restart")
+    got = [(seq, i) for st, seq, i in pbx.ids if st == "2001"]
+    assert all(ids[seq] == i for seq, i in got), "a command sent again keeps its id"
+    received = [seq for seq, _ in got]
+    assert received == sorted(received), f"nothing after a later command of the station: {got}"
+    assert sorted(set(received)) == seqs and received.count(seqs[0]) == 1, got
+    assert pbx.most_open["2001"] == 1, "never two of the station's commands in flight"
