@@ -12,11 +12,12 @@ set -euo pipefail
 # systemd (systemd-analyze), python3-kubernetes (the Kubernetes API types) and docker-compose
 # (the Compose schema; no engine is used) check the deployment files of tests/deploy.
 # chromium is the real browser of tests/browser (the admin console and the phone app).
+# wrk drives the POST runs of the benchmark (tests/bench/run.sh; pgbench comes with postgresql).
 PACKAGES=(build-essential cmake pkg-config libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev
   libcurl4-openssl-dev libcmocka-dev postgresql python3-pytest python3-yaml python3-jsonschema
   nodejs npm clang-format cppcheck openssl clang libclang-rt-dev llvm curl
   kamailio kamailio-utils-modules kamailio-tls-modules kamailio-extra-modules sip-tester
-  baresip-core systemd python3-kubernetes docker-compose chromium)
+  baresip-core systemd python3-kubernetes docker-compose chromium wrk)
 
 installed() {
   case "$1" in

@@ -66,6 +66,7 @@ done
 if [ "$load_only" = 1 ]; then
   scale_list=("${scale_list[-1]}")
 fi
+"$root/deploy/install-deps.sh" # wrk and pgbench too, on a fresh machine
 for tool in cmake psql pgbench wrk; do
   command -v "$tool" >/dev/null || { echo "run.sh: $tool not found" >&2; exit 2; }
 done
