@@ -125,13 +125,14 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- build ---------------------------------------------------------------------------------
-log "building Release callbackd in build-bench/"
+log "building Release callbackd, the event sender and the fake PBX in build-bench/"
 if ! { cmake -S "$root" -B "$root/build-bench" -DCMAKE_BUILD_TYPE=Release &&
-  cmake --build "$root/build-bench" -j2 --target callbackd; } >"$work/build.log" 2>&1; then
+  cmake --build "$root/build-bench" -j2 --target callbackd bench_event_load bench_fake_pbx; } >"$work/build.log" 2>&1; then
   tail -n 30 "$work/build.log" >&2
   exit 1
 fi
 bin=$root/build-bench/callbackd
+sender=$root/build-bench/tests/bench_event_load # the latency run's event sender (event_load.c)
 
 # --- PostgreSQL ----------------------------------------------------------------------------
 pg_conf=(
@@ -162,7 +163,7 @@ log "  $pg_show"
 
 # --- the fake PBX --------------------------------------------------------------------------
 pbx_port=$("$py" "$helper" free-port)
-"$py" "$helper" pbx --port "$pbx_port" --log "$pbx_log" 2>"$work/pbx.err" &
+"$root/build-bench/tests/bench_fake_pbx" "$pbx_port" "$pbx_log" 2>"$work/pbx.err" &
 pbx_pid=$!
 
 # --- callbackd -----------------------------------------------------------------------------
@@ -248,10 +249,10 @@ for n in "${scale_list[@]}"; do
   # (their full-page images in the WAL), nor for cold plans and connections.
   "$py" "$helper" latency --url "$db_url" --results "$work/warmup.tsv" --pending "$n" \
     --port "$svc_port" --secret "$pbx_secret" --seconds 2 --rate "$rate" --timeout "$drain_s" \
-    --pbx-log "$pbx_log" >/dev/null
+    --pbx-log "$pbx_log" --sender "$sender" >/dev/null
   drain_or_discard warmup "$drain_s"
   "$py" "$helper" latency --url "$db_url" --results "$results" --pending "$n" --port "$svc_port" \
-    --secret "$pbx_secret" --seconds "$seconds" --rate "$rate" --timeout "$drain_s" --pbx-log "$pbx_log"
+    --secret "$pbx_secret" --seconds "$seconds" --rate "$rate" --timeout "$drain_s" --pbx-log "$pbx_log" --sender "$sender"
   drain_or_discard latency "$drain_s"
   "$py" "$helper" accept --url "$db_url" --results "$results" --pending "$n" --port "$svc_port" \
     --secret "$pbx_secret" --seconds "$seconds"

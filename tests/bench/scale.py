@@ -15,7 +15,6 @@ callbacks use the same layout (ended rows count toward no rule).
 """
 
 import argparse
-import asyncio
 import hashlib
 import hmac
 import http.client
@@ -23,7 +22,6 @@ import json
 import math
 import os
 import random
-import signal
 import socket
 import statistics
 import subprocess
@@ -456,48 +454,6 @@ def cmd_wrk(a):
 # the PBX side
 
 
-def cmd_pbx(a):
-    """A fake PBX: acknowledges every command at once (200), logs `arrival seq type station
-    callback_id` per command. HTTP/1.1 keep-alive, minimal parser (the dispatcher sends
-    Content-Length bodies and no Expect)."""
-    log = open(a.log, "a", buffering=1)
-
-    async def handle(reader, writer):
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                body = await reader.readexactly(length) if length else b""
-                now = time.time()
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-                try:
-                    cmd = json.loads(body)
-                    log.write("%.6f %s %s %s %s\n" % (now, cmd.get("seq"), cmd.get("type"),
-                                                      cmd.get("station") or cmd.get("from_station") or "-",
-                                                      cmd.get("callback_id") or "-"))
-                except ValueError:
-                    log.write("%.6f bad - - -\n" % now)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-            pass
-        finally:
-            writer.close()
-
-    async def main():
-        server = await asyncio.start_server(handle, "127.0.0.1", a.port)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for s in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(s, stop.set)
-        async with server:
-            await stop.wait()
-
-    asyncio.run(main())
-
-
 def cmd_accept(a):
     """(a) events accepted/s: station.state events in signed batches of 100, `clients` keep-alive
     clients, for `seconds`. Each requester gets busy then idle in the same batch (so the world
@@ -620,39 +576,24 @@ def cmd_latency(a):
     per_target = max(2, int(a.rate * a.seconds / C))
     per_target -= per_target % 2
     total = per_target * C
-    # Event g: target g mod C, idle on even rounds, busy on odd ones, due at g / rate. Senders
-    # take events round-robin (each has K / rate seconds per event, room for a slow 202); an
-    # event waits for the 202 of the previous event of its target, so a target's events are
-    # stored in order.
+    # Event g: target g mod C, idle on even rounds, busy on odd ones, due at g / rate, sent by
+    # tests/bench/event_load.c (K keep-alive connections taking events round-robin, each with
+    # K / rate seconds per event, room for a slow 202; an event waits for the 202 of the
+    # previous event of its target, so a target's events are stored in order).
     K = max(1, min(64, int(math.ceil(a.rate / 25.0))))
-    acked = [threading.Event() for _ in range(total)]
     rid = run_id()
-    sent = {}
-    lock = threading.Lock()
     log_start = os.path.getsize(a.pbx_log)
     clients = K
-    failed = []
-    t_first = time.monotonic() + 0.2
-
-    def run(i):
-        c = EventClient(a.port, a.secret)
-        for g in range(i, total, K):
-            d = t_first + g / float(a.rate) - time.monotonic()
-            if d > 0:
-                time.sleep(d)
-            if g >= C:
-                while not acked[g - C].wait(0.5):
-                    if failed:
-                        return
-            t = targets[g % C]
-            eid = f"L{rid}-{t}-{g // C}"
-            now = time.time()
-            c.post([ev_state(eid, t, "idle" if (g // C) % 2 == 0 else "busy")])
-            with lock:
-                sent[eid] = now
-            acked[g].set()
-
-    run_threads(run, clients, failed)
+    p = subprocess.run([a.sender, str(a.port), a.secret, str(a.rate), str(total), str(K), rid,
+                        ",".join(targets)], text=True, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        sys.stderr.write(p.stderr)
+        raise SystemExit("scale.py: the event sender failed")
+    sent = {}
+    for line in p.stdout.splitlines():
+        eid, at = line.split()
+        sent[eid] = float(at)
     actual = len(sent) / max(1e-3, max(sent.values()) - min(sent.values()))
     # Wait (bounded) for the worker and the dispatcher to finish.
     deadline = time.monotonic() + a.timeout
@@ -910,9 +851,6 @@ def main():
     sp.add_argument("--pool", type=int, required=True)
     sp.add_argument("--conns", type=int, required=True)
     sp.set_defaults(fn=cmd_wrk)
-    sp = p("pbx", "port")
-    sp.add_argument("--log", required=True)
-    sp.set_defaults(fn=cmd_pbx)
     sp = p("accept", "url", "results", "pending", "port", "secret", "seconds")
     sp.add_argument("--clients", type=int, default=4)
     sp.add_argument("--batch", type=int, default=100)
@@ -927,6 +865,7 @@ def main():
     sp = p("latency", "url", "results", "pending", "port", "secret", "seconds", "timeout")
     sp.add_argument("--rate", type=int, default=1000)
     sp.add_argument("--pbx-log", required=True)
+    sp.add_argument("--sender", required=True, help="the bench_event_load binary")
     sp.set_defaults(fn=cmd_latency)
     p("wait-ready", "port", "timeout").set_defaults(fn=cmd_wait_ready)
     p("free-port").set_defaults(fn=cmd_free_port)
