@@ -1,8 +1,9 @@
-/* The change log behind GET /v1/stream (migrations/011, 012). Triggers write a row for each change
- * in the writing transaction; here those rows get their stream ids once committed, one numbering
- * transaction at a time across every process (an advisory lock), so that ids grow in commit
- * order and a reader that sees id N has seen every id below it. The rows are read back as the
- * API reads callbacks, stations and commands, by the stream feed (api/stream_feed.c). */
+/* The change log behind GET /v1/stream (migrations/011, 012, 017). Triggers write a row for each
+ * change in the writing transaction and queue its seq (stream_unnumbered); here the committed
+ * ones get their stream ids (stream_ids: the change rows are never written again), one
+ * numbering transaction at a time across every process (an advisory lock), so that ids grow in
+ * commit order and a reader that sees id N has seen every id below it. The rows are read back as
+ * the API reads callbacks, stations and commands, by the stream feed (api/stream_feed.c). */
 #include "db/changes.h"
 #include "db/outbox.h"
 #include "db/rows.h"
@@ -21,46 +22,53 @@
 static struct db_stmt changes_lock =
     DB_STMT("changes_lock", 0, "SELECT pg_advisory_xact_lock(" DB_CHANGES_LOCK_CLASS ", 1)");
 /* Numbers in write order (seq): a change that waited on a row lock was written after the
- * commit of the transaction holding it, so changes of one row keep their commit order. */
+ * commit of the transaction holding it, so changes of one row keep their commit order. Two
+ * narrow rows a change (one queued out, one id in), not a new version of the change row. */
 static struct db_stmt changes_number_stmt =
     DB_STMT("changes_number", 0,
-            "WITH todo AS (SELECT seq, row_number() OVER (ORDER BY seq) AS n FROM stream_changes"
-            "              WHERE id IS NULL ORDER BY seq LIMIT " NUMBER_BATCH "),"
+            "WITH todo AS (SELECT seq, row_number() OVER (ORDER BY seq) AS n FROM stream_unnumbered"
+            "              ORDER BY seq LIMIT " NUMBER_BATCH "),"
             " base AS (SELECT last_id FROM stream_position),"
-            " numbered AS (UPDATE stream_changes c SET id = base.last_id + todo.n FROM todo, base"
-            "              WHERE c.seq = todo.seq RETURNING c.id),"
+            " dequeued AS (DELETE FROM stream_unnumbered u USING todo WHERE u.seq = todo.seq),"
+            " numbered AS (INSERT INTO stream_ids (id, seq) SELECT base.last_id + todo.n, todo.seq"
+            "              FROM todo, base RETURNING id),"
             " moved AS (UPDATE stream_position SET last_id = (SELECT max(id) FROM numbered)"
             "           WHERE EXISTS (SELECT 1 FROM numbered) RETURNING last_id)"
             " SELECT coalesce((SELECT last_id FROM moved), (SELECT last_id FROM stream_position)),"
             " (SELECT count(*) FROM moved)");
 static struct db_stmt changes_purge =
     DB_STMT("changes_purge", 1,
-            "WITH gone AS (DELETE FROM stream_changes WHERE seq IN (SELECT seq FROM stream_changes"
-            "              WHERE at < now() - make_interval(secs => $1::int) AND id IS NOT NULL"
-            "              ORDER BY at LIMIT 100000) RETURNING id)"
+            "WITH old AS (SELECT ch.seq FROM stream_changes ch"
+            "             WHERE ch.at < now() - make_interval(secs => $1::int)"
+            "             AND EXISTS (SELECT 1 FROM stream_ids i WHERE i.seq = ch.seq)"
+            "             ORDER BY ch.at LIMIT 100000),"
+            " rows_gone AS (DELETE FROM stream_changes WHERE seq IN (SELECT seq FROM old)),"
+            " gone AS (DELETE FROM stream_ids WHERE seq IN (SELECT seq FROM old) RETURNING id)"
             " UPDATE stream_position SET purged_through = greatest(purged_through,"
             " (SELECT max(id) FROM gone)) WHERE EXISTS (SELECT 1 FROM gone)");
 static struct db_stmt changes_position =
     DB_STMT("changes_position", 0, "SELECT last_id, purged_through FROM stream_position");
 
-#define RANGE "ch.id > $1::bigint AND ch.id <= $2::bigint"
+/* The changes numbered in (after, upto]: `i` their ids, `ch` their rows. */
+#define CHANGES "stream_ids i JOIN stream_changes ch ON ch.seq = i.seq"
+#define RANGE   "i.id > $1::bigint AND i.id <= $2::bigint"
 static struct db_stmt changes_callbacks =
     DB_STMT("changes_callbacks", 2,
             "SELECT " DB_CALLBACK_COLUMNS ", change_id, coalesce(station, '') FROM"
-            " (SELECT ch.id AS change_id, ch.station, r.* FROM stream_changes ch"
+            " (SELECT i.id AS change_id, ch.station, r.* FROM " CHANGES
             "  CROSS JOIN LATERAL jsonb_populate_record(NULL::callbacks, ch.data) r"
             "  WHERE " RANGE " AND ch.kind = 'callback') x ORDER BY change_id");
 static struct db_stmt changes_stations =
     DB_STMT("changes_stations", 2,
-            "SELECT " DB_STATION_COLUMNS ", ch.id, coalesce(ch.station, '') FROM stream_changes ch"
+            "SELECT " DB_STATION_COLUMNS ", i.id, coalesce(ch.station, '') FROM " CHANGES
             " CROSS JOIN LATERAL jsonb_populate_record(NULL::stations, ch.data) s"
             " CROSS JOIN LATERAL (SELECT coalesce((ch.data->>'callbacks_allowed')::boolean, false)"
             "                     AS callbacks_allowed) c"
-            " WHERE " RANGE " AND ch.kind = 'station' ORDER BY ch.id");
+            " WHERE " RANGE " AND ch.kind = 'station' ORDER BY i.id");
 static struct db_stmt changes_commands =
     DB_STMT("changes_commands", 2,
             "SELECT " DB_COMMAND_DOC ", change_id, '' FROM"
-            " (SELECT ch.id AS change_id, r.* FROM stream_changes ch"
+            " (SELECT i.id AS change_id, r.* FROM " CHANGES
             "  CROSS JOIN LATERAL jsonb_populate_record(NULL::commands, ch.data) r"
             "  WHERE " RANGE " AND ch.kind = 'command') x ORDER BY change_id");
 

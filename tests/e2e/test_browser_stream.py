@@ -24,7 +24,7 @@ def provision(svc, *numbers, cos="staff"):
 
 def db_ids(pg, svc_db, after=0):
     """Every stream id the database gave after `after`, in order (what an admin stream owes)."""
-    rows = pg.sql(f"SELECT id FROM stream_changes WHERE id > {after} ORDER BY id", svc_db)
+    rows = pg.sql(f"SELECT id FROM stream_ids WHERE id > {after} ORDER BY id", svc_db)
     return [int(r[0]) for r in rows]
 
 
@@ -37,7 +37,7 @@ def settled(pg, svc):
     Last-Event-ID: <it> carries exactly the changes to come; one opened without an id starts
     at the last numbered change, so one committed just before may still come)."""
     name = db_name(svc)
-    wait_for(lambda: pg.sql("SELECT count(*) FROM stream_changes WHERE id IS NULL", name)[0][0]
+    wait_for(lambda: pg.sql("SELECT count(*) FROM stream_unnumbered", name)[0][0]
              == "0", msg="every change numbered")
     return int(pg.sql("SELECT last_id FROM stream_position", name)[0][0])
 
