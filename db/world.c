@@ -176,16 +176,6 @@ static struct db_stmt world_hunts = DB_STMT(
     "WHERE hunt_group = c.number OFFSET 0) AS m ON true ORDER BY c.number, m.position");
 // clang-format on
 
-/* A text[] literal of the given strings (directory numbers and UUIDs need no quoting). */
-static void array_literal(char *out, size_t size, const char *const *items, int n)
-{
-    size_t used = (size_t)snprintf(out, size, "{");
-    for (int i = 0; i < n && used < size; i++)
-        used += (size_t)snprintf(out + used, size - used, "%s\"%s\"", i ? "," : "", items[i]);
-    if (used < size)
-        snprintf(out + used, size - used, "}");
-}
-
 /* Reads trunk groups with their lines (one row per line, grouped by number). */
 static void read_trunks(const PGresult *r, struct cb_world *w)
 {
@@ -262,13 +252,19 @@ static bool read_callbacks(const PGresult *r, const char *seed_numbers, struct c
     return w->callbacks != NULL;
 }
 
-/* A malloc'd text[] literal of the `n` strings (NULL when out of memory). */
+/* A malloc'd text[] literal of the `n` strings, each at most `item_max` long (directory
+ * numbers and UUIDs need no quoting); NULL when out of memory. */
 static char *array_of(const char *const *items, int n, size_t item_max)
 {
     size_t size = (size_t)n * (item_max + 3) + 3;
     char *out = malloc(size);
-    if (out)
-        array_literal(out, size, items, n);
+    if (!out)
+        return NULL;
+    size_t used = (size_t)snprintf(out, size, "{");
+    for (int i = 0; i < n && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s\"%s\"", i ? "," : "", items[i]);
+    if (used < size)
+        snprintf(out + used, size - used, "}");
     return out;
 }
 

@@ -133,6 +133,7 @@ if ! { cmake -S "$root" -B "$root/build-bench" -DCMAKE_BUILD_TYPE=Release &&
 fi
 bin=$root/build-bench/callbackd
 sender=$root/build-bench/tests/bench_event_load # the latency run's event sender (event_load.c)
+fake_pbx=$root/build-bench/tests/bench_fake_pbx # the PBX (fake_pbx.c)
 
 # --- PostgreSQL ----------------------------------------------------------------------------
 pg_conf=(
@@ -163,7 +164,7 @@ log "  $pg_show"
 
 # --- the fake PBX --------------------------------------------------------------------------
 pbx_port=$("$py" "$helper" free-port)
-"$root/build-bench/tests/bench_fake_pbx" "$pbx_port" "$pbx_log" 2>"$work/pbx.err" &
+"$fake_pbx" "$pbx_port" "$pbx_log" 2>"$work/pbx.err" &
 pbx_pid=$!
 
 # --- callbackd -----------------------------------------------------------------------------
