@@ -92,7 +92,9 @@ struct cb_gauges *cb_gauges_start(struct cb_app *app)
         return NULL;
     g->app = app;
     g->limits = cb_config_db_background_limits(app->cfg);
-    g->asked = 1; /* a first count as soon as the schema is current: the first scrape has one */
+    /* No count before a scrape asks for one: at 1,000,000 active callbacks a count reads them
+     * all (about a second of a core), which a start under load would pay whether or not
+     * anything scrapes. The first scrape shows the gauges once its count is done. */
     pthread_mutex_init(&g->lock, NULL);
     cb_cond_init_monotonic(&g->changed);
     if (pthread_create(&g->thread, NULL, gauges_main, g) != 0) {

@@ -18,7 +18,8 @@
 
 struct cb_gauges;
 
-/* Starts the counting thread (it counts once the schema is current); NULL on failure. */
+/* Starts the counting thread (it counts when a scrape asks, once the schema is current); NULL
+ * on failure. */
 struct cb_gauges *cb_gauges_start(struct cb_app *app);
 /* Asks for a count and waits for it up to CB_GAUGES_WAIT_MS; the latest count is then in the
  * metrics (cb_metrics.callbacks_by_state, commands_by_status, gauges_counted_ms). */

@@ -139,11 +139,13 @@ def test_connect_timeout_bounds_a_reconnection_to_a_hung_database(pg, proxy, sta
     svc = start_service(proxy.url(name), env={"CALLBACKD_DB_CONNECT_TIMEOUT_S": "2",
                                               "CALLBACKD_DB_STATEMENT_TIMEOUT_MS": "10000"})
     svc.ok("PUT", "/v1/classes-of-service/gold", {"callbacks_allowed": True})
-    # The stream feed's session is set up at start, beside the request's: cut while it is
-    # being set up, it would note the outage first and this request would not be the one that
-    # waits.
-    wait_for(lambda: "callbackd_stream_feed_connected 1\n" in svc.call("GET", "/metrics")[1], 10,
-             msg="the stream feed's session up")
+    # The stream feed's session is set up at start, and the gauges' session by the first
+    # scrape, beside the request's: either one cut while it is being set up would note the
+    # outage first, and this request would not be the one that waits.
+    wait_for(lambda: all(line in svc.call("GET", "/metrics")[1]
+                         for line in ("callbackd_stream_feed_connected 1\n",
+                                      "callbackd_db_counts_timestamp_seconds")), 10,
+             msg="the stream feed's and the gauges' sessions up")
     # The server goes away and comes back hung: the pooled sessions are closed, and connecting
     # again is accepted by TCP and then never answered.
     proxy.hang(drop=True)
