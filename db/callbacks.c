@@ -1,7 +1,9 @@
 #include "db/callbacks.h"
+#include "db/array.h"
 #include "db/rows.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct db_stmt callback_get = DB_STMT("callback_get", 1,
@@ -68,11 +70,9 @@ enum db_status db_callback_list(struct db_conn *c, const struct db_callback_filt
                                 const struct db_list_pos *pos, int limit, struct cb_callback *out,
                                 int *n)
 {
-    char states[8 * 16 + 3] = "{", after[24], before[24], at[24], lim[16];
-    for (int i = 0; i < f->n_states; i++)
-        snprintf(states + strlen(states), sizeof states - strlen(states), "%s%s", i ? "," : "",
-                 f->states[i]);
-    strcat(states, "}");
+    char *states = db_array_of(f->states, f->n_states), after[24], before[24], at[24], lim[16];
+    if (!states)
+        return DB_ERROR;
     snprintf(after, sizeof after, "%lld", (long long)f->created_after_ms);
     snprintf(before, sizeof before, "%lld", (long long)f->created_before_ms);
     snprintf(at, sizeof at, "%lld", (long long)(pos ? pos->created_ms : 0));
@@ -89,6 +89,7 @@ enum db_status db_callback_list(struct db_conn *c, const struct db_callback_filt
     enum db_status st;
     PGresult *r =
         db_exec(c, backward ? &callback_list_backward : &callback_list_forward, params, &st);
+    free(states);
     *n = 0;
     if (st == DB_OK)
         read_rows(r, out, n, backward);

@@ -1,4 +1,5 @@
 #include "db/outbox.h"
+#include "db/array.h"
 #include "db/leader.h"
 
 #include <stdio.h>
@@ -111,64 +112,6 @@ void db_outbox_commands_free(struct db_command *cmds, int n)
     }
 }
 
-/* A growing array literal ("{1,2}", "{\"a\",\"b\"}") for a parameter; `failed` on OOM. */
-struct array_text {
-    char *s;
-    size_t len, cap;
-    bool failed;
-};
-
-static void array_put(struct array_text *a, const char *s, size_t n)
-{
-    if (a->failed)
-        return;
-    if (a->len + n + 1 > a->cap) {
-        size_t cap = a->cap ? a->cap : 64;
-        while (a->len + n + 1 > cap)
-            cap *= 2;
-        char *grown = realloc(a->s, cap);
-        if (!grown) {
-            a->failed = true;
-            return;
-        }
-        a->s = grown;
-        a->cap = cap;
-    }
-    memcpy(a->s + a->len, s, n);
-    a->len += n;
-    a->s[a->len] = '\0';
-}
-
-static void array_open(struct array_text *a)
-{
-    *a = (struct array_text){0};
-    array_put(a, "{", 1);
-}
-
-static void array_add_int(struct array_text *a, long long v)
-{
-    char k[24];
-    int n = snprintf(k, sizeof k, "%s%lld", a->len > 1 ? "," : "", v);
-    array_put(a, k, (size_t)n);
-}
-
-/* A quoted element: backslash and double quote escaped, so any text stays one element. */
-static void array_add_text(struct array_text *a, const char *v)
-{
-    array_put(a, a->len > 1 ? ",\"" : "\"", a->len > 1 ? 2 : 1);
-    for (const char *p = v; *p; p++) {
-        if (*p == '\\' || *p == '"')
-            array_put(a, "\\", 1);
-        array_put(a, p, 1);
-    }
-    array_put(a, "\"", 1);
-}
-
-static void array_close(struct array_text *a)
-{
-    array_put(a, "}", 1);
-}
-
 /* Queues the statement recording the outcomes of `kind`, if there are any; returns its index in
  * the pipeline (-1 when none). */
 static int queue_outcomes(struct db_pipeline *p, struct db_outcome *outcomes, int n,
@@ -179,34 +122,33 @@ static int queue_outcomes(struct db_pipeline *p, struct db_outcome *outcomes, in
         [DB_OUTCOME_NOT_ACKED] = &outbox_not_acked_rows,
         [DB_OUTCOME_EXPIRED] = &outbox_expired_rows,
     };
-    struct array_text seqs, extra; /* extra: the errors, or the ages of the acknowledgements */
-    array_open(&seqs);
-    array_open(&extra);
+    struct db_array seqs, extra; /* extra: the errors, or the ages of the acknowledgements */
+    db_array_open(&seqs);
+    db_array_open(&extra);
     int count = 0;
     for (int i = 0; i < n; i++) {
         if (outcomes[i].kind != kind)
             continue;
-        array_add_int(&seqs, outcomes[i].seq);
+        db_array_add_int(&seqs, outcomes[i].seq);
         if (kind == DB_OUTCOME_DELIVERED) {
             char age[32];
             snprintf(age, sizeof age, "%.6f", outcomes[i].age_s > 0 ? outcomes[i].age_s : 0.0);
-            array_add_text(&extra, age);
+            db_array_add_text(&extra, age);
         } else
-            array_add_text(&extra, outcomes[i].error ? outcomes[i].error : "");
+            db_array_add_text(&extra, outcomes[i].error ? outcomes[i].error : "");
         count++;
     }
-    array_close(&seqs);
-    array_close(&extra);
+    char *seq_list = db_array_close(&seqs), *extra_list = db_array_close(&extra);
     int at = -1;
-    if (seqs.failed || extra.failed)
+    if (!seq_list || !extra_list)
         *oom = true;
     else if (count > 0) {
         at = p->n;
-        const char *params[] = {seqs.s, extra.s};
+        const char *params[] = {seq_list, extra_list};
         db_pipeline_add(p, stmts[kind], params);
     }
-    free(seqs.s);
-    free(extra.s);
+    free(seq_list);
+    free(extra_list);
     return at;
 }
 
@@ -264,21 +206,17 @@ enum db_status db_outbox_round(struct db_conn *c, struct db_outcome *outcomes, i
     int at_expired = queue_outcomes(&p, outcomes, n_outcomes, DB_OUTCOME_EXPIRED, &oom);
     int at_due = -1;
     if (due_limit > 0) {
-        struct array_text busy;
-        array_open(&busy);
-        for (int i = 0; i < n_busy; i++)
-            array_add_text(&busy, busy_keys[i]);
-        array_close(&busy);
+        char *busy = db_array_of(busy_keys, n_busy);
         char lim[16];
         snprintf(lim, sizeof lim, "%d", due_limit);
-        if (busy.failed)
+        if (!busy)
             oom = true;
         else {
             at_due = p.n;
-            db_pipeline_add(&p, &outbox_due, (const char *const[]){lim, busy.s});
+            db_pipeline_add(&p, &outbox_due, (const char *const[]){lim, busy});
             db_pipeline_add(&p, &outbox_next_ms, NULL);
         }
-        free(busy.s);
+        free(busy);
     }
     enum db_status st = oom ? DB_ERROR : db_pipeline_run(c, &p);
     if (st == DB_OK) {

@@ -1,4 +1,5 @@
 #include "db/world.h"
+#include "db/array.h"
 #include "db/options.h"
 #include "db/outbox.h"
 #include "db/rows.h"
@@ -252,29 +253,13 @@ static bool read_callbacks(const PGresult *r, const char *seed_numbers, struct c
     return w->callbacks != NULL;
 }
 
-/* A malloc'd text[] literal of the `n` strings, each at most `item_max` long (directory
- * numbers and UUIDs need no quoting); NULL when out of memory. */
-static char *array_of(const char *const *items, int n, size_t item_max)
-{
-    size_t size = (size_t)n * (item_max + 3) + 3;
-    char *out = malloc(size);
-    if (!out)
-        return NULL;
-    size_t used = (size_t)snprintf(out, size, "{");
-    for (int i = 0; i < n && used < size; i++)
-        used += (size_t)snprintf(out + used, size - used, "%s\"%s\"", i ? "," : "", items[i]);
-    if (used < size)
-        snprintf(out + used, size - used, "}");
-    return out;
-}
-
 enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed,
                              struct cb_world *w)
 {
     memset(w, 0, sizeof *w);
-    char *seeds = array_of(seed->numbers, seed->n_numbers, CB_NUMBER_MAX);
-    char *dialed = array_of(seed->dialed, seed->n_dialed, CB_NUMBER_MAX);
-    char *ids = array_of(seed->callback_ids, seed->n_callback_ids, CB_ID_MAX);
+    char *seeds = db_array_of(seed->numbers, seed->n_numbers);
+    char *dialed = db_array_of(seed->dialed, seed->n_dialed);
+    char *ids = db_array_of(seed->callback_ids, seed->n_callback_ids);
     enum db_status st = seeds && dialed && ids ? DB_OK : DB_ERROR;
     const char *params[] = {seeds, ids, seed->narrow ? "true" : "false"};
     const char *one[] = {seeds}, *expand[] = {seeds, dialed};
