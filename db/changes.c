@@ -23,13 +23,16 @@ static struct db_stmt changes_lock =
     DB_STMT("changes_lock", 0, "SELECT pg_advisory_xact_lock(" DB_CHANGES_LOCK_CLASS ", 1)");
 /* Numbers in write order (seq): a change that waited on a row lock was written after the
  * commit of the transaction holding it, so changes of one row keep their commit order. Two
- * narrow rows a change (one queued out, one id in), not a new version of the change row. */
+ * narrow rows a change (one queued out, one id in), not a new version of the change row. The
+ * queue is dequeued by key probes: a join with `todo` may be planned as a read of the whole
+ * queue, which after a backlog would be read again at every pass. */
 static struct db_stmt changes_number_stmt =
     DB_STMT("changes_number", 0,
             "WITH todo AS (SELECT seq, row_number() OVER (ORDER BY seq) AS n FROM stream_unnumbered"
             "              ORDER BY seq LIMIT " NUMBER_BATCH "),"
             " base AS (SELECT last_id FROM stream_position),"
-            " dequeued AS (DELETE FROM stream_unnumbered u USING todo WHERE u.seq = todo.seq),"
+            " dequeued AS (DELETE FROM stream_unnumbered"
+            "              WHERE seq = ANY (ARRAY(SELECT seq FROM todo))),"
             " numbered AS (INSERT INTO stream_ids (id, seq) SELECT base.last_id + todo.n, todo.seq"
             "              FROM todo, base RETURNING id),"
             " moved AS (UPDATE stream_position SET last_id = (SELECT max(id) FROM numbered)"
