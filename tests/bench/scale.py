@@ -486,6 +486,16 @@ def backlog(url):
     return int(value(url, "SELECT count(*) FROM pbx_events WHERE applied_at IS NULL"))
 
 
+def busy(url, commands=True):
+    """Whether an event is still unapplied (or, with `commands`, a command pending): a probe of
+    the partial indexes, not a count, since the measured runs poll it while callbackd works (a
+    count of a 50,000-event backlog took 28 ms of the database's CPU at every poll)."""
+    q = "SELECT EXISTS (SELECT 1 FROM pbx_events WHERE applied_at IS NULL)"
+    if commands:
+        q += " OR EXISTS (SELECT 1 FROM commands WHERE status = 'pending')"
+    return value(url, q) == "t"
+
+
 def cmd_drain(a):
     """Waits (bounded) until every stored event is applied and every command delivered.
     Exit 3 when the time is up."""
@@ -538,7 +548,7 @@ def cmd_apply(a):
     t0 = time.monotonic()
     t_post = run_threads(run, clients, [])
     drained = True
-    while backlog(a.url) > 0:
+    while busy(a.url, commands=False):
         if time.monotonic() - t0 > a.timeout:
             drained = False
             break
@@ -597,8 +607,7 @@ def cmd_latency(a):
     actual = len(sent) / max(1e-3, max(sent.values()) - min(sent.values()))
     # Wait (bounded) for the worker and the dispatcher to finish.
     deadline = time.monotonic() + a.timeout
-    while (backlog(a.url) > 0 or int(value(a.url, "SELECT count(*) FROM commands WHERE status = 'pending'")) > 0) \
-            and time.monotonic() < deadline:
+    while busy(a.url) and time.monotonic() < deadline:
         time.sleep(0.25)
     time.sleep(0.3)
     t_end = time.time()
