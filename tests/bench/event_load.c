@@ -4,20 +4,28 @@
  * machine at 1,000 events/s).
  *
  * usage: bench_event_load PORT SECRET RATE TOTAL CLIENTS RUN_ID TARGETS
+ *        bench_event_load batches PORT SECRET SECONDS CLIENTS BATCH REQUESTERS RUN_ID
  *
  * Event g (0 <= g < TOTAL) is `station.state` of target g mod C (TARGETS: C comma-separated
  * numbers), `idle` on even rounds (g / C) and `busy` on odd ones, id "L<RUN_ID>-<target>-<round>",
  * due at start + g / RATE; CLIENTS keep-alive connections take events round-robin, and an event
  * waits for the 202 of the previous event of its target, so a target's events are stored in
  * order. Prints "id sent_at" (Unix seconds, when the request was written) per event once all are
- * answered; exits 1 on any answer other than 202. A benchmark tool, never part of ctest. */
+ * answered; exits 1 on any answer other than 202.
+ *
+ * `batches` is the sender of the events-accepted run (scale.py accept): CLIENTS keep-alive
+ * connections each post signed batches of BATCH `station.state` events back to back for SECONDS,
+ * a requester (6nnnnnnn, of REQUESTERS) busy then idle in the same batch so that the world ends
+ * as it started. Prints "accepted N seconds S": the events the answers counted as accepted.
+ * A benchmark tool, never part of ctest. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* strcasestr */
 #endif
+#include "service/hmac.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -84,8 +92,9 @@ static void write_all(int fd, const char *p, size_t n)
     }
 }
 
-/* Reads one HTTP/1.1 answer (headers and a Content-Length body); returns its status. */
-static int read_answer(int fd)
+/* Reads one HTTP/1.1 answer (headers and a Content-Length body); returns its status. The start
+ * of the body is in `out` (`cap` bytes, NUL-terminated) when `out` is given. */
+static int read_answer(int fd, char *out, size_t cap)
 {
     char buf[4096];
     size_t have = 0;
@@ -104,6 +113,8 @@ static int read_answer(int fd)
     const char *cl = strcasestr(buf, "\r\nContent-Length:");
     size_t body = cl ? (size_t)strtoul(cl + 17, NULL, 10) : 0;
     size_t got = have - (size_t)(end + 4 - buf);
+    if (out)
+        snprintf(out, cap, "%s", end + 4);
     while (got < body) {
         ssize_t r = read(fd, buf, sizeof buf < body - got ? sizeof buf : body - got);
         if (r <= 0) {
@@ -115,12 +126,31 @@ static int read_answer(int fd)
     return status;
 }
 
+/* Posts `body` to the webhook, signed as the PBX signs it (openapi.yaml); returns the answer's
+ * status, the start of its body in `out` when given. */
+static int post_signed(int fd, const char *body, size_t blen, char *out, size_t cap)
+{
+    char head[512], ts[24], sig[CB_SIGNATURE_HEADER_MAX];
+    snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
+    if (!cb_hmac_signature_header(secret, ts, body, blen, sig)) {
+        fprintf(stderr, "bench_event_load: HMAC failed\n");
+        exit(1);
+    }
+    int hlen = snprintf(head, sizeof head,
+                        "POST /v1/pbx/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+                        "X-Callbackd-Timestamp: %s\r\nX-Callbackd-Signature: %s\r\n\r\n",
+                        blen, ts, sig);
+    write_all(fd, head, (size_t)hlen);
+    write_all(fd, body, blen);
+    return read_answer(fd, out, cap);
+}
+
 static void *client(void *arg)
 {
     int i = (int)(intptr_t)arg;
     int fd = connect_service();
-    char body[512], head[512], ts[24], sig[2 * EVP_MAX_MD_SIZE + 1];
-    unsigned char mac[EVP_MAX_MD_SIZE];
+    char body[512];
     for (int g = i; g < total && !atomic_load(&failed); g += clients) {
         int t = g % n_targets, round = g / n_targets;
         sleep_until(start + g / rate);
@@ -134,23 +164,8 @@ static void *client(void *arg)
                             "{\"events\":[{\"id\":\"L%s-%s-%d\",\"type\":\"station.state\","
                             "\"station\":\"%s\",\"availability\":\"%s\"}]}",
                             run_id, targets[t], round, targets[t], round % 2 ? "busy" : "idle");
-        snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
-        char signed_text[600];
-        int slen = snprintf(signed_text, sizeof signed_text, "%s.%s", ts, body);
-        unsigned int mlen = 0;
-        HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)signed_text,
-             (size_t)slen, mac, &mlen);
-        for (unsigned int k = 0; k < mlen; k++)
-            sprintf(sig + 2 * k, "%02x", mac[k]);
-        int hlen = snprintf(head, sizeof head,
-                            "POST /v1/pbx/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                            "Content-Type: application/json\r\nContent-Length: %d\r\n"
-                            "X-Callbackd-Timestamp: %s\r\nX-Callbackd-Signature: v1=%s\r\n\r\n",
-                            blen, ts, sig);
         sent_at[g] = now_s();
-        write_all(fd, head, (size_t)hlen);
-        write_all(fd, body, (size_t)blen);
-        int status = read_answer(fd);
+        int status = post_signed(fd, body, (size_t)blen, NULL, 0);
         if (status != 202) {
             fprintf(stderr, "bench_event_load: event %d answered %d\n", g, status);
             atomic_store(&failed, true);
@@ -170,8 +185,82 @@ static void *client(void *arg)
     return NULL;
 }
 
+/* ---- batches ---------------------------------------------------------------------------- */
+
+static int batch_size, requesters;
+static double seconds;
+static atomic_llong accepted_total;
+
+static void *batch_client(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    int fd = connect_service();
+    size_t cap = (size_t)batch_size * 128 + 64;
+    char *body = malloc(cap), answer[256];
+    if (!body)
+        exit(1);
+    for (long long n = 0; now_s() < start + seconds; n += batch_size) {
+        size_t len = (size_t)snprintf(body, cap, "{\"events\":[");
+        for (int k = 0; k < batch_size; k += 2) {
+            int r = (int)((i * 7919LL + n + k) % requesters);
+            for (int e = 0; e < 2; e++)
+                len += (size_t)snprintf(body + len, cap - len,
+                                        "%s{\"id\":\"A%s-%d-%lld\",\"type\":\"station.state\","
+                                        "\"station\":\"6%07d\",\"availability\":\"%s\"}",
+                                        k + e ? "," : "", run_id, i, n + k + e, r,
+                                        e ? "idle" : "busy");
+        }
+        len += (size_t)snprintf(body + len, cap - len, "]}");
+        int status = post_signed(fd, body, len, answer, sizeof answer);
+        const char *a = strstr(answer, "\"accepted\":");
+        if (status != 202 || !a) {
+            fprintf(stderr, "bench_event_load: batch answered %d: %.200s\n", status, answer);
+            exit(1);
+        }
+        atomic_fetch_add(&accepted_total, atoll(a + 11));
+    }
+    free(body);
+    close(fd);
+    return NULL;
+}
+
+static int batches_main(int argc, char **argv)
+{
+    if (argc != 9) {
+        fprintf(stderr, "usage: bench_event_load batches PORT SECRET SECONDS CLIENTS BATCH "
+                        "REQUESTERS RUN_ID\n");
+        return 2;
+    }
+    port = atoi(argv[2]);
+    secret = argv[3];
+    seconds = atof(argv[4]);
+    clients = atoi(argv[5]);
+    batch_size = atoi(argv[6]);
+    requesters = atoi(argv[7]);
+    run_id = argv[8];
+    if (port <= 0 || seconds <= 0 || clients <= 0 || batch_size < 2 || batch_size % 2 ||
+        requesters <= 0) {
+        fprintf(stderr, "bench_event_load: bad arguments\n");
+        return 2;
+    }
+    pthread_t *threads = calloc((size_t)clients, sizeof *threads);
+    if (!threads)
+        return 1;
+    start = now_s();
+    for (int i = 0; i < clients; i++)
+        pthread_create(&threads[i], NULL, batch_client, (void *)(intptr_t)i);
+    for (int i = 0; i < clients; i++)
+        pthread_join(threads[i], NULL);
+    printf("accepted %lld seconds %.3f\n", (long long)atomic_load(&accepted_total),
+           now_s() - start);
+    free(threads);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "batches") == 0)
+        return batches_main(argc, argv);
     if (argc != 8) {
         fprintf(stderr, "usage: bench_event_load PORT SECRET RATE TOTAL CLIENTS RUN_ID TARGETS\n");
         return 2;

@@ -132,7 +132,7 @@ if ! { cmake -S "$root" -B "$root/build-bench" -DCMAKE_BUILD_TYPE=Release &&
   exit 1
 fi
 bin=$root/build-bench/callbackd
-sender=$root/build-bench/tests/bench_event_load # the latency run's event sender (event_load.c)
+sender=$root/build-bench/tests/bench_event_load # the event sender of the accepted and latency runs (event_load.c)
 fake_pbx=$root/build-bench/tests/bench_fake_pbx # the PBX (fake_pbx.c)
 
 # --- PostgreSQL ----------------------------------------------------------------------------
@@ -256,7 +256,7 @@ for n in "${scale_list[@]}"; do
     --secret "$pbx_secret" --seconds "$seconds" --rate "$rate" --timeout "$drain_s" --pbx-log "$pbx_log" --sender "$sender"
   drain_or_discard latency "$drain_s"
   "$py" "$helper" accept --url "$db_url" --results "$results" --pending "$n" --port "$svc_port" \
-    --secret "$pbx_secret" --seconds "$seconds"
+    --secret "$pbx_secret" --seconds "$seconds" --sender "$sender"
   drain_or_discard accepted "$drain_s"
   for spread in hot all; do # the same 20 targets at every N, then every loaded target
     key=applied
