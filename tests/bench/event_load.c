@@ -5,6 +5,7 @@
  *
  * usage: bench_event_load PORT SECRET RATE TOTAL CLIENTS RUN_ID TARGETS
  *        bench_event_load batches PORT SECRET SECONDS CLIENTS BATCH REQUESTERS RUN_ID
+ *        bench_event_load rounds PORT SECRET TOTAL CLIENTS RUN_ID < targets
  *
  * Event g (0 <= g < TOTAL) is `station.state` of target g mod C (TARGETS: C comma-separated
  * numbers), `idle` on even rounds (g / C) and `busy` on odd ones, id "L<RUN_ID>-<target>-<round>",
@@ -17,6 +18,12 @@
  * connections each post signed batches of BATCH `station.state` events back to back for SECONDS,
  * a requester (6nnnnnnn, of REQUESTERS) busy then idle in the same batch so that the world ends
  * as it started. Prints "accepted N seconds S": the events the answers counted as accepted.
+ *
+ * `rounds` posts the backlog of the events-applied run (scale.py apply): TOTAL events on the
+ * targets read from stdin (one number a line; H of them), event g on target g mod H, in rounds
+ * (g / H mod 4) of `station.state` idle, `station.hook` off, `station.hook` on, `station.state`
+ * busy, id "B<RUN_ID>-<g>"; batches of 100 (batch b holds events 100b to 100b + 99), CLIENTS
+ * connections taking batches b = i, i + CLIENTS, ... Prints "posted N seconds S".
  * A benchmark tool, never part of ctest. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* strcasestr */
@@ -257,10 +264,102 @@ static int batches_main(int argc, char **argv)
     return 0;
 }
 
+/* ---- rounds ----------------------------------------------------------------------------- */
+
+#define ROUND_BATCH 100
+
+static char (*round_targets)[NUMBER_MAX];
+static int n_round_targets;
+static atomic_llong posted_total;
+
+static void *round_client(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    int fd = connect_service();
+    size_t cap = ROUND_BATCH * 128 + 64;
+    char *body = malloc(cap), answer[256];
+    static const char *const kinds[4][2] = {
+        {"station.state\",\"availability", "idle"},
+        {"station.hook\",\"hook", "off"},
+        {"station.hook\",\"hook", "on"},
+        {"station.state\",\"availability", "busy"},
+    };
+    if (!body)
+        exit(1);
+    for (int b = i; b < total / ROUND_BATCH; b += clients) {
+        size_t len = (size_t)snprintf(body, cap, "{\"events\":[");
+        for (int k = 0; k < ROUND_BATCH; k++) {
+            int g = b * ROUND_BATCH + k;
+            const char *const *kind = kinds[(g / n_round_targets) % 4];
+            len += (size_t)snprintf(body + len, cap - len,
+                                    "%s{\"id\":\"B%s-%d\",\"type\":\"%s\":\"%s\","
+                                    "\"station\":\"%s\"}",
+                                    k ? "," : "", run_id, g, kind[0], kind[1],
+                                    round_targets[g % n_round_targets]);
+        }
+        len += (size_t)snprintf(body + len, cap - len, "]}");
+        int status = post_signed(fd, body, len, answer, sizeof answer);
+        if (status != 202) {
+            fprintf(stderr, "bench_event_load: batch answered %d: %.200s\n", status, answer);
+            exit(1);
+        }
+        atomic_fetch_add(&posted_total, ROUND_BATCH);
+    }
+    free(body);
+    close(fd);
+    return NULL;
+}
+
+static int rounds_main(int argc, char **argv)
+{
+    if (argc != 7) {
+        fprintf(stderr,
+                "usage: bench_event_load rounds PORT SECRET TOTAL CLIENTS RUN_ID < targets\n");
+        return 2;
+    }
+    port = atoi(argv[2]);
+    secret = argv[3];
+    total = atoi(argv[4]);
+    clients = atoi(argv[5]);
+    run_id = argv[6];
+    char line[NUMBER_MAX + 2];
+    int cap = 0;
+    while (fgets(line, sizeof line, stdin)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0])
+            continue;
+        if (n_round_targets == cap) {
+            cap = cap ? 2 * cap : 256;
+            round_targets = realloc(round_targets, (size_t)cap * sizeof *round_targets);
+            if (!round_targets)
+                return 1;
+        }
+        snprintf(round_targets[n_round_targets++], NUMBER_MAX, "%.*s", NUMBER_MAX - 1, line);
+    }
+    if (port <= 0 || total <= 0 || clients <= 0 || n_round_targets == 0) {
+        fprintf(stderr, "bench_event_load: bad arguments\n");
+        return 2;
+    }
+    pthread_t *threads = calloc((size_t)clients, sizeof *threads);
+    if (!threads)
+        return 1;
+    start = now_s();
+    for (int i = 0; i < clients; i++)
+        pthread_create(&threads[i], NULL, round_client, (void *)(intptr_t)i);
+    for (int i = 0; i < clients; i++)
+        pthread_join(threads[i], NULL);
+    printf("posted %lld seconds %.3f\n", (long long)atomic_load(&posted_total), now_s() - start);
+    free(threads);
+    free(round_targets);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "batches") == 0)
         return batches_main(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "rounds") == 0)
+        return rounds_main(argc, argv);
     if (argc != 8) {
         fprintf(stderr, "usage: bench_event_load PORT SECRET RATE TOTAL CLIENTS RUN_ID TARGETS\n");
         return 2;

@@ -263,7 +263,7 @@ for n in "${scale_list[@]}"; do
     [ "$spread" = all ] && key=applied_spread
     if ! "$py" "$helper" apply --url "$db_url" --results "$results" --pending "$n" --port "$svc_port" \
       --secret "$pbx_secret" --events $((10000 * seconds)) --timeout "$apply_s" \
-      --targets "$([ "$spread" = all ] && echo all || echo 20)" --key "$key"; then
+      --targets "$([ "$spread" = all ] && echo all || echo 20)" --key "$key" --sender "$sender"; then
       svc_stop
       "$py" "$helper" discard --url "$db_url" --results "$results" --scale "$n" --phase "$key"
       svc_start

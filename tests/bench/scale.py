@@ -15,10 +15,6 @@ callbacks use the same layout (ended rows count toward no rule).
 """
 
 import argparse
-import hashlib
-import hmac
-import http.client
-import json
 import math
 import os
 import random
@@ -26,7 +22,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 
@@ -90,58 +85,6 @@ def pct(xs, p):
     if not xs:
         return float("nan")
     return xs[min(len(xs) - 1, int(math.ceil(p / 100.0 * len(xs))) - 1)]
-
-
-def sign_headers(secret, body):
-    ts = str(int(time.time()))
-    sig = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return {"X-Callbackd-Timestamp": ts, "X-Callbackd-Signature": "v1=" + sig,
-            "Content-Type": "application/json"}
-
-
-class EventClient:
-    """One keep-alive connection posting signed event batches."""
-
-    def __init__(self, port, secret):
-        self.port, self.secret = port, secret
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-
-    def post(self, events_json):
-        body = ('{"events":[' + ",".join(events_json) + "]}").encode()
-        self.conn.request("POST", "/v1/pbx/events", body=body, headers=sign_headers(self.secret, body))
-        r = self.conn.getresponse()
-        data = r.read()
-        if r.status != 202:
-            raise SystemExit(f"scale.py: event batch answered {r.status}: {data[:300]!r}")
-        return json.loads(data)["accepted"]
-
-
-def run_threads(fn, n, failed):
-    """Runs fn(i) on n threads; a failure in one (kept in `failed`) fails the step."""
-    def guard(i):
-        try:
-            fn(i)
-        except BaseException as e:  # noqa: B902 - SystemExit from a thread is reported here
-            failed.append(e)
-
-    threads = [threading.Thread(target=guard, args=(i,)) for i in range(n)]
-    t0 = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if failed:
-        raise SystemExit(f"scale.py: a client failed: {failed[0]}")
-    return time.monotonic() - t0
-
-
-def ev_state(eid, station, availability):
-    return ('{"id":"%s","type":"station.state","station":"%s","availability":"%s"}'
-            % (eid, station, availability))
-
-
-def ev_hook(eid, station, hook):
-    return '{"id":"%s","type":"station.hook","station":"%s","hook":"%s"}' % (eid, station, hook)
 
 
 def run_id():
@@ -511,7 +454,7 @@ def cmd_apply(a):
     station.hook off/on on the loaded targets, in rounds: idle -> the head of the queue matures
     and its requester is rung; hook off, hook on -> a hook cycle, matures no_answer callbacks;
     busy -> ringing stops, the callback returns to pending), posted in signed batches of 100 by
-    4 clients; then the worker's rate from pbx_events.applied_at. Exit 3 when the backlog is
+    4 clients (tests/bench/event_load.c `rounds`); then the worker's rate from pbx_events.applied_at. Exit 3 when the backlog is
     not applied within `timeout`."""
     _, T = layout(a.pending)
     targets = hot_targets(T, a.targets)
@@ -519,26 +462,17 @@ def cmd_apply(a):
     rid = run_id()
     total = a.events - a.events % 100
     first_seq = int(value(a.url, "SELECT coalesce(max(seq), 0) FROM pbx_events"))
-    kinds = [("state", "idle"), ("hook", "off"), ("hook", "on"), ("state", "busy")]
-
-    def make(g):
-        t = targets[g % H]
-        kind, v = kinds[(g // H) % 4]
-        eid = f"B{rid}-{g}"
-        return ev_state(eid, t, v) if kind == "state" else ev_hook(eid, t, v)
-
-    clients = 4
-    per = total // 100
-    sent = [0] * clients
-
-    def run(i):
-        c = EventClient(a.port, a.secret)
-        for b in range(i, per, clients):
-            c.post([make(b * 100 + k) for k in range(100)])
-            sent[i] += 100
-
+    # Posted by tests/bench/event_load.c (`rounds`): in C, so that the poster does not take the
+    # CPU of the worker it measures while both run.
     t0 = time.monotonic()
-    t_post = run_threads(run, clients, [])
+    p = subprocess.run([a.sender, "rounds", str(a.port), a.secret, str(total), "4", rid],
+                       input="\n".join(targets) + "\n", text=True, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    if p.returncode != 0 or not p.stdout.startswith("posted "):
+        sys.stderr.write(p.stderr)
+        raise SystemExit("scale.py: the event sender failed")
+    _, posted, _, t_post = p.stdout.split()
+    sent, t_post = [int(posted)], float(t_post)
     drained = True
     while busy(a.url, commands=False):
         if time.monotonic() - t0 > a.timeout:
@@ -862,6 +796,7 @@ def main():
     sp.add_argument("--events", type=int, required=True)
     sp.add_argument("--targets", default=str(HOT_TARGETS), help="how many loaded targets, or all")
     sp.add_argument("--key", default="applied", help="the results key")
+    sp.add_argument("--sender", required=True, help="the bench_event_load binary")
     sp.set_defaults(fn=cmd_apply)
     sp = p("latency", "url", "results", "pending", "port", "secret", "seconds", "timeout")
     sp.add_argument("--rate", type=int, default=1000)
