@@ -273,6 +273,7 @@ const struct cb_queued *cb_index_queue(struct cb_world *w, size_t *n)
         if (idx->n_queue > 1)
             qsort(idx->queue, idx->n_queue, sizeof(*idx->queue), queue_order);
         idx->queue_built = true;
+        idx->queue_builds++;
     }
     *n = idx->n_queue;
     return idx->queue;

@@ -127,6 +127,7 @@ struct cb_world_index {
     struct cb_queued *queue;
     size_t n_queue, cap_queue;
     bool queue_built;
+    unsigned long queue_builds; /* times the queue was built: entries move only then */
 };
 
 /* Opens the index of `w` in `idx` (the caller's stack) unless one is open; returns whether this

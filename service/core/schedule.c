@@ -16,6 +16,10 @@
  * or to a callback rung earlier in the same pass. Any other callback was looked at with the same
  * inputs before and left as it was, so it would be left again: the group decides what its
  * inputs decide one at a time (tests/unit/test_core_groups.c), at the cost of what they touch.
+ * Such a pass finds what it looks at through lists of the queue's entries per target, per
+ * requester and per callback, and visits them in queue order from a heap: it never walks the
+ * whole queue, so a group of events on distinct queues costs each event its own queue, whatever
+ * the size of the world (tests/bench/bench_core, "group").
  * The engaged counts are kept across passes, each callback's share recorded so that a change
  * moves it. */
 #include "service/core/internal.h"
@@ -43,8 +47,17 @@ struct cb_schedule_memory {
     char (*counted_station)[CB_NUMBER_MAX];
     size_t n_callbacks;
     size_t log_seen[CB_CHANGE_KINDS]; /* the index's log entries a pass has looked at */
-    /* For one pass: what it must look at again (see the top of this file). */
-    bool *scope_hit, *station_hit, *callback_hit;
+    /* The queue's entries (positions in the index's queue) by scope target, by requester
+     * station and by callback: lists linked through *_next (CB_NOWHERE ends them), extended as
+     * the queue grows, made again when it is built again (its entries then move). */
+    size_t *scope_head, *station_head, *scope_next, *station_next;
+    size_t *entry_of; /* per callback: its entry, CB_NOWHERE when it has none */
+    size_t n_mapped, cap_entries;
+    unsigned long builds_seen;
+    /* For one pass: the entries to look at (see the top of this file), a min-heap, each pushed
+     * once a pass (entry_pass); a target or station pushes its list once a pass. */
+    size_t *heap, n_heap;
+    unsigned long pass, *entry_pass, *scope_pass, *station_pass;
     bool all; /* the first pass: every waiting callback */
 };
 
@@ -60,6 +73,7 @@ struct pass {
     struct cb_schedule_memory *m;
     struct scope_target *targets; /* m->targets */
     size_t *station_engaged;      /* m->station_engaged */
+    size_t visiting;              /* the entry being looked at; CB_NOWHERE before the first */
     size_t *line_cursor;          /* per trunk group: the lines before it are taken (CB-15) */
     size_t *hunt_free;            /* per hunt group: free members, CB_NOWHERE until counted */
 };
@@ -227,6 +241,66 @@ static void recount(struct pass *p, size_t pos)
 
 /* ---- what a pass looks at again ----------------------------------------------------------- */
 
+/* Entry `e` is looked at in this pass, unless the pass is past it (as a walk of the whole queue
+ * in order would not come back to it) or it is already due. */
+static void push_entry(struct pass *p, size_t e)
+{
+    struct cb_schedule_memory *m = p->m;
+    if (m->all || (p->visiting != CB_NOWHERE && e <= p->visiting) || m->entry_pass[e] == m->pass)
+        return;
+    m->entry_pass[e] = m->pass;
+    size_t at = m->n_heap++;
+    while (at > 0 && m->heap[(at - 1) / 2] > e) {
+        m->heap[at] = m->heap[(at - 1) / 2];
+        at = (at - 1) / 2;
+    }
+    m->heap[at] = e;
+}
+
+/* The next entry to look at, in queue order; CB_NOWHERE when none is left. */
+static size_t pop_entry(struct cb_schedule_memory *m)
+{
+    if (m->n_heap == 0)
+        return CB_NOWHERE;
+    size_t top = m->heap[0], last = m->heap[--m->n_heap], at = 0;
+    for (;;) {
+        size_t child = 2 * at + 1;
+        if (child >= m->n_heap)
+            break;
+        if (child + 1 < m->n_heap && m->heap[child + 1] < m->heap[child])
+            child++;
+        if (m->heap[child] >= last)
+            break;
+        m->heap[at] = m->heap[child];
+        at = child;
+    }
+    if (m->n_heap > 0)
+        m->heap[at] = last;
+    return top;
+}
+
+/* Every entry waiting on scope target `scope`. */
+static void push_scope(struct pass *p, size_t scope)
+{
+    struct cb_schedule_memory *m = p->m;
+    if (m->all || m->scope_pass[scope] == m->pass)
+        return;
+    m->scope_pass[scope] = m->pass; /* again later in the pass: those after it are pushed */
+    for (size_t e = m->scope_head[scope]; e != CB_NOWHERE; e = m->scope_next[e])
+        push_entry(p, e);
+}
+
+/* Every entry requested by station `station`. */
+static void push_station(struct pass *p, size_t station)
+{
+    struct cb_schedule_memory *m = p->m;
+    if (m->all || m->station_pass[station] == m->pass)
+        return;
+    m->station_pass[station] = m->pass;
+    for (size_t e = m->station_head[station]; e != CB_NOWHERE; e = m->station_next[e])
+        push_entry(p, e);
+}
+
 /* The stations numbered `number` may be rung, or not, differently: look again at the callbacks
  * they requested, and at those of the consoles of their console group (CB-31 rerouting). */
 static void hit_station(struct pass *p, const char *number)
@@ -235,13 +309,13 @@ static void hit_station(struct pass *p, const char *number)
     if (!number[0] || !cb_index_start(p->w, CB_INDEX_STATIONS, number, NULL, &it))
         return;
     for (size_t pos; (pos = cb_index_next(&it)) != CB_NOWHERE;) {
-        p->m->station_hit[pos] = true;
+        push_station(p, pos);
         const struct cb_station *s = &p->w->stations[pos];
         if (s->kind != CB_KIND_CONSOLE || !s->console_group[0] ||
             !cb_index_start(p->w, CB_INDEX_CONSOLES, s->console_group, NULL, &peers))
             continue;
         for (size_t peer; (peer = cb_index_next(&peers)) != CB_NOWHERE;)
-            p->m->station_hit[peer] = true;
+            push_station(p, peer);
     }
 }
 
@@ -252,7 +326,7 @@ static void hit_target(struct pass *p, const char *number)
     struct cb_index_iter it;
     if (cb_index_start(p->w, CB_INDEX_SCOPE, number, NULL, &it))
         for (size_t pos; (pos = cb_index_next(&it)) != CB_NOWHERE;)
-            p->m->scope_hit[pos] = true;
+            push_scope(p, pos);
     for (size_t g = 0; g < p->w->n_hunt_groups; g++)
         if (cb_hunt_has_member(&p->w->hunt_groups[g], number))
             hit_target(p, p->w->hunt_groups[g].number);
@@ -264,7 +338,8 @@ static void callback_changed(struct pass *p, size_t pos)
 {
     struct cb_schedule_memory *m = p->m;
     const struct cb_callback *c = &p->w->callbacks[pos];
-    m->callback_hit[pos] = true;
+    if (m->entry_of[pos] != CB_NOWHERE)
+        push_entry(p, m->entry_of[pos]);
     hit_station(p, m->counted_station[pos]);
     recount(p, pos);
     hit_station(p, m->counted_station[pos]);
@@ -307,7 +382,7 @@ static void notify(struct pass *p, const struct cb_queued *k, size_t who_pos,
     /* CB-17: that station and the target are engaged now; what waits on either is looked at
      * again for the rest of this pass. */
     recount(p, k->pos);
-    p->m->scope_hit[k->scope] = true;
+    push_scope(p, k->scope);
     hit_station(p, c->notify_station);
 }
 
@@ -372,9 +447,15 @@ void cb_schedule_memory_free(struct cb_schedule_memory *m)
     free(m->station_engaged);
     free(m->counted_scope);
     free(m->counted_station);
-    free(m->scope_hit);
-    free(m->station_hit);
-    free(m->callback_hit);
+    free(m->scope_head);
+    free(m->station_head);
+    free(m->scope_next);
+    free(m->station_next);
+    free(m->entry_of);
+    free(m->heap);
+    free(m->entry_pass);
+    free(m->scope_pass);
+    free(m->station_pass);
     free(m);
 }
 
@@ -386,17 +467,17 @@ static void memory_fit_callbacks(struct cb_schedule_memory *m, size_t n)
         return;
     size_t *scope = realloc(m->counted_scope, n * sizeof(*scope));
     char(*station)[CB_NUMBER_MAX] = realloc(m->counted_station, n * sizeof(*station));
-    bool *hit = realloc(m->callback_hit, n * sizeof(*hit));
-    if (!scope || !station || !hit)
+    size_t *entry = realloc(m->entry_of, n * sizeof(*entry));
+    if (!scope || !station || !entry)
         abort(); /* as pass_calloc */
     for (size_t i = m->n_callbacks; i < n; i++) {
         scope[i] = CB_NOWHERE;
         station[i][0] = '\0';
-        hit[i] = false;
+        entry[i] = CB_NOWHERE;
     }
     m->counted_scope = scope;
     m->counted_station = station;
-    m->callback_hit = hit;
+    m->entry_of = entry;
     m->n_callbacks = n;
 }
 
@@ -410,11 +491,67 @@ static struct cb_schedule_memory *memory_of(struct cb_world *w)
     struct cb_schedule_memory *m = pass_calloc(1, sizeof(*m));
     m->targets = pass_calloc(w->n_scope_targets, sizeof(*m->targets));
     m->station_engaged = pass_calloc(w->n_stations, sizeof(*m->station_engaged));
-    m->scope_hit = pass_calloc(w->n_scope_targets, sizeof(*m->scope_hit));
-    m->station_hit = pass_calloc(w->n_stations, sizeof(*m->station_hit));
+    m->scope_head = pass_calloc(w->n_scope_targets, sizeof(*m->scope_head));
+    m->station_head = pass_calloc(w->n_stations, sizeof(*m->station_head));
+    m->scope_pass = pass_calloc(w->n_scope_targets, sizeof(*m->scope_pass));
+    m->station_pass = pass_calloc(w->n_stations, sizeof(*m->station_pass));
+    m->builds_seen = idx->queue_builds - 1; /* mapped at the first pass */
     m->all = true;
     idx->schedule = m;
     return m;
+}
+
+/* Grows the per-entry arrays to hold `n` entries. */
+static void memory_fit_entries(struct cb_schedule_memory *m, size_t n)
+{
+    if (n <= m->cap_entries)
+        return;
+    size_t cap = m->cap_entries ? m->cap_entries : 64;
+    while (cap < n)
+        cap *= 2;
+    size_t *scope_next = realloc(m->scope_next, cap * sizeof(*scope_next));
+    size_t *station_next = realloc(m->station_next, cap * sizeof(*station_next));
+    size_t *heap = realloc(m->heap, cap * sizeof(*heap));
+    unsigned long *entry_pass = realloc(m->entry_pass, cap * sizeof(*entry_pass));
+    if (!scope_next || !station_next || !heap || !entry_pass)
+        abort(); /* as pass_calloc */
+    m->scope_next = scope_next;
+    m->station_next = station_next;
+    m->heap = heap;
+    m->entry_pass = entry_pass;
+    m->cap_entries = cap;
+}
+
+/* The lists of the queue's entries brought up to date: the entries appended since the last
+ * pass added, or every entry again when the queue was built again. */
+static void map_entries(struct pass *p)
+{
+    struct cb_world *w = p->w;
+    struct cb_schedule_memory *m = p->m;
+    if (m->builds_seen != w->index->queue_builds) {
+        m->builds_seen = w->index->queue_builds;
+        m->n_mapped = 0;
+        for (size_t s = 0; s < w->n_scope_targets; s++)
+            m->scope_head[s] = CB_NOWHERE;
+        for (size_t s = 0; s < w->n_stations; s++)
+            m->station_head[s] = CB_NOWHERE;
+        for (size_t i = 0; i < m->n_callbacks; i++)
+            m->entry_of[i] = CB_NOWHERE;
+    }
+    memory_fit_entries(m, p->n_candidates);
+    for (size_t e = m->n_mapped; e < p->n_candidates; e++) {
+        const struct cb_queued *k = &p->candidates[e];
+        m->scope_next[e] = m->scope_head[k->scope];
+        m->scope_head[k->scope] = e;
+        m->station_next[e] = CB_NOWHERE;
+        if (k->requester != CB_NOWHERE) {
+            m->station_next[e] = m->station_head[k->requester];
+            m->station_head[k->requester] = e;
+        }
+        m->entry_of[k->pos] = e;
+        m->entry_pass[e] = 0;
+    }
+    m->n_mapped = p->n_candidates;
 }
 
 /* Before a pass: the counts brought up to date, and what to look at again marked, from what
@@ -425,6 +562,9 @@ static void catch_up(struct pass *p)
     struct cb_schedule_memory *m = p->m;
     bool first = m->all;
     memory_fit_callbacks(m, w->n_callbacks);
+    map_entries(p);
+    m->pass++;
+    m->n_heap = 0;
     const struct cb_positions *log = w->index->log;
     size_t seen[CB_CHANGE_KINDS];
     for (size_t k = 0; k < CB_CHANGE_KINDS; k++) {
@@ -447,21 +587,20 @@ static void catch_up(struct pass *p)
         hit_target(p, w->trunk_groups[log[CB_CHANGED_TRUNKS].pos[i]].number);
 }
 
-/* Does this pass look at `k`? */
-static bool looked_at(const struct pass *p, const struct cb_queued *k)
+/* The next entry this pass looks at: every one in order at the first pass, else those pushed
+ * (see the top of this file); CB_NOWHERE at the end. */
+static size_t next_entry(struct pass *p)
 {
-    const struct cb_schedule_memory *m = p->m;
-    return m->all || m->callback_hit[k->pos] || m->scope_hit[k->scope] ||
-           (k->requester != CB_NOWHERE && m->station_hit[k->requester]);
+    if (!p->m->all)
+        return pop_entry(p->m);
+    size_t e = p->visiting == CB_NOWHERE ? 0 : p->visiting + 1;
+    return e < p->n_candidates ? e : CB_NOWHERE;
 }
 
 static void pass_free(struct pass *p)
 {
-    struct cb_schedule_memory *m = p->m;
-    m->all = false;
-    memset(m->scope_hit, 0, p->w->n_scope_targets * sizeof(*m->scope_hit));
-    memset(m->station_hit, 0, p->w->n_stations * sizeof(*m->station_hit));
-    memset(m->callback_hit, 0, m->n_callbacks * sizeof(*m->callback_hit));
+    p->m->all = false;
+    p->m->n_heap = 0;
     free(p->line_cursor);
     free(p->hunt_free);
 }
@@ -472,7 +611,7 @@ static void pass_free(struct pass *p)
 static void schedule(struct cb_world *w, cb_time now, const struct cb_cause *cause,
                      struct cb_decisions *out)
 {
-    struct pass p = {.w = w, .now = now, .cause = cause, .out = out};
+    struct pass p = {.w = w, .now = now, .cause = cause, .out = out, .visiting = CB_NOWHERE};
     if (!collect_candidates(&p))
         return;
     p.m = memory_of(w);
@@ -483,11 +622,12 @@ static void schedule(struct cb_world *w, cb_time now, const struct cb_cause *cau
     for (size_t i = 0; i < w->n_hunt_groups; i++)
         p.hunt_free[i] = CB_NOWHERE;
     catch_up(&p);
-    for (size_t i = 0; i < p.n_candidates; i++) {
-        const struct cb_queued *k = &p.candidates[i];
+    for (size_t e; (e = next_entry(&p)) != CB_NOWHERE;) {
+        p.visiting = e;
+        const struct cb_queued *k = &p.candidates[e];
         const struct cb_callback *c = &w->callbacks[k->pos];
-        if (!looked_at(&p, k) || !waiting(c))
-            continue; /* decided as before, or ended, engaged, a message */
+        if (!waiting(c))
+            continue; /* ended, engaged, a message */
         if (c->state == CB_STATE_QUEUED)
             consider_queued(&p, k);
         else

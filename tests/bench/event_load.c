@@ -330,9 +330,10 @@ static int rounds_main(int argc, char **argv)
             continue;
         if (n_round_targets == cap) {
             cap = cap ? 2 * cap : 256;
-            round_targets = realloc(round_targets, (size_t)cap * sizeof *round_targets);
-            if (!round_targets)
+            char(*grown)[NUMBER_MAX] = realloc(round_targets, (size_t)cap * sizeof *grown);
+            if (!grown)
                 return 1;
+            round_targets = grown;
         }
         snprintf(round_targets[n_round_targets++], NUMBER_MAX, "%.*s", NUMBER_MAX - 1, line);
     }
