@@ -37,16 +37,24 @@ def layout(n):
     return max(1, math.ceil(n / 10)), max(10, math.ceil(n / 50))
 
 
-# The targets the PBX events go to, spread over the loaded ones: as many as there are at N = 1,000
-# (all of them there), so that the parties of each decision, and a group's world, are the same at
-# every N and only the table grows. `apply --targets all` adds the same run spread over every
-# loaded target (a group of events then touches up to 200 distinct queues of 50).
+# The targets the PBX events go to: the first HOT_TARGETS loaded ones, as many as there are at
+# N = 1,000 (all of them there). With the layout above, targets 0-9 are the whole lists of the
+# same 50 requesters (requesters 0, 2, 4, ... at N = 1,000; 0, T/10, 2T/10, ... at any N), and
+# targets 10-19 those of 50 others: at every N a group's world is 20 queues of 50 and 100
+# requesters with 10 callbacks each, all on those queues, and only the table grows. (Twenty
+# targets spread over the table instead had 1,000 distinct requesters at N = 1,000,000 against
+# 100 at N = 1,000: ten times the stations and probes per group, which made the event -> command
+# latency 1.6-1.8x slower at 1,000,000 without the table being the cause.) Their rows are as
+# scattered in the table as any target's (callback i is on target i mod T). `apply --targets
+# all` adds the same run spread over every loaded target (a group of events then touches up to
+# 200 distinct queues of 50, with 50 distinct requesters each at large N).
 HOT_TARGETS = 20
 
 
 def hot_targets(T, wanted):
-    n = T if wanted == "all" else min(T, int(wanted))
-    return [tgt_number(j * T // n) for j in range(n)]
+    if wanted == "all":
+        return [tgt_number(j) for j in range(T)]
+    return [tgt_number(j) for j in range(min(T, int(wanted)))]
 
 
 def req_number(r):
