@@ -145,13 +145,27 @@ static PGresult *exec_simple(struct db_conn *c, const char *sql)
     return collect(c, answer_deadline(c));
 }
 
+/* A PostgreSQL backend allocates through glibc's malloc, which gives the top of its heap back to
+ * the kernel (brk) whenever more than its trim threshold is free there: 128 KiB until the
+ * process frees a block that malloc had mapped on its own, which raises the threshold to twice
+ * that block's size (mallopt(3), dynamic mmap threshold). A batch of 100 events (a few hundred
+ * KiB of parameter, jsonb and tuples, in pieces under 128 KiB) then grows the heap and gives it
+ * back at every statement, and each give-back flushes the TLB of every CPU the process ran on:
+ * an inter-processor interrupt, which on a virtual machine costs a VM exit. Measured on the
+ * 2-core bench VM (perf, tests/bench accept run after the latency run): the backends spent a
+ * fifth of their time there, and 17,700 events/s were accepted instead of 33,000. Whether a
+ * backend falls into it depends on its history (one fed single events first does). A 2 MiB
+ * block made and freed once per session, at connect, sets the threshold to 4 MiB for the
+ * session's life: the heap stays grown to what a statement needs. */
+#define DB_BACKEND_HEAP_KEEP (2 * 1024 * 1024)
+
 static PGconn *connect_url(const char *url, const struct db_limits *limits)
 {
     /* connect_timeout bounds the whole start-up exchange: a server that accepts and never
      * answers fails in time too. Keepalives let an idle session (the worker's LISTEN) notice a
      * server that vanished from the network; they come before the URL, which may set its own
      * (libpq: later settings win), while connect_timeout is CALLBACKD_DB_CONNECT_TIMEOUT_S's. */
-    char connect_timeout[16], statements[160];
+    char connect_timeout[16], statements[256];
     snprintf(connect_timeout, sizeof connect_timeout, "%d", limits->connect_timeout_s);
     const char *keys[] = {
         "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
@@ -159,13 +173,17 @@ static PGconn *connect_url(const char *url, const struct db_limits *limits)
     const char *vals[] = {"1", "30", "10", "3", url, connect_timeout, "callbackd", NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (pg && PQstatus(pg) == CONNECTION_OK && PQsetnonblocking(pg, 1) == 0) {
-        /* Every statement here is a short OLTP query built around an index. JIT compiling one
+        /* First, one large allocation in the server process, made and freed (DB_BACKEND_HEAP_KEEP).
+         * Then: every statement here is a short OLTP query built around an index. JIT compiling one
          * (switched on by a misestimate) costs more than running it; and a sequential scan is
          * what a generic plan picks on a small or middling table when it misjudges
          * jsonb_to_recordset (100 rows) or = ANY(array parameter), whose filter then costs rows
          * times elements. Both off for the session, keeping the URL's own options; a table
          * without a usable index is still read, scans are only discouraged. */
-        int n = snprintf(statements, sizeof statements, "SET jit = off; SET enable_seqscan = off");
+        int n = snprintf(statements, sizeof statements,
+                         "DO $$BEGIN PERFORM repeat('x', %d); END$$; "
+                         "SET jit = off; SET enable_seqscan = off",
+                         DB_BACKEND_HEAP_KEEP);
         if (limits->statement_timeout_ms > 0) /* the API's sessions (CALLBACKD_DB_*) */
             snprintf(statements + n, sizeof statements - (size_t)n, "; SET statement_timeout = %d",
                      limits->statement_timeout_ms);
