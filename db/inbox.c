@@ -11,8 +11,8 @@
     "parties, conference, callback_id, recall, digits, call_state, dialed"
 
 /* WITH ORDINALITY keeps the batch order in seq; ON CONFLICT DO NOTHING skips known ids, and a
- * row inserted earlier by the same statement counts as known. The second column NOTIFYs the
- * worker when $2 (it leads in another process) and an event is new. */
+ * row inserted earlier by the same statement counts as known. Returns the ids it inserted; the
+ * second column NOTIFYs the worker (once) when $2 (it leads in another process). */
 static struct db_stmt inbox_store =
     DB_STMT("inbox_store", 2,
             "WITH ins AS ("
@@ -23,9 +23,9 @@ static struct db_stmt inbox_store =
             "   line text, from_number text, to_number text, attempt text, parties text[],"
             "   conference boolean, callback_id uuid, recall text, digits text, call_state text,"
             "   dialed text)) WITH ORDINALITY AS e ORDER BY e.ordinality"
-            " ON CONFLICT (id) DO NOTHING RETURNING 1)"
-            " SELECT n, CASE WHEN $2::boolean AND n > 0 THEN pg_notify('" DB_INBOX_CHANNEL "', '')"
-            " END FROM (SELECT count(*) AS n FROM ins) AS x");
+            " ON CONFLICT (id) DO NOTHING RETURNING id)"
+            " SELECT id, CASE WHEN $2::boolean AND row_number() OVER () = 1"
+            " THEN pg_notify('" DB_INBOX_CHANNEL "', '') END FROM ins");
 /* The parsed fields, as columns; `parties` as "a,b" (directory numbers hold no comma). */
 enum { UN_SEQ, UN_PARSED, UN_BODY, UN_ID, UN_TYPE, UN_FIELDS };
 static struct db_stmt inbox_unapplied = DB_STMT(
@@ -48,16 +48,48 @@ static struct db_stmt inbox_purge =
             "DELETE FROM pbx_events WHERE seq IN (SELECT seq FROM pbx_events"
             " WHERE applied_at < now() - make_interval(secs => $1::int) LIMIT $2::int)");
 
-enum db_status db_inbox_store(struct db_conn *c, const char *rows_json, int *accepted)
+static int compare_ids(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Which rows the statement inserted, from the ids it returned: the first row carrying each id
+ * (a later one with the same id was skipped as known). */
+static int mark_stored(const PGresult *r, const char *const *ids, int n, bool *stored)
+{
+    int got = PQntuples(r), accepted = 0;
+    const char **back = got > 0 ? malloc((size_t)got * sizeof *back) : NULL;
+    bool *taken = got > 0 ? calloc((size_t)got, sizeof *taken) : NULL;
+    for (int i = 0; back && i < got; i++)
+        back[i] = db_str(r, i, 0);
+    if (back)
+        qsort((void *)back, (size_t)got, sizeof *back, compare_ids);
+    for (int i = 0; i < n; i++) {
+        stored[i] = false;
+        const char **hit = back && taken && ids[i] ? bsearch(&ids[i], (const void *)back,
+                                                             (size_t)got, sizeof *back, compare_ids)
+                                                   : NULL;
+        if (hit && !taken[hit - back]) {
+            taken[hit - back] = true;
+            stored[i] = true;
+            accepted++;
+        }
+    }
+    free((void *)back);
+    free(taken);
+    return accepted;
+}
+
+enum db_status db_inbox_store(struct db_conn *c, const char *rows_json, const char *const *ids,
+                              int n, bool *stored)
 {
     bool local = db_leader_is_local(DB_LEADER_WORKER_KEY);
     const char *params[] = {rows_json, local ? "false" : "true"};
     enum db_status st;
     PGresult *r = db_exec(c, &inbox_store, params, &st);
-    if (st == DB_OK)
-        *accepted = (int)db_int(r, 0, 0);
+    int accepted = st == DB_OK ? mark_stored(r, ids, n, stored) : 0;
     PQclear(r);
-    if (st == DB_OK && *accepted > 0 && local) {
+    if (st == DB_OK && accepted > 0 && local) {
         c->wake_on_commit |= DB_WAKE_WORKER;
         db_leader_wake_committed(c); /* committed: the statement is its own transaction */
     }

@@ -24,9 +24,9 @@ struct db_inbox_event {
  * event, its id, type, `body` (as received) and its parsed fields by column (cb_event_columns).
  * New ids get the next seqs in batch order, ids already stored (also earlier in the same batch)
  * are skipped, and the worker is woken when one is new (in-process when it leads here, else by a
- * NOTIFY). `*accepted` counts the new
- * ones. */
-enum db_status db_inbox_store(struct db_conn *c, const char *rows_json, int *accepted);
+ * NOTIFY). `ids` are the rows' ids, in order; `stored[i]` says whether row i was new. */
+enum db_status db_inbox_store(struct db_conn *c, const char *rows_json, const char *const *ids,
+                              int n, bool *stored);
 /* Reads up to `limit` unapplied events in seq order into `out`; `*n` how many. The caller frees
  * them with db_inbox_events_free. */
 enum db_status db_inbox_unapplied(struct db_conn *c, int limit, struct db_inbox_event *out, int *n);

@@ -22,6 +22,7 @@ struct cb_app {
     struct cb_worker *worker;    /* NULL until started */
     struct cb_gauges *gauges;    /* /metrics' database counts (service/gauges.c); may be NULL */
     struct cb_set_batcher *sets; /* group commit of the API's sets; NULL: one transaction each */
+    struct cb_event_batcher *events; /* group commit of the PBX webhook (service/event_batch.c) */
     struct api_stream_feed *streams; /* GET /v1/stream's feed (api/stream_feed.c); the server's */
     atomic_bool schema_ready;        /* migrations applied (checked again by /readyz when false) */
 };

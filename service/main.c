@@ -9,6 +9,7 @@
 #include "service/gauges.h"
 #include "service/log.h"
 #include "service/metrics.h"
+#include "service/event_batch.h"
 #include "service/set_batch.h"
 #include "service/worker.h"
 
@@ -59,7 +60,8 @@ static int run_serve(const struct cb_config *cfg)
     app.tokens = api_token_cache_new();
     app.metrics = cb_metrics_new(api_routes_count);
     app.sets = cb_set_batcher_new(app.pool, app.metrics);
-    if (!app.pool || !app.tokens || !app.metrics || !app.sets) {
+    app.events = cb_event_batcher_new(app.pool, app.metrics);
+    if (!app.pool || !app.tokens || !app.metrics || !app.sets || !app.events) {
         cb_logf(CB_LOG_ERROR, "out of memory");
         return 1;
     }
@@ -98,6 +100,7 @@ static int run_serve(const struct cb_config *cfg)
     cb_worker_stop(app.worker);
     cb_gauges_stop(app.gauges);
     cb_set_batcher_free(app.sets);
+    cb_event_batcher_free(app.events);
     db_pool_free(app.pool);
     api_token_cache_free(app.tokens);
     cb_metrics_free(app.metrics);

@@ -21,6 +21,8 @@ struct cb_metrics {
     struct cb_histogram *http_latency; /* per route + 1 */
     /* PBX loop */
     atomic_ullong events_received, events_duplicate, events_applied, events_ignored;
+    /* Statements that stored webhook batches, by group commit (service/event_batch.c) */
+    atomic_ullong events_stores;
     atomic_llong inbox_lag; /* unapplied events, as last seen by the worker */
     atomic_ullong command_attempts, commands_delivered_total, commands_failed_total;
     struct cb_histogram delivery_latency; /* command created -> acknowledged */

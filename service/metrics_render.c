@@ -44,6 +44,10 @@ void cb_metrics_render_pbx(struct cb_text *t, struct cb_app *app)
         "callbackd_events_total{outcome=\"duplicate\"} %llu\n"
         "callbackd_events_total{outcome=\"applied\"} %llu\n"
         "callbackd_events_total{outcome=\"ignored\"} %llu\n"
+        "# HELP callbackd_event_stores_total Statements (each its own transaction) that stored "
+        "webhook batches, concurrent webhooks together.\n"
+        "# TYPE callbackd_event_stores_total counter\n"
+        "callbackd_event_stores_total %llu\n"
         "# HELP callbackd_inbox_lag Events stored but not yet applied (worker's view).\n"
         "# TYPE callbackd_inbox_lag gauge\n"
         "callbackd_inbox_lag %lld\n"
@@ -71,11 +75,11 @@ void cb_metrics_render_pbx(struct cb_text *t, struct cb_app *app)
         "callbackd_worker_leader %d\n",
         atomic_load(&m->events_received), atomic_load(&m->events_duplicate),
         atomic_load(&m->events_applied), atomic_load(&m->events_ignored),
-        (long long)atomic_load(&m->inbox_lag), atomic_load(&m->command_attempts),
-        atomic_load(&m->commands_delivered_total), atomic_load(&m->commands_failed_total),
-        atomic_load(&m->timers_fired), atomic_load(&m->api_sets),
-        atomic_load(&m->api_set_transactions), (long long)atomic_load(&m->api_sets_in_flight),
-        atomic_load(&m->worker_leader));
+        atomic_load(&m->events_stores), (long long)atomic_load(&m->inbox_lag),
+        atomic_load(&m->command_attempts), atomic_load(&m->commands_delivered_total),
+        atomic_load(&m->commands_failed_total), atomic_load(&m->timers_fired),
+        atomic_load(&m->api_sets), atomic_load(&m->api_set_transactions),
+        (long long)atomic_load(&m->api_sets_in_flight), atomic_load(&m->worker_leader));
     cb_text_printf(t, "# HELP callbackd_command_delivery_seconds Command created to acknowledged.\n"
                       "# TYPE callbackd_command_delivery_seconds histogram\n");
     cb_histogram_render(t, "callbackd_command_delivery_seconds", "", &m->delivery_latency);

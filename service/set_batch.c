@@ -1,8 +1,8 @@
 #include "service/set_batch.h"
 #include "db/tx.h"
+#include "service/group_commit.h"
 #include "service/metrics.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 
 /* Sets applied in one transaction at most: bounds the world one batch loads and locks. */
@@ -16,23 +16,26 @@
  * other, never deadlock. */
 #define SET_BATCHES_AT_ONCE 2
 
-/* A submitted set, on its submitter's stack until `done`. */
+/* A submitted set, on its submitter's stack until it is done. */
 struct pending {
+    struct cb_group_item gc; /* first: a batch's items are these */
     struct cb_set_item item;
     enum db_status st;
-    bool taken; /* a batch has it: off the queue */
-    bool done;
-    struct pending *next;
 };
 
 struct cb_set_batcher {
     struct db_pool *pool;
     struct cb_metrics *metrics;
-    pthread_mutex_t lock;
-    pthread_cond_t finished; /* a batch ended: its sets are done, or a new leader is needed */
-    struct pending *head, *tail;
-    int running; /* batches under way */
+    struct cb_group_commit group;
 };
+
+struct batch {
+    struct pending *sets[SET_BATCH_MAX];
+    struct cb_set_item items[SET_BATCH_MAX];
+    int n;
+};
+
+static void run_batch(void *ctx, struct cb_group_item **items, int n);
 
 struct cb_set_batcher *cb_set_batcher_new(struct db_pool *pool, struct cb_metrics *metrics)
 {
@@ -41,8 +44,7 @@ struct cb_set_batcher *cb_set_batcher_new(struct db_pool *pool, struct cb_metric
         return NULL;
     b->pool = pool;
     b->metrics = metrics;
-    pthread_mutex_init(&b->lock, NULL);
-    pthread_cond_init(&b->finished, NULL);
+    cb_group_commit_init(&b->group, SET_BATCH_MAX, SET_BATCHES_AT_ONCE, run_batch, b);
     return b;
 }
 
@@ -50,16 +52,9 @@ void cb_set_batcher_free(struct cb_set_batcher *b)
 {
     if (!b)
         return;
-    pthread_mutex_destroy(&b->lock);
-    pthread_cond_destroy(&b->finished);
+    cb_group_commit_fini(&b->group);
     free(b);
 }
-
-struct batch {
-    struct pending *sets[SET_BATCH_MAX];
-    struct cb_set_item items[SET_BATCH_MAX];
-    int n;
-};
 
 static enum db_status batch_tx(struct db_conn *c, void *ctx)
 {
@@ -75,9 +70,13 @@ static enum db_status alone_tx(struct db_conn *c, void *ctx)
     return cb_request_set(c, &p->item.req, p->item.request_id, &p->item.res);
 }
 
-/* Runs one batch outside the lock and records each set's outcome. */
-static void run_batch(struct cb_set_batcher *b, struct batch *t)
+/* Runs one batch (service/group_commit.c: outside its lock) and records each set's outcome. */
+static void run_batch(void *ctx, struct cb_group_item **items, int n)
 {
+    struct cb_set_batcher *b = ctx;
+    struct batch one = {.n = n}, *t = &one;
+    for (int i = 0; i < n; i++)
+        t->sets[i] = (struct pending *)items[i];
     enum db_status st = db_tx_run(b->pool, batch_tx, t);
     atomic_fetch_add(&b->metrics->api_set_transactions, 1);
     atomic_fetch_add(&b->metrics->api_sets, (unsigned long long)t->n);
@@ -100,39 +99,8 @@ enum db_status cb_set_batched(struct cb_set_batcher *b, const struct cb_set_requ
                               const char *request_id, struct cb_request_result *res)
 {
     struct pending me = {.item = {.req = *req, .request_id = request_id}};
-    pthread_mutex_lock(&b->lock);
-    /* `me` lives on this stack while queued: a leader takes it off the queue before running
-     * it, and this function returns only once it is done. */
-    if (b->tail)
-        b->tail->next = &me; // cppcheck-suppress autoVariables
-    else
-        b->head = &me; // cppcheck-suppress autoVariables
-    b->tail = &me;     // cppcheck-suppress autoVariables
     atomic_fetch_add(&b->metrics->api_sets_in_flight, 1);
-    while (!me.done) {
-        if (me.taken || b->running >= SET_BATCHES_AT_ONCE) {
-            pthread_cond_wait(&b->finished, &b->lock);
-            continue;
-        }
-        /* Lead: take what is waiting (this set among it, in arrival order). */
-        struct batch t = {.n = 0};
-        while (b->head && t.n < SET_BATCH_MAX) {
-            b->head->taken = true;
-            t.sets[t.n++] = b->head;
-            b->head = b->head->next;
-        }
-        if (!b->head)
-            b->tail = NULL;
-        b->running++;
-        pthread_mutex_unlock(&b->lock);
-        run_batch(b, &t);
-        pthread_mutex_lock(&b->lock);
-        for (int i = 0; i < t.n; i++)
-            t.sets[i]->done = true;
-        b->running--;
-        pthread_cond_broadcast(&b->finished);
-    }
-    pthread_mutex_unlock(&b->lock);
+    cb_group_commit_submit(&b->group, &me.gc);
     atomic_fetch_sub(&b->metrics->api_sets_in_flight, 1);
     *res = me.item.res;
     return me.st;

@@ -2,7 +2,8 @@
  * submit while transactions are running are applied together in the next one, against one
  * world (cb_request_set_many), so that N concurrent requests cost about one decision's
  * statements and one commit. A few batches run at once. No thread of its own: a waiting
- * request runs the batch (leader/follower), so a lone request pays nothing for it. */
+ * request runs the batch (leader/follower: service/group_commit.c), so a lone request pays
+ * nothing for it. */
 #ifndef CB_SET_BATCH_H
 #define CB_SET_BATCH_H
 

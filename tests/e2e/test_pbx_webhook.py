@@ -4,12 +4,14 @@ are stored once per id (duplicates across and within batches), in batch order, a
 outage answers 503."""
 
 import json
+import subprocess
+import threading
 import time
 
 import pytest
 
 from harness import SECRET, event, sign, wait_for
-from pbx_helpers import Db, cancel_all, provision, wait_applied, wait_state
+from pbx_helpers import Db, cancel_all, metric, provision, wait_applied, wait_state
 
 
 @pytest.fixture
@@ -328,6 +330,60 @@ def test_cb50_sequential_batches_apply_in_order(svc, db):
     wait_state(svc, "2003", forward_to="4039")
     seqs = db.rows("SELECT body->>'forward_to' FROM pbx_events ORDER BY applied_at, seq")
     assert [r[0] for r in seqs] == [f"4{i:03d}" for i in range(40)]
+
+
+def test_cb50_concurrent_webhooks_share_statements_and_each_counts_its_own(svc, pg, db_url, db):
+    """Webhooks that arrive together are stored by shared statements (group commit:
+    service/event_batch.c). Each still answers its own new and duplicate events as if stored
+    alone, every id is stored once, and each webhook's events keep their order. A session
+    holding a SHARE lock on pbx_events makes the first statements wait in callbackd, so the
+    webhooks posted meanwhile queue behind them whatever the machine's speed."""
+    provision(svc)
+    shared = [event("station.forward", station="2001", forward_to=f"5{i:03d}") for i in range(4)]
+    owns, bodies = [], []
+    for k in range(16):  # the service's HTTP threads (16): none waits for a thread
+        own = [event("station.forward", station="2002", forward_to=f"6{k:02d}{j}") for j in range(3)]
+        owns.append(own)
+        bodies.append(own[:1] + shared + own[1:] + own[:1])  # 8 events: 3 own, 4 shared, a repeat
+    stores_before = metric(svc, "callbackd_event_stores_total")
+    lock = subprocess.Popen([pg.psql, db_url, "-X", "-q", "-A", "-t"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    lock.stdin.write("BEGIN;\nLOCK TABLE pbx_events IN SHARE MODE;\n\\echo held\n")
+    lock.stdin.flush()
+    while (line := lock.stdout.readline()).strip() != "held":
+        assert line, "psql ended before holding the lock"
+    answers = [None] * len(bodies)
+    start = threading.Barrier(len(bodies))
+
+    def one(i):
+        start.wait()
+        answers[i] = svc.post_events(bodies[i])
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(bodies))]
+    try:
+        for t in threads:
+            t.start()
+        wait_for(lambda: db.count("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type"
+                                  " = 'Lock' AND query LIKE '%INSERT INTO pbx_events%'") >= 1, 10)
+        time.sleep(0.5)  # the others queue behind the waiting statements
+    finally:
+        lock.stdin.write("COMMIT;\n\\q\n")
+        lock.stdin.flush()
+        lock.wait(timeout=30)
+    for t in threads:
+        t.join()
+    assert all(a[0] == 202 for a in answers), answers
+    docs = [a[1] for a in answers]
+    # Own events are new and the repeat a duplicate; the shared ones are new in one webhook.
+    assert all(d["accepted"] + d["duplicates"] == 8 for d in docs), docs
+    assert sorted(d["accepted"] for d in docs) == [3] * 15 + [7], docs
+    stores = metric(svc, "callbackd_event_stores_total") - stores_before
+    assert 1 <= stores < len(bodies), stores
+    assert stored(db) == 16 * 3 + 4
+    seq = {r[0]: int(r[1]) for r in db.rows("SELECT id, seq FROM pbx_events")}
+    for own in owns:
+        assert seq[own[0]["id"]] < seq[own[1]["id"]] < seq[own[2]["id"]]
+    wait_applied(db)
 
 
 def test_metrics_count_events(svc, db):
