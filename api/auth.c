@@ -131,17 +131,10 @@ void api_token_cache_forget(struct api_token_cache *c, const char *token_id)
     pthread_rwlock_unlock(&c->lock);
 }
 
-void api_token_cache_clear(struct api_token_cache *c)
-{
-    pthread_rwlock_wrlock(&c->lock);
-    c->n = 0;
-    pthread_rwlock_unlock(&c->lock);
-}
-
-json_t *api_token_cache_uses(struct api_token_cache *c)
+/* The uses to write, counted as written (c->lock held for writing). */
+static json_t *take_uses(struct api_token_cache *c)
 {
     json_t *uses = json_array();
-    pthread_rwlock_wrlock(&c->lock);
     for (size_t i = 0; i < c->n; i++) {
         struct cached_token *t = &c->items[i];
         int64_t used = atomic_load(&t->used_ms);
@@ -152,6 +145,22 @@ json_t *api_token_cache_uses(struct api_token_cache *c)
             t->written_ms = used;
         }
     }
+    return uses;
+}
+
+json_t *api_token_cache_clear(struct api_token_cache *c)
+{
+    pthread_rwlock_wrlock(&c->lock);
+    json_t *uses = take_uses(c);
+    c->n = 0;
+    pthread_rwlock_unlock(&c->lock);
+    return uses;
+}
+
+json_t *api_token_cache_uses(struct api_token_cache *c)
+{
+    pthread_rwlock_wrlock(&c->lock);
+    json_t *uses = take_uses(c);
     pthread_rwlock_unlock(&c->lock);
     return uses;
 }

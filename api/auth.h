@@ -12,8 +12,10 @@ struct api_token_cache *api_token_cache_new(void);
 void api_token_cache_free(struct api_token_cache *c);
 /* Drops a deleted token (by id) from the cache: its next request is looked up, and refused. */
 void api_token_cache_forget(struct api_token_cache *c, const char *token_id);
-/* Drops every cached token (revocations may have been missed while the feed was away). */
-void api_token_cache_clear(struct api_token_cache *c);
+/* Drops every cached token (revocations may have been missed while the feed was away), and
+ * returns the uses they carried that are still to be written, as api_token_cache_uses does:
+ * a token used just before the feed (re)connects keeps that use. */
+json_t *api_token_cache_clear(struct api_token_cache *c);
 /* The uses to write: [{"id", "at_ms"}] for each token used since its last written use and at
  * least a minute after it (or never written); they count as written from now on. */
 json_t *api_token_cache_uses(struct api_token_cache *c);

@@ -474,8 +474,13 @@ static bool connect_feed(struct api_stream_feed *f)
         return false;
     }
     /* A token deleted while this session was away was not heard of: look every token up
-     * again. */
-    api_token_cache_clear(f->app->tokens);
+     * again. The uses the dropped entries carried are written now (at the start they are
+     * those of the first requests, which raced this session's connection). */
+    json_t *uses = api_token_cache_clear(f->app->tokens);
+    if (json_array_size(uses))
+        db_tokens_touch(f->conn, uses);
+    else
+        json_decref(uses);
     return true;
 }
 

@@ -94,6 +94,22 @@ def test_a_row_deleted_in_the_database_is_refused_too(svc, pg):
              timeout=2.0, interval=0.02, msg="the deleted token refused")
 
 
+def test_a_use_the_feed_had_not_written_survives_its_reconnection(svc, pg):
+    """The stream feed drops the token cache when its session comes back (a revocation may have
+    been missed meanwhile); a use it had not written yet is written then, not lost with the
+    cache. (At start-up the first requests race the feed's first connection the same way.)"""
+    tok = mint(svc)
+    name = svc.base_env["CALLBACKD_DATABASE_URL"].rsplit("/", 1)[1]
+    svc.ok("GET", "/v1/system-options", token=tok["token"])
+    # Every session of the service goes (the feed's among them), as in a database restart.
+    pg.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname ="
+           " current_database() AND pid <> pg_backend_pid()", name)
+    # The feed writes uses every 5 s; its reconnection (within a second or two) writes this one.
+    doc = wait_for(lambda: (d := svc.ok("GET", f"/v1/tokens/{tok['id']}"))["last_used_at"] and d,
+                   timeout=8, interval=0.2, msg="last_used_at written")
+    assert ts(doc["created_at"]) <= ts(doc["last_used_at"])
+
+
 def test_last_used_at_is_written_coarsely(svc, pg):
     tok = mint(svc)
     name = svc.base_env["CALLBACKD_DATABASE_URL"].rsplit("/", 1)[1]
