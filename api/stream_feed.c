@@ -360,10 +360,26 @@ static void publish(struct api_stream_feed *f, struct api_feed_event *ev, int n,
 /* With no stream open in this process: the ring is emptied and starts at `last_id`, so that an
  * idle process keeps no rendered change (up to FEED_RING of them: most of its memory). A stream
  * that opens later with an older position is caught up from the database. */
+/* Resumes every stream waiting for something to send. Used when the feed first learns the
+ * log's position (f->known): a stream that looked before that had nothing to compare its
+ * position with, so it asked for no catch-up and waits; once woken it asks. Without this, a
+ * stream opened in the moment between start-up and the feed's first read waited for the next
+ * change, or its 15 s ping, before it got the changes it had asked to catch up on. */
+static void wake_streams(struct api_stream_feed *f)
+{
+    pthread_mutex_lock(&f->streams_lock);
+    for (struct api_stream *s = f->streams; s; s = s->next) {
+        pthread_mutex_lock(&s->lock);
+        api_stream_wake_locked(s);
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&f->streams_lock);
+}
+
 static void forget_to(struct api_stream_feed *f, long long last_id)
 {
     pthread_mutex_lock(&f->ring_lock);
-    bool had = f->ring_n > 0;
+    bool had = f->ring_n > 0, was_known = f->known;
     for (int i = 0; i < f->ring_n; i++)
         free(f->ring[(f->ring_start + i) % FEED_RING].text);
     f->ring_start = f->ring_n = 0;
@@ -374,6 +390,8 @@ static void forget_to(struct api_stream_feed *f, long long last_id)
     pthread_mutex_unlock(&f->ring_lock);
     if (had)
         malloc_trim(0); /* the texts' pages back to the system */
+    if (!was_known)
+        wake_streams(f);
 }
 
 /* Reads everything numbered up to `last_id` into the ring. */
@@ -385,6 +403,7 @@ static enum db_status fetch_to(struct api_stream_feed *f, long long last_id)
         f->ring_base = f->fetched = last_id;
         f->known = true;
         pthread_mutex_unlock(&f->ring_lock);
+        wake_streams(f);
         return DB_OK;
     }
     while (f->fetched < last_id) {

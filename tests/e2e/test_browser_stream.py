@@ -263,6 +263,31 @@ def test_sigterm_ends_open_streams_and_exits_0(start_service):
     assert time.monotonic() - t0 < 5 and s.ended.wait(1)
 
 
+def test_a_stream_opened_before_the_feed_first_reads_gets_its_catch_up(pg, db_url, start_service):
+    """A stream opened between start-up and the stream feed's first read of the log (here held
+    back: a session holds the numbering lock, db/changes.c) waits with nothing to compare its
+    position with; when the feed learns the position, the stream is woken and catches up at
+    once, not at the next change or ping (15 s)."""
+    import subprocess
+    lock = subprocess.Popen([pg.psql, db_url, "-X", "-q", "-A", "-t"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    lock.stdin.write("SELECT pg_advisory_lock(25443, 1);\n\\echo held\n")
+    lock.stdin.flush()
+    while (line := lock.stdout.readline()).strip() != "held":
+        assert line, "psql ended before holding the lock"
+    try:
+        svc = start_service(url=db_url)
+        provision(svc, "2001", "2002")
+        s = open_stream(svc, headers={"Last-Event-ID": "0"})
+        time.sleep(0.5)  # the stream has looked, found nothing to send, and waits
+    finally:
+        lock.stdin.write("SELECT pg_advisory_unlock_all();\n\\q\n")
+        lock.stdin.flush()
+        lock.wait(timeout=30)
+    got = s.events(2, timeout=5.0)
+    assert [e["event"] for e in got] == ["station", "station"], got
+
+
 def test_stream_survives_a_postgresql_restart(private_pg, start_service):
     """PostgreSQL restarts under an open stream: the stream goes on (or, if it ended, the
     client reconnects with its last id) and every change committed after the restart, and
