@@ -18,6 +18,7 @@ against openapi.yaml (openapi_contract.py): a mismatch raises there and is recor
 conftest fails the test even when it happened in another thread.
 """
 
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -188,6 +189,24 @@ class PgCluster:
         if r.returncode != 0:
             raise RuntimeError(f"psql failed: {r.stderr.strip()}")
         return [line.split("\t") for line in r.stdout.splitlines() if line]
+
+    @contextlib.contextmanager
+    def holding(self, url, hold, release):
+        """A session of its own on `url` that has run the SQL `hold` (locks, say) and keeps what
+        it took until the block ends, then runs `release`: what waits on it meanwhile waits in
+        the service, whatever the machine's speed."""
+        psql = subprocess.Popen([self.psql, url, "-X", "-q", "-A", "-t"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+        psql.stdin.write(hold + "\n\\echo held\n")
+        psql.stdin.flush()
+        while (line := psql.stdout.readline()).strip() != "held":
+            assert line, "psql ended before it held"
+        try:
+            yield
+        finally:
+            psql.stdin.write(release + "\n\\q\n")
+            psql.stdin.flush()
+            psql.wait(timeout=30)
 
     def create_db(self, prefix="cbtest"):
         """A new empty database; returns its name."""

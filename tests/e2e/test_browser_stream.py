@@ -268,22 +268,12 @@ def test_a_stream_opened_before_the_feed_first_reads_gets_its_catch_up(pg, db_ur
     back: a session holds the numbering lock, db/changes.c) waits with nothing to compare its
     position with; when the feed learns the position, the stream is woken and catches up at
     once, not at the next change or ping (15 s)."""
-    import subprocess
-    lock = subprocess.Popen([pg.psql, db_url, "-X", "-q", "-A", "-t"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    lock.stdin.write("SELECT pg_advisory_lock(25443, 1);\n\\echo held\n")
-    lock.stdin.flush()
-    while (line := lock.stdout.readline()).strip() != "held":
-        assert line, "psql ended before holding the lock"
-    try:
+    with pg.holding(db_url, "SELECT pg_advisory_lock(25443, 1);",
+                    "SELECT pg_advisory_unlock_all();"):
         svc = start_service(url=db_url)
         provision(svc, "2001", "2002")
         s = open_stream(svc, headers={"Last-Event-ID": "0"})
         time.sleep(0.5)  # the stream has looked, found nothing to send, and waits
-    finally:
-        lock.stdin.write("SELECT pg_advisory_unlock_all();\n\\q\n")
-        lock.stdin.flush()
-        lock.wait(timeout=30)
     got = s.events(2, timeout=5.0)
     assert [e["event"] for e in got] == ["station", "station"], got
 

@@ -2,7 +2,6 @@
 as if it had been set alone (CB-01..CB-09)."""
 
 import contextlib
-import subprocess
 import threading
 
 import pytest
@@ -43,20 +42,9 @@ def numbers_locked(w, numbers):
     (db/world.c world_lock), so that the sets posted meanwhile wait in callbackd, not in the
     client: what group commit does with them no longer depends on the machine's speed."""
     env = w.env
-    psql = subprocess.Popen([env.pg.psql, env.pg.db_url(env.dbname), "-X", "-q", "-A", "-t"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    for n in numbers:
-        psql.stdin.write(f"SELECT pg_advisory_lock(25442, hashtext('{n}'));\n")
-    psql.stdin.write("\\echo held\n")
-    psql.stdin.flush()
-    while (line := psql.stdout.readline()).strip() != "held":
-        assert line, "psql ended before holding the locks"
-    try:
+    hold = "".join(f"SELECT pg_advisory_lock(25442, hashtext('{n}'));\n" for n in numbers)
+    with env.pg.holding(env.pg.db_url(env.dbname), hold, "SELECT pg_advisory_unlock_all();"):
         yield
-    finally:
-        psql.stdin.write("SELECT pg_advisory_unlock_all();\n\\q\n")
-        psql.stdin.flush()
-        psql.wait(timeout=30)
 
 
 def sets_in_flight(w):

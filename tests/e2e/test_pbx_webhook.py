@@ -4,7 +4,6 @@ are stored once per id (duplicates across and within batches), in batch order, a
 outage answers 503."""
 
 import json
-import subprocess
 import threading
 import time
 
@@ -346,12 +345,6 @@ def test_cb50_concurrent_webhooks_share_statements_and_each_counts_its_own(svc, 
         owns.append(own)
         bodies.append(own[:1] + shared + own[1:] + own[:1])  # 8 events: 3 own, 4 shared, a repeat
     stores_before = metric(svc, "callbackd_event_stores_total")
-    lock = subprocess.Popen([pg.psql, db_url, "-X", "-q", "-A", "-t"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    lock.stdin.write("BEGIN;\nLOCK TABLE pbx_events IN SHARE MODE;\n\\echo held\n")
-    lock.stdin.flush()
-    while (line := lock.stdout.readline()).strip() != "held":
-        assert line, "psql ended before holding the lock"
     answers = [None] * len(bodies)
     start = threading.Barrier(len(bodies))
 
@@ -360,16 +353,12 @@ def test_cb50_concurrent_webhooks_share_statements_and_each_counts_its_own(svc, 
         answers[i] = svc.post_events(bodies[i])
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(len(bodies))]
-    try:
+    with pg.holding(db_url, "BEGIN; LOCK TABLE pbx_events IN SHARE MODE;", "COMMIT;"):
         for t in threads:
             t.start()
         wait_for(lambda: db.count("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type"
                                   " = 'Lock' AND query LIKE '%INSERT INTO pbx_events%'") >= 1, 10)
         time.sleep(0.5)  # the others queue behind the waiting statements
-    finally:
-        lock.stdin.write("COMMIT;\n\\q\n")
-        lock.stdin.flush()
-        lock.wait(timeout=30)
     for t in threads:
         t.join()
     assert all(a[0] == 202 for a in answers), answers
