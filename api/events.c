@@ -50,12 +50,13 @@ bool api_parse_event_batch(json_t *body, json_t **events_out, struct cb_event **
 static json_t *inbox_rows(json_t *events, const struct cb_event *parsed, size_t n)
 {
     json_t *rows = json_array();
-    for (size_t i = 0; rows && i < n; i++)
-        if (json_array_append_new(rows, cb_event_columns(&parsed[i], json_array_get(events, i))) !=
-            0) {
+    for (size_t i = 0; rows && i < n; i++) {
+        json_t *row = cb_event_columns(&parsed[i], json_array_get(events, i));
+        if (json_array_append_new(rows, row) != 0) {
             json_decref(rows);
             rows = NULL;
         }
+    }
     return rows;
 }
 

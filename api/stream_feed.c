@@ -357,9 +357,6 @@ static void publish(struct api_stream_feed *f, struct api_feed_event *ev, int n,
     pthread_mutex_unlock(&f->streams_lock);
 }
 
-/* With no stream open in this process: the ring is emptied and starts at `last_id`, so that an
- * idle process keeps no rendered change (up to FEED_RING of them: most of its memory). A stream
- * that opens later with an older position is caught up from the database. */
 /* Resumes every stream waiting for something to send. Used when the feed first learns the
  * log's position (f->known): a stream that looked before that had nothing to compare its
  * position with, so it asked for no catch-up and waits; once woken it asks. Without this, a
@@ -376,6 +373,9 @@ static void wake_streams(struct api_stream_feed *f)
     pthread_mutex_unlock(&f->streams_lock);
 }
 
+/* With no stream open in this process: the ring is emptied and starts at `last_id`, so that an
+ * idle process keeps no rendered change (up to FEED_RING of them: most of its memory). A stream
+ * that opens later with an older position is caught up from the database. */
 static void forget_to(struct api_stream_feed *f, long long last_id)
 {
     pthread_mutex_lock(&f->ring_lock);

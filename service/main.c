@@ -6,10 +6,10 @@
 #include "db/pool.h"
 #include "service/app.h"
 #include "service/config.h"
+#include "service/event_batch.h"
 #include "service/gauges.h"
 #include "service/log.h"
 #include "service/metrics.h"
-#include "service/event_batch.h"
 #include "service/set_batch.h"
 #include "service/worker.h"
 
