@@ -2,7 +2,8 @@
  * costs no round trip; the cache honours the token's life cycle: an expired entry is refused
  * from memory, a deleted token is forgotten by every process (the stream feed hears the
  * trigger's NOTIFY and calls api_token_cache_forget; on every new session of the feed the
- * whole cache is dropped, in case one was missed), and each entry keeps its last use, which
+ * whole cache is dropped, in case one was missed; the epoch they bump tells the feed which
+ * open streams' tokens to look up again), and each entry keeps its last use, which
  * the feed writes about once a minute (api_token_cache_uses), never per request. */
 #include "api/auth.h"
 #include "api/router.h"
@@ -15,6 +16,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,7 @@ struct api_token_cache {
     pthread_rwlock_t lock;
     struct cached_token *items;
     size_t n;
+    _Atomic uint64_t epoch; /* counts the forgets and clears (changed under the write lock) */
 };
 
 struct api_token_cache *api_token_cache_new(void)
@@ -102,10 +105,16 @@ static bool cache_find(struct api_token_cache *c, const unsigned char hash[32],
     return found;
 }
 
+/* Caches a principal looked up in the database, unless a token was forgotten (or the cache
+ * cleared) since the lookup began: it may be that one, deleted after the lookup read it. */
 static void cache_put(struct api_token_cache *c, const unsigned char hash[32],
                       const struct api_principal *who, int64_t now_ms)
 {
     pthread_rwlock_wrlock(&c->lock);
+    if (atomic_load(&c->epoch) != who->cache_epoch) {
+        pthread_rwlock_unlock(&c->lock);
+        return;
+    }
     if (c->n == TOKEN_CACHE_MAX)
         c->n = 0;
     struct cached_token *t = &c->items[c->n++];
@@ -128,7 +137,13 @@ void api_token_cache_forget(struct api_token_cache *c, const char *token_id)
             c->n--;
         } else
             i++;
+    atomic_fetch_add(&c->epoch, 1);
     pthread_rwlock_unlock(&c->lock);
+}
+
+uint64_t api_token_cache_epoch(struct api_token_cache *c)
+{
+    return atomic_load(&c->epoch);
 }
 
 /* The uses to write, counted as written (c->lock held for writing). */
@@ -153,6 +168,7 @@ json_t *api_token_cache_clear(struct api_token_cache *c)
     pthread_rwlock_wrlock(&c->lock);
     json_t *uses = take_uses(c);
     c->n = 0;
+    atomic_fetch_add(&c->epoch, 1);
     pthread_rwlock_unlock(&c->lock);
     return uses;
 }
@@ -223,8 +239,11 @@ enum api_auth api_authenticate(struct api_request *r, bool may_wait, enum api_er
         return API_AUTH_KNOWN;
     }
     int64_t now = api_now_ms();
-    if (cache_find(r->app->tokens, hash, &r->who, now))
+    uint64_t epoch = api_token_cache_epoch(r->app->tokens); /* before it is verified */
+    if (cache_find(r->app->tokens, hash, &r->who, now)) {
+        r->who.cache_epoch = epoch;
         return API_AUTH_KNOWN;
+    }
     if (!may_wait)
         return API_AUTH_LOOKUP;
     /* Bounded like every API use of the database: the pool's wait, connect_timeout, the answer
@@ -234,6 +253,7 @@ enum api_auth api_authenticate(struct api_request *r, bool may_wait, enum api_er
         *err = API_SERVICE_UNAVAILABLE;
     if (found != 1)
         return API_AUTH_REFUSED;
+    r->who.cache_epoch = epoch;
     cache_put(r->app->tokens, hash, &r->who, now);
     return API_AUTH_KNOWN;
 }

@@ -12,6 +12,10 @@ struct api_token_cache *api_token_cache_new(void);
 void api_token_cache_free(struct api_token_cache *c);
 /* Drops a deleted token (by id) from the cache: its next request is looked up, and refused. */
 void api_token_cache_forget(struct api_token_cache *c, const char *token_id);
+/* Counts the cache's forgets and clears. A principal carries the count read before its token
+ * was verified (api_principal.cache_epoch): when it differs now, the token may have been
+ * deleted since, unheard of by whoever holds that principal (api/stream_feed.c checks). */
+uint64_t api_token_cache_epoch(struct api_token_cache *c);
 /* Drops every cached token (revocations may have been missed while the feed was away), and
  * returns the uses they carried that are still to be written, as api_token_cache_uses does:
  * a token used just before the feed (re)connects keeps that use. */

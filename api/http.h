@@ -30,8 +30,9 @@ struct api_principal {
     bool authenticated;
     bool admin;
     bool operator;
-    char token_id[40];  /* tokens.id, or "admin" for the bootstrap token */
-    int64_t expires_ms; /* when the token expires (ms since the epoch), 0 for never */
+    char token_id[40];    /* tokens.id, or "admin" for the bootstrap token */
+    int64_t expires_ms;   /* when the token expires (ms since the epoch), 0 for never */
+    uint64_t cache_epoch; /* the token cache's epoch before the token was verified (api/auth.h) */
     int n_stations;
     char stations[API_MAX_STATION_SCOPES][CB_NUMBER_MAX]; /* station:<n> scopes */
 };

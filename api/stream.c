@@ -169,6 +169,7 @@ void api_stream_get(struct api_request *r)
     s->n_stations = r->who.n_stations;
     memcpy(s->stations, r->who.stations, sizeof s->stations);
     snprintf(s->token_id, sizeof s->token_id, "%s", r->who.token_id);
+    s->token_epoch = r->who.cache_epoch;
     s->expires_ms = r->who.expires_ms;
     s->last_write_ms = cb_monotonic_ms();
     /* An id this database never gave, or one whose changes are purged: the client reloads. */

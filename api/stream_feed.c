@@ -6,7 +6,11 @@
  *    what was numbered, by this process or another. The change log sends no NOTIFY: PostgreSQL
  *    commits the transactions that notify one at a time, and a NOTIFY in its triggers made
  *    every write of the service wait for the others (migration 013);
- *  - LISTEN callbackd_tokens: a token deleted, forgotten at once and its streams ended.
+ *  - LISTEN callbackd_tokens: a token deleted, forgotten at once and its streams ended. A
+ *    deletion the feed could not hear (its session was away, or the stream was being opened
+ *    as the notification came) is caught by looking the token up again: the streams open
+ *    when a session starts listening, and any stream whose token was verified before the
+ *    token cache last forgot or cleared (its epoch, api/auth.h); see check_tokens.
  * Every second it also writes the tokens' last uses once they are a minute newer than what was
  * written, and wakes the streams that wrote nothing for 15 s to send them a ping. Once a minute
  * the numbering also purges what is older than the retention.
@@ -56,6 +60,7 @@ struct api_stream_feed {
     struct db_conn *conn;
     atomic_bool connected; /* conn is up (for /metrics) */
     atomic_int n_streams;
+    atomic_bool token_check_due; /* a stream's token_check_due is set */
     struct db_change *changes;   /* FEED_READ_MAX: one read's rows */
     struct api_feed_event *page; /* FEED_READ_MAX: one read rendered */
     /* The ring: ids in (ring_base, fetched] are all in it (a purged id is just absent). */
@@ -134,6 +139,13 @@ bool api_stream_feed_add(struct api_stream_feed *f, struct api_stream *s)
     pthread_mutex_lock(&f->streams_lock);
     bool ok = !atomic_load(&f->closed);
     if (ok) {
+        /* Read under the streams lock: a forget after this read ends the stream once it is in
+         * the list (end_streams); one before it shows in the epoch. */
+        if (strcmp(s->token_id, "admin") != 0 &&
+            s->token_epoch != api_token_cache_epoch(f->app->tokens)) {
+            s->token_check_due = true;
+            atomic_store(&f->token_check_due, true);
+        }
         s->feed = f;
         s->next = f->streams;
         if (f->streams)
@@ -479,6 +491,58 @@ static void ping_streams(struct api_stream_feed *f, long long now)
     pthread_mutex_unlock(&f->streams_lock);
 }
 
+/* Sets token_check_due on every stream with a minted token (`all`), or on those whose token is
+ * one of `ids` (a JSON array of strings). */
+static void mark_token_checks(struct api_stream_feed *f, bool all, json_t *ids)
+{
+    bool any = false;
+    pthread_mutex_lock(&f->streams_lock);
+    for (struct api_stream *s = f->streams; s; s = s->next) {
+        if (!strcmp(s->token_id, "admin"))
+            continue;
+        size_t i;
+        json_t *id;
+        bool mark = all;
+        json_array_foreach(ids, i, id) mark = mark || !strcmp(s->token_id, json_string_value(id));
+        s->token_check_due |= mark;
+        any |= mark;
+    }
+    if (any)
+        atomic_store(&f->token_check_due, true);
+    pthread_mutex_unlock(&f->streams_lock);
+}
+
+/* Looks up again the tokens of the streams marked token_check_due, and ends the streams (and
+ * forgets the cached entries) of those deleted. On this session, which listens already: a
+ * deletion after the lookup is heard, and the stream it concerns is in the list by then. */
+static enum db_status check_tokens(struct api_stream_feed *f)
+{
+    if (!atomic_exchange(&f->token_check_due, false))
+        return DB_OK;
+    json_t *ids = json_array();
+    pthread_mutex_lock(&f->streams_lock);
+    for (struct api_stream *s = f->streams; s && ids; s = s->next)
+        if (s->token_check_due) {
+            s->token_check_due = false;
+            json_array_append_new(ids, json_string(s->token_id));
+        }
+    pthread_mutex_unlock(&f->streams_lock);
+    json_t *gone = NULL;
+    enum db_status st = json_array_size(ids) ? db_tokens_gone(f->conn, ids, &gone) : DB_OK;
+    if (st != DB_OK)
+        mark_token_checks(f, false, ids); /* again, on the next pass */
+    size_t i;
+    json_t *id;
+    json_array_foreach(gone, i, id)
+    {
+        api_token_cache_forget(f->app->tokens, json_string_value(id));
+        end_streams(f, json_string_value(id));
+    }
+    json_decref(gone);
+    json_decref(ids);
+    return st;
+}
+
 static bool connect_feed(struct api_stream_feed *f)
 {
     /* The API's limits: a hung database holds the feed (and a SIGTERM's wait for it) no longer
@@ -500,6 +564,9 @@ static bool connect_feed(struct api_stream_feed *f)
         db_tokens_touch(f->conn, uses);
     else
         json_decref(uses);
+    /* So were the streams' tokens: those open now are looked up again (check_tokens); those
+     * added later that were verified before the clear are, by their epoch. */
+    mark_token_checks(f, true, NULL);
     return true;
 }
 
@@ -587,6 +654,8 @@ static void *feed_main(void *arg)
                     forget_to(f, last_id);
                 fetch = false;
             }
+            if (st == DB_OK)
+                st = check_tokens(f);
             if (st == DB_OK)
                 st = serve_catchups(f);
             if (st == DB_OK && now - last_uses >= FEED_USES_MS) {

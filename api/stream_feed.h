@@ -45,6 +45,8 @@ struct api_stream {
     int n_stations; /* else the station:<n> scopes: their callbacks and stations */
     char stations[API_MAX_STATION_SCOPES][CB_NUMBER_MAX];
     char token_id[40];
+    uint64_t token_epoch;  /* the token cache's epoch before the token was verified */
+    bool token_check_due;  /* its token is looked up again (the feed's streams lock) */
     int64_t expires_ms;    /* the token's expiry (0 none): the stream ends then */
     int64_t last_write_ms; /* CLOCK_MONOTONIC */
     char *out;             /* bytes to send, from out_off to out_len */

@@ -35,6 +35,10 @@ static struct db_stmt tokens_touch =
             " FROM jsonb_array_elements($1::jsonb) u WHERE t.id = (u->>'id')::uuid"
             " AND (t.last_used_at IS NULL OR t.last_used_at < to_timestamp((u->>'at_ms')::bigint / "
             "1000.0))");
+static struct db_stmt tokens_gone =
+    DB_STMT("tokens_gone", 1,
+            "SELECT x FROM jsonb_array_elements_text($1::jsonb) x"
+            " WHERE NOT EXISTS (SELECT 1 FROM tokens t WHERE t.id = x::uuid)");
 static struct db_stmt token_by_hash = DB_STMT(
     "token_by_hash", 1,
     "SELECT id, array_to_json(scopes),"
@@ -115,6 +119,24 @@ enum db_status db_tokens_touch(struct db_conn *c, json_t *uses)
     const char *params[] = {text};
     enum db_status st = db_run(c, &tokens_touch, params);
     free(text);
+    return st;
+}
+
+enum db_status db_tokens_gone(struct db_conn *c, json_t *ids, json_t **gone)
+{
+    *gone = NULL;
+    char *text = json_dumps(ids, JSON_COMPACT);
+    if (!text)
+        return DB_ERROR;
+    const char *params[] = {text};
+    enum db_status st;
+    PGresult *r = db_exec(c, &tokens_gone, params, &st);
+    free(text);
+    if (st == DB_OK && !(*gone = json_array()))
+        st = DB_ERROR;
+    for (int i = 0; st == DB_OK && i < PQntuples(r); i++)
+        json_array_append_new(*gone, json_string(db_str(r, i, 0)));
+    PQclear(r);
     return st;
 }
 

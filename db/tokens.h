@@ -28,6 +28,9 @@ enum db_status db_token_delete(struct db_conn *c, const char *id, bool *found);
 /* Records last uses: `uses` is a JSON array of {"id", "at_ms"}; a later use already written
  * is kept. Steals `uses`. */
 enum db_status db_tokens_touch(struct db_conn *c, json_t *uses);
+/* Of the token ids in `ids` (a JSON array of strings, borrowed), those no longer in the table:
+ * a new JSON array into `*gone`. */
+enum db_status db_tokens_gone(struct db_conn *c, json_t *ids, json_t **gone);
 /* The token with this hash (hex), unless expired: its id, scopes (JSON text into `scopes`,
  * malloc'd) and expiry (ms since the epoch, 0 for none). `*found` false when none. */
 enum db_status db_token_by_hash(struct db_conn *c, const char *hash_hex, char id[40], char **scopes,

@@ -94,6 +94,35 @@ def test_a_row_deleted_in_the_database_is_refused_too(svc, pg):
              timeout=2.0, interval=0.02, msg="the deleted token refused")
 
 
+def test_a_deletion_the_feed_did_not_hear_still_ends_the_tokens_stream(svc, pg):
+    """The feed hears deletions on its own session. One made while that session is away (here:
+    every session of the service ends and none may start again until the token is deleted) is
+    not heard; when the feed is back it looks the open streams' tokens up: the deleted one's
+    stream ends, the other token's stream goes on. (The same holds at start-up, for a stream
+    opened before the feed's first session listens.)"""
+    gone, kept = mint(svc), mint(svc)
+    s_gone, s_kept = open_stream(svc, token=gone["token"]), open_stream(svc, token=kept["token"])
+    name = svc.base_env["CALLBACKD_DATABASE_URL"].rsplit("/", 1)[1]
+    with pg.holding(pg.db_url(name), "SELECT 1;",
+                    f"DELETE FROM tokens WHERE id = '{gone['id']}';"):
+        pg.sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        pg.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname ="
+               f" '{name}' AND application_name = 'callbackd'")
+        wait_for(lambda: pg.sql("SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                                f" '{name}' AND application_name = 'callbackd'")[0][0] == "0",
+                 msg="the service's sessions ended")
+    pg.sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    assert s_gone.ended.wait(15), "the deleted token's stream stayed open"
+    assert not s_kept.ended.is_set(), "the stream of a token still valid ended"
+    # A request that takes one of the terminated pooled sessions may answer 503 meanwhile.
+    for path, body in (("/v1/classes-of-service/std", {"callbacks_allowed": True}),
+                       ("/v1/stations/2001", {"kind": "ip_phone", "cos": "std"})):
+        wait_for(lambda: svc.call("PUT", path, body)[0] in (200, 201), msg=f"PUT {path}")
+    assert s_kept.next(timeout=10)["data"]["number"] == "2001"
+    wait_for(lambda: svc.call("GET", "/v1/system-options", token=gone["token"])[0] == 401,
+             msg="the deleted token refused")
+
+
 def test_a_use_the_feed_had_not_written_survives_its_reconnection(svc, pg):
     """The stream feed drops the token cache when its session comes back (a revocation may have
     been missed meanwhile); a use it had not written yet is written then, not lost with the
