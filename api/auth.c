@@ -105,10 +105,12 @@ static bool cache_find(struct api_token_cache *c, const unsigned char hash[32],
     return found;
 }
 
-/* Caches a principal looked up in the database, unless a token was forgotten (or the cache
- * cleared) since the lookup began: it may be that one, deleted after the lookup read it. */
+/* Caches a principal looked up in the database, with the last use the database has of it
+ * (`written_ms`: a token cached again after a clear is not written again before its minute),
+ * unless a token was forgotten (or the cache cleared) since the lookup began: it may be that
+ * one, deleted after the lookup read it. */
 static void cache_put(struct api_token_cache *c, const unsigned char hash[32],
-                      const struct api_principal *who, int64_t now_ms)
+                      const struct api_principal *who, int64_t now_ms, int64_t written_ms)
 {
     pthread_rwlock_wrlock(&c->lock);
     if (atomic_load(&c->epoch) != who->cache_epoch) {
@@ -121,7 +123,7 @@ static void cache_put(struct api_token_cache *c, const unsigned char hash[32],
     memcpy(t->hash, hash, 32);
     t->who = *who;
     atomic_store(&t->used_ms, now_ms);
-    t->written_ms = 0;
+    t->written_ms = written_ms;
     pthread_rwlock_unlock(&c->lock);
 }
 
@@ -181,9 +183,10 @@ json_t *api_token_cache_uses(struct api_token_cache *c)
     return uses;
 }
 
-/* Looks the hash up in the tokens table (expired ones are not found): 1 found, 0 unknown, -1
- * database unreachable. */
-static int lookup_db(struct cb_app *app, const unsigned char hash[32], struct api_principal *who)
+/* Looks the hash up in the tokens table (expired ones are not found), with the last use written
+ * of it: 1 found, 0 unknown, -1 database unreachable. */
+static int lookup_db(struct cb_app *app, const unsigned char hash[32], struct api_principal *who,
+                     int64_t *written_ms)
 {
     char hex[2 + 64 + 1];
     cb_hex_bytea(hash, 32, hex);
@@ -195,7 +198,7 @@ static int lookup_db(struct cb_app *app, const unsigned char hash[32], struct ap
     char *scope_text = NULL;
     int64_t expires_ms = 0;
     bool found = false;
-    st = db_token_by_hash(c, hex, id, &scope_text, &expires_ms, &found);
+    st = db_token_by_hash(c, hex, id, &scope_text, &expires_ms, written_ms, &found);
     db_pool_release(app->pool, c);
     if (st != DB_OK) {
         free(scope_text);
@@ -248,13 +251,14 @@ enum api_auth api_authenticate(struct api_request *r, bool may_wait, enum api_er
         return API_AUTH_LOOKUP;
     /* Bounded like every API use of the database: the pool's wait, connect_timeout, the answer
      * timeout, and at once during an outage (db/pool.h). */
-    int found = lookup_db(r->app, hash, &r->who);
+    int64_t written_ms = 0;
+    int found = lookup_db(r->app, hash, &r->who, &written_ms);
     if (found < 0)
         *err = API_SERVICE_UNAVAILABLE;
     if (found != 1)
         return API_AUTH_REFUSED;
     r->who.cache_epoch = epoch;
-    cache_put(r->app->tokens, hash, &r->who, now);
+    cache_put(r->app->tokens, hash, &r->who, now, written_ms);
     return API_AUTH_KNOWN;
 }
 

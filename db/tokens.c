@@ -42,7 +42,8 @@ static struct db_stmt tokens_gone =
 static struct db_stmt token_by_hash = DB_STMT(
     "token_by_hash", 1,
     "SELECT id, array_to_json(scopes),"
-    " coalesce(floor(extract(epoch FROM expires_at) * 1000)::bigint, 0)" /* the ms shown (cut) */
+    " coalesce(floor(extract(epoch FROM expires_at) * 1000)::bigint, 0)," /* the ms shown (cut) */
+    " coalesce(floor(extract(epoch FROM last_used_at) * 1000)::bigint, 0)"
     " FROM tokens WHERE hash = $1::bytea AND (expires_at IS NULL OR expires_at > now())");
 
 /* Parses the document of row `row`; NULL (and `*st` DB_ERROR) when it is not JSON. */
@@ -141,7 +142,7 @@ enum db_status db_tokens_gone(struct db_conn *c, json_t *ids, json_t **gone)
 }
 
 enum db_status db_token_by_hash(struct db_conn *c, const char *hash_hex, char id[40], char **scopes,
-                                int64_t *expires_ms, bool *found)
+                                int64_t *expires_ms, int64_t *used_ms, bool *found)
 {
     const char *params[] = {hash_hex};
     enum db_status st;
@@ -152,6 +153,7 @@ enum db_status db_token_by_hash(struct db_conn *c, const char *hash_hex, char id
         snprintf(id, 40, "%s", db_str(r, 0, 0));
         *scopes = strdup(db_str(r, 0, 1));
         *expires_ms = db_int(r, 0, 2);
+        *used_ms = db_int(r, 0, 3);
         if (!*scopes)
             st = DB_ERROR;
     }

@@ -32,8 +32,9 @@ enum db_status db_tokens_touch(struct db_conn *c, json_t *uses);
  * a new JSON array into `*gone`. */
 enum db_status db_tokens_gone(struct db_conn *c, json_t *ids, json_t **gone);
 /* The token with this hash (hex), unless expired: its id, scopes (JSON text into `scopes`,
- * malloc'd) and expiry (ms since the epoch, 0 for none). `*found` false when none. */
+ * malloc'd), expiry and last use written (ms since the epoch, 0 for none). `*found` false when
+ * none. */
 enum db_status db_token_by_hash(struct db_conn *c, const char *hash_hex, char id[40], char **scopes,
-                                int64_t *expires_ms, bool *found);
+                                int64_t *expires_ms, int64_t *used_ms, bool *found);
 
 #endif

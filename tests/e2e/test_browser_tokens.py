@@ -163,6 +163,27 @@ def test_last_used_at_is_written_coarsely(svc, pg):
     assert int(writes_after) - int(writes_before) <= 1
 
 
+def test_a_token_cached_again_after_a_reconnection_keeps_its_minute(svc, pg):
+    """When the feed's session comes back the cache is dropped and a token in use is looked up
+    again; the use the database already has counts as written, so it is not written again
+    before its minute (the same happens at start-up, when the first requests race the feed)."""
+    tok = mint(svc)
+    name = svc.base_env["CALLBACKD_DATABASE_URL"].rsplit("/", 1)[1]
+    svc.ok("GET", "/v1/system-options", token=tok["token"])
+    doc = wait_for(lambda: (d := svc.ok("GET", f"/v1/tokens/{tok['id']}"))["last_used_at"] and d,
+                   timeout=8, interval=0.2, msg="last_used_at written")
+    pg.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname ="
+           " current_database() AND pid <> pg_backend_pid()", name)
+    # Used throughout the feed's reconnection (a second or two; a request that takes one of the
+    # terminated pooled sessions may answer 503), then long enough for a write to show.
+    end = time.monotonic() + 8
+    while time.monotonic() < end:
+        svc.call("GET", "/v1/system-options", token=tok["token"])
+        time.sleep(0.2)
+    time.sleep(6)
+    assert svc.ok("GET", f"/v1/tokens/{tok['id']}")["last_used_at"] == doc["last_used_at"]
+
+
 def test_an_expired_token_is_refused_and_its_stream_ends(svc):
     """The shortest lifetime is 60 s: the token works (cached, a stream open), then past
     expires_at it is 401 and the stream has ended."""
