@@ -9,13 +9,18 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool ongoing;
 static long long began_ms, next_probe_ms; /* monotonic; under `lock` */
+static long long ended_ms;                /* when the last outage ended; under `lock` */
 static unsigned long long failures;       /* under `lock` */
 static atomic_ullong refused;
 
-void db_outage_failed(const char *error)
+void db_outage_failed(const char *error, long long attempt_began_ms)
 {
     long long now = cb_monotonic_ms();
     pthread_mutex_lock(&lock);
+    if (!atomic_load(&ongoing) && attempt_began_ms < ended_ms) {
+        pthread_mutex_unlock(&lock); /* late news of the outage that ended */
+        return;
+    }
     if (!atomic_load(&ongoing)) {
         began_ms = now;
         failures = 0;
@@ -43,6 +48,7 @@ void db_outage_answered(void)
     pthread_mutex_lock(&lock);
     if (atomic_load(&ongoing)) {
         atomic_store(&ongoing, false);
+        ended_ms = now;
         cb_log(CB_LOG_INFO, "database reachable again",
                json_pack("{s:f, s:I, s:I}", "down_s", (double)(now - began_ms) / 1000.0,
                          "failed_attempts", (json_int_t)failures, "requests_refused",

@@ -16,8 +16,11 @@
 /* During an outage, one caller may try the database this often. */
 #define DB_OUTAGE_PROBE_MS 1000
 
-/* A connection attempt failed, or a round trip got no answer in time: `error` says which. */
-void db_outage_failed(const char *error);
+/* A connection attempt failed, or a round trip got no answer in time: `error` says which;
+ * `began_ms` (cb_monotonic_ms) is when that attempt or round trip began. One begun before the
+ * last outage ended was part of it (its answer was due while the database was away: a connection
+ * attempt started in a hang times out after the database is back) and opens no new outage. */
+void db_outage_failed(const char *error, long long began_ms);
 /* The database answered (a connection was made, a result came back); ends an outage. Cheap. */
 void db_outage_answered(void);
 /* Whether an outage is under way. */

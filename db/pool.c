@@ -89,13 +89,13 @@ static bool await_answer(PGconn *pg, long long deadline, bool *late)
 
 /* The connection did not answer: drops it; no answer in time is an outage, a broken connection
  * alone is not (the next use reconnects, and that attempt tells). */
-static void lost(struct db_conn *c, bool late)
+static void lost(struct db_conn *c, bool late, long long deadline)
 {
     if (late) {
         char error[96];
         snprintf(error, sizeof error, "no answer from the database within %d ms",
                  c->limits.answer_timeout_ms);
-        db_outage_failed(error);
+        db_outage_failed(error, deadline - c->limits.answer_timeout_ms);
     }
     drop(c);
 }
@@ -107,7 +107,7 @@ static PGresult *next_result(struct db_conn *c, long long deadline, bool *failed
     bool late;
     *failed = !await_answer(c->pg, deadline, &late);
     if (*failed) {
-        lost(c, late);
+        lost(c, late, deadline);
         return NULL;
     }
     return PQgetResult(c->pg);
@@ -165,6 +165,7 @@ static PGconn *connect_url(const char *url, const struct db_limits *limits)
      * answers fails in time too. Keepalives let an idle session (the worker's LISTEN) notice a
      * server that vanished from the network; they come before the URL, which may set its own
      * (libpq: later settings win), while connect_timeout is CALLBACKD_DB_CONNECT_TIMEOUT_S's. */
+    long long began = cb_monotonic_ms();
     char connect_timeout[16], statements[256];
     snprintf(connect_timeout, sizeof connect_timeout, "%d", limits->connect_timeout_s);
     const char *keys[] = {
@@ -192,9 +193,9 @@ static PGconn *connect_url(const char *url, const struct db_limits *limits)
         PGresult *r = exec_simple(&setup, statements);
         bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
         if (!ok && r)
-            db_outage_failed(PQresultErrorMessage(r));
+            db_outage_failed(PQresultErrorMessage(r), began);
         else if (!ok && !db_outage_ongoing()) /* no answer in time was noted already */
-            db_outage_failed("the connection closed as it was set up");
+            db_outage_failed("the connection closed as it was set up", began);
         PQclear(r);
         if (ok)
             return pg;
@@ -202,7 +203,7 @@ static PGconn *connect_url(const char *url, const struct db_limits *limits)
         return NULL;
     }
     /* One warning per outage (db/outage.c), not one per attempt. */
-    db_outage_failed(pg ? PQerrorMessage(pg) : "out of memory");
+    db_outage_failed(pg ? PQerrorMessage(pg) : "out of memory", began);
     if (pg)
         PQfinish(pg);
     return NULL;
@@ -221,7 +222,8 @@ static bool idle_session_alive(PGconn *pg, bool quiet)
     if (poll(&fd, 1, 0) <= 0)
         return true;
     if (quiet) {
-        cb_logf(CB_LOG_INFO, "pooled database connection closed by the server: reconnecting");
+        if (!db_outage_ongoing()) /* during one, the outage's warning says it all */
+            cb_logf(CB_LOG_INFO, "pooled database connection closed by the server: reconnecting");
         return false;
     }
     return PQconsumeInput(pg) && PQstatus(pg) == CONNECTION_OK;
