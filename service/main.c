@@ -61,18 +61,20 @@ static int run_serve(const struct cb_config *cfg)
     app.metrics = cb_metrics_new(api_routes_count);
     app.sets = cb_set_batcher_new(app.pool, app.metrics);
     app.events = cb_event_batcher_new(app.pool, app.metrics);
+    int status = 1;
+    struct api_server *server = NULL;
     if (!app.pool || !app.tokens || !app.metrics || !app.sets || !app.events) {
         cb_logf(CB_LOG_ERROR, "out of memory");
-        return 1;
+        goto out;
     }
     atomic_store(&app.schema_ready, migrate_once(cfg));
     if (!atomic_load(&app.schema_ready))
         cb_logf(CB_LOG_WARN, "database not ready; serving 503 and retrying migrations");
 
     app.gauges = cb_gauges_start(&app);
-    struct api_server *server = api_server_start(&app);
+    server = api_server_start(&app);
     if (!server)
-        return 1;
+        goto out; /* it said why */
     app.worker = cb_worker_start(&app);
     cb_log(CB_LOG_INFO, "callbackd listening",
            json_pack("{s:s, s:i, s:s, s:b}", "host", cfg->listen_host, "port", cfg->listen_port,
@@ -98,14 +100,17 @@ static int run_serve(const struct cb_config *cfg)
      * the background sessions' whole answer timeout. */
     db_waits_end_within(CB_DB_STOP_WAIT_MS);
     cb_worker_stop(app.worker);
+    status = 0;
+out: /* every part stopped and freed on the way out, a failed start's too */
     cb_gauges_stop(app.gauges);
     cb_set_batcher_free(app.sets);
     cb_event_batcher_free(app.events);
     db_pool_free(app.pool);
     api_token_cache_free(app.tokens);
     cb_metrics_free(app.metrics);
-    cb_logf(CB_LOG_INFO, "stopped");
-    return 0;
+    if (status == 0)
+        cb_logf(CB_LOG_INFO, "stopped");
+    return status;
 }
 
 int main(int argc, char **argv)

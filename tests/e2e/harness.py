@@ -71,25 +71,31 @@ def remove_log_dir():
 
 
 def free_port():
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port free on 127.0.0.1 right now, for a process that binds it next: random, below
+    Linux's ephemeral range (32768-60999), where the kernel's own choice (what bind to port 0
+    gave before) may go to any outgoing connection of a busy machine before the process binds
+    it, and apart from private_port()'s."""
+    return random_free_port(10000, 19999)
 
 
 def private_port():
     """A port for a private PostgreSQL: random, below Linux's ephemeral range (32768-60999) so
     that neither free_port() nor outgoing connections take it while the cluster is stopped for
     a restart test, and away from other test clusters started at the same time."""
+    return random_free_port(20000, 32000)
+
+
+def random_free_port(lowest, highest):
+    """A port in [lowest, highest] free on 127.0.0.1 right now."""
     for _ in range(100):
-        port = random.randint(20000, 32000)
+        port = random.randint(lowest, highest)
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
                 return port
             except OSError:
                 continue
-    raise RuntimeError("no free port for PostgreSQL")
+    raise RuntimeError(f"no free port in {lowest}-{highest}")
 
 
 def wait_for(pred, timeout=10.0, interval=0.05, msg=None):

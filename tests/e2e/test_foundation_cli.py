@@ -3,6 +3,7 @@ start-up of two processes at once, flags overriding variables, TLS, SIGTERM."""
 
 import http.client
 import re
+import socket
 import threading
 import subprocess
 import time
@@ -204,6 +205,19 @@ def test_flag_overrides_environment(db_url, start_service):
                         args=("serve", f"--callbackd_listen=127.0.0.1:{port}"))
     svc.wait_ready()
     assert svc.call("GET", "/healthz", token=None)[0] == 200
+
+
+def test_a_port_in_use_ends_the_start_with_its_reason(db_url, start_service):
+    """Another process has the port: callbackd says so and exits 1, having stopped and freed
+    what it had started (the sanitizer build reports any leak at exit)."""
+    port = free_port()
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", port))
+        other.listen()
+        svc = start_service(port=port, wait=False)
+        assert svc.proc.wait(timeout=20) == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in svc.log()
+    assert '"msg":"stopped"' not in svc.log()
 
 
 def test_https_when_cert_and_key_are_set(db_url, start_service, tmp_path):
