@@ -74,8 +74,8 @@ def free_port():
     """A TCP port free on 127.0.0.1 right now, for a process that binds it next: random, below
     Linux's ephemeral range (32768-60999), where the kernel's own choice (what bind to port 0
     gave before) may go to any outgoing connection of a busy machine before the process binds
-    it, and apart from private_port()'s."""
-    return random_free_port(10000, 19999)
+    it, and apart from private_port()'s and the SIP test's fixed ports (15060-15099)."""
+    return random_free_port(16000, 19999)
 
 
 def private_port():
