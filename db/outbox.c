@@ -10,22 +10,27 @@
  * completed with its id, seq and creation time, so that `body` is the command exactly as POSTed
  * to the PBX (the dispatcher sends it as stored). The seqs follow the batch's order: the rows
  * are numbered after the sort. (Until migration 016 a row trigger did this, a PL/pgSQL call
- * per command.) */
+ * per command.) Each is also queued in pending_commands, the dispatcher's table
+ * (migration 018); `queued` is that statement. */
 #define OUTBOX_INSERT                                                                              \
-    "INSERT INTO commands (seq, id, created_at, type, callback_id, order_key, body) "              \
+    "WITH r AS (SELECT nextval('commands_seq_seq') AS seq, gen_random_uuid() AS id, now() AS at, " \
+    "x.* FROM (SELECT * FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (type text, "             \
+    "callback_id text, order_key text, body jsonb)) WITH ORDINALITY AS x(type, callback_id, "      \
+    "order_key, body, n) ORDER BY x.n OFFSET 0) AS x), "                                           \
+    "ins AS (INSERT INTO commands (seq, id, created_at, type, callback_id, order_key, body) "      \
     "SELECT r.seq, r.id, r.at, r.type, nullif(r.callback_id, '')::uuid, r.order_key, "             \
     "r.body || jsonb_build_object('id', r.id, 'seq', r.seq, 'created_at', "                        \
     "to_char(r.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) "                      \
-    "FROM (SELECT nextval('commands_seq_seq') AS seq, gen_random_uuid() AS id, now() AS at, x.* "  \
-    "FROM (SELECT * FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (type text, "                 \
-    "callback_id text, order_key text, body jsonb)) WITH ORDINALITY AS x(type, callback_id, "      \
-    "order_key, body, n) ORDER BY x.n OFFSET 0) AS x) AS r ORDER BY r.seq"
-static struct db_stmt outbox_insert_rows = DB_STMT("outbox_insert_rows", 1, OUTBOX_INSERT);
+    "FROM r ORDER BY r.seq RETURNING seq, order_key, next_attempt_at), "                           \
+    "queued AS (INSERT INTO pending_commands (seq, order_key, next_attempt_at) "                   \
+    "SELECT seq, order_key, next_attempt_at FROM ins RETURNING 1) "
+static struct db_stmt outbox_insert_rows =
+    DB_STMT("outbox_insert_rows", 1, OUTBOX_INSERT "SELECT count(*) FROM queued");
 /* The same, and a NOTIFY to the dispatcher leading in another process (db/leader.h). */
 static struct db_stmt outbox_insert_rows_notify =
     DB_STMT("outbox_insert_rows_notify", 1,
-            "WITH ins AS (" OUTBOX_INSERT " RETURNING 1) SELECT pg_notify('" DB_OUTBOX_CHANNEL
-            "', '') WHERE EXISTS (SELECT 1 FROM ins)");
+            OUTBOX_INSERT "SELECT pg_notify('" DB_OUTBOX_CHANNEL "', '') "
+                          "WHERE EXISTS (SELECT 1 FROM queued)");
 
 void db_outbox_queue(struct db_conn *c, struct db_pipeline *p, json_t *rows)
 {
@@ -39,60 +44,70 @@ void db_outbox_queue(struct db_conn *c, struct db_pipeline *p, json_t *rows)
 #define RFC3339(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* The first pending command of each order key, due and not of a busy key (CB-51: a later
- * command for a station waits for the earlier). Bounded by the pending commands: the partial
- * indexes commands_pending (seq) and commands_pending_by_order_key (order_key, seq). "No earlier
- * one pending" is a subquery with a LIMIT, not NOT EXISTS: an anti-join may be planned as a read
- * of the whole index per command looked at, a LIMIT keeps it a probe by order key whatever the
- * statistics (migration 006). */
+ * command for a station waits for the earlier). Read from the queue of pending commands
+ * (migration 018), bounded by what is pending whatever the history: its partial indexes
+ * pending_commands_due (seq) and pending_commands_by_order_key (order_key, seq), and the
+ * command itself by a key probe of `commands`. "No earlier one pending" is a subquery with a
+ * LIMIT, not NOT EXISTS: an anti-join may be planned as a read of the whole index per command
+ * looked at, a LIMIT keeps it a probe by order key whatever the statistics (migration 006). */
 enum { DUE_SEQ, DUE_ID, DUE_ATTEMPTS, DUE_EXPIRED, DUE_ORDER_KEY, DUE_MORE, DUE_JSON };
 static struct db_stmt outbox_due = DB_STMT(
     "outbox_due", 2,
-    "SELECT c.seq, c.id, c.attempts,"
-    " now() >= c.created_at + make_interval(secs => o.command_ttl_s), c.order_key,"
-    " EXISTS (SELECT 1 FROM commands AS f WHERE f.status = 'pending'"
-    "         AND f.order_key = c.order_key AND f.seq > c.seq),"
+    "SELECT q.seq, c.id, c.attempts,"
+    " now() >= c.created_at + make_interval(secs => o.command_ttl_s), q.order_key,"
+    " EXISTS (SELECT 1 FROM pending_commands AS f WHERE f.order_key = q.order_key"
+    "         AND f.seq > q.seq),"
     " c.body::text" /* the command as POSTed, complete since it was queued (OUTBOX_INSERT) */
-    " FROM commands AS c CROSS JOIN system_options AS o"
-    " WHERE c.status = 'pending' AND c.next_attempt_at <= now()"
-    " AND c.order_key <> ALL ($2::text[])"
-    " AND (SELECT e.seq FROM commands AS e WHERE e.status = 'pending'"
-    "      AND e.order_key = c.order_key AND e.seq < c.seq LIMIT 1) IS NULL"
-    " ORDER BY c.seq LIMIT $1::int");
+    " FROM pending_commands AS q"
+    " CROSS JOIN LATERAL (SELECT * FROM commands WHERE seq = q.seq OFFSET 0) AS c"
+    " CROSS JOIN system_options AS o"
+    " WHERE q.next_attempt_at <= now() AND q.order_key <> ALL ($2::text[])"
+    " AND (SELECT e.seq FROM pending_commands AS e"
+    "      WHERE e.order_key = q.order_key AND e.seq < q.seq LIMIT 1) IS NULL"
+    " ORDER BY q.seq LIMIT $1::int");
 /* When the next of those is due, once every one due now has been read: only a command waiting
  * for its next attempt (the first of its key, after a failed attempt) has a next_attempt_at
- * after now(), so the range scan of commands_pending_next_attempt (migrations/004) reads only
- * those. */
+ * after now(), so the range scan of pending_commands_next_attempt reads only those. */
 static struct db_stmt outbox_next_ms =
     DB_STMT("outbox_next_ms", 0,
-            "SELECT ceil(extract(epoch FROM c.next_attempt_at - clock_timestamp()) * 1000)::bigint"
-            " FROM commands AS c WHERE c.status = 'pending' AND c.next_attempt_at > now()"
-            " ORDER BY c.next_attempt_at LIMIT 1");
-/* The outcomes of a round, one statement per kind for the whole batch. delivered_at is when the
- * PBX acknowledged: `age_s` (measured by the dispatcher) before the recording, on the database's
- * clock like created_at. */
+            "SELECT ceil(extract(epoch FROM q.next_attempt_at - clock_timestamp()) * 1000)::bigint"
+            " FROM pending_commands AS q WHERE q.next_attempt_at > now()"
+            " ORDER BY q.next_attempt_at LIMIT 1");
+/* Takes the commands $1 off the queue (a CTE of the statement recording their outcome). */
+#define DEQUEUE                                                                                    \
+    "WITH dequeued AS (DELETE FROM pending_commands"                                               \
+    " WHERE seq = ANY ($1::bigint[]) AND next_attempt_at IS NOT NULL) "
+/* The outcomes of a round, one statement per kind for the whole batch: the history row (none
+ * of these columns is indexed: heap-only when its page has room) and the queue. delivered_at is
+ * when the PBX acknowledged: `age_s` (measured by the dispatcher) before the recording, on the
+ * database's clock like created_at. */
 static struct db_stmt outbox_delivered_rows =
     DB_STMT("outbox_delivered_rows", 2,
-            "UPDATE commands AS c SET status = 'delivered',"
-            " delivered_at = clock_timestamp() - make_interval(secs => x.age_s),"
-            " attempts = c.attempts + 1, last_error = NULL"
-            " FROM unnest($1::bigint[], $2::float8[]) AS x(seq, age_s)"
-            " WHERE c.seq = x.seq AND c.status = 'pending'"
-            " RETURNING c.seq, extract(epoch FROM c.delivered_at - c.created_at)");
-/* Backoff 1 s, 2 s, 4 s ... capped at 30 s (openapi.yaml), never past the TTL's end. */
-static struct db_stmt outbox_not_acked_rows =
-    DB_STMT("outbox_not_acked_rows", 2,
-            "UPDATE commands AS c SET attempts = c.attempts + 1, last_error = x.error,"
-            " next_attempt_at = least(clock_timestamp() + make_interval(secs => least(30, power(2, "
-            "least(c.attempts, 5)))),"
-            "                         c.created_at + make_interval(secs => o.command_ttl_s))"
-            " FROM unnest($1::bigint[], $2::text[]) AS x(seq, error), system_options AS o"
-            " WHERE c.seq = x.seq AND c.status = 'pending' RETURNING c.seq");
+            DEQUEUE "UPDATE commands AS c SET status = 'delivered',"
+                    " delivered_at = clock_timestamp() - make_interval(secs => x.age_s),"
+                    " attempts = c.attempts + 1, last_error = NULL"
+                    " FROM unnest($1::bigint[], $2::float8[]) AS x(seq, age_s)"
+                    " WHERE c.seq = x.seq AND c.status = 'pending'"
+                    " RETURNING c.seq, extract(epoch FROM c.delivered_at - c.created_at)");
+/* Backoff 1 s, 2 s, 4 s ... capped at 30 s (openapi.yaml), never past the TTL's end; the queue
+ * row keeps the same next attempt. */
+static struct db_stmt outbox_not_acked_rows = DB_STMT(
+    "outbox_not_acked_rows", 2,
+    "WITH retried AS (UPDATE commands AS c SET attempts = c.attempts + 1, last_error = x.error,"
+    " next_attempt_at = least(clock_timestamp() + make_interval(secs => least(30, power(2, "
+    "least(c.attempts, 5)))),"
+    "                         c.created_at + make_interval(secs => o.command_ttl_s))"
+    " FROM unnest($1::bigint[], $2::text[]) AS x(seq, error), system_options AS o"
+    " WHERE c.seq = x.seq AND c.status = 'pending' RETURNING c.seq, c.next_attempt_at),"
+    " requeued AS (UPDATE pending_commands AS q SET next_attempt_at = r.next_attempt_at"
+    " FROM retried AS r WHERE q.seq = r.seq AND q.next_attempt_at IS NOT NULL)"
+    " SELECT seq FROM retried");
 static struct db_stmt outbox_expired_rows =
     DB_STMT("outbox_expired_rows", 1,
-            "UPDATE commands AS c SET status = 'failed',"
-            " last_error = coalesce(c.last_error, 'command_ttl_s passed before delivery')"
-            " FROM unnest($1::bigint[]) AS x(seq) WHERE c.seq = x.seq AND c.status = 'pending'"
-            " RETURNING c.seq");
+            DEQUEUE "UPDATE commands AS c SET status = 'failed',"
+                    " last_error = coalesce(c.last_error, 'command_ttl_s passed before delivery')"
+                    " FROM unnest($1::bigint[]) AS x(seq) WHERE c.seq = x.seq"
+                    " AND c.status = 'pending' RETURNING c.seq");
 static struct db_stmt outbox_list =
     DB_STMT("outbox_list", 2,
             "SELECT " DB_COMMAND_DOC " FROM commands WHERE seq > $1::bigint ORDER BY seq "

@@ -435,7 +435,7 @@ def busy(url, commands=True):
     count of a 50,000-event backlog took 28 ms of the database's CPU at every poll)."""
     q = "SELECT EXISTS (SELECT 1 FROM pbx_events WHERE applied_at IS NULL)"
     if commands:
-        q += " OR EXISTS (SELECT 1 FROM commands WHERE status = 'pending')"
+        q += " OR EXISTS (SELECT 1 FROM pending_commands)"
     return value(url, q) == "t"
 
 
@@ -445,7 +445,7 @@ def cmd_drain(a):
     t0 = time.monotonic()
     while True:
         n = backlog(a.url)
-        c = int(value(a.url, "SELECT count(*) FROM commands WHERE status = 'pending'"))
+        c = int(value(a.url, "SELECT count(*) FROM pending_commands"))
         if n == 0 and c == 0:
             print(f"  quiet after {time.monotonic() - t0:.1f} s (no unapplied event, no pending command)",
                   flush=True)

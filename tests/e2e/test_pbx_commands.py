@@ -4,12 +4,13 @@ the same id until acknowledged or past command_ttl_s (then failed); GET /v1/comm
 The producer is the FAC Cancel-all dialed idle with no callbacks: a reorder `tone`."""
 
 import re
+import subprocess
 import time
 import uuid
 
 import pytest
 
-from harness import ADMIN, event, wait_for
+from harness import ADMIN, REPO, event, wait_for
 from pbx_helpers import Db, cancel_all, commands, counted_metrics, metric, provision
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -231,3 +232,58 @@ def test_idle_and_blocked_loops_do_not_spin(live, pbx, db):
     time.sleep(3)
     assert cpu_seconds(live) - c0 < 0.3, "blocked second command"
     assert commits() - x0 < 150, f"{commits() - x0} transactions in 3 s behind a failing command"
+
+
+def schema_before(pg, dbname, version):
+    """The schema as `callbackd migrate` left it at `version`: each file up to it applied in its
+    own transaction and recorded, as db/migrate.c does."""
+    pg.sql("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+           " applied_at timestamptz NOT NULL DEFAULT now())", dbname)
+    for f in sorted((REPO / "migrations").glob("[0-9][0-9][0-9]_*.sql")):
+        v = int(f.name[:3])
+        if v > version:
+            break
+        r = subprocess.run([pg.psql, pg.db_url(dbname), "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1",
+                            "-f", str(f)], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, (f.name, r.stderr)
+        pg.sql(f"INSERT INTO schema_migrations (version, name) VALUES ({v}, '{f.name}')", dbname)
+
+
+def test_commands_pending_before_the_queue_was_added_are_delivered_after_the_upgrade(
+        pg, db_url, db, start_service, pbx):
+    """Migration 018 gives pending commands a queue of their own (pending_commands): a deployment
+    upgraded with commands still pending delivers them, each station's in order, and leaves the
+    delivered and failed ones as they were."""
+    schema_before(pg, db.name, 17)
+    db.rows("""
+        INSERT INTO commands (id, type, order_key, body, status, attempts, delivered_at)
+        SELECT g.id, 'tone', g.station,
+               jsonb_build_object('type', 'tone', 'station', g.station, 'tone', 'reorder',
+                                  'callback_id', NULL, 'id', g.id),
+               g.status, CASE WHEN g.status = 'pending' THEN 0 ELSE 1 END,
+               CASE WHEN g.status = 'delivered' THEN now() END
+        FROM (VALUES (1, '2001', 'delivered'), (2, '2001', 'pending'), (3, '2002', 'pending'),
+                     (4, '2001', 'pending'), (5, '2002', 'failed'))
+             AS v(n, station, status),
+             LATERAL (SELECT v.*, gen_random_uuid() AS id) AS g ORDER BY g.n""")
+    db.rows("UPDATE commands SET body = body || jsonb_build_object('seq', seq, 'created_at',"
+            " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))")
+    before = {r[0]: r[1:] for r in db.rows(
+        "SELECT id, status, attempts, seq FROM commands ORDER BY seq")}
+
+    svc = start_service(pbx=pbx)  # migrates to the current schema, then sends what is pending
+    pending = [i for i, (status, _, _) in before.items() if status == "pending"]
+    wait_for(lambda: len(pbx.received("tone")) == 3, 10)
+    got = pbx.received("tone")
+    assert sorted(c["id"] for c in got) == sorted(pending)
+    for n in ("2001", "2002"):
+        seqs = [c["seq"] for c in got if c["station"] == n]
+        assert seqs == sorted(seqs), (n, seqs)
+    wait_for(lambda: db.count("SELECT count(*) FROM pending_commands") == 0, 10)
+    after = {c["id"]: c for c in commands(svc)}
+    for i, (status, attempts, _) in before.items():
+        want = "delivered" if status == "pending" else status
+        assert after[i]["status"] == want, (i, status, after[i])
+        assert after[i]["attempts"] == (1 if status == "pending" else int(attempts))
+    time.sleep(0.5)
+    assert len(pbx.received("tone")) == 3, "a command delivered or failed before was sent again"
