@@ -68,11 +68,16 @@ static struct db_stmt changes_stations =
             " CROSS JOIN LATERAL (SELECT coalesce((ch.data->>'callbacks_allowed')::boolean, false)"
             "                     AS callbacks_allowed) c"
             " WHERE " RANGE " AND ch.kind = 'station' ORDER BY i.id");
+/* A command's change row holds what the change may change and its seq (migration 019); what
+ * never changes after the insert is read from `commands`, which keeps every command. */
 static struct db_stmt changes_commands =
     DB_STMT("changes_commands", 2,
             "SELECT " DB_COMMAND_DOC ", change_id, '' FROM"
-            " (SELECT i.id AS change_id, r.* FROM " CHANGES
+            " (SELECT i.id AS change_id, c.body, c.id, c.seq, c.created_at, r.status,"
+            "  r.attempts, r.last_error, r.delivered_at FROM " CHANGES
             "  CROSS JOIN LATERAL jsonb_populate_record(NULL::commands, ch.data) r"
+            "  CROSS JOIN LATERAL (SELECT body, id, seq, created_at FROM commands"
+            "                      WHERE seq = r.seq OFFSET 0) c"
             "  WHERE " RANGE " AND ch.kind = 'command') x ORDER BY change_id");
 
 struct numbering {

@@ -549,6 +549,21 @@ class Service:
 _event_ids = itertools.count(1)
 
 
+def schema_before(pg, dbname, version):
+    """The schema as `callbackd migrate` left it at `version`: each file up to it applied in its
+    own transaction and recorded, as db/migrate.c does."""
+    pg.sql("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+           " applied_at timestamptz NOT NULL DEFAULT now())", dbname)
+    for f in sorted((REPO / "migrations").glob("[0-9][0-9][0-9]_*.sql")):
+        v = int(f.name[:3])
+        if v > version:
+            break
+        r = subprocess.run([pg.psql, pg.db_url(dbname), "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1",
+                            "-f", str(f)], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, (f.name, r.stderr)
+        pg.sql(f"INSERT INTO schema_migrations (version, name) VALUES ({v}, '{f.name}')", dbname)
+
+
 def event(type, **fields):
     """An event of `type` with a fresh unique id (and the given fields)."""
     ev = {"id": f"ev-{uuid.uuid4().hex[:8]}-{next(_event_ids)}", "type": type}

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from harness import Service, event, wait_for
+from harness import Service, event, schema_before, wait_for
+from pbx_helpers import cancel_all
 from stream_helpers import EventStream, open_stream
 
 
@@ -75,6 +76,33 @@ def test_stream_carries_callbacks_stations_and_commands_in_commit_order(start_se
 
     ids = [e["id"] for e in got] + [m["id"], created["id"], delivered["id"]]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    s.close()
+
+
+def test_command_changes_written_before_019_read_as_the_new_ones(start_service, pg, db_url):
+    """Migration 019 keeps a command's body out of its change rows (the stream reads it from
+    `commands`); a change written before it, holding the whole row, still streams as
+    GET /v1/commands shows the command."""
+    name = db_url.rsplit("/", 1)[1]
+    schema_before(pg, name, 18)
+    pg.sql("INSERT INTO commands (id, type, order_key, body, status, attempts, delivered_at)"
+           " SELECT i, 'tone', '2001', jsonb_build_object('type', 'tone', 'station', '2001',"
+           " 'tone', 'reorder', 'callback_id', NULL, 'id', i), 'delivered', 1, now()"
+           " FROM gen_random_uuid() AS i", name)
+    assert pg.sql("SELECT data ? 'body' FROM stream_changes WHERE kind = 'command'", name) \
+        == [["t"]], "the change row written at 018 is expected to hold the whole row"
+    svc = start_service()
+    s = open_stream(svc, path="/v1/stream?after=0&types=command")
+    old = s.next()
+    provision(svc, "2002")
+    svc.send(cancel_all("2002"))  # a reorder tone, pending (no PBX here)
+    new = s.next()
+    listed = {c["id"]: c for c in svc.ok("GET", "/v1/commands")["items"]}
+    assert old["event"] == new["event"] == "command"
+    assert old["data"] == listed[old["data"]["id"]] and old["data"]["status"] == "delivered"
+    assert new["data"] == listed[new["data"]["id"]] and new["data"]["station"] == "2002"
+    assert pg.sql("SELECT data ? 'body' FROM stream_changes WHERE kind = 'command' ORDER BY seq",
+                  name) == [["t"], ["f"]]
     s.close()
 
 

@@ -4,13 +4,12 @@ the same id until acknowledged or past command_ttl_s (then failed); GET /v1/comm
 The producer is the FAC Cancel-all dialed idle with no callbacks: a reorder `tone`."""
 
 import re
-import subprocess
 import time
 import uuid
 
 import pytest
 
-from harness import ADMIN, REPO, event, wait_for
+from harness import ADMIN, event, schema_before, wait_for
 from pbx_helpers import Db, cancel_all, commands, counted_metrics, metric, provision
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -232,21 +231,6 @@ def test_idle_and_blocked_loops_do_not_spin(live, pbx, db):
     time.sleep(3)
     assert cpu_seconds(live) - c0 < 0.3, "blocked second command"
     assert commits() - x0 < 150, f"{commits() - x0} transactions in 3 s behind a failing command"
-
-
-def schema_before(pg, dbname, version):
-    """The schema as `callbackd migrate` left it at `version`: each file up to it applied in its
-    own transaction and recorded, as db/migrate.c does."""
-    pg.sql("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
-           " applied_at timestamptz NOT NULL DEFAULT now())", dbname)
-    for f in sorted((REPO / "migrations").glob("[0-9][0-9][0-9]_*.sql")):
-        v = int(f.name[:3])
-        if v > version:
-            break
-        r = subprocess.run([pg.psql, pg.db_url(dbname), "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1",
-                            "-f", str(f)], capture_output=True, text=True, timeout=60)
-        assert r.returncode == 0, (f.name, r.stderr)
-        pg.sql(f"INSERT INTO schema_migrations (version, name) VALUES ({v}, '{f.name}')", dbname)
 
 
 def test_commands_pending_before_the_queue_was_added_are_delivered_after_the_upgrade(
