@@ -425,15 +425,22 @@ def cmd_accept(a):
     put(a.results, a.pending, "accepted", f"{eps:.1f}")
 
 
+# The polls below read the partial index of unapplied events, as callbackd's sessions do
+# (db/pool.c): left to the planner, "is any event unapplied?" was a sequential scan expected to
+# stop early that read the whole inbox, the applied events first (111 ms of the database's CPU
+# at each poll of a measured run, 200,000 events stored).
+INDEXED = "SET enable_seqscan = off; "
+
+
 def backlog(url):
-    return int(value(url, "SELECT count(*) FROM pbx_events WHERE applied_at IS NULL"))
+    return int(value(url, INDEXED + "SELECT count(*) FROM pbx_events WHERE applied_at IS NULL"))
 
 
 def busy(url, commands=True):
     """Whether an event is still unapplied (or, with `commands`, a command pending): a probe of
     the partial indexes, not a count, since the measured runs poll it while callbackd works (a
     count of a 50,000-event backlog took 28 ms of the database's CPU at every poll)."""
-    q = "SELECT EXISTS (SELECT 1 FROM pbx_events WHERE applied_at IS NULL)"
+    q = INDEXED + "SELECT EXISTS (SELECT 1 FROM pbx_events WHERE applied_at IS NULL)"
     if commands:
         q += " OR EXISTS (SELECT 1 FROM pending_commands)"
     return value(url, q) == "t"
