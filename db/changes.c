@@ -68,7 +68,7 @@ static struct db_stmt changes_stations =
             " CROSS JOIN LATERAL (SELECT coalesce((ch.data->>'callbacks_allowed')::boolean, false)"
             "                     AS callbacks_allowed) c"
             " WHERE " RANGE " AND ch.kind = 'station' ORDER BY i.id");
-/* A command's change row holds what the change may change and its seq (migration 019); what
+/* A command's change row holds what the change may change and its seq (migration 018); what
  * never changes after the insert is read from `commands`, which keeps every command. */
 static struct db_stmt changes_commands =
     DB_STMT("changes_commands", 2,

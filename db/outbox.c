@@ -10,27 +10,22 @@
  * completed with its id, seq and creation time, so that `body` is the command exactly as POSTed
  * to the PBX (the dispatcher sends it as stored). The seqs follow the batch's order: the rows
  * are numbered after the sort. (Until migration 016 a row trigger did this, a PL/pgSQL call
- * per command.) Each is also queued in pending_commands, the dispatcher's table
- * (migration 018); `queued` is that statement. */
+ * per command.) The statement's trigger queues them in pending_commands (migration 018). */
 #define OUTBOX_INSERT                                                                              \
-    "WITH r AS (SELECT nextval('commands_seq_seq') AS seq, gen_random_uuid() AS id, now() AS at, " \
-    "x.* FROM (SELECT * FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (type text, "             \
-    "callback_id text, order_key text, body jsonb)) WITH ORDINALITY AS x(type, callback_id, "      \
-    "order_key, body, n) ORDER BY x.n OFFSET 0) AS x), "                                           \
-    "ins AS (INSERT INTO commands (seq, id, created_at, type, callback_id, order_key, body) "      \
+    "INSERT INTO commands (seq, id, created_at, type, callback_id, order_key, body) "              \
     "SELECT r.seq, r.id, r.at, r.type, nullif(r.callback_id, '')::uuid, r.order_key, "             \
     "r.body || jsonb_build_object('id', r.id, 'seq', r.seq, 'created_at', "                        \
     "to_char(r.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) "                      \
-    "FROM r ORDER BY r.seq RETURNING seq, order_key, next_attempt_at), "                           \
-    "queued AS (INSERT INTO pending_commands (seq, order_key, next_attempt_at) "                   \
-    "SELECT seq, order_key, next_attempt_at FROM ins RETURNING 1) "
-static struct db_stmt outbox_insert_rows =
-    DB_STMT("outbox_insert_rows", 1, OUTBOX_INSERT "SELECT count(*) FROM queued");
+    "FROM (SELECT nextval('commands_seq_seq') AS seq, gen_random_uuid() AS id, now() AS at, x.* "  \
+    "FROM (SELECT * FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (type text, "                 \
+    "callback_id text, order_key text, body jsonb)) WITH ORDINALITY AS x(type, callback_id, "      \
+    "order_key, body, n) ORDER BY x.n OFFSET 0) AS x) AS r ORDER BY r.seq"
+static struct db_stmt outbox_insert_rows = DB_STMT("outbox_insert_rows", 1, OUTBOX_INSERT);
 /* The same, and a NOTIFY to the dispatcher leading in another process (db/leader.h). */
 static struct db_stmt outbox_insert_rows_notify =
     DB_STMT("outbox_insert_rows_notify", 1,
-            OUTBOX_INSERT "SELECT pg_notify('" DB_OUTBOX_CHANNEL "', '') "
-                          "WHERE EXISTS (SELECT 1 FROM queued)");
+            "WITH ins AS (" OUTBOX_INSERT " RETURNING 1) SELECT pg_notify('" DB_OUTBOX_CHANNEL
+            "', '') WHERE EXISTS (SELECT 1 FROM ins)");
 
 void db_outbox_queue(struct db_conn *c, struct db_pipeline *p, json_t *rows)
 {
@@ -73,41 +68,34 @@ static struct db_stmt outbox_next_ms =
             "SELECT ceil(extract(epoch FROM q.next_attempt_at - clock_timestamp()) * 1000)::bigint"
             " FROM pending_commands AS q WHERE q.next_attempt_at > now()"
             " ORDER BY q.next_attempt_at LIMIT 1");
-/* Takes the commands $1 off the queue (a CTE of the statement recording their outcome). */
-#define DEQUEUE                                                                                    \
-    "WITH dequeued AS (DELETE FROM pending_commands"                                               \
-    " WHERE seq = ANY ($1::bigint[]) AND next_attempt_at IS NOT NULL) "
-/* The outcomes of a round, one statement per kind for the whole batch: the history row (none
- * of these columns is indexed: heap-only when its page has room) and the queue. delivered_at is
- * when the PBX acknowledged: `age_s` (measured by the dispatcher) before the recording, on the
- * database's clock like created_at. */
+/* The outcomes of a round, one statement per kind for the whole batch, on `commands` (none of
+ * these columns is indexed; its trigger takes a delivered or failed command off the queue and
+ * moves a retried one's next attempt there: migration 018). delivered_at is when the PBX
+ * acknowledged: `age_s` (measured by the dispatcher) before the recording, on the database's
+ * clock like created_at. */
 static struct db_stmt outbox_delivered_rows =
     DB_STMT("outbox_delivered_rows", 2,
-            DEQUEUE "UPDATE commands AS c SET status = 'delivered',"
-                    " delivered_at = clock_timestamp() - make_interval(secs => x.age_s),"
-                    " attempts = c.attempts + 1, last_error = NULL"
-                    " FROM unnest($1::bigint[], $2::float8[]) AS x(seq, age_s)"
-                    " WHERE c.seq = x.seq AND c.status = 'pending'"
-                    " RETURNING c.seq, extract(epoch FROM c.delivered_at - c.created_at)");
-/* Backoff 1 s, 2 s, 4 s ... capped at 30 s (openapi.yaml), never past the TTL's end; the queue
- * row keeps the same next attempt. */
-static struct db_stmt outbox_not_acked_rows = DB_STMT(
-    "outbox_not_acked_rows", 2,
-    "WITH retried AS (UPDATE commands AS c SET attempts = c.attempts + 1, last_error = x.error,"
-    " next_attempt_at = least(clock_timestamp() + make_interval(secs => least(30, power(2, "
-    "least(c.attempts, 5)))),"
-    "                         c.created_at + make_interval(secs => o.command_ttl_s))"
-    " FROM unnest($1::bigint[], $2::text[]) AS x(seq, error), system_options AS o"
-    " WHERE c.seq = x.seq AND c.status = 'pending' RETURNING c.seq, c.next_attempt_at),"
-    " requeued AS (UPDATE pending_commands AS q SET next_attempt_at = r.next_attempt_at"
-    " FROM retried AS r WHERE q.seq = r.seq AND q.next_attempt_at IS NOT NULL)"
-    " SELECT seq FROM retried");
+            "UPDATE commands AS c SET status = 'delivered',"
+            " delivered_at = clock_timestamp() - make_interval(secs => x.age_s),"
+            " attempts = c.attempts + 1, last_error = NULL"
+            " FROM unnest($1::bigint[], $2::float8[]) AS x(seq, age_s)"
+            " WHERE c.seq = x.seq AND c.status = 'pending'"
+            " RETURNING c.seq, extract(epoch FROM c.delivered_at - c.created_at)");
+/* Backoff 1 s, 2 s, 4 s ... capped at 30 s (openapi.yaml), never past the TTL's end. */
+static struct db_stmt outbox_not_acked_rows =
+    DB_STMT("outbox_not_acked_rows", 2,
+            "UPDATE commands AS c SET attempts = c.attempts + 1, last_error = x.error,"
+            " next_attempt_at = least(clock_timestamp() + make_interval(secs => least(30, power(2, "
+            "least(c.attempts, 5)))),"
+            "                         c.created_at + make_interval(secs => o.command_ttl_s))"
+            " FROM unnest($1::bigint[], $2::text[]) AS x(seq, error), system_options AS o"
+            " WHERE c.seq = x.seq AND c.status = 'pending' RETURNING c.seq");
 static struct db_stmt outbox_expired_rows =
     DB_STMT("outbox_expired_rows", 1,
-            DEQUEUE "UPDATE commands AS c SET status = 'failed',"
-                    " last_error = coalesce(c.last_error, 'command_ttl_s passed before delivery')"
-                    " FROM unnest($1::bigint[]) AS x(seq) WHERE c.seq = x.seq"
-                    " AND c.status = 'pending' RETURNING c.seq");
+            "UPDATE commands AS c SET status = 'failed',"
+            " last_error = coalesce(c.last_error, 'command_ttl_s passed before delivery')"
+            " FROM unnest($1::bigint[]) AS x(seq) WHERE c.seq = x.seq AND c.status = 'pending'"
+            " RETURNING c.seq");
 static struct db_stmt outbox_list =
     DB_STMT("outbox_list", 2,
             "SELECT " DB_COMMAND_DOC " FROM commands WHERE seq > $1::bigint ORDER BY seq "

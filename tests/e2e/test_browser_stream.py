@@ -79,18 +79,18 @@ def test_stream_carries_callbacks_stations_and_commands_in_commit_order(start_se
     s.close()
 
 
-def test_command_changes_written_before_019_read_as_the_new_ones(start_service, pg, db_url):
-    """Migration 019 keeps a command's body out of its change rows (the stream reads it from
+def test_command_changes_written_before_018_stream_as_the_new_ones(start_service, pg, db_url):
+    """Migration 018 keeps a command's body out of its change rows (the stream reads it from
     `commands`); a change written before it, holding the whole row, still streams as
     GET /v1/commands shows the command."""
     name = db_url.rsplit("/", 1)[1]
-    schema_before(pg, name, 18)
+    schema_before(pg, name, 17)
     pg.sql("INSERT INTO commands (id, type, order_key, body, status, attempts, delivered_at)"
            " SELECT i, 'tone', '2001', jsonb_build_object('type', 'tone', 'station', '2001',"
            " 'tone', 'reorder', 'callback_id', NULL, 'id', i), 'delivered', 1, now()"
            " FROM gen_random_uuid() AS i", name)
     assert pg.sql("SELECT data ? 'body' FROM stream_changes WHERE kind = 'command'", name) \
-        == [["t"]], "the change row written at 018 is expected to hold the whole row"
+        == [["t"]], "the change row written at 017 is expected to hold the whole row"
     svc = start_service()
     s = open_stream(svc, path="/v1/stream?after=0&types=command")
     old = s.next()

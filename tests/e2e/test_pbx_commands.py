@@ -271,3 +271,41 @@ def test_commands_pending_before_the_queue_was_added_are_delivered_after_the_upg
         assert after[i]["attempts"] == (1 if status == "pending" else int(attempts))
     time.sleep(0.5)
     assert len(pbx.received("tone")) == 3, "a command delivered or failed before was sent again"
+
+
+def insert_as_before_018(db, station, next_attempt_at="now()"):
+    """A pending `tone` written as a process older than migration 018 writes it: into `commands`
+    alone, rendered (id, seq, created_at in its body) in the same transaction. Returns its id."""
+    return db.value(f"""
+        BEGIN;
+        INSERT INTO commands (id, type, order_key, body, next_attempt_at)
+        SELECT i, 'tone', '{station}', jsonb_build_object('type', 'tone', 'station', '{station}',
+               'tone', 'reorder', 'callback_id', NULL, 'id', i), {next_attempt_at}
+        FROM gen_random_uuid() AS i;
+        UPDATE commands SET body = body || jsonb_build_object('seq', seq, 'created_at',
+               to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+        WHERE seq = currval('commands_seq_seq') RETURNING id;
+        COMMIT;""")
+
+
+def test_commands_written_by_a_process_not_yet_upgraded_keep_the_queue_right(live, pbx, db):
+    """During a rolling upgrade a process older than migration 018 writes `commands` as it always
+    did, knowing nothing of pending_commands: what it queues is sent by the new dispatcher, a
+    retry it records moves the command's next attempt, and a command it records as delivered
+    leaves the queue and is never sent again."""
+    now = insert_as_before_018(db, "2001")
+    later = insert_as_before_018(db, "2002", "now() + interval '1 hour'")
+    delivered = insert_as_before_018(db, "2003", "now() + interval '1 hour'")
+    assert pbx.wait_command("tone", station="2001")["id"] == now
+    # The older dispatcher: a failed attempt of `later` (due now), `delivered` acknowledged.
+    db.rows(f"UPDATE commands SET attempts = 1, last_error = 'the PBX answered HTTP 503', "
+            f"next_attempt_at = now() WHERE id = '{later}'")
+    db.rows(f"UPDATE commands SET status = 'delivered', attempts = 1, delivered_at = now() "
+            f"WHERE id = '{delivered}'")
+    assert pbx.wait_command("tone", station="2002")["id"] == later
+    wait_for(lambda: db.count("SELECT count(*) FROM pending_commands") == 0, 10)
+    statuses = {c["id"]: (c["status"], c["attempts"]) for c in commands(live)}
+    assert statuses == {now: ("delivered", 1), later: ("delivered", 2),
+                        delivered: ("delivered", 1)}, statuses
+    time.sleep(1.5)  # a look at the outbox comes at least once a second
+    assert [c["id"] for c in pbx.received("tone")] == [now, later]
