@@ -152,7 +152,10 @@ def test_connect_timeout_bounds_a_reconnection_to_a_hung_database(pg, proxy, sta
     st, first = timed(svc, "GET", "/v1/classes-of-service/gold", token=svc.admin)
     assert st == 503, svc.last
     print(f"hung reconnection: 503 after {first:.2f} s (connect timeout 2 s)")
-    assert 1.5 < first < 4.0, first
+    # libpq counts connect_timeout on a clock of whole seconds (time()): a connection begun just
+    # before a second ticks gives up a little over 1 s later (a CI run saw 1.01 s), one begun
+    # just after it, 2 s later.
+    assert 0.9 < first < 4.0, first
     # The database is known to be away: the next ones do not wait on it again.
     quick = [timed(svc, "GET", "/v1/classes-of-service/gold", token=svc.admin)
              for _ in range(5)]
