@@ -15,10 +15,10 @@
 #
 # It builds a Release callbackd in build-bench/, starts its own PostgreSQL cluster (production
 # durability: fsync, synchronous_commit and full_page_writes on) on a free port of 127.0.0.1,
-# and for each scale: a fresh database, `callbackd migrate`, a bulk load of the world, pgbench,
-# wrk POST /v1/callbacks, the PBX side (events accepted, applied, event -> command latency),
-# callbackd's RSS; then prints one table. Everything it starts is stopped by PID at the end, on
-# failure and on Ctrl-C.
+# loads a fresh database per scale (`callbackd migrate`, a bulk load of the world), then runs
+# each measure at every scale in turn: pgbench, wrk POST /v1/callbacks, the PBX side (event ->
+# command latency, events accepted, applied), callbackd's RSS; then prints one table.
+# Everything it starts is stopped by PID at the end, on failure and on Ctrl-C.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -207,20 +207,25 @@ drain_or_discard() { # PHASE TIMEOUT: wait for a quiet worker; else stop, discar
   fi
 }
 
-# --- each scale ----------------------------------------------------------------------------
+# --- every scale loaded, then each measure at every scale in turn ------------------------------
+# This VM's speed moves within minutes (the same run gave a latency p50 of 44 ms and 120 ms
+# within the hour), so the scales are not measured one after the other: both databases are
+# loaded first, then each measure runs at every scale before the next measure, and a change of
+# the machine's speed falls on the runs it compares alike.
 drain_s=$((seconds * 4 > 30 ? seconds * 4 : 30))
 apply_s=$((seconds * 6 > 60 ? seconds * 6 : 60))
 pool=$((post_cap_rate * seconds))
+use_scale() { # N: the database (and logs) the next steps use
+  current_scale=$1
+  db_url=${url0%/postgres}/bench_$1
+}
 for n in "${scale_list[@]}"; do
-  current_scale=$n
-  db=bench_$n
-  log "=== N = $n pending + $n ended callbacks ==="
+  use_scale "$n"
+  log "=== N = $n pending + $n ended callbacks: loading (INSERT ... SELECT generate_series, one transaction, indexes rebuilt in bulk) ==="
   PGOPTIONS='-c client_min_messages=warning' psql -X -q -d "$url0" -v ON_ERROR_STOP=1 \
-    -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
-  db_url=${url0%/postgres}/$db
+    -c "DROP DATABASE IF EXISTS bench_$n" -c "CREATE DATABASE bench_$n" >/dev/null
   CALLBACKD_DATABASE_URL=$db_url CALLBACKD_ADMIN_TOKEN=$admin_token CALLBACKD_PBX_SECRET=$pbx_secret \
     "$bin" migrate >>"$work/callbackd.$n.log" 2>&1
-  log "loading (INSERT ... SELECT generate_series, one transaction, indexes rebuilt in bulk)"
   load_args=(--url "$db_url" --results "$results" --pending "$n" --pool "$pool")
   [ "$load_only" = 1 ] && load_args+=(--no-copy)
   "$py" "$helper" load "${load_args[@]}"
@@ -228,22 +233,32 @@ for n in "${scale_list[@]}"; do
     ok=1
     exit 0
   fi
+done
 
-  log "pgbench: one INSERT ... RETURNING into callbacks_copy"
+for n in "${scale_list[@]}"; do
+  use_scale "$n"
+  log "N = $n: pgbench, one INSERT ... RETURNING into callbacks_copy"
   "$py" "$helper" pgbench --url "$db_url" --results "$results" --pending "$n" --seconds "$seconds" \
     --workdir "$work"
+done
 
-  for c in 4 16; do
+for c in 4 16; do
+  for n in "${scale_list[@]}"; do
+    use_scale "$n"
     svc_start
-    log "wrk: POST /v1/callbacks, $c connections"
+    log "N = $n: wrk: POST /v1/callbacks, $c connections"
     "$py" "$helper" wrk --url "$db_url" --results "$results" --pending "$n" --port "$svc_port" \
       --seconds "$seconds" --token "$admin_token" --pool "$pool" --conns "$c"
     svc_stop
     "$py" "$helper" cleanup --url "$db_url" # the POSTed callbacks go: the next run starts at N
   done
+done
 
+# The PBX side (the fake PBX acknowledging every command at once).
+for n in "${scale_list[@]}"; do
+  use_scale "$n"
   svc_start
-  log "PBX side (fake PBX acknowledging every command at once on 127.0.0.1:$pbx_port)"
+  log "N = $n: event -> command latency at $rate events/s"
   drain_or_discard start "$drain_s"
   # Warm-up (not reported), as pgbench has one: the same events for 2 s, so that the measured
   # run does not pay alone for the first touch of the hot pages after the load's checkpoint
@@ -255,12 +270,28 @@ for n in "${scale_list[@]}"; do
   "$py" "$helper" latency --url "$db_url" --results "$results" --pending "$n" --port "$svc_port" \
     --secret "$pbx_secret" --seconds "$seconds" --rate "$rate" --timeout "$drain_s" --pbx-log "$pbx_log" --sender "$sender"
   drain_or_discard latency "$drain_s"
+  svc_stop
+done
+
+for n in "${scale_list[@]}"; do
+  use_scale "$n"
+  svc_start
+  log "N = $n: events accepted"
+  drain_or_discard start "$drain_s"
   "$py" "$helper" accept --url "$db_url" --results "$results" --pending "$n" --port "$svc_port" \
     --secret "$pbx_secret" --seconds "$seconds" --sender "$sender"
   drain_or_discard accepted "$drain_s"
-  for spread in hot all; do # the same 20 targets at every N, then every loaded target
-    key=applied
-    [ "$spread" = all ] && key=applied_spread
+  svc_stop
+done
+
+for spread in hot all; do # the same 20 targets at every N, then every loaded target
+  key=applied
+  [ "$spread" = all ] && key=applied_spread
+  for n in "${scale_list[@]}"; do
+    use_scale "$n"
+    svc_start
+    log "N = $n: events applied ($([ "$spread" = all ] && echo "every target" || echo "20 targets"))"
+    drain_or_discard start "$drain_s"
     if ! "$py" "$helper" apply --url "$db_url" --results "$results" --pending "$n" --port "$svc_port" \
       --secret "$pbx_secret" --events $((10000 * seconds)) --timeout "$apply_s" \
       --targets "$([ "$spread" = all ] && echo all || echo 20)" --key "$key" --sender "$sender"; then
@@ -269,12 +300,15 @@ for n in "${scale_list[@]}"; do
       svc_start
     fi
     drain_or_discard "$key" "$drain_s"
+    svc_stop
   done
-  svc_stop
+done
+
+for n in "${scale_list[@]}"; do
   rss_kb=$(cat "$work/rss.$n" 2>/dev/null || echo 0)
   printf '%s\trss_mib\t%s\n' "$n" "$(awk -v k="$rss_kb" 'BEGIN {printf "%.1f", k / 1024}')" >>"$results"
-  log "callbackd RSS max $((rss_kb / 1024)) MiB"
-  psql -X -q -d "$url0" -c "DROP DATABASE $db" >/dev/null
+  log "N = $n: callbackd RSS max $((rss_kb / 1024)) MiB"
+  psql -X -q -d "$url0" -c "DROP DATABASE bench_$n" >/dev/null
 done
 
 echo
