@@ -15,9 +15,9 @@
 -- command that no longer grows with the history).
 --
 -- The queue follows `commands` by the trigger that already records each change of a command
--- for the stream, in the same statement: whatever writes a command, in any version of
--- callbackd (a process not yet upgraded while another migrated), the queue holds exactly the
--- pending ones. The queue's indexes follow migration 006: each can be used only by a query
+-- for the stream, in the same statement: whatever writes or deletes a command, in any version
+-- of callbackd (a process not yet upgraded while another migrated) or by hand, the queue holds
+-- exactly the pending ones. The queue's indexes follow migration 006: each can be used only by a query
 -- that names the column of its predicate, so the dispatcher's probe "an earlier command of this
 -- order key pending?" has one plan, a probe of pending_commands_by_order_key.
 --
@@ -69,6 +69,11 @@ BEGIN
             ON CONFLICT (xid, kind, key) DO UPDATE SET data = EXCLUDED.data
             RETURNING seq)
         INSERT INTO stream_unnumbered (seq) SELECT seq FROM w ON CONFLICT DO NOTHING;
+    ELSIF TG_OP = 'DELETE' THEN
+        -- callbackd deletes no command; a row deleted by hand leaves the queue with it, so that
+        -- it cannot hold back the later commands of its order key.
+        DELETE FROM pending_commands
+        WHERE seq = ANY (ARRAY(SELECT seq FROM old_rows)) AND next_attempt_at IS NOT NULL;
     ELSE
         -- Out of the queue once delivered or failed; a retried one keeps its next attempt.
         -- Found by key probes of the queue (ARRAY), whatever the estimates of new_rows.
@@ -105,4 +110,7 @@ CREATE TRIGGER commands_changed_insert AFTER INSERT ON commands
     FOR EACH STATEMENT EXECUTE FUNCTION callbackd_commands_changed();
 CREATE TRIGGER commands_changed_update AFTER UPDATE ON commands
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION callbackd_commands_changed();
+CREATE TRIGGER commands_changed_delete AFTER DELETE ON commands
+    REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION callbackd_commands_changed();

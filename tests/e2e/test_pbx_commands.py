@@ -309,3 +309,16 @@ def test_commands_written_by_a_process_not_yet_upgraded_keep_the_queue_right(liv
                         delivered: ("delivered", 1)}, statuses
     time.sleep(1.5)  # a look at the outbox comes at least once a second
     assert [c["id"] for c in pbx.received("tone")] == [now, later]
+
+
+def test_a_pending_command_deleted_by_hand_holds_back_nothing(live, pbx, db):
+    """callbackd deletes no command, but an operator may: the deleted command leaves the queue of
+    pending commands with its row, and the later commands of its station are sent."""
+    stuck = insert_as_before_018(db, "2001", "now() + interval '1 hour'")
+    assert db.count(f"SELECT count(*) FROM pending_commands q JOIN commands c USING (seq) "
+                    f"WHERE c.id = '{stuck}'") == 1
+    db.rows(f"DELETE FROM commands WHERE id = '{stuck}'")
+    assert db.count("SELECT count(*) FROM pending_commands") == 0
+    live.send(cancel_all("2001"))
+    cmd = pbx.wait_command("tone", station="2001")
+    assert cmd["id"] != stuck
