@@ -17,9 +17,9 @@
 -- The queue follows `commands` by the trigger that already records each change of a command
 -- for the stream, in the same statement: whatever writes or deletes a command, in any version
 -- of callbackd (a process not yet upgraded while another migrated) or by hand, the queue holds
--- exactly the pending ones. The queue's indexes follow migration 006: each can be used only by a query
--- that names the column of its predicate, so the dispatcher's probe "an earlier command of this
--- order key pending?" has one plan, a probe of pending_commands_by_order_key.
+-- exactly the pending ones. The queue's indexes follow migration 006: each can be used only by
+-- a query that names the column of its predicate, so the dispatcher's probe "an earlier command
+-- of this order key pending?" has one plan, a probe of pending_commands_by_order_key.
 --
 -- The same trigger now records a command's change without a copy of the whole row: each
 -- command changes twice (queued, then delivered or failed), and its body, id, type and creation
