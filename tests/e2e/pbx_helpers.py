@@ -70,6 +70,25 @@ def cancel_all(station):
     return event("digits", station=station, digits="#41", call_state="idle")
 
 
+def tone_as_before_018(db, station, status="pending", next_attempt_at="now()"):
+    """A reorder `tone` for `station` written as a process older than migration 018 writes
+    commands: into `commands` alone, rendered (id, seq, created_at in its body) in the same
+    transaction; a delivered or failed one with its one attempt. Returns its id."""
+    return db.value(f"""
+        BEGIN;
+        INSERT INTO commands (id, type, order_key, body, status, attempts, next_attempt_at,
+                              delivered_at)
+        SELECT i, 'tone', '{station}', jsonb_build_object('type', 'tone', 'station', '{station}',
+               'tone', 'reorder', 'callback_id', NULL, 'id', i), '{status}',
+               CASE WHEN '{status}' = 'pending' THEN 0 ELSE 1 END, {next_attempt_at},
+               CASE WHEN '{status}' = 'delivered' THEN now() END
+        FROM gen_random_uuid() AS i;
+        UPDATE commands SET body = body || jsonb_build_object('seq', seq, 'created_at',
+               to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+        WHERE seq = currval('commands_seq_seq') RETURNING id;
+        COMMIT;""")
+
+
 def commands(svc, **query):
     q = "&".join(f"{k}={v}" for k, v in query.items())
     return svc.ok("GET", "/v1/commands" + ("?" + q if q else ""))["items"]

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from harness import Service, event, schema_before, wait_for
-from pbx_helpers import cancel_all
+from pbx_helpers import Db, cancel_all, tone_as_before_018
 from stream_helpers import EventStream, open_stream
 
 
@@ -85,10 +85,7 @@ def test_command_changes_written_before_018_stream_as_the_new_ones(start_service
     GET /v1/commands shows the command."""
     name = db_url.rsplit("/", 1)[1]
     schema_before(pg, name, 17)
-    pg.sql("INSERT INTO commands (id, type, order_key, body, status, attempts, delivered_at)"
-           " SELECT i, 'tone', '2001', jsonb_build_object('type', 'tone', 'station', '2001',"
-           " 'tone', 'reorder', 'callback_id', NULL, 'id', i), 'delivered', 1, now()"
-           " FROM gen_random_uuid() AS i", name)
+    tone_as_before_018(Db(pg, db_url), "2001", "delivered")
     assert pg.sql("SELECT data ? 'body' FROM stream_changes WHERE kind = 'command'", name) \
         == [["t"]], "the change row written at 017 is expected to hold the whole row"
     svc = start_service()

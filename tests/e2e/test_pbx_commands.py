@@ -10,7 +10,8 @@ import uuid
 import pytest
 
 from harness import ADMIN, event, schema_before, wait_for
-from pbx_helpers import Db, cancel_all, commands, counted_metrics, metric, provision
+from pbx_helpers import (Db, cancel_all, commands, counted_metrics, metric, provision,
+                         tone_as_before_018)
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
@@ -239,19 +240,9 @@ def test_commands_pending_before_the_queue_was_added_are_delivered_after_the_upg
     upgraded with commands still pending delivers them, each station's in order, and leaves the
     delivered and failed ones as they were."""
     schema_before(pg, db.name, 17)
-    db.rows("""
-        INSERT INTO commands (id, type, order_key, body, status, attempts, delivered_at)
-        SELECT g.id, 'tone', g.station,
-               jsonb_build_object('type', 'tone', 'station', g.station, 'tone', 'reorder',
-                                  'callback_id', NULL, 'id', g.id),
-               g.status, CASE WHEN g.status = 'pending' THEN 0 ELSE 1 END,
-               CASE WHEN g.status = 'delivered' THEN now() END
-        FROM (VALUES (1, '2001', 'delivered'), (2, '2001', 'pending'), (3, '2002', 'pending'),
-                     (4, '2001', 'pending'), (5, '2002', 'failed'))
-             AS v(n, station, status),
-             LATERAL (SELECT v.*, gen_random_uuid() AS id) AS g ORDER BY g.n""")
-    db.rows("UPDATE commands SET body = body || jsonb_build_object('seq', seq, 'created_at',"
-            " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))")
+    for station, status in (("2001", "delivered"), ("2001", "pending"), ("2002", "pending"),
+                            ("2001", "pending"), ("2002", "failed")):
+        tone_as_before_018(db, station, status)
     before = {r[0]: r[1:] for r in db.rows(
         "SELECT id, status, attempts, seq FROM commands ORDER BY seq")}
 
@@ -273,29 +264,14 @@ def test_commands_pending_before_the_queue_was_added_are_delivered_after_the_upg
     assert len(pbx.received("tone")) == 3, "a command delivered or failed before was sent again"
 
 
-def insert_as_before_018(db, station, next_attempt_at="now()"):
-    """A pending `tone` written as a process older than migration 018 writes it: into `commands`
-    alone, rendered (id, seq, created_at in its body) in the same transaction. Returns its id."""
-    return db.value(f"""
-        BEGIN;
-        INSERT INTO commands (id, type, order_key, body, next_attempt_at)
-        SELECT i, 'tone', '{station}', jsonb_build_object('type', 'tone', 'station', '{station}',
-               'tone', 'reorder', 'callback_id', NULL, 'id', i), {next_attempt_at}
-        FROM gen_random_uuid() AS i;
-        UPDATE commands SET body = body || jsonb_build_object('seq', seq, 'created_at',
-               to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-        WHERE seq = currval('commands_seq_seq') RETURNING id;
-        COMMIT;""")
-
-
 def test_commands_written_by_a_process_not_yet_upgraded_keep_the_queue_right(live, pbx, db):
     """During a rolling upgrade a process older than migration 018 writes `commands` as it always
     did, knowing nothing of pending_commands: what it queues is sent by the new dispatcher, a
     retry it records moves the command's next attempt, and a command it records as delivered
     leaves the queue and is never sent again."""
-    now = insert_as_before_018(db, "2001")
-    later = insert_as_before_018(db, "2002", "now() + interval '1 hour'")
-    delivered = insert_as_before_018(db, "2003", "now() + interval '1 hour'")
+    now = tone_as_before_018(db, "2001")
+    later = tone_as_before_018(db, "2002", next_attempt_at="now() + interval '1 hour'")
+    delivered = tone_as_before_018(db, "2003", next_attempt_at="now() + interval '1 hour'")
     assert pbx.wait_command("tone", station="2001")["id"] == now
     # The older dispatcher: a failed attempt of `later` (due now), `delivered` acknowledged.
     db.rows(f"UPDATE commands SET attempts = 1, last_error = 'the PBX answered HTTP 503', "
@@ -314,7 +290,7 @@ def test_commands_written_by_a_process_not_yet_upgraded_keep_the_queue_right(liv
 def test_a_pending_command_deleted_by_hand_holds_back_nothing(live, pbx, db):
     """callbackd deletes no command, but an operator may: the deleted command leaves the queue of
     pending commands with its row, and the later commands of its station are sent."""
-    stuck = insert_as_before_018(db, "2001", "now() + interval '1 hour'")
+    stuck = tone_as_before_018(db, "2001", next_attempt_at="now() + interval '1 hour'")
     assert db.count(f"SELECT count(*) FROM pending_commands q JOIN commands c USING (seq) "
                     f"WHERE c.id = '{stuck}'") == 1
     db.rows(f"DELETE FROM commands WHERE id = '{stuck}'")
