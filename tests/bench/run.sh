@@ -292,15 +292,15 @@ for spread in hot all; do # the same 20 targets at every N, then every loaded ta
     svc_start
     log "N = $n: events applied ($([ "$spread" = all ] && echo "every target" || echo "20 targets"))"
     drain_or_discard start "$drain_s"
-    if ! "$py" "$helper" apply --url "$db_url" --results "$results" --pending "$n" --port "$svc_port" \
+    if "$py" "$helper" apply --url "$db_url" --results "$results" --pending "$n" --port "$svc_port" \
       --secret "$pbx_secret" --events $((10000 * seconds)) --timeout "$apply_s" \
       --targets "$([ "$spread" = all ] && echo all || echo 20)" --key "$key" --sender "$sender"; then
+      drain_or_discard "$key" "$drain_s"
+      svc_stop
+    else # the backlog goes with callbackd; the next run's start drains what is left
       svc_stop
       "$py" "$helper" discard --url "$db_url" --results "$results" --scale "$n" --phase "$key"
-      svc_start
     fi
-    drain_or_discard "$key" "$drain_s"
-    svc_stop
   done
 done
 
