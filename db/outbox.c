@@ -1,5 +1,6 @@
 #include "db/outbox.h"
 #include "db/array.h"
+#include "db/handoff.h"
 #include "db/leader.h"
 
 #include <stdio.h>
@@ -20,7 +21,21 @@
     "FROM (SELECT * FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (type text, "                 \
     "callback_id text, order_key text, body jsonb)) WITH ORDINALITY AS x(type, callback_id, "      \
     "order_key, body, n) ORDER BY x.n OFFSET 0) AS x) AS r ORDER BY r.seq"
-static struct db_stmt outbox_insert_rows = DB_STMT("outbox_insert_rows", 1, OUTBOX_INSERT);
+/* When the dispatcher leads in this process: the same, returning each command as
+ * db_handoff_command wants it (the dispatcher sends it once the transaction commits, if the
+ * rows came back before the COMMIT: db/handoff.h). "Is an earlier one of its key pending?" is
+ * the probe of pending_commands_by_order_key that outbox_due makes. */
+enum { HANDED_SEQ, HANDED_ID, HANDED_ORDER_KEY, HANDED_JSON, HANDED_FIRST };
+static void collect_handed(struct db_conn *c, const PGresult *r);
+static struct db_stmt outbox_insert_rows_handed = {
+    .name = "outbox_insert_rows_handed",
+    .n_params = 1,
+    .slot = -1,
+    .collect = collect_handed,
+    .sql = OUTBOX_INSERT " RETURNING seq, id, order_key, body::text,"
+                         " (SELECT e.seq FROM pending_commands AS e"
+                         "  WHERE e.order_key = commands.order_key AND e.seq < commands.seq"
+                         "  LIMIT 1) IS NULL"};
 /* The same, and a NOTIFY to the dispatcher leading in another process (db/leader.h). */
 static struct db_stmt outbox_insert_rows_notify =
     DB_STMT("outbox_insert_rows_notify", 1,
@@ -30,10 +45,47 @@ static struct db_stmt outbox_insert_rows_notify =
 void db_outbox_queue(struct db_conn *c, struct db_pipeline *p, json_t *rows)
 {
     if (json_array_size(rows) > 0 && db_leader_is_local(DB_LEADER_DISPATCHER_KEY)) {
-        c->wake_on_commit |= DB_WAKE_DISPATCHER;
-        db_pipeline_add_rows(p, &outbox_insert_rows, rows);
+        c->wake_on_commit |= DB_WAKE_DISPATCHER; /* unless all are handed over: collect_handed */
+        c->outbox_unhanded++;
+        db_pipeline_add_rows(p, &outbox_insert_rows_handed, rows);
     } else
         db_pipeline_add_rows(p, &outbox_insert_rows_notify, rows);
+}
+
+/* Offers the commands an insert returned to the dispatcher of this process, in seq order. */
+static void collect_handed(struct db_conn *c, const PGresult *r)
+{
+    struct db_handoff_command cmds[DB_HANDOFF_MAX];
+    int n = PQntuples(r), filled = 0;
+    bool ok = n <= DB_HANDOFF_MAX; /* more: read from the outbox, as without a hand-off */
+    for (int i = 0; ok && i < n; i++, filled++) {
+        struct db_command *cmd = &cmds[i].cmd;
+        *cmd = (struct db_command){.seq = db_int(r, i, HANDED_SEQ),
+                                   .order_key = strdup(db_str(r, i, HANDED_ORDER_KEY)),
+                                   .json = strdup(db_str(r, i, HANDED_JSON))};
+        snprintf(cmd->id, sizeof cmd->id, "%s", db_str(r, i, HANDED_ID));
+        cmds[i].first = db_bool(r, i, HANDED_FIRST);
+        ok = cmd->order_key && cmd->json;
+        if (!ok) {
+            filled++;
+            break;
+        }
+        /* The statement's own rows are not in its view of pending_commands: an earlier one of
+         * the same key is found here, and this one waits behind it. */
+        for (int k = 0; k < i; k++)
+            if (!strcmp(cmds[k].cmd.order_key, cmd->order_key)) {
+                cmds[k].cmd.more = true;
+                cmds[i].first = false;
+            }
+    }
+    if (ok && db_handoff_offer(c, cmds, n)) {
+        c->offered = true;
+        if (--c->outbox_unhanded == 0)
+            c->wake_on_commit &= ~DB_WAKE_DISPATCHER;
+        return;
+    }
+    for (int i = 0; i < filled; i++)
+        db_outbox_commands_free(&cmds[i].cmd, 1);
 }
 
 #define RFC3339(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"

@@ -1,4 +1,5 @@
 #include "db/pool.h"
+#include "db/handoff.h"
 #include "db/leader.h"
 #include "db/outage.h"
 #include "service/log.h"
@@ -582,7 +583,10 @@ static enum db_status run_round_trip(struct db_conn *c, struct db_pipeline *p, b
             goto broken;
         if (st == DB_OK && PQresultStatus(r) != PGRES_PIPELINE_ABORTED)
             st = db_classify(c, r);
-        int in_p = i - (begin ? 1 : 0) - n_deferred;
+        int in_deferred = i - (begin ? 1 : 0), in_p = in_deferred - n_deferred;
+        if (!commit && st == DB_OK && in_deferred >= 0 && in_deferred < n_deferred &&
+            c->deferred->stmts[in_deferred]->collect && PQresultStatus(r) == PGRES_TUPLES_OK)
+            c->deferred->stmts[in_deferred]->collect(c, r);
         if (p && in_p >= 0 && in_p < p->n)
             p->results[in_p] = r;
         else
@@ -650,11 +654,16 @@ enum db_status db_commit(struct db_conn *c)
     if (c->begin_pending && !(c->deferred && (c->deferred->n || c->deferred->overflow))) {
         c->begin_pending = false; /* nothing was sent: nothing to end */
         c->wake_on_commit = 0;
+        c->outbox_unhanded = 0;
         return DB_OK;
     }
     enum db_status st = run_round_trip(c, NULL, true);
-    if (st == DB_OK)
+    if (st == DB_OK) {
+        if (c->offered)
+            db_handoff_settle(c, true);
+        c->offered = false;
         db_leader_wake_committed(c);
+    }
     return st;
 }
 
@@ -662,6 +671,10 @@ void db_discard(struct db_conn *c)
 {
     c->begin_pending = false;
     c->wake_on_commit = 0;
+    c->outbox_unhanded = 0;
+    if (c->offered)
+        db_handoff_settle(c, false);
+    c->offered = false;
     if (c->deferred)
         db_pipeline_clear(c->deferred);
 }

@@ -24,11 +24,16 @@ enum db_status {
 };
 
 /* A prepared statement, declared `static struct db_stmt` next to the code that runs it. */
+struct db_conn;
 struct db_stmt {
     const char *name; /* also the name it is prepared under */
     const char *sql;
     int n_params;
     int slot; /* assigned on first use; index into each connection's prepared flags */
+    /* Reads the rows of a deferred run of the statement that went out ahead of the COMMIT
+     * (db_flush, or a statement with results), so before the transaction can commit; NULL: none.
+     * Not called when the rows come back with the COMMIT itself. */
+    void (*collect)(struct db_conn *c, const PGresult *r);
 };
 #define DB_STMT(n, np, s)                                                                          \
     {                                                                                              \
@@ -59,6 +64,10 @@ struct db_conn {
     /* The background loops leading in this process that the transaction's writes gave work to,
      * woken once it commits (DB_WAKE_*, db/leader.h); forgotten on rollback. */
     unsigned wake_on_commit;
+    /* Outbox inserts of the transaction whose commands were not handed to the dispatcher
+     * (db/handoff.h): the dispatcher reads the outbox once it commits. */
+    int outbox_unhanded;
+    bool offered; /* commands of the transaction were handed (db_handoff_offer) */
     char last_sqlstate[6];
 };
 

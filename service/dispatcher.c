@@ -8,6 +8,7 @@
  * flight; start those POSTs; repeat. Outcomes are thus recorded in batches that grow with the load.
  */
 #include "service/dispatcher.h"
+#include "db/handoff.h"
 #include "db/leader.h"
 #include "db/outbox.h"
 #include "service/config.h"
@@ -102,6 +103,7 @@ static void abandon_all(struct cb_dispatcher *d)
     }
     d->look = true;
     d->due_at_ms = -1;
+    db_handoff_close();
 }
 
 static void finish(struct cb_dispatcher *d, struct slot *s, enum db_outcome_kind outcome,
@@ -213,6 +215,55 @@ static bool key_in_flight(const struct cb_dispatcher *d, const char *order_key)
     return false;
 }
 
+/* Whether a command of `order_key` is in hand: in flight, or acknowledged and not recorded yet
+ * (CB-51: the next of a key waits for both). */
+static bool key_held(const struct cb_dispatcher *d, const char *order_key)
+{
+    for (int i = 0; i < DISPATCH_IN_FLIGHT; i++)
+        if (d->slots[i].state != SLOT_FREE && strcmp(d->slots[i].cmd.order_key, order_key) == 0)
+            return true;
+    return false;
+}
+
+static struct slot *free_slot(struct cb_dispatcher *d)
+{
+    for (int i = 0; i < DISPATCH_IN_FLIGHT; i++)
+        if (d->slots[i].state == SLOT_FREE)
+            return &d->slots[i];
+    return NULL;
+}
+
+/* Sends the commands that transactions of this process handed over as they committed
+ * (db/handoff.h), without reading them back: each at once when it was the first pending one of
+ * its order key and no command of that key is in hand. Any other is left to the next read of
+ * the outbox, where it is still pending. */
+static void start_handed(struct cb_dispatcher *d)
+{
+    struct db_handoff_command handed[DISPATCH_IN_FLIGHT];
+    int n;
+    while ((n = db_handoff_take(handed, DISPATCH_IN_FLIGHT)) > 0)
+        for (int k = 0; k < n; k++) {
+            struct db_command *cmd = &handed[k].cmd;
+            struct slot *s = handed[k].first && !key_held(d, cmd->order_key) ? free_slot(d) : NULL;
+            if (!s) {
+                db_outbox_commands_free(cmd, 1);
+                d->look = true;
+                continue;
+            }
+            s->cmd = *cmd;
+            atomic_fetch_add(&d->app->metrics->commands_handed_off, 1);
+            start_post(d, s);
+        }
+}
+
+/* Wakes the loop from a committing thread (db_handoff_open): a POST to start, no outbox to read.
+ */
+static void wake_handed(void *ctx)
+{
+    struct cb_dispatcher *d = ctx;
+    curl_multi_wakeup(d->multi);
+}
+
 /* Whether the outcomes known must be recorded now: the oldest is old enough, or every slot is
  * taken. */
 static bool must_record(const struct cb_dispatcher *d, long long now)
@@ -294,11 +345,10 @@ static enum db_status run_round(struct cb_dispatcher *d, bool may_send, bool flu
             next_ms = CB_IDLE_FLOOR_MS;
         d->due_at_ms = next_ms < 0 ? -1 : d->looked_ms + next_ms;
     }
+    for (int k = 0; k < n_due; k++)
+        db_handoff_forget(due[k].seq); /* this read has them now: never sent by both roads */
     for (int k = 0; k < n_due; k++) {
-        struct slot *s = NULL;
-        for (int i = 0; !s && i < DISPATCH_IN_FLIGHT; i++)
-            if (d->slots[i].state == SLOT_FREE)
-                s = &d->slots[i];
+        struct slot *s = free_slot(d);
         /* CB-51: never two of one key in flight (the query already leaves busy keys out). */
         if (!s || key_in_flight(d, due[k].order_key)) {
             db_outbox_commands_free(&due[k], 1);
@@ -373,8 +423,11 @@ static bool wait_for_work(struct cb_dispatcher *d, int timeout_ms)
 static enum db_status dispatch_round(void *ctx, bool fresh, int *wait_ms)
 {
     struct cb_dispatcher *d = ctx;
-    if (fresh)
+    if (fresh) {
         d->look = true;
+        db_handoff_open(wake_handed, d); /* what was offered before is read from the outbox */
+    }
+    start_handed(d); /* before the round: a read that returns one of them finds it in hand */
     long long now = cb_monotonic_ms();
     enum db_status st = now >= d->hold_off_until ? run_round(d, true, false) : DB_OK;
     if (st == DB_UNAVAILABLE)

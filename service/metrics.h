@@ -25,6 +25,7 @@ struct cb_metrics {
     atomic_ullong events_stores;
     atomic_llong inbox_lag; /* unapplied events, as last seen by the worker */
     atomic_ullong command_attempts, commands_delivered_total, commands_failed_total;
+    atomic_ullong commands_handed_off;    /* sent as handed over, not read back (db/handoff.h) */
     struct cb_histogram delivery_latency; /* command created -> acknowledged */
     atomic_ullong timers_fired;
     /* API sets applied by group commit (service/set_batch.c): sets, and their transactions */

@@ -54,6 +54,10 @@ void cb_metrics_render_pbx(struct cb_text *t, struct cb_app *app)
         "# HELP callbackd_command_delivery_attempts_total POSTs of commands to the PBX.\n"
         "# TYPE callbackd_command_delivery_attempts_total counter\n"
         "callbackd_command_delivery_attempts_total %llu\n"
+        "# HELP callbackd_commands_handed_off_total Commands sent as the transaction that wrote "
+        "them committed, without reading them back from the outbox.\n"
+        "# TYPE callbackd_commands_handed_off_total counter\n"
+        "callbackd_commands_handed_off_total %llu\n"
         "# HELP callbackd_commands_total Commands by final status, by this process.\n"
         "# TYPE callbackd_commands_total counter\n"
         "callbackd_commands_total{status=\"delivered\"} %llu\n"
@@ -76,10 +80,11 @@ void cb_metrics_render_pbx(struct cb_text *t, struct cb_app *app)
         atomic_load(&m->events_received), atomic_load(&m->events_duplicate),
         atomic_load(&m->events_applied), atomic_load(&m->events_ignored),
         atomic_load(&m->events_stores), (long long)atomic_load(&m->inbox_lag),
-        atomic_load(&m->command_attempts), atomic_load(&m->commands_delivered_total),
-        atomic_load(&m->commands_failed_total), atomic_load(&m->timers_fired),
-        atomic_load(&m->api_sets), atomic_load(&m->api_set_transactions),
-        (long long)atomic_load(&m->api_sets_in_flight), atomic_load(&m->worker_leader));
+        atomic_load(&m->command_attempts), atomic_load(&m->commands_handed_off),
+        atomic_load(&m->commands_delivered_total), atomic_load(&m->commands_failed_total),
+        atomic_load(&m->timers_fired), atomic_load(&m->api_sets),
+        atomic_load(&m->api_set_transactions), (long long)atomic_load(&m->api_sets_in_flight),
+        atomic_load(&m->worker_leader));
     cb_text_printf(t, "# HELP callbackd_command_delivery_seconds Command created to acknowledged.\n"
                       "# TYPE callbackd_command_delivery_seconds histogram\n");
     cb_histogram_render(t, "callbackd_command_delivery_seconds", "", &m->delivery_latency);

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from harness import FakePBX, wait_for
-from pbx_helpers import cancel_all, commands, provision
+from pbx_helpers import cancel_all, commands, metric, provision
 
 
 class HoldingPBX(FakePBX):
@@ -170,3 +170,37 @@ def test_cb51_cb53_a_station_s_next_command_follows_the_recorded_acknowledgement
     assert received == sorted(received), f"nothing after a later command of the station: {got}"
     assert sorted(set(received)) == seqs and received.count(seqs[0]) == 1, got
     assert pbx.most_open["2001"] == 1, "never two of the station's commands in flight"
+
+
+def test_a_command_is_sent_as_its_transaction_commits_without_being_read_back(live, holding_pbx):
+    """The worker hands the commands it writes to the dispatcher of its process as its
+    transaction commits (db/handoff.h): the first command of a station goes out without a read
+    of the outbox. A later command of a station whose earlier one the PBX still holds is not
+    sent by that road: it waits for the earlier one's acknowledgement, then is read from the
+    outbox; every command reaches the PBX once, in order."""
+    pbx = holding_pbx
+    handed = "callbackd_commands_handed_off_total"
+    assert metric(live, handed) == 0
+    live.send(cancel_all("2002"))
+    wait_for(lambda: len(pbx.received("tone", station="2002")) == 1, 5)
+    wait_for(lambda: metric(live, handed) == 1, 5, msg="the first command handed over")
+
+    pbx.hold("2001")
+    live.send(cancel_all("2001"))
+    wait_for(lambda: pbx.arrivals("2001"), 5, msg="2001's first command in flight")
+    assert metric(live, handed) == 2
+    live.send(cancel_all("2001"), cancel_all("2001"))
+    created = wait_for(lambda: len(cs := commands(live)) == 4 and cs, 5)
+    time.sleep(0.5)
+    assert len(pbx.arrivals("2001")) == 1, "the later ones wait for the held one"
+    assert metric(live, handed) == 2, "a command behind a held one is not handed over"
+
+    pbx.release("2001")
+    wait_for(lambda: len(pbx.received("tone", station="2001")) == 3, 5, msg="2001 delivered")
+    order = [c["seq"] for c in created if c["station"] == "2001"]
+    assert pbx.arrivals("2001") == order, "each sent once, in order"
+    assert pbx.most_open["2001"] == 1
+    items = wait_for(lambda: (cs := commands(live)) and all(c["status"] == "delivered" for c in cs)
+                     and cs, 5, msg="every command recorded delivered")
+    assert all(c["attempts"] == 1 for c in items), items
+    assert metric(live, "callbackd_command_delivery_attempts_total") == 4
