@@ -2,6 +2,8 @@
 what each recall outcome does to the callback."""
 
 import re
+import threading
+import time
 
 import pytest
 import yaml
@@ -110,6 +112,34 @@ def test_cb23_no_answer_within_notification_timeout_cancels_no_response(w):
                              ("notifying", "cancelled", "timer", "notify_timeout")]
     w.hook(a, "off")                # too late: nothing is originated
     w.expect([ring(cb), stop_ring(cb)])
+
+
+def test_cb23_cb52_the_notification_timeout_fires_on_time_while_events_keep_coming(w):
+    """While events keep the worker busy it looks at its timers every 100 ms rather than after
+    every group (service/worker.c): a timer still fires within a second of its time."""
+    w.set_options(notification_timeout_s=1)
+    other = w.station()
+    a, b, cb, ev = ringing(w)
+    rung = time.monotonic()
+    stop = threading.Event()
+
+    def keep_busy():
+        k = 0
+        while not stop.is_set():
+            (w.busy if k % 2 == 0 else w.idle)(other)
+            k += 1
+            time.sleep(0.01)
+
+    t = threading.Thread(target=keep_busy)
+    t.start()
+    try:
+        got = w.wait_state(cb, "cancelled", timeout=4)
+        took = time.monotonic() - rung
+    finally:
+        stop.set()
+        t.join()
+    assert got["end_reason"] == "no_response"
+    assert took < 2.5, f"due 1 s after the ring, fired {took:.2f} s after it"
 
 
 def test_cb24_recall_answered_completes(w):
