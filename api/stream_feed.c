@@ -604,13 +604,20 @@ static void wait_for_work(struct api_stream_feed *f, int timeout_ms)
     }
 }
 
+/* Whether changes keep coming: a numbering gave new ids (at `advanced_at`, 0: never) within the
+ * last tick. The log is then numbered every FEED_NUMBER_BUSY_MS. */
+static bool changes_coming(long long advanced_at, long long now)
+{
+    return advanced_at > 0 && now - advanced_at < FEED_TICK_MS;
+}
+
 static void *feed_main(void *arg)
 {
     struct api_stream_feed *f = arg;
     long long last_try = 0, last_tick = 0, last_purge = 0, last_uses = 0, last_poll = 0;
     /* When the log was last numbered, up to which id, and when that last gave new ids. */
     long long last_number = 0, numbered_to = -1, advanced_at = 0;
-    bool number = true, fetch = true, advancing = false;
+    bool number = true, fetch = true;
     bool was_down = false;
     while (!atomic_load(&f->stopping)) {
         long long now = cb_monotonic_ms();
@@ -640,9 +647,7 @@ static void *feed_main(void *arg)
             last_poll = now;
             number = fetch = true;
         }
-        /* Changes kept coming within the last tick: number often. */
-        advancing = advanced_at > 0 && now - advanced_at < FEED_TICK_MS;
-        if (advancing && now - last_number >= FEED_NUMBER_BUSY_MS)
+        if (changes_coming(advanced_at, now) && now - last_number >= FEED_NUMBER_BUSY_MS)
             number = true;
         enum db_status st = DB_OK;
         if (f->conn) {
@@ -699,8 +704,7 @@ static void *feed_main(void *arg)
         long long at = cb_monotonic_ms(), next = last_tick + FEED_TICK_MS - at;
         if (streaming && last_poll + FEED_POLL_MS - at < next)
             next = last_poll + FEED_POLL_MS - at;
-        advancing = advanced_at > 0 && at - advanced_at < FEED_TICK_MS;
-        if (advancing && last_number + FEED_NUMBER_BUSY_MS - at < next)
+        if (changes_coming(advanced_at, at) && last_number + FEED_NUMBER_BUSY_MS - at < next)
             next = last_number + FEED_NUMBER_BUSY_MS - at;
         wait_for_work(f, next < 0 ? 0 : (int)next);
     }

@@ -21,38 +21,41 @@ static struct {
     int n;
 } h = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* Frees entry `i` and closes the gap, keeping the order of the others. */
-static void drop_at(int i)
+/* Takes entry `i` out, keeping the order of the others; returns it. */
+static struct db_handoff_command take_at(int i)
 {
-    db_outbox_commands_free(&h.e[i].c.cmd, 1);
+    struct db_handoff_command c = h.e[i].c;
     memmove(&h.e[i], &h.e[i + 1], (size_t)(h.n - i - 1) * sizeof h.e[0]);
     h.n--;
+    return c;
 }
 
-static void drop_all(void)
+static void drop_at(int i)
 {
-    while (h.n > 0)
-        drop_at(h.n - 1);
+    struct db_handoff_command c = take_at(i);
+    db_outbox_commands_free(&c.cmd, 1);
 }
 
-void db_handoff_open(void (*wake)(void *arg), void *arg)
+/* Drops every entry and opens (with `wake`) or closes the hand-off. */
+static void reset(bool open, void (*wake)(void *arg), void *arg)
 {
     pthread_mutex_lock(&h.lock);
-    drop_all();
-    h.open = true;
+    while (h.n > 0)
+        drop_at(h.n - 1);
+    h.open = open;
     h.wake = wake;
     h.arg = arg;
     pthread_mutex_unlock(&h.lock);
 }
 
+void db_handoff_open(void (*wake)(void *arg), void *arg)
+{
+    reset(true, wake, arg);
+}
+
 void db_handoff_close(void)
 {
-    pthread_mutex_lock(&h.lock);
-    drop_all();
-    h.open = false;
-    h.wake = NULL;
-    h.arg = NULL;
-    pthread_mutex_unlock(&h.lock);
+    reset(false, NULL, NULL);
 }
 
 bool db_handoff_offer(const void *owner, struct db_handoff_command *cmds, int n)
@@ -94,9 +97,7 @@ int db_handoff_take(struct db_handoff_command *out, int max)
                 lowest = i;
         if (lowest < 0)
             break;
-        out[n++] = h.e[lowest].c;
-        memmove(&h.e[lowest], &h.e[lowest + 1], (size_t)(h.n - lowest - 1) * sizeof h.e[0]);
-        h.n--;
+        out[n++] = take_at(lowest);
     }
     pthread_mutex_unlock(&h.lock);
     return n;

@@ -21,10 +21,16 @@
     "FROM (SELECT * FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (type text, "                 \
     "callback_id text, order_key text, body jsonb)) WITH ORDINALITY AS x(type, callback_id, "      \
     "order_key, body, n) ORDER BY x.n OFFSET 0) AS x) AS r ORDER BY r.seq"
+/* Whether no command of order key `key` before seq `seq` is pending (CB-51: a later command
+ * for a station waits for the earlier). A subquery with a LIMIT, not NOT EXISTS: an anti-join
+ * may be planned as a read of the whole index per command looked at, a LIMIT keeps it a probe
+ * of pending_commands_by_order_key whatever the statistics (migration 006). */
+#define NONE_PENDING_BEFORE(key, seq)                                                              \
+    "(SELECT e.seq FROM pending_commands AS e WHERE e.order_key = " key " AND e.seq < " seq        \
+    " LIMIT 1) IS NULL"
 /* When the dispatcher leads in this process: the same, returning each command as
  * db_handoff_command wants it (the dispatcher sends it once the transaction commits, if the
- * rows came back before the COMMIT: db/handoff.h). "Is an earlier one of its key pending?" is
- * the probe of pending_commands_by_order_key that outbox_due makes. */
+ * rows came back before the COMMIT: db/handoff.h). */
 enum { HANDED_SEQ, HANDED_ID, HANDED_ORDER_KEY, HANDED_JSON, HANDED_FIRST };
 static void collect_handed(struct db_conn *c, const PGresult *r);
 static struct db_stmt outbox_insert_rows_handed = {
@@ -32,10 +38,8 @@ static struct db_stmt outbox_insert_rows_handed = {
     .n_params = 1,
     .slot = -1,
     .collect = collect_handed,
-    .sql = OUTBOX_INSERT " RETURNING seq, id, order_key, body::text,"
-                         " (SELECT e.seq FROM pending_commands AS e"
-                         "  WHERE e.order_key = commands.order_key AND e.seq < commands.seq"
-                         "  LIMIT 1) IS NULL"};
+    .sql = OUTBOX_INSERT " RETURNING seq, id, order_key, body::text, " NONE_PENDING_BEFORE(
+        "commands.order_key", "commands.seq")};
 /* The same, and a NOTIFY to the dispatcher leading in another process (db/leader.h). */
 static struct db_stmt outbox_insert_rows_notify =
     DB_STMT("outbox_insert_rows_notify", 1,
@@ -58,18 +62,17 @@ static void collect_handed(struct db_conn *c, const PGresult *r)
     struct db_handoff_command cmds[DB_HANDOFF_MAX];
     int n = PQntuples(r), filled = 0;
     bool ok = n <= DB_HANDOFF_MAX; /* more: read from the outbox, as without a hand-off */
-    for (int i = 0; ok && i < n; i++, filled++) {
+    for (int i = 0; ok && i < n; i++) {
         struct db_command *cmd = &cmds[i].cmd;
+        filled = i + 1;
         *cmd = (struct db_command){.seq = db_int(r, i, HANDED_SEQ),
                                    .order_key = strdup(db_str(r, i, HANDED_ORDER_KEY)),
                                    .json = strdup(db_str(r, i, HANDED_JSON))};
         snprintf(cmd->id, sizeof cmd->id, "%s", db_str(r, i, HANDED_ID));
         cmds[i].first = db_bool(r, i, HANDED_FIRST);
         ok = cmd->order_key && cmd->json;
-        if (!ok) {
-            filled++;
+        if (!ok)
             break;
-        }
         /* The statement's own rows are not in its view of pending_commands: an earlier one of
          * the same key is found here, and this one waits behind it. */
         for (int k = 0; k < i; k++)
@@ -94,9 +97,7 @@ static void collect_handed(struct db_conn *c, const PGresult *r)
  * command for a station waits for the earlier). Read from the queue of pending commands
  * (migration 018), bounded by what is pending whatever the history: its partial indexes
  * pending_commands_due (seq) and pending_commands_by_order_key (order_key, seq), and the
- * command itself by a key probe of `commands`. "No earlier one pending" is a subquery with a
- * LIMIT, not NOT EXISTS: an anti-join may be planned as a read of the whole index per command
- * looked at, a LIMIT keeps it a probe by order key whatever the statistics (migration 006). */
+ * command itself by a key probe of `commands`. */
 enum { DUE_SEQ, DUE_ID, DUE_ATTEMPTS, DUE_EXPIRED, DUE_ORDER_KEY, DUE_MORE, DUE_JSON };
 static struct db_stmt outbox_due = DB_STMT(
     "outbox_due", 2,
@@ -109,9 +110,7 @@ static struct db_stmt outbox_due = DB_STMT(
     " CROSS JOIN LATERAL (SELECT * FROM commands WHERE seq = q.seq OFFSET 0) AS c"
     " CROSS JOIN system_options AS o"
     " WHERE q.next_attempt_at <= now() AND q.order_key <> ALL ($2::text[])"
-    " AND (SELECT e.seq FROM pending_commands AS e"
-    "      WHERE e.order_key = q.order_key AND e.seq < q.seq LIMIT 1) IS NULL"
-    " ORDER BY q.seq LIMIT $1::int");
+    " AND " NONE_PENDING_BEFORE("q.order_key", "q.seq") " ORDER BY q.seq LIMIT $1::int");
 /* When the next of those is due, once every one due now has been read: only a command waiting
  * for its next attempt (the first of its key, after a failed attempt) has a next_attempt_at
  * after now(), so the range scan of pending_commands_next_attempt reads only those. */

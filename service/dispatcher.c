@@ -207,14 +207,6 @@ static void report(struct cb_dispatcher *d, const struct slot *s, const struct d
     }
 }
 
-static bool key_in_flight(const struct cb_dispatcher *d, const char *order_key)
-{
-    for (int i = 0; i < DISPATCH_IN_FLIGHT; i++)
-        if (d->slots[i].state == SLOT_SENDING && strcmp(d->slots[i].cmd.order_key, order_key) == 0)
-            return true;
-    return false;
-}
-
 /* Whether a command of `order_key` is in hand: in flight, or acknowledged and not recorded yet
  * (CB-51: the next of a key waits for both). */
 static bool key_held(const struct cb_dispatcher *d, const char *order_key)
@@ -349,8 +341,9 @@ static enum db_status run_round(struct cb_dispatcher *d, bool may_send, bool flu
         db_handoff_forget(due[k].seq); /* this read has them now: never sent by both roads */
     for (int k = 0; k < n_due; k++) {
         struct slot *s = free_slot(d);
-        /* CB-51: never two of one key in flight (the query already leaves busy keys out). */
-        if (!s || key_in_flight(d, due[k].order_key)) {
+        /* CB-51: never two of one key in hand (the query already leaves busy keys out, and the
+         * outcomes of the others were recorded just before it). */
+        if (!s || key_held(d, due[k].order_key)) {
             db_outbox_commands_free(&due[k], 1);
             continue;
         }
