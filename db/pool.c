@@ -1,5 +1,6 @@
 #include "db/pool.h"
 #include "db/handoff.h"
+#include "db/world_pool.h"
 #include "db/leader.h"
 #include "db/outage.h"
 #include "service/log.h"
@@ -260,6 +261,7 @@ void db_conn_close(struct db_conn *c)
     if (!c)
         return;
     db_discard(c);
+    db_world_forget(c);
     free(c->deferred);
     drop(c);
     free(c->url);
@@ -584,8 +586,10 @@ static enum db_status run_round_trip(struct db_conn *c, struct db_pipeline *p, b
         if (st == DB_OK && PQresultStatus(r) != PGRES_PIPELINE_ABORTED)
             st = db_classify(c, r);
         int in_deferred = i - (begin ? 1 : 0), in_p = in_deferred - n_deferred;
-        if (!commit && st == DB_OK && in_deferred >= 0 && in_deferred < n_deferred &&
-            c->deferred->stmts[in_deferred]->collect && PQresultStatus(r) == PGRES_TUPLES_OK)
+        if (st == DB_OK && in_deferred >= 0 && in_deferred < n_deferred &&
+            c->deferred->stmts[in_deferred]->collect &&
+            (!commit || c->deferred->stmts[in_deferred]->collect_at_commit) &&
+            PQresultStatus(r) == PGRES_TUPLES_OK)
             c->deferred->stmts[in_deferred]->collect(c, r);
         if (p && in_p >= 0 && in_p < p->n)
             p->results[in_p] = r;
@@ -659,6 +663,7 @@ enum db_status db_commit(struct db_conn *c)
     }
     enum db_status st = run_round_trip(c, NULL, true);
     if (st == DB_OK) {
+        db_world_settle(c, true);
         if (c->offered)
             db_handoff_settle(c, true);
         c->offered = false;
@@ -669,6 +674,7 @@ enum db_status db_commit(struct db_conn *c)
 
 void db_discard(struct db_conn *c)
 {
+    db_world_settle(c, false);
     c->begin_pending = false;
     c->wake_on_commit = 0;
     c->outbox_unhanded = 0;

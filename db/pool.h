@@ -32,8 +32,10 @@ struct db_stmt {
     int slot; /* assigned on first use; index into each connection's prepared flags */
     /* Reads the rows of a deferred run of the statement that went out ahead of the COMMIT
      * (db_flush, or a statement with results), so before the transaction can commit; NULL: none.
-     * Not called when the rows come back with the COMMIT itself. */
+     * Not called when the rows come back with the COMMIT itself, unless collect_at_commit. */
     void (*collect)(struct db_conn *c, const PGresult *r);
+    /* Also call `collect` when the rows come back with the COMMIT (its outcome decides then). */
+    bool collect_at_commit;
 };
 #define DB_STMT(n, np, s)                                                                          \
     {                                                                                              \
@@ -68,6 +70,8 @@ struct db_conn {
      * (db/handoff.h): the dispatcher reads the outbox once it commits. */
     int outbox_unhanded;
     bool offered; /* commands of the transaction were handed (db_handoff_offer) */
+    /* The facts this session keeps between decisions (db/world_pool.h); NULL: none kept. */
+    struct db_world_memory *world;
     char last_sqlstate[6];
 };
 

@@ -1,35 +1,28 @@
 /* Loading the facts of one rules decision (struct cb_world) and persisting what the core
  * marked, in the caller's transaction.
  *
- * Concurrency: every transaction that runs the rules takes a transaction-scoped advisory lock
- * per directory number it may touch (the seed numbers, the targets of their callbacks, and
- * the requesters queued on those targets), then loads. Decisions on one target or requester
- * are therefore serialized, while unrelated ones run in parallel (and commit in groups).
- * Locks are taken in sorted order; a deadlock that still occurs is retried by db_tx_run. */
+ * Loading: the scope rules (service/core/scope.c) say which facts the decision concerns, from
+ * the pool of facts (service/core/pool.h); what the pool lacks is read (db/world_pool.c), a round
+ * trip per step of the rules that needs facts not yet read, until nothing lacks. Then the
+ * decision takes a transaction-scoped advisory lock per number it may change (the scope's
+ * targets and the requesters queued on them) and reads, in the same round trip, the version of
+ * every number whose facts it read (migration 019): whatever changed meanwhile is read again,
+ * under the locks, and the rules run again on it. Decisions on one target or requester are
+ * therefore serialized, while unrelated ones run in parallel (and commit in groups). Locks are
+ * taken in the order of their keys; a deadlock that still occurs is retried by db_tx_run.
+ *
+ * A session that keeps its pool between decisions (the worker's: db_world_keep) reads nothing
+ * but those versions while nothing changed: its own writes go into the pool as it commits, at
+ * the version its commit left. Any other session reads its decision's facts afresh. */
 #ifndef DB_WORLD_H
 #define DB_WORLD_H
 
 #include "db/pool.h"
 #include "service/core/core.h"
-
-/* What to load: numbers (stations or groups) and callback ids the decision is about. */
-struct db_world_seed {
-    const char *const *numbers; /* borrowed */
-    int n_numbers;
-    /* Numbers dialed, perhaps through a trunk group ("95551234"): the trunk groups that prefix
-     * them join the seed, for the core to split them (cb_core_resolve_number). Borrowed. */
-    const char *const *dialed;
-    int n_dialed;
-    const char *const *callback_ids; /* borrowed; loaded even when ended (outside the scope) */
-    int n_callback_ids;
-    /* The decision cannot free a requester of the seed to be rung (an API set, a station turning
-     * busy...): the queues of the targets its callbacks wait on are not loaded, unless one of its
-     * callbacks is engaged (it may end). False loads them. */
-    bool narrow;
-};
+#include "service/core/scope.h"
 
 /* Locks and loads the world for `seed`. The world's arrays are owned: db_world_free(). */
-enum db_status db_world_load(struct db_conn *c, const struct db_world_seed *seed,
+enum db_status db_world_load(struct db_conn *c, const struct cb_scope_seed *seed,
                              struct cb_world *w);
 /* Writes back, in one round trip, what the core marked (stations, lines, callbacks), its history
  * and timers, and the `outbox` rows (see db_outbox_queue; stolen). */

@@ -125,7 +125,7 @@ enum db_status cb_service_apply_events(struct db_conn *c, const struct cb_event 
     if (st == DB_OK) {
         /* One world for the whole group: loaded and locked once, changed by each event in
          * turn (so each sees the ones before it), saved once. */
-        struct db_world_seed seed = {.numbers = g.numbers,
+        struct cb_scope_seed seed = {.numbers = g.numbers,
                                      .n_numbers = g.n_numbers,
                                      /* split by the core against the trunk groups that prefix
                                       * them (cb_core_resolve_number), which join the seed */
@@ -170,7 +170,7 @@ enum db_status cb_service_fire_timers(struct db_conn *c, const char *const *kind
 {
     if (n == 0)
         return DB_OK;
-    struct db_world_seed seed = {.callback_ids = refs, .n_callback_ids = n};
+    struct cb_scope_seed seed = {.callback_ids = refs, .n_callback_ids = n};
     struct timer_args t = {.kinds = kinds, .refs = refs, .n = n, .now_ms = now_ms};
     return cb_service_decide(c, &seed, fire_timers, &t);
 }

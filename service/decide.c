@@ -47,7 +47,7 @@ enum db_status cb_service_persist(struct db_conn *c, struct cb_world *w,
     return db_world_save(c, w, d, outbox);
 }
 
-enum db_status cb_service_decide(struct db_conn *c, const struct db_world_seed *seed,
+enum db_status cb_service_decide(struct db_conn *c, const struct cb_scope_seed *seed,
                                  cb_decide_fn decide, void *arg)
 {
     struct cb_world w;

@@ -11,9 +11,9 @@
 
 /* One rules decision: `decide` calls the core on the world loaded (and locked) for `seed`.
  * A refusal (d->error set) rolls back as DB_ABORT; otherwise everything is persisted. */
-struct db_world_seed;
+struct cb_scope_seed;
 typedef void (*cb_decide_fn)(struct cb_world *w, struct cb_decisions *d, void *arg);
-enum db_status cb_service_decide(struct db_conn *c, const struct db_world_seed *seed,
+enum db_status cb_service_decide(struct db_conn *c, const struct cb_scope_seed *seed,
                                  cb_decide_fn decide, void *arg);
 
 /* Persists one decision: the marked world, history, timers, and the commands into the outbox

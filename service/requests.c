@@ -27,7 +27,7 @@ static void decide_request(struct cb_world *w, struct cb_decisions *d, void *arg
     snprintf(q->res->detail, sizeof q->res->detail, "%s", d->error_detail);
 }
 
-static enum db_status run(struct db_conn *c, const struct db_world_seed *seed, decide_fn fn,
+static enum db_status run(struct db_conn *c, const struct cb_scope_seed *seed, decide_fn fn,
                           void *arg, const char *request_id, struct cb_request_result *res)
 {
     struct request q = {.fn = fn, .arg = arg, .cause = {.kind = CB_CAUSE_API}, .res = res};
@@ -83,7 +83,7 @@ enum db_status cb_request_set_many(struct db_conn *c, struct cb_set_item *items,
     if (st == DB_OK) {
         /* A set frees nobody to be rung: the queues of the requesters' other targets stay
          * unloaded (db/world.h), unless a callback it supersedes is engaged. */
-        struct db_world_seed seed = {.numbers = numbers,
+        struct cb_scope_seed seed = {.numbers = numbers,
                                      .n_numbers = 2 * n,
                                      .dialed = dialed,
                                      .n_dialed = n_dialed,
@@ -119,7 +119,7 @@ enum db_status cb_request_cancel(struct db_conn *c, const char *id, const char *
                                  struct cb_request_result *res)
 {
     memset(res, 0, sizeof *res);
-    struct db_world_seed seed = {.callback_ids = (const char *[]){id}, .n_callback_ids = 1};
+    struct cb_scope_seed seed = {.callback_ids = (const char *[]){id}, .n_callback_ids = 1};
     return run(c, &seed, decide_cancel, (void *)id, request_id, res);
 }
 
@@ -135,7 +135,7 @@ enum db_status cb_request_cancel_all(struct db_conn *c, const char *requester,
                                      const char *request_id, struct cb_request_result *res)
 {
     memset(res, 0, sizeof *res);
-    struct db_world_seed seed = {.numbers = (const char *[]){requester}, .n_numbers = 1};
+    struct cb_scope_seed seed = {.numbers = (const char *[]){requester}, .n_numbers = 1};
     return run(c, &seed, decide_cancel_all, (void *)requester, request_id, res);
 }
 
@@ -154,7 +154,7 @@ enum db_status cb_request_call_again(struct db_conn *c, const char *id, const ch
                                      struct cb_request_result *res)
 {
     memset(res, 0, sizeof *res);
-    struct db_world_seed seed = {.callback_ids = (const char *[]){id}, .n_callback_ids = 1};
+    struct cb_scope_seed seed = {.callback_ids = (const char *[]){id}, .n_callback_ids = 1};
     return run(c, &seed, decide_call_again, (void *)id, request_id, res);
 }
 
@@ -171,6 +171,6 @@ enum db_status cb_request_number_removed(struct db_conn *c, const char *number,
 {
     struct cb_request_result res;
     memset(&res, 0, sizeof res);
-    struct db_world_seed seed = {.numbers = (const char *[]){number}, .n_numbers = 1};
+    struct cb_scope_seed seed = {.numbers = (const char *[]){number}, .n_numbers = 1};
     return run(c, &seed, decide_number_removed, (void *)number, request_id, &res);
 }

@@ -6,6 +6,7 @@
 #include "db/leader.h"
 #include "db/timers.h"
 #include "db/tx.h"
+#include "db/world_pool.h"
 #include "service/apply.h"
 #include "service/decide.h"
 #include "service/config.h"
@@ -28,10 +29,13 @@
  * once; events spread over many parties go in groups of this many. */
 #define WORKER_GROUP_PARTIES 100
 #define WORKER_TIMERS_MAX    100 /* due timers fired per round */
-#define PURGE_KIND           "inbox_purge"
-#define PURGE_REF            "pbx_events"
-#define PURGE_CHUNK          10000 /* rows deleted per purge transaction */
-#define PURGE_PERIOD_MAX_S   3600
+/* The facts the worker keeps between its decisions (db/world_pool.h): about 1 KiB a callback
+ * and its numbers, cleared beyond this many callbacks. */
+#define WORKER_POOL_CALLBACKS 4096
+#define PURGE_KIND            "inbox_purge"
+#define PURGE_REF             "pbx_events"
+#define PURGE_CHUNK           10000 /* rows deleted per purge transaction */
+#define PURGE_PERIOD_MAX_S    3600
 /* While events keep the worker busy, it looks at the timers this often, or when the next one it
  * knows of is due; at every round otherwise. A look is two round trips (the due timers, then
  * when the next is due), which at 1,000 events/s came after each of some 700 groups a second;
@@ -160,6 +164,7 @@ static enum db_status apply_inbox(struct cb_worker *w, bool *full, int *n_read)
 {
     struct cb_metrics *m = w->app->metrics;
     struct db_conn *c = w->seat.conn;
+    (void)db_world_keep(c, WORKER_POOL_CALLBACKS); /* without it, each decision reads afresh */
     struct db_inbox_event *events = calloc(WORKER_GROUP_MAX, sizeof *events);
     int n = 0;
     enum db_status st = events ? db_inbox_unapplied(c, WORKER_GROUP_MAX, events, &n) : DB_ERROR;
@@ -327,6 +332,7 @@ static enum db_status drop_tx(struct db_conn *c, void *ctx)
 static enum db_status fire_timers(struct cb_worker *w, long long *next_ms, int *n_due)
 {
     struct db_conn *c = w->seat.conn;
+    (void)db_world_keep(c, WORKER_POOL_CALLBACKS);
     struct db_timer due[WORKER_TIMERS_MAX];
     int n = 0;
     enum db_status st = db_timers_due(c, WORKER_TIMERS_MAX, due, &n);

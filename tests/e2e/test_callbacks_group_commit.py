@@ -38,9 +38,9 @@ def post_all(w, bodies):
 
 @contextlib.contextmanager
 def numbers_locked(w, numbers):
-    """Holds, from a session of its own, the advisory locks a decision on `numbers` takes first
-    (db/world.c world_lock), so that the sets posted meanwhile wait in callbackd, not in the
-    client: what group commit does with them no longer depends on the machine's speed."""
+    """Holds, from a session of its own, the advisory locks a decision on `numbers` takes before
+    it decides (db/world_pool.c, world_lock_numbers), so that the sets posted meanwhile wait in
+    callbackd, not in the client: what group commit does with them no longer depends on the machine's speed."""
     env = w.env
     hold = "".join(f"SELECT pg_advisory_lock(25442, hashtext('{n}'));\n" for n in numbers)
     with env.pg.holding(env.pg.db_url(env.dbname), hold, "SELECT pg_advisory_unlock_all();"):

@@ -1,0 +1,634 @@
+/* The pool of facts kept between decisions (pool.h): numbers with their pieces, callback rows
+ * shared by id. It only grows until it is cleared (cb_pool_over tells when): a row no piece
+ * lists any more stays until then, which keeps every position valid for a whole decision. */
+#include "service/core/internal.h"
+#include "service/core/pool.h"
+
+#include <stdlib.h>
+
+void cb_numbers_free(struct cb_numbers *s)
+{
+    free(s->v);
+    free(s->version);
+    free(s->slots);
+    memset(s, 0, sizeof(*s));
+}
+
+static size_t number_slot(const struct cb_numbers *s, const char *number)
+{
+    size_t mask = s->n_slots - 1;
+    size_t i = (size_t)cb_hash_text(number) & mask;
+    while (s->slots[i] && !cb_streq(s->v[s->slots[i] - 1], number))
+        i = (i + 1) & mask;
+    return i;
+}
+
+bool cb_numbers_has(const struct cb_numbers *s, const char *number)
+{
+    return cb_numbers_find(s, number) != SIZE_MAX;
+}
+
+size_t cb_numbers_find(const struct cb_numbers *s, const char *number)
+{
+    size_t pos = s->n_slots ? s->slots[number_slot(s, number)] : 0;
+    return pos ? pos - 1 : SIZE_MAX;
+}
+
+bool cb_numbers_add_version(struct cb_numbers *s, const char *number, uint64_t version, bool *oom)
+{
+    if (!number || !*number)
+        return false;
+    if (s->n_slots) {
+        size_t pos = s->slots[number_slot(s, number)];
+        if (pos) {
+            if (s->version[pos - 1] != version)
+                s->version[pos - 1] = CB_VERSION_MIXED;
+            return false;
+        }
+    }
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 16;
+        char(*v)[CB_NUMBER_MAX] = realloc(s->v, cap * sizeof(*v));
+        if (v)
+            s->v = v;
+        uint64_t *ver = realloc(s->version, cap * sizeof(*ver));
+        if (ver)
+            s->version = ver;
+        if (!v || !ver) {
+            *oom = true;
+            return false;
+        }
+        s->cap = cap;
+    }
+    if (2 * (s->n + 1) > s->n_slots) {
+        size_t n_slots = s->n_slots ? 2 * s->n_slots : 32;
+        size_t *slots = calloc(n_slots, sizeof(*slots));
+        if (!slots) {
+            *oom = true;
+            return false;
+        }
+        free(s->slots);
+        s->slots = slots;
+        s->n_slots = n_slots;
+        for (size_t i = 0; i < s->n; i++)
+            s->slots[number_slot(s, s->v[i])] = i + 1;
+    }
+    CB_COPY(s->v[s->n], number);
+    s->version[s->n] = version;
+    s->slots[number_slot(s, number)] = ++s->n;
+    return true;
+}
+
+bool cb_numbers_add(struct cb_numbers *s, const char *number, bool *oom)
+{
+    return cb_numbers_add_version(s, number, 0, oom);
+}
+
+static int number_order(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+void cb_numbers_sort(struct cb_numbers *s)
+{
+    if (s->n == 0)
+        return;
+    qsort(s->v, s->n, sizeof(*s->v), number_order);
+    for (size_t i = 0; i < s->n_slots; i++)
+        s->slots[i] = 0;
+    for (size_t i = 0; i < s->n; i++)
+        s->slots[number_slot(s, s->v[i])] = i + 1;
+}
+
+/* A number and its pieces. */
+struct pool_number {
+    char number[CB_NUMBER_MAX];
+    unsigned known; /* bit per enum cb_piece */
+    uint64_t version[CB_PIECES];
+    /* STATION */
+    bool has_station, has_trunk_group, has_hunt_group;
+    struct cb_station station;
+    struct cb_trunk_group trunk_group; /* lines owned */
+    struct cb_hunt_group hunt_group;   /* members owned */
+    char (*member_of)[CB_NUMBER_MAX];
+    size_t n_member_of;
+    char (*consoles)[CB_NUMBER_MAX];
+    size_t n_consoles;
+    /* ENGAGED, QUEUES: rows */
+    size_t *rows[CB_PIECES];
+    size_t n_rows[CB_PIECES];
+};
+
+struct pool_row {
+    struct cb_callback cb;
+    bool named;
+    uint64_t named_version;
+};
+
+/* Open addressing over positions + 1 (0 = empty), at most half full. */
+struct pool_map {
+    size_t *slots;
+    size_t cap;
+};
+
+struct cb_pool {
+    size_t max_numbers, max_rows;
+    bool has_global;
+    uint64_t global;
+    struct pool_number *numbers;
+    size_t n_numbers, cap_numbers;
+    struct pool_row *rows;
+    size_t n_rows, cap_rows;
+    struct pool_map by_number, by_id;
+    size_t *named; /* rows named for this decision */
+    size_t n_named, cap_named;
+    char (*missing)[CB_ID_MAX]; /* ids named for this decision that no callback has */
+    size_t n_missing, cap_missing;
+};
+
+static const char *number_key(const struct cb_pool *p, size_t i)
+{
+    return p->numbers[i].number;
+}
+
+static const char *row_key(const struct cb_pool *p, size_t i)
+{
+    return p->rows[i].cb.id;
+}
+
+/* The slot of `key`: where it is, or the empty slot where it would go. */
+static size_t map_slot(const struct cb_pool *p, const struct pool_map *m, const char *key,
+                       const char *(*key_at)(const struct cb_pool *, size_t))
+{
+    size_t mask = m->cap - 1;
+    size_t i = (size_t)cb_hash_text(key) & mask;
+    while (m->slots[i] && !cb_streq(key_at(p, m->slots[i] - 1), key))
+        i = (i + 1) & mask;
+    return i;
+}
+
+static size_t map_find(const struct cb_pool *p, const struct pool_map *m, const char *key,
+                       const char *(*key_at)(const struct cb_pool *, size_t))
+{
+    if (!m->cap || !key)
+        return CB_POOL_NONE;
+    size_t s = m->slots[map_slot(p, m, key, key_at)];
+    return s ? s - 1 : CB_POOL_NONE;
+}
+
+/* Records position `pos` (whose key is not in the map yet); false when out of memory. */
+static bool map_put(struct cb_pool *p, struct pool_map *m, size_t pos, size_t count,
+                    const char *(*key_at)(const struct cb_pool *, size_t))
+{
+    if (2 * (count + 1) > m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 64;
+        while (2 * (count + 1) > cap)
+            cap *= 2;
+        size_t *slots = calloc(cap, sizeof(*slots));
+        if (!slots)
+            return false;
+        struct pool_map old = *m;
+        *m = (struct pool_map){.slots = slots, .cap = cap};
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.slots[i])
+                m->slots[map_slot(p, m, key_at(p, old.slots[i] - 1), key_at)] = old.slots[i];
+        free(old.slots);
+    }
+    m->slots[map_slot(p, m, key_at(p, pos), key_at)] = pos + 1;
+    return true;
+}
+
+/* Grows an array to hold `need` elements of `size` bytes; false when out of memory. */
+static bool reserve(void **arr, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return true;
+    size_t ncap = *cap ? 2 * *cap : 16;
+    while (ncap < need)
+        ncap *= 2;
+    void *more = realloc(*arr, ncap * size);
+    if (!more)
+        return false;
+    *arr = more;
+    *cap = ncap;
+    return true;
+}
+
+struct cb_pool *cb_pool_new(size_t max_numbers, size_t max_callbacks)
+{
+    struct cb_pool *p = calloc(1, sizeof(*p));
+    if (p) {
+        p->max_numbers = max_numbers;
+        p->max_rows = max_callbacks;
+    }
+    return p;
+}
+
+static void forget_station(struct pool_number *e)
+{
+    free(e->trunk_group.lines);
+    free(e->hunt_group.members);
+    free(e->member_of);
+    free(e->consoles);
+    e->trunk_group.lines = NULL;
+    e->hunt_group.members = NULL;
+    e->member_of = e->consoles = NULL;
+    e->n_member_of = e->n_consoles = 0;
+    e->has_station = e->has_trunk_group = e->has_hunt_group = false;
+}
+
+static void forget_piece(struct pool_number *e, enum cb_piece piece)
+{
+    if (piece == CB_PIECE_STATION) {
+        forget_station(e);
+    } else {
+        free(e->rows[piece]);
+        e->rows[piece] = NULL;
+        e->n_rows[piece] = 0;
+    }
+    e->known &= ~(1u << piece);
+}
+
+void cb_pool_clear(struct cb_pool *p)
+{
+    for (size_t i = 0; i < p->n_numbers; i++)
+        for (int k = 0; k < CB_PIECES; k++)
+            forget_piece(&p->numbers[i], (enum cb_piece)k);
+    free(p->numbers);
+    free(p->rows);
+    free(p->by_number.slots);
+    free(p->by_id.slots);
+    free(p->named);
+    free(p->missing);
+    size_t max_numbers = p->max_numbers, max_rows = p->max_rows;
+    *p = (struct cb_pool){.max_numbers = max_numbers, .max_rows = max_rows};
+}
+
+void cb_pool_free(struct cb_pool *p)
+{
+    if (!p)
+        return;
+    cb_pool_clear(p);
+    free(p);
+}
+
+bool cb_pool_over(const struct cb_pool *p)
+{
+    return p->n_numbers > p->max_numbers || p->n_rows > p->max_rows;
+}
+
+static struct pool_number *find_number(const struct cb_pool *p, const char *number)
+{
+    size_t i = map_find(p, &p->by_number, number, number_key);
+    return i == CB_POOL_NONE ? NULL : &p->numbers[i];
+}
+
+/* The entry of `number`, made when missing; NULL when out of memory. */
+static struct pool_number *number_entry(struct cb_pool *p, const char *number)
+{
+    struct pool_number *e = find_number(p, number);
+    if (e)
+        return e;
+    if (!reserve((void **)&p->numbers, &p->cap_numbers, p->n_numbers + 1, sizeof(*p->numbers)))
+        return NULL;
+    e = &p->numbers[p->n_numbers];
+    memset(e, 0, sizeof(*e));
+    CB_COPY(e->number, number);
+    if (!map_put(p, &p->by_number, p->n_numbers, p->n_numbers, number_key))
+        return NULL;
+    p->n_numbers++;
+    return e;
+}
+
+bool cb_pool_known(const struct cb_pool *p, const char *number, enum cb_piece piece,
+                   uint64_t *version)
+{
+    const struct pool_number *e = find_number(p, number);
+    if (!e || !(e->known & (1u << piece)))
+        return false;
+    if (version)
+        *version = e->version[piece];
+    return true;
+}
+
+void cb_pool_forget(struct cb_pool *p, const char *number)
+{
+    struct pool_number *e = find_number(p, number);
+    for (int k = 0; e && k < CB_PIECES; k++)
+        forget_piece(e, (enum cb_piece)k);
+}
+
+/* A copy of `n` numbers (NULL for none); false when out of memory. */
+static bool copy_numbers(char (**dst)[CB_NUMBER_MAX], size_t *n_dst,
+                         const char (*src)[CB_NUMBER_MAX], size_t n)
+{
+    *dst = NULL;
+    *n_dst = 0;
+    if (!n)
+        return true;
+    *dst = malloc(n * sizeof(**dst));
+    if (!*dst)
+        return false;
+    memcpy(*dst, src, n * sizeof(**dst));
+    *n_dst = n;
+    return true;
+}
+
+bool cb_pool_global(const struct cb_pool *p, uint64_t *version)
+{
+    *version = p->global;
+    return p->has_global;
+}
+
+bool cb_pool_put_facts(struct cb_pool *p, const char *number, uint64_t version, uint64_t global,
+                       const struct cb_number_facts *f)
+{
+    if (p->has_global && p->global != global)
+        cb_pool_clear(p);
+    p->has_global = true;
+    p->global = global;
+    struct pool_number *e = number_entry(p, number);
+    if (!e)
+        return false;
+    forget_piece(e, CB_PIECE_STATION);
+    if (f->station) {
+        e->station = *f->station;
+        e->has_station = true;
+    }
+    bool ok = true;
+    if (f->trunk_group) {
+        e->trunk_group = *f->trunk_group;
+        e->trunk_group.lines = NULL;
+        e->trunk_group.n_lines = 0;
+        e->has_trunk_group = true;
+        if (f->trunk_group->n_lines) {
+            e->trunk_group.lines = malloc(f->trunk_group->n_lines * sizeof(struct cb_trunk_line));
+            ok = e->trunk_group.lines != NULL;
+            if (ok) {
+                memcpy(e->trunk_group.lines, f->trunk_group->lines,
+                       f->trunk_group->n_lines * sizeof(struct cb_trunk_line));
+                e->trunk_group.n_lines = f->trunk_group->n_lines;
+            }
+        }
+    }
+    if (ok && f->hunt_group) {
+        e->hunt_group = *f->hunt_group;
+        e->has_hunt_group = true;
+        ok = copy_numbers(&e->hunt_group.members, &e->hunt_group.n_members,
+                          (const char(*)[CB_NUMBER_MAX])f->hunt_group->members,
+                          f->hunt_group->n_members);
+    }
+    ok = ok && copy_numbers(&e->member_of, &e->n_member_of, f->member_of, f->n_member_of) &&
+         copy_numbers(&e->consoles, &e->n_consoles, f->consoles, f->n_consoles);
+    if (!ok) {
+        forget_station(e);
+        return false;
+    }
+    e->known |= 1u << CB_PIECE_STATION;
+    e->version[CB_PIECE_STATION] = version;
+    return true;
+}
+
+/* The row of `cb`: its existing row by id, refreshed, or a new one; CB_POOL_NONE when out of
+ * memory. */
+static size_t row_of(struct cb_pool *p, const struct cb_callback *cb)
+{
+    size_t r = map_find(p, &p->by_id, cb->id, row_key);
+    if (r != CB_POOL_NONE) {
+        p->rows[r].cb = *cb;
+        p->rows[r].cb.dirty = p->rows[r].cb.is_new = false;
+        return r;
+    }
+    if (!reserve((void **)&p->rows, &p->cap_rows, p->n_rows + 1, sizeof(*p->rows)))
+        return CB_POOL_NONE;
+    p->rows[p->n_rows] = (struct pool_row){.cb = *cb};
+    p->rows[p->n_rows].cb.dirty = p->rows[p->n_rows].cb.is_new = false;
+    if (!map_put(p, &p->by_id, p->n_rows, p->n_rows, row_key))
+        return CB_POOL_NONE;
+    return p->n_rows++;
+}
+
+bool cb_pool_put_callbacks(struct cb_pool *p, const char *number, enum cb_piece piece,
+                           uint64_t version, const struct cb_callback *cbs, size_t n)
+{
+    if (piece == CB_PIECE_STATION)
+        return false;
+    struct pool_number *e = number_entry(p, number);
+    if (!e)
+        return false;
+    forget_piece(e, piece);
+    size_t *rows = n ? malloc(n * sizeof(*rows)) : NULL;
+    if (n && !rows)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        rows[i] = row_of(p, &cbs[i]);
+        if (rows[i] == CB_POOL_NONE) {
+            free(rows);
+            return false;
+        }
+    }
+    e = find_number(p, number); /* row_of does not move numbers; kept for clarity */
+    e->rows[piece] = rows;
+    e->n_rows[piece] = n;
+    e->known |= 1u << piece;
+    e->version[piece] = version;
+    return true;
+}
+
+bool cb_pool_put_named(struct cb_pool *p, const struct cb_callback *cb, uint64_t version)
+{
+    size_t r = row_of(p, cb);
+    if (r == CB_POOL_NONE ||
+        !reserve((void **)&p->named, &p->cap_named, p->n_named + 1, sizeof(*p->named)))
+        return false;
+    p->rows[r].named = true;
+    p->rows[r].named_version = version;
+    p->named[p->n_named++] = r;
+    return true;
+}
+
+bool cb_pool_put_missing(struct cb_pool *p, const char *id)
+{
+    if (!reserve((void **)&p->missing, &p->cap_missing, p->n_missing + 1, sizeof(*p->missing)))
+        return false;
+    CB_COPY(p->missing[p->n_missing++], id);
+    return true;
+}
+
+void cb_pool_clear_named(struct cb_pool *p)
+{
+    for (size_t i = 0; i < p->n_named; i++)
+        p->rows[p->named[i]].named = false;
+    p->n_named = 0;
+    p->n_missing = 0;
+}
+
+bool cb_pool_facts(const struct cb_pool *p, const char *number, struct cb_number_facts *out)
+{
+    const struct pool_number *e = find_number(p, number);
+    if (!e || !(e->known & (1u << CB_PIECE_STATION)))
+        return false;
+    *out = (struct cb_number_facts){
+        .station = e->has_station ? &e->station : NULL,
+        .trunk_group = e->has_trunk_group ? &e->trunk_group : NULL,
+        .hunt_group = e->has_hunt_group ? &e->hunt_group : NULL,
+        .member_of = (const char(*)[CB_NUMBER_MAX])e->member_of,
+        .n_member_of = e->n_member_of,
+        .consoles = (const char(*)[CB_NUMBER_MAX])e->consoles,
+        .n_consoles = e->n_consoles,
+    };
+    return true;
+}
+
+bool cb_pool_rows(const struct cb_pool *p, const char *number, enum cb_piece piece,
+                  const size_t **rows, size_t *n)
+{
+    const struct pool_number *e = find_number(p, number);
+    if (piece == CB_PIECE_STATION || !e || !(e->known & (1u << piece)))
+        return false;
+    *rows = e->rows[piece];
+    *n = e->n_rows[piece];
+    return true;
+}
+
+const struct cb_callback *cb_pool_row(const struct cb_pool *p, size_t row)
+{
+    return &p->rows[row].cb;
+}
+
+size_t cb_pool_named(const struct cb_pool *p, const char *id, uint64_t *version)
+{
+    for (size_t i = 0; i < p->n_missing; i++)
+        if (cb_streq(p->missing[i], id))
+            return CB_POOL_MISSING;
+    size_t r = map_find(p, &p->by_id, id, row_key);
+    if (r == CB_POOL_NONE || !p->rows[r].named)
+        return CB_POOL_NONE;
+    if (version)
+        *version = p->rows[r].named_version;
+    return r;
+}
+
+bool cb_trunk_group_marked(const struct cb_trunk_group *g)
+{
+    for (size_t l = 0; l < g->n_lines; l++)
+        if (g->lines[l].dirty)
+            return true;
+    return false;
+}
+
+static bool listed_in(const struct cb_callback *c, const char *number, enum cb_piece piece)
+{
+    if (c->ended_at != 0)
+        return false;
+    if (piece == CB_PIECE_QUEUES)
+        return cb_streq(c->requester, number) || cb_streq(c->target, number);
+    bool engaged = c->state == CB_STATE_NOTIFYING || c->state == CB_STATE_RECALLING;
+    return piece == CB_PIECE_ENGAGED && engaged &&
+           (cb_streq(c->notify_station, number) || cb_streq(c->target, number));
+}
+
+/* Lists or unlists `row` in the known ENGAGED and QUEUES pieces of `e` as `c` says. */
+static bool relist(struct pool_number *e, size_t row, const struct cb_callback *c)
+{
+    for (int k = CB_PIECE_ENGAGED; k <= CB_PIECE_QUEUES; k++) {
+        if (!(e->known & (1u << k)))
+            continue;
+        size_t at = e->n_rows[k];
+        for (size_t i = 0; i < e->n_rows[k]; i++)
+            if (e->rows[k][i] == row)
+                at = i;
+        bool listed = at < e->n_rows[k], should = listed_in(c, e->number, (enum cb_piece)k);
+        if (listed && !should) {
+            e->rows[k][at] = e->rows[k][--e->n_rows[k]];
+        } else if (!listed && should) {
+            size_t *more = realloc(e->rows[k], (e->n_rows[k] + 1) * sizeof(*more));
+            if (!more)
+                return false;
+            e->rows[k] = more;
+            e->rows[k][e->n_rows[k]++] = row;
+        }
+    }
+    return true;
+}
+
+/* The numbers a marked callback is found by, before (`old`, may be NULL) and after. */
+static void numbers_of_callback(const struct cb_callback *old, const struct cb_callback *c,
+                                const char *out[4])
+{
+    out[0] = c->requester;
+    out[1] = c->target;
+    out[2] = c->notify_station;
+    out[3] = old ? old->notify_station : "";
+}
+
+/* Sets every known piece of `number` to `version`, or forgets it when not `safe`. */
+static void settle(struct cb_pool *p, const char *number, const struct cb_numbers *safe,
+                   uint64_t version)
+{
+    struct pool_number *e = number && *number ? find_number(p, number) : NULL;
+    if (!e)
+        return;
+    if (!safe || !cb_numbers_has(safe, number)) {
+        cb_pool_forget(p, number);
+        return;
+    }
+    for (int k = 0; k < CB_PIECES; k++)
+        if (e->known & (1u << k))
+            e->version[k] = version;
+}
+
+void cb_pool_committed(struct cb_pool *p, const struct cb_world *w, const struct cb_numbers *safe,
+                       uint64_t version)
+{
+    for (size_t i = 0; i < w->n_callbacks; i++) {
+        const struct cb_callback *c = &w->callbacks[i];
+        if (!c->dirty && !c->is_new)
+            continue;
+        size_t row = c->is_new ? CB_POOL_NONE : map_find(p, &p->by_id, c->id, row_key);
+        const char *numbers[4];
+        numbers_of_callback(row == CB_POOL_NONE ? NULL : &p->rows[row].cb, c, numbers);
+        if (row == CB_POOL_NONE) { /* created (no seq here), or not the pool's */
+            for (int k = 0; k < 4; k++)
+                if (*numbers[k])
+                    cb_pool_forget(p, numbers[k]);
+            continue;
+        }
+        for (int k = 0; k < 4; k++) {
+            struct pool_number *e = *numbers[k] ? find_number(p, numbers[k]) : NULL;
+            if (e && safe && cb_numbers_has(safe, numbers[k]) && !relist(e, row, c))
+                cb_pool_forget(p, numbers[k]);
+        }
+        p->rows[row].cb = *c;
+        p->rows[row].cb.dirty = p->rows[row].cb.is_new = false;
+        for (int k = 0; k < 4; k++)
+            settle(p, numbers[k], safe, version);
+    }
+    for (size_t i = 0; i < w->n_stations; i++) {
+        const struct cb_station *s = &w->stations[i];
+        if (!s->dirty)
+            continue;
+        struct pool_number *e = find_number(p, s->number);
+        if (e && e->has_station) {
+            e->station = *s;
+            e->station.dirty = false;
+        } else if (e) {
+            cb_pool_forget(p, s->number);
+        }
+        settle(p, s->number, safe, version);
+    }
+    for (size_t i = 0; i < w->n_trunk_groups; i++) {
+        const struct cb_trunk_group *g = &w->trunk_groups[i];
+        if (!cb_trunk_group_marked(g))
+            continue;
+        struct pool_number *e = find_number(p, g->number);
+        if (e && e->has_trunk_group && e->trunk_group.n_lines == g->n_lines) {
+            memcpy(e->trunk_group.lines, g->lines, g->n_lines * sizeof(*g->lines));
+            for (size_t l = 0; l < g->n_lines; l++)
+                e->trunk_group.lines[l].dirty = false;
+        } else if (e) {
+            cb_pool_forget(p, g->number);
+        }
+        settle(p, g->number, safe, version);
+    }
+}

@@ -1,0 +1,49 @@
+/* The scope rules: which facts a decision on a seed concerns, read from the pool (pool.h), and
+ * which numbers it locks. The one home of these rules; db/world.c fills the pool with what they
+ * ask for, locks, checks the versions and builds the world from what they chose. */
+#ifndef CB_CORE_SCOPE_H
+#define CB_CORE_SCOPE_H
+
+#include "service/core/pool.h"
+
+/* What a decision is about: numbers (stations or groups) and callback ids. */
+struct cb_scope_seed {
+    const char *const *numbers;
+    int n_numbers;
+    /* Numbers dialed, perhaps through a trunk group ("95551234"): the trunk groups that prefix
+     * them join the seed, for the core to split them (cb_core_resolve_number). */
+    const char *const *dialed;
+    int n_dialed;
+    const char *const *callback_ids; /* loaded even when ended (outside the scope) */
+    int n_callback_ids;
+    /* The decision cannot free a requester of the seed to be rung (an API set, a station turning
+     * busy...): the queues of the targets its callbacks wait on are not in scope, unless one of
+     * its callbacks is engaged (it may end). False brings them in. */
+    bool narrow;
+};
+
+struct cb_scope {
+    /* What the pool lacks: pieces per number, and callbacks named by id. Nothing else is
+     * meaningful until both are empty. */
+    struct cb_numbers need[CB_PIECES];
+    char (*need_ids)[CB_ID_MAX];
+    size_t n_need_ids;
+    /* The decision's world, when nothing is lacking: */
+    struct cb_numbers targets;      /* whose whole queue is in it: only these are scheduled */
+    struct cb_numbers locks;        /* what the decision may change, to lock before it reads */
+    struct cb_numbers used;         /* every number a piece of which was read, and its version */
+    struct cb_numbers stations;     /* the stations in it, in number order */
+    struct cb_numbers trunk_groups; /* in number order */
+    struct cb_numbers hunt_groups;  /* in number order */
+    size_t *rows;                   /* its callbacks (pool rows), in seq order */
+    size_t n_rows, cap_rows;
+};
+
+void cb_scope_free(struct cb_scope *s);
+/* Computes the scope of `seed` from the pool into `out` (freed and remade). False when out of
+ * memory. */
+bool cb_core_scope(const struct cb_pool *p, const struct cb_scope_seed *seed, struct cb_scope *out);
+/* Whether the scope lacks anything. */
+bool cb_scope_lacking(const struct cb_scope *s);
+
+#endif
