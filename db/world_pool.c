@@ -233,21 +233,30 @@ static bool put_facts(struct cb_pool *pool, const PGresult *r, int i)
 static bool put_callbacks(struct cb_pool *pool, const PGresult *r)
 {
     int rows = PQntuples(r);
-    struct cb_callback *cbs = rows ? calloc((size_t)rows, sizeof(*cbs)) : NULL;
-    if (rows && !cbs)
-        return false;
+    struct cb_callback *cbs = NULL; /* one piece at a time: as large as the largest */
+    size_t cap = 0;
     bool ok = true;
     for (int i = 0; ok && i < rows;) {
         const char *number = db_str(r, i, DB_CALLBACK_NCOLUMNS);
         const char *piece = db_str(r, i, DB_CALLBACK_NCOLUMNS + 1);
         uint64_t version = version_of(db_str(r, i, DB_CALLBACK_NCOLUMNS + 2));
-        size_t n = 0;
         int j = i;
-        for (; j < rows && !strcmp(db_str(r, j, DB_CALLBACK_NCOLUMNS), number) &&
-               !strcmp(db_str(r, j, DB_CALLBACK_NCOLUMNS + 1), piece);
-             j++)
-            if (!db_is_null(r, j, 0))
-                db_callback_from_row(r, j, &cbs[n++]);
+        while (j < rows && !strcmp(db_str(r, j, DB_CALLBACK_NCOLUMNS), number) &&
+               !strcmp(db_str(r, j, DB_CALLBACK_NCOLUMNS + 1), piece))
+            j++;
+        if ((size_t)(j - i) > cap) {
+            struct cb_callback *more = realloc(cbs, (size_t)(j - i) * sizeof(*more));
+            if (!more) {
+                ok = false;
+                break;
+            }
+            cbs = more;
+            cap = (size_t)(j - i);
+        }
+        size_t n = 0;
+        for (int k = i; k < j; k++)
+            if (!db_is_null(r, k, 0))
+                db_callback_from_row(r, k, &cbs[n++]);
         ok = cb_pool_put_callbacks(pool, number,
                                    !strcmp(piece, "2") ? CB_PIECE_QUEUES : CB_PIECE_ENGAGED,
                                    version, cbs, n);

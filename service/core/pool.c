@@ -135,10 +135,12 @@ struct cb_pool {
     size_t max_numbers, max_rows;
     bool has_global;
     uint64_t global;
-    struct pool_number *numbers;
-    size_t n_numbers, cap_numbers;
-    struct pool_row *rows;
-    size_t n_rows, cap_rows;
+    /* In chunks of POOL_CHUNK, never moved: no copy of the whole while it grows, and no block
+     * the size of the pool to find (a group of events may read thousands of callbacks). */
+    struct pool_number **numbers;
+    size_t n_numbers, cap_number_chunks;
+    struct pool_row **rows;
+    size_t n_rows, cap_row_chunks;
     struct pool_map by_number, by_id;
     size_t *named; /* rows named for this decision */
     size_t n_named, cap_named;
@@ -146,14 +148,44 @@ struct cb_pool {
     size_t n_missing, cap_missing;
 };
 
+#define POOL_CHUNK 256
+
+static struct pool_number *number_at(const struct cb_pool *p, size_t i)
+{
+    return &p->numbers[i / POOL_CHUNK][i % POOL_CHUNK];
+}
+
+static struct pool_row *row_at(const struct cb_pool *p, size_t i)
+{
+    return &p->rows[i / POOL_CHUNK][i % POOL_CHUNK];
+}
+
+/* Room for element `n` (the next one) in an array of chunks of `size`-byte elements. */
+static bool chunk_room(void ***chunks, size_t *cap_chunks, size_t n, size_t size)
+{
+    size_t chunk = n / POOL_CHUNK;
+    if (n % POOL_CHUNK)
+        return true;
+    if (chunk == *cap_chunks) {
+        size_t cap = *cap_chunks ? 2 * *cap_chunks : 8;
+        void **more = realloc(*chunks, cap * sizeof(*more));
+        if (!more)
+            return false;
+        *chunks = more;
+        *cap_chunks = cap;
+    }
+    (*chunks)[chunk] = malloc(POOL_CHUNK * size);
+    return (*chunks)[chunk] != NULL;
+}
+
 static const char *number_key(const struct cb_pool *p, size_t i)
 {
-    return p->numbers[i].number;
+    return number_at(p, i)->number;
 }
 
 static const char *row_key(const struct cb_pool *p, size_t i)
 {
-    return p->rows[i].cb.id;
+    return row_at(p, i)->cb.id;
 }
 
 /* The slot of `key`: where it is, or the empty slot where it would go. */
@@ -253,7 +285,11 @@ void cb_pool_clear(struct cb_pool *p)
 {
     for (size_t i = 0; i < p->n_numbers; i++)
         for (int k = 0; k < CB_PIECES; k++)
-            forget_piece(&p->numbers[i], (enum cb_piece)k);
+            forget_piece(number_at(p, i), (enum cb_piece)k);
+    for (size_t c = 0; c * POOL_CHUNK < p->n_numbers; c++)
+        free(p->numbers[c]);
+    for (size_t c = 0; c * POOL_CHUNK < p->n_rows; c++)
+        free(p->rows[c]);
     free(p->numbers);
     free(p->rows);
     free(p->by_number.slots);
@@ -280,7 +316,7 @@ bool cb_pool_over(const struct cb_pool *p)
 static struct pool_number *find_number(const struct cb_pool *p, const char *number)
 {
     size_t i = map_find(p, &p->by_number, number, number_key);
-    return i == CB_POOL_NONE ? NULL : &p->numbers[i];
+    return i == CB_POOL_NONE ? NULL : number_at(p, i);
 }
 
 /* The entry of `number`, made when missing; NULL when out of memory. */
@@ -289,9 +325,10 @@ static struct pool_number *number_entry(struct cb_pool *p, const char *number)
     struct pool_number *e = find_number(p, number);
     if (e)
         return e;
-    if (!reserve((void **)&p->numbers, &p->cap_numbers, p->n_numbers + 1, sizeof(*p->numbers)))
+    if (!chunk_room((void ***)&p->numbers, &p->cap_number_chunks, p->n_numbers,
+                    sizeof(struct pool_number)))
         return NULL;
-    e = &p->numbers[p->n_numbers];
+    e = number_at(p, p->n_numbers);
     memset(e, 0, sizeof(*e));
     CB_COPY(e->number, number);
     if (!map_put(p, &p->by_number, p->n_numbers, p->n_numbers, number_key))
@@ -395,14 +432,15 @@ static size_t row_of(struct cb_pool *p, const struct cb_callback *cb)
 {
     size_t r = map_find(p, &p->by_id, cb->id, row_key);
     if (r != CB_POOL_NONE) {
-        p->rows[r].cb = *cb;
-        p->rows[r].cb.dirty = p->rows[r].cb.is_new = false;
+        row_at(p, r)->cb = *cb;
+        row_at(p, r)->cb.dirty = row_at(p, r)->cb.is_new = false;
         return r;
     }
-    if (!reserve((void **)&p->rows, &p->cap_rows, p->n_rows + 1, sizeof(*p->rows)))
+    if (!chunk_room((void ***)&p->rows, &p->cap_row_chunks, p->n_rows, sizeof(struct pool_row)))
         return CB_POOL_NONE;
-    p->rows[p->n_rows] = (struct pool_row){.cb = *cb};
-    p->rows[p->n_rows].cb.dirty = p->rows[p->n_rows].cb.is_new = false;
+    struct pool_row *fresh = row_at(p, p->n_rows);
+    *fresh = (struct pool_row){.cb = *cb};
+    fresh->cb.dirty = fresh->cb.is_new = false;
     if (!map_put(p, &p->by_id, p->n_rows, p->n_rows, row_key))
         return CB_POOL_NONE;
     return p->n_rows++;
@@ -441,8 +479,8 @@ bool cb_pool_put_named(struct cb_pool *p, const struct cb_callback *cb, uint64_t
     if (r == CB_POOL_NONE ||
         !reserve((void **)&p->named, &p->cap_named, p->n_named + 1, sizeof(*p->named)))
         return false;
-    p->rows[r].named = true;
-    p->rows[r].named_version = version;
+    row_at(p, r)->named = true;
+    row_at(p, r)->named_version = version;
     p->named[p->n_named++] = r;
     return true;
 }
@@ -458,7 +496,7 @@ bool cb_pool_put_missing(struct cb_pool *p, const char *id)
 void cb_pool_clear_named(struct cb_pool *p)
 {
     for (size_t i = 0; i < p->n_named; i++)
-        p->rows[p->named[i]].named = false;
+        row_at(p, p->named[i])->named = false;
     p->n_named = 0;
     p->n_missing = 0;
 }
@@ -493,7 +531,7 @@ bool cb_pool_rows(const struct cb_pool *p, const char *number, enum cb_piece pie
 
 const struct cb_callback *cb_pool_row(const struct cb_pool *p, size_t row)
 {
-    return &p->rows[row].cb;
+    return &row_at(p, row)->cb;
 }
 
 size_t cb_pool_named(const struct cb_pool *p, const char *id, uint64_t *version)
@@ -502,10 +540,10 @@ size_t cb_pool_named(const struct cb_pool *p, const char *id, uint64_t *version)
         if (cb_streq(p->missing[i], id))
             return CB_POOL_MISSING;
     size_t r = map_find(p, &p->by_id, id, row_key);
-    if (r == CB_POOL_NONE || !p->rows[r].named)
+    if (r == CB_POOL_NONE || !row_at(p, r)->named)
         return CB_POOL_NONE;
     if (version)
-        *version = p->rows[r].named_version;
+        *version = row_at(p, r)->named_version;
     return r;
 }
 
@@ -587,7 +625,7 @@ void cb_pool_committed(struct cb_pool *p, const struct cb_world *w, const struct
             continue;
         size_t row = c->is_new ? CB_POOL_NONE : map_find(p, &p->by_id, c->id, row_key);
         const char *numbers[4];
-        numbers_of_callback(row == CB_POOL_NONE ? NULL : &p->rows[row].cb, c, numbers);
+        numbers_of_callback(row == CB_POOL_NONE ? NULL : &row_at(p, row)->cb, c, numbers);
         if (row == CB_POOL_NONE) { /* created (no seq here), or not the pool's */
             for (int k = 0; k < 4; k++)
                 if (*numbers[k])
@@ -599,8 +637,8 @@ void cb_pool_committed(struct cb_pool *p, const struct cb_world *w, const struct
             if (e && safe && cb_numbers_has(safe, numbers[k]) && !relist(e, row, c))
                 cb_pool_forget(p, numbers[k]);
         }
-        p->rows[row].cb = *c;
-        p->rows[row].cb.dirty = p->rows[row].cb.is_new = false;
+        row_at(p, row)->cb = *c;
+        row_at(p, row)->cb.dirty = row_at(p, row)->cb.is_new = false;
         for (int k = 0; k < 4; k++)
             settle(p, numbers[k], safe, version);
     }
