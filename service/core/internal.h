@@ -4,6 +4,7 @@
 #define CB_CORE_INTERNAL_H
 
 #include "service/core/core.h"
+#include "service/core/pool.h"
 
 #include <string.h>
 
@@ -65,6 +66,22 @@ static inline bool cb_streq(const char *a, const char *b)
 {
     return strcmp(a, b) == 0;
 }
+
+/* ---- slot tables (pool.c): the pool's maps, the scope's sets ---------------------------- */
+
+/* The position whose key `is` recognises (the caller's array, `ctx`), among those whose key has
+ * `hash`; SIZE_MAX when none. */
+size_t cb_slots_find(const struct cb_slots *t, uint64_t hash,
+                     bool (*is)(const void *ctx, size_t pos, const void *key), const void *ctx,
+                     const void *key);
+/* Records `pos`, not in the table yet, the table then indexing `count` positions (it grows
+ * first when that would fill it more than half, rehashing with `hash_at`); false when out of
+ * memory (the table is unchanged). */
+bool cb_slots_put(struct cb_slots *t, size_t pos, size_t count,
+                  uint64_t (*hash_at)(const void *ctx, size_t pos), const void *ctx);
+/* Forgets every position, keeping the room. */
+void cb_slots_clear(struct cb_slots *t);
+void cb_slots_free(struct cb_slots *t);
 
 /* ---- the per-decision index (index.c) ------------------------------------------------ */
 

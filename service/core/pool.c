@@ -6,21 +6,78 @@
 
 #include <stdlib.h>
 
+size_t cb_slots_find(const struct cb_slots *t, uint64_t hash,
+                     bool (*is)(const void *ctx, size_t pos, const void *key), const void *ctx,
+                     const void *key)
+{
+    if (!t->cap)
+        return SIZE_MAX;
+    size_t mask = t->cap - 1;
+    for (size_t i = (size_t)hash & mask; t->slot[i]; i = (i + 1) & mask)
+        if (is(ctx, t->slot[i] - 1, key))
+            return t->slot[i] - 1;
+    return SIZE_MAX;
+}
+
+/* Puts `pos` in the first empty slot of its probe sequence. */
+static void slots_place(struct cb_slots *t, uint64_t hash, size_t pos)
+{
+    size_t mask = t->cap - 1;
+    size_t i = (size_t)hash & mask;
+    while (t->slot[i])
+        i = (i + 1) & mask;
+    t->slot[i] = pos + 1;
+}
+
+bool cb_slots_put(struct cb_slots *t, size_t pos, size_t count,
+                  uint64_t (*hash_at)(const void *ctx, size_t pos), const void *ctx)
+{
+    if (2 * count > t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 32;
+        while (2 * count > cap)
+            cap *= 2;
+        size_t *slot = calloc(cap, sizeof(*slot));
+        if (!slot)
+            return false;
+        struct cb_slots old = *t;
+        *t = (struct cb_slots){.slot = slot, .cap = cap};
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.slot[i])
+                slots_place(t, hash_at(ctx, old.slot[i] - 1), old.slot[i] - 1);
+        free(old.slot);
+    }
+    slots_place(t, hash_at(ctx, pos), pos);
+    return true;
+}
+
+void cb_slots_clear(struct cb_slots *t)
+{
+    for (size_t i = 0; i < t->cap; i++)
+        t->slot[i] = 0;
+}
+
+void cb_slots_free(struct cb_slots *t)
+{
+    free(t->slot);
+    *t = (struct cb_slots){0};
+}
+
+static uint64_t number_hash(const void *ctx, size_t pos)
+{
+    return cb_hash_text(((const struct cb_numbers *)ctx)->v[pos]);
+}
+
+static bool number_is(const void *ctx, size_t pos, const void *key)
+{
+    return cb_streq(((const struct cb_numbers *)ctx)->v[pos], key);
+}
+
 void cb_numbers_free(struct cb_numbers *s)
 {
     free(s->v);
     free(s->version);
-    free(s->slots);
+    cb_slots_free(&s->slots);
     memset(s, 0, sizeof(*s));
-}
-
-static size_t number_slot(const struct cb_numbers *s, const char *number)
-{
-    size_t mask = s->n_slots - 1;
-    size_t i = (size_t)cb_hash_text(number) & mask;
-    while (s->slots[i] && !cb_streq(s->v[s->slots[i] - 1], number))
-        i = (i + 1) & mask;
-    return i;
 }
 
 bool cb_numbers_has(const struct cb_numbers *s, const char *number)
@@ -30,21 +87,18 @@ bool cb_numbers_has(const struct cb_numbers *s, const char *number)
 
 size_t cb_numbers_find(const struct cb_numbers *s, const char *number)
 {
-    size_t pos = s->n_slots ? s->slots[number_slot(s, number)] : 0;
-    return pos ? pos - 1 : SIZE_MAX;
+    return cb_slots_find(&s->slots, cb_hash_text(number), number_is, s, number);
 }
 
 bool cb_numbers_add_version(struct cb_numbers *s, const char *number, uint64_t version, bool *oom)
 {
     if (!number || !*number)
         return false;
-    if (s->n_slots) {
-        size_t pos = s->slots[number_slot(s, number)];
-        if (pos) {
-            if (s->version[pos - 1] != version)
-                s->version[pos - 1] = CB_VERSION_MIXED;
-            return false;
-        }
+    size_t pos = cb_numbers_find(s, number);
+    if (pos != SIZE_MAX) {
+        if (s->version[pos] != version)
+            s->version[pos] = CB_VERSION_MIXED;
+        return false;
     }
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 16;
@@ -60,22 +114,13 @@ bool cb_numbers_add_version(struct cb_numbers *s, const char *number, uint64_t v
         }
         s->cap = cap;
     }
-    if (2 * (s->n + 1) > s->n_slots) {
-        size_t n_slots = s->n_slots ? 2 * s->n_slots : 32;
-        size_t *slots = calloc(n_slots, sizeof(*slots));
-        if (!slots) {
-            *oom = true;
-            return false;
-        }
-        free(s->slots);
-        s->slots = slots;
-        s->n_slots = n_slots;
-        for (size_t i = 0; i < s->n; i++)
-            s->slots[number_slot(s, s->v[i])] = i + 1;
-    }
     CB_COPY(s->v[s->n], number);
     s->version[s->n] = version;
-    s->slots[number_slot(s, number)] = ++s->n;
+    if (!cb_slots_put(&s->slots, s->n, s->n + 1, number_hash, s)) {
+        *oom = true;
+        return false;
+    }
+    s->n++;
     return true;
 }
 
@@ -94,10 +139,9 @@ void cb_numbers_sort(struct cb_numbers *s)
     if (s->n == 0)
         return;
     qsort(s->v, s->n, sizeof(*s->v), number_order);
-    for (size_t i = 0; i < s->n_slots; i++)
-        s->slots[i] = 0;
+    cb_slots_clear(&s->slots);
     for (size_t i = 0; i < s->n; i++)
-        s->slots[number_slot(s, s->v[i])] = i + 1;
+        (void)cb_slots_put(&s->slots, i, s->n, number_hash, s); /* the room is there */
 }
 
 /* A number and its pieces. */
@@ -125,12 +169,6 @@ struct pool_row {
     uint64_t named_version;
 };
 
-/* Open addressing over positions + 1 (0 = empty), at most half full. */
-struct pool_map {
-    size_t *slots;
-    size_t cap;
-};
-
 struct cb_pool {
     size_t max_numbers, max_rows;
     bool has_global;
@@ -141,7 +179,7 @@ struct cb_pool {
     size_t n_numbers, cap_number_chunks;
     struct pool_row **rows;
     size_t n_rows, cap_row_chunks;
-    struct pool_map by_number, by_id;
+    struct cb_slots by_number, by_id;
     size_t *named; /* rows named for this decision */
     size_t n_named, cap_named;
     char (*missing)[CB_ID_MAX]; /* ids named for this decision that no callback has */
@@ -178,56 +216,31 @@ static bool chunk_room(void ***chunks, size_t *cap_chunks, size_t n, size_t size
     return (*chunks)[chunk] != NULL;
 }
 
-static const char *number_key(const struct cb_pool *p, size_t i)
+static uint64_t number_entry_hash(const void *ctx, size_t pos)
 {
-    return number_at(p, i)->number;
+    return cb_hash_text(number_at(ctx, pos)->number);
 }
 
-static const char *row_key(const struct cb_pool *p, size_t i)
+static bool number_entry_is(const void *ctx, size_t pos, const void *key)
 {
-    return row_at(p, i)->cb.id;
+    return cb_streq(number_at(ctx, pos)->number, key);
 }
 
-/* The slot of `key`: where it is, or the empty slot where it would go. */
-static size_t map_slot(const struct cb_pool *p, const struct pool_map *m, const char *key,
-                       const char *(*key_at)(const struct cb_pool *, size_t))
+static uint64_t row_hash(const void *ctx, size_t pos)
 {
-    size_t mask = m->cap - 1;
-    size_t i = (size_t)cb_hash_text(key) & mask;
-    while (m->slots[i] && !cb_streq(key_at(p, m->slots[i] - 1), key))
-        i = (i + 1) & mask;
-    return i;
+    return cb_hash_text(row_at(ctx, pos)->cb.id);
 }
 
-static size_t map_find(const struct cb_pool *p, const struct pool_map *m, const char *key,
-                       const char *(*key_at)(const struct cb_pool *, size_t))
+static bool row_is(const void *ctx, size_t pos, const void *key)
 {
-    if (!m->cap || !key)
-        return CB_POOL_NONE;
-    size_t s = m->slots[map_slot(p, m, key, key_at)];
-    return s ? s - 1 : CB_POOL_NONE;
+    return cb_streq(row_at(ctx, pos)->cb.id, key);
 }
 
-/* Records position `pos` (whose key is not in the map yet); false when out of memory. */
-static bool map_put(struct cb_pool *p, struct pool_map *m, size_t pos, size_t count,
-                    const char *(*key_at)(const struct cb_pool *, size_t))
+/* The row of the callback `id`; CB_POOL_NONE when the pool has none. */
+static size_t row_by_id(const struct cb_pool *p, const char *id)
 {
-    if (2 * (count + 1) > m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 64;
-        while (2 * (count + 1) > cap)
-            cap *= 2;
-        size_t *slots = calloc(cap, sizeof(*slots));
-        if (!slots)
-            return false;
-        struct pool_map old = *m;
-        *m = (struct pool_map){.slots = slots, .cap = cap};
-        for (size_t i = 0; i < old.cap; i++)
-            if (old.slots[i])
-                m->slots[map_slot(p, m, key_at(p, old.slots[i] - 1), key_at)] = old.slots[i];
-        free(old.slots);
-    }
-    m->slots[map_slot(p, m, key_at(p, pos), key_at)] = pos + 1;
-    return true;
+    size_t r = id ? cb_slots_find(&p->by_id, cb_hash_text(id), row_is, p, id) : SIZE_MAX;
+    return r == SIZE_MAX ? CB_POOL_NONE : r;
 }
 
 /* Grows an array to hold `need` elements of `size` bytes; false when out of memory. */
@@ -292,8 +305,8 @@ void cb_pool_clear(struct cb_pool *p)
         free(p->rows[c]);
     free(p->numbers);
     free(p->rows);
-    free(p->by_number.slots);
-    free(p->by_id.slots);
+    cb_slots_free(&p->by_number);
+    cb_slots_free(&p->by_id);
     free(p->named);
     free(p->missing);
     size_t max_numbers = p->max_numbers, max_rows = p->max_rows;
@@ -315,8 +328,10 @@ bool cb_pool_over(const struct cb_pool *p)
 
 static struct pool_number *find_number(const struct cb_pool *p, const char *number)
 {
-    size_t i = map_find(p, &p->by_number, number, number_key);
-    return i == CB_POOL_NONE ? NULL : number_at(p, i);
+    size_t i = number
+                   ? cb_slots_find(&p->by_number, cb_hash_text(number), number_entry_is, p, number)
+                   : SIZE_MAX;
+    return i == SIZE_MAX ? NULL : number_at(p, i);
 }
 
 /* The entry of `number`, made when missing; NULL when out of memory. */
@@ -331,7 +346,7 @@ static struct pool_number *number_entry(struct cb_pool *p, const char *number)
     e = number_at(p, p->n_numbers);
     memset(e, 0, sizeof(*e));
     CB_COPY(e->number, number);
-    if (!map_put(p, &p->by_number, p->n_numbers, p->n_numbers, number_key))
+    if (!cb_slots_put(&p->by_number, p->n_numbers, p->n_numbers + 1, number_entry_hash, p))
         return NULL;
     p->n_numbers++;
     return e;
@@ -430,7 +445,7 @@ bool cb_pool_put_facts(struct cb_pool *p, const char *number, uint64_t version, 
  * memory. */
 static size_t row_of(struct cb_pool *p, const struct cb_callback *cb)
 {
-    size_t r = map_find(p, &p->by_id, cb->id, row_key);
+    size_t r = row_by_id(p, cb->id);
     if (r != CB_POOL_NONE) {
         row_at(p, r)->cb = *cb;
         row_at(p, r)->cb.dirty = row_at(p, r)->cb.is_new = false;
@@ -441,7 +456,7 @@ static size_t row_of(struct cb_pool *p, const struct cb_callback *cb)
     struct pool_row *fresh = row_at(p, p->n_rows);
     *fresh = (struct pool_row){.cb = *cb};
     fresh->cb.dirty = fresh->cb.is_new = false;
-    if (!map_put(p, &p->by_id, p->n_rows, p->n_rows, row_key))
+    if (!cb_slots_put(&p->by_id, p->n_rows, p->n_rows + 1, row_hash, p))
         return CB_POOL_NONE;
     return p->n_rows++;
 }
@@ -539,7 +554,7 @@ size_t cb_pool_named(const struct cb_pool *p, const char *id, uint64_t *version)
     for (size_t i = 0; i < p->n_missing; i++)
         if (cb_streq(p->missing[i], id))
             return CB_POOL_MISSING;
-    size_t r = map_find(p, &p->by_id, id, row_key);
+    size_t r = row_by_id(p, id);
     if (r == CB_POOL_NONE || !row_at(p, r)->named)
         return CB_POOL_NONE;
     if (version)
@@ -623,7 +638,7 @@ void cb_pool_committed(struct cb_pool *p, const struct cb_world *w, const struct
         const struct cb_callback *c = &w->callbacks[i];
         if (!c->dirty && !c->is_new)
             continue;
-        size_t row = c->is_new ? CB_POOL_NONE : map_find(p, &p->by_id, c->id, row_key);
+        size_t row = c->is_new ? CB_POOL_NONE : row_by_id(p, c->id);
         const char *numbers[4];
         numbers_of_callback(row == CB_POOL_NONE ? NULL : &row_at(p, row)->cb, c, numbers);
         if (row == CB_POOL_NONE) { /* created (no seq here), or not the pool's */

@@ -18,13 +18,19 @@
 
 #include "service/core/model.h"
 
+/* Positions (+ 1; 0 = empty) of an array's elements, found by key: open addressing, at most half
+ * full (the functions are the core's own: internal.h). */
+struct cb_slots {
+    size_t *slot;
+    size_t cap;
+};
+
 /* A set of numbers in the order they were added, each with a version (scope.used). */
 struct cb_numbers {
     char (*v)[CB_NUMBER_MAX];
     uint64_t *version;
     size_t n, cap;
-    size_t *slots; /* positions + 1, open addressing */
-    size_t n_slots;
+    struct cb_slots slots; /* by number */
 };
 /* Two pieces of one number read with different versions: never current. */
 #define CB_VERSION_MIXED UINT64_MAX

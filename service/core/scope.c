@@ -60,22 +60,32 @@ bool cb_scope_lacking(const struct cb_scope *s)
 struct rowset {
     size_t *rows;
     size_t n, cap;
-    size_t *slots; /* row + 1 */
-    size_t n_slots;
+    struct cb_slots slots; /* positions in `rows`, by row */
 };
 
-static size_t row_slot(const struct rowset *s, size_t row)
+static uint64_t row_mix(size_t row)
 {
-    size_t mask = s->n_slots - 1;
-    size_t i = (row * 11400714819323198485ULL >> 17) & mask;
-    while (s->slots[i] && s->slots[i] != row + 1)
-        i = (i + 1) & mask;
-    return i;
+    return (uint64_t)row * 11400714819323198485ULL >> 17;
+}
+
+static uint64_t rowset_hash(const void *ctx, size_t pos)
+{
+    return row_mix(((const struct rowset *)ctx)->rows[pos]);
+}
+
+static bool rowset_is(const void *ctx, size_t pos, const void *key)
+{
+    return ((const struct rowset *)ctx)->rows[pos] == *(const size_t *)key;
+}
+
+static bool rows_has(const struct rowset *s, size_t row)
+{
+    return cb_slots_find(&s->slots, row_mix(row), rowset_is, s, &row) != SIZE_MAX;
 }
 
 static void rows_add(struct rowset *s, size_t row, bool *oom)
 {
-    if (s->n_slots && s->slots[row_slot(s, row)])
+    if (rows_has(s, row))
         return;
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 64;
@@ -87,27 +97,18 @@ static void rows_add(struct rowset *s, size_t row, bool *oom)
         s->rows = rows;
         s->cap = cap;
     }
-    if (2 * (s->n + 1) > s->n_slots) {
-        size_t n_slots = s->n_slots ? 2 * s->n_slots : 128;
-        size_t *slots = calloc(n_slots, sizeof(*slots));
-        if (!slots) {
-            *oom = true;
-            return;
-        }
-        free(s->slots);
-        s->slots = slots;
-        s->n_slots = n_slots;
-        for (size_t i = 0; i < s->n; i++)
-            s->slots[row_slot(s, s->rows[i])] = s->rows[i] + 1;
+    s->rows[s->n] = row;
+    if (!cb_slots_put(&s->slots, s->n, s->n + 1, rowset_hash, s)) {
+        *oom = true;
+        return;
     }
-    s->rows[s->n++] = row;
-    s->slots[row_slot(s, row)] = row + 1;
+    s->n++;
 }
 
 static void rows_free(struct rowset *s)
 {
     free(s->rows);
-    free(s->slots);
+    cb_slots_free(&s->slots);
     memset(s, 0, sizeof(*s));
 }
 
@@ -259,7 +260,7 @@ static void callbacks_in_scope(struct pass *ps, const struct cb_scope_seed *seed
     bool widen = !seed->narrow || seed->n_callback_ids > 0;
     for (size_t i = 0; i < c1.n; i++) {
         const struct cb_callback *c = cb_pool_row(ps->pool, c1.rows[i]);
-        bool is_named = named_rows.n_slots && named_rows.slots[row_slot(&named_rows, c1.rows[i])];
+        bool is_named = rows_has(&named_rows, c1.rows[i]);
         widen = widen || engaged(c);
         if ((engaged(c) || is_named) && !cb_numbers_has(s, c->target))
             cb_numbers_add(&tq, c->target, &ps->oom);
