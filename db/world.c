@@ -9,6 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool db_world_add_trunk_group(struct cb_world *w, const struct cb_trunk_group *g)
+{
+    struct cb_trunk_group *copy = &w->trunk_groups[w->n_trunk_groups];
+    *copy = *g;
+    copy->lines = calloc(g->n_lines + 1, sizeof *copy->lines);
+    if (!copy->lines)
+        return false;
+    if (g->n_lines)
+        memcpy(copy->lines, g->lines, g->n_lines * sizeof *g->lines);
+    w->n_trunk_groups++;
+    return true;
+}
+
 /* The world of `scope`, copied from the pool. */
 static bool world_of(const struct cb_pool *pool, const struct cb_scope *scope, struct cb_world *w)
 {
@@ -31,13 +44,8 @@ static bool world_of(const struct cb_pool *pool, const struct cb_scope *scope, s
     for (size_t i = 0; i < scope->trunk_groups.n; i++) {
         if (!cb_pool_facts(pool, scope->trunk_groups.v[i], &f) || !f.trunk_group)
             continue;
-        struct cb_trunk_group *g = &w->trunk_groups[w->n_trunk_groups++];
-        *g = *f.trunk_group;
-        g->lines = calloc(g->n_lines + 1, sizeof *g->lines);
-        if (!g->lines)
+        if (!db_world_add_trunk_group(w, f.trunk_group))
             return false;
-        if (g->n_lines)
-            memcpy(g->lines, f.trunk_group->lines, g->n_lines * sizeof *g->lines);
     }
     for (size_t i = 0; i < scope->hunt_groups.n; i++) {
         if (!cb_pool_facts(pool, scope->hunt_groups.v[i], &f) || !f.hunt_group)

@@ -29,4 +29,7 @@ enum db_status db_world_load(struct db_conn *c, const struct cb_scope_seed *seed
 enum db_status db_world_save(struct db_conn *c, struct cb_world *w, const struct cb_decisions *d,
                              json_t *outbox);
 void db_world_free(struct cb_world *w);
+/* Appends a copy of `g` with lines of its own (freed by db_world_free) to the world's trunk
+ * groups, for which the caller made room; false when out of memory. */
+bool db_world_add_trunk_group(struct cb_world *w, const struct cb_trunk_group *g);
 #endif

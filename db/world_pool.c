@@ -526,16 +526,9 @@ static bool copy_marked(const struct cb_world *w, struct cb_world *out)
         if (w->stations[i].dirty)
             out->stations[out->n_stations++] = w->stations[i];
     for (size_t i = 0; i < w->n_trunk_groups; i++) {
-        const struct cb_trunk_group *g = &w->trunk_groups[i];
-        if (!cb_trunk_group_marked(g))
-            continue;
-        struct cb_trunk_group *copy = &out->trunk_groups[out->n_trunk_groups];
-        *copy = *g;
-        copy->lines = calloc(g->n_lines + 1, sizeof *copy->lines);
-        if (!copy->lines)
+        if (cb_trunk_group_marked(&w->trunk_groups[i]) &&
+            !db_world_add_trunk_group(out, &w->trunk_groups[i]))
             return false;
-        memcpy(copy->lines, g->lines, g->n_lines * sizeof *g->lines);
-        out->n_trunk_groups++;
     }
     return true;
 }
