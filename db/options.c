@@ -2,10 +2,7 @@
 
 #include <stdio.h>
 
-#define OPTION_COLUMNS                                                                             \
-    "callback_cancel_timer_s, notification_timeout_s, recall_timeout_s, command_ttl_s, "           \
-    "max_per_requester, max_per_target, digit_collection_during_busy_or_alerting, fac_setup, "     \
-    "fac_cancel_all, fac_cancel_individual FROM system_options"
+#define OPTION_COLUMNS DB_OPTION_COLUMNS " FROM system_options"
 
 static struct db_stmt options_get = DB_STMT("options_get", 0, "SELECT " OPTION_COLUMNS);
 static struct db_stmt options_get_locked =
@@ -33,11 +30,6 @@ enum db_status db_options_read(const PGresult *r, struct cb_options *o)
     snprintf(o->fac.cancel_all, sizeof o->fac.cancel_all, "%s", db_str(r, 0, 8));
     snprintf(o->fac.cancel_individual, sizeof o->fac.cancel_individual, "%s", db_str(r, 0, 9));
     return DB_OK;
-}
-
-void db_options_queue(struct db_pipeline *p)
-{
-    db_pipeline_add(p, &options_get, NULL);
 }
 
 enum db_status db_options_get(struct db_conn *c, struct cb_options *o, bool lock)

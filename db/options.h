@@ -5,12 +5,17 @@
 #include "db/pool.h"
 #include "service/core/model.h"
 
+/* The columns db_options_read() parses, in its order (more may follow them). */
+#define DB_OPTION_COLUMNS                                                                          \
+    "callback_cancel_timer_s, notification_timeout_s, recall_timeout_s, command_ttl_s, "           \
+    "max_per_requester, max_per_target, digit_collection_during_busy_or_alerting, fac_setup, "     \
+    "fac_cancel_all, fac_cancel_individual"
+
 /* Reads the options; `lock` takes a row lock for a read-modify-write. */
 enum db_status db_options_get(struct db_conn *c, struct cb_options *out, bool lock);
 enum db_status db_options_put(struct db_conn *c, const struct cb_options *o);
 
-/* Queues the (unlocked) options read; db_options_read() parses its result. */
-void db_options_queue(struct db_pipeline *p);
+/* Parses a row of DB_OPTION_COLUMNS. */
 enum db_status db_options_read(const PGresult *r, struct cb_options *o);
 
 #endif

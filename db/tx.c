@@ -7,7 +7,8 @@ enum db_status db_tx_run_on(struct db_conn *c, db_tx_fn fn, void *ctx)
     enum db_status st = DB_ERROR;
     for (int attempt = 0; attempt < DB_TX_ATTEMPTS; attempt++) {
         /* BEGIN goes out with the first statement, the deferred writes with COMMIT: a decision
-         * is two round trips (load, save + commit). */
+         * is one or two round trips (its facts when they are not kept, then its locks, check,
+         * writes and COMMIT: db/world.h). */
         c->begin_pending = true;
         st = fn(c, ctx);
         if (st == DB_OK)

@@ -71,6 +71,8 @@ enum db_status db_world_load(struct db_conn *c, const struct cb_scope_seed *seed
     memset(w, 0, sizeof *w);
     struct cb_pool *kept = db_world_kept(c);
     struct cb_pool *pool = kept ? kept : cb_pool_new(SIZE_MAX, SIZE_MAX);
+    if (!kept && pool)
+        db_world_fresh(c);
     if (kept) {
         cb_pool_clear_named(kept);
         if (cb_pool_over(kept))
@@ -92,8 +94,11 @@ enum db_status db_world_load(struct db_conn *c, const struct cb_scope_seed *seed
             st = db_world_fill(c, pool, &scope, round == 0);
         else if (checked && db_world_settled(&scope, &settled, &held))
             done = true;
-        else if ((st = db_world_check(c, pool, &scope, checked, &w->options, round == 0, &settled,
-                                      &changed)) == DB_OK) {
+        else if (!checked && db_world_assumable(c, pool, &scope, &w->options)) {
+            st = db_world_assume(c, pool, &scope, round == 0);
+            done = true;
+        } else if ((st = db_world_check(c, pool, &scope, checked, &w->options, round == 0, &settled,
+                                        &changed)) == DB_OK) {
             checked = true;
             for (size_t i = 0; i < scope.locks.n; i++)
                 cb_numbers_add(&held, scope.locks.v[i], &oom);

@@ -12,8 +12,15 @@
  * taken in the order of their keys; a deadlock that still occurs is retried by db_tx_run.
  *
  * A session that keeps its pool between decisions (the worker's: db_world_keep) reads nothing
- * but those versions while nothing changed: its own writes go into the pool as it commits, at
- * the version its commit left. Any other session reads its decision's facts afresh. */
+ * while nothing changed: its own writes go into the pool as it commits, at the version its
+ * commit left. Any other session reads its decision's facts afresh.
+ *
+ * When nothing lacks before the decision has checked anything (the worker's pool is warm, or an
+ * API request's facts came in its first round trip), it is taken on the pool at once, and the
+ * locks and the check of the versions (migration 020) go ahead of its writes, in their round
+ * trip (db_world_assume): a decision of the worker is then its writes alone, an API request's its
+ * read and its writes. If something moved, that check fails the transaction, which runs again,
+ * checking first. */
 #ifndef DB_WORLD_H
 #define DB_WORLD_H
 

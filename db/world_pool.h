@@ -27,6 +27,22 @@ enum db_status db_world_check(struct db_conn *c, struct cb_pool *pool, const str
 bool db_world_settled(const struct cb_scope *scope, const struct cb_numbers *settled,
                       const struct cb_numbers *held);
 
+/* A decision on facts read afresh (not kept) begins on `c`. */
+void db_world_fresh(struct db_conn *c);
+/* Whether a decision on `scope` may be taken before it holds its locks (db_world_assume): the
+ * pool holds each number the scope read at one version, the global version, and the options
+ * (into `opts`); the last transaction of `c` that did so did not fail; and, for facts read
+ * afresh, such decisions have seldom failed lately in the process. */
+bool db_world_assumable(struct db_conn *c, const struct cb_pool *pool, const struct cb_scope *scope,
+                        struct cb_options *opts);
+/* Queues, ahead of the decision's writes and in their round trip, its locks and the check that
+ * nothing it read has moved since (migration 020): the decision is taken on the pool as it is,
+ * one or two round trips sooner. When something moved the transaction fails (DB_RETRY) and runs
+ * again, and its decisions then check before they decide (`first`: the decision's first round
+ * trip, as for db_world_check). */
+enum db_status db_world_assume(struct db_conn *c, const struct cb_pool *pool,
+                               const struct cb_scope *scope, bool first);
+
 /* ---- a session that keeps its pool (the worker's) ------------------------------------------ */
 
 /* What a session keeps between its decisions: the pool, and for the transaction under way what

@@ -85,25 +85,33 @@ static enum db_status apply_group_tx(struct db_conn *c, void *ctx)
     /* The whole group against one world: loaded once, saved once (CB-50 group commit). */
     enum db_status st = cb_service_apply_events(c, events, usable, g->n, cb_service_now(), ignored);
     free(events);
-    if (st == DB_OK)
-        st = db_flush(c); /* the group's writes: a failure there is the group's, not the inbox's */
+    if (st == DB_OK) {
+        for (int i = 0; i < g->n; i++) {
+            seqs[i] = g->events[i].seq;
+            outcomes[i] = ignored[i] ? "ignored" : "applied";
+        }
+        /* In one round trip with the group's writes (and the locks and check of a decision
+         * taken on the facts the worker keeps: db/world_pool.h). */
+        st = db_inbox_mark(c, seqs, outcomes, g->n);
+        if (st == DB_ABORT) {
+            cb_logf(CB_LOG_ERROR, "events already applied by another worker: rolling back");
+            return st;
+        }
+    }
     if (st == DB_UNAVAILABLE || st == DB_RETRY)
         return st;
     if (st != DB_OK) {
-        g->failed_at = 0; /* not known which: apply_inbox narrows it down one event at a time */
+        /* The group's writes failed: not known which event's; apply_inbox narrows it down one
+         * event at a time. */
+        g->failed_at = 0;
         return st;
     }
     for (int i = 0; i < g->n; i++) {
-        seqs[i] = g->events[i].seq;
-        outcomes[i] = ignored[i] ? "ignored" : "applied";
         if (ignored[i])
             g->ignored++;
         else
             g->applied++;
     }
-    st = db_inbox_mark(c, seqs, outcomes, g->n);
-    if (st == DB_ABORT)
-        cb_logf(CB_LOG_ERROR, "events already applied by another worker: rolling back");
     return st;
 }
 

@@ -82,6 +82,11 @@ bool cb_pool_over(const struct cb_pool *p);
  * pool first (cb_pool_put_facts). */
 bool cb_pool_global(const struct cb_pool *p, uint64_t *version);
 
+/* The system options, read with the global version `global` (migration 020 bumps it when they
+ * change): as cb_pool_put_facts, one read with another global version clears the pool first. */
+void cb_pool_put_options(struct cb_pool *p, const struct cb_options *o, uint64_t global);
+/* The options, when loaded at the global version the pool holds. */
+bool cb_pool_options(const struct cb_pool *p, struct cb_options *out);
 /* Whether `piece` of `number` is loaded, and the version it was read with. */
 bool cb_pool_known(const struct cb_pool *p, const char *number, enum cb_piece piece,
                    uint64_t *version);

@@ -2,7 +2,9 @@
 only their versions while nothing changed (migration 019). Whatever another writer changes in
 between, the API, another process or a change made by hand in the database, the worker's next
 decision sees: each test warms the worker on the parties first, changes something behind its
-back, and checks the commands its next event makes."""
+back, and checks the commands its next event makes. The worker decides on what it kept before it
+takes its locks, and the round trip of its writes checks the versions under them (migration
+020): a change behind its back fails that check, and the group runs again, checking first."""
 
 from callback_helpers import cb_env, ring, w  # noqa: F401
 
@@ -54,3 +56,18 @@ def test_a_callback_ended_by_hand_is_not_rung(w):
     w.idle(b)
     w.settle()
     w.expect([])
+
+
+def test_options_changed_through_the_api_are_seen_by_the_next_event(w):
+    """The worker keeps the options with its facts (migration 020: a change of them moves the
+    version of 'provisioning', which every decision checks)."""
+    a, b = w.stations(2)
+    w.busy(b)
+    w.attempt(a, b, "busy")
+    w.digits(a, "*41", call_state="busy_tone", dialed=b)   # no digit collection: ignored
+    w.settle()
+    w.expect([])
+    w.set_options(digit_collection_during_busy_or_alerting=True)
+    w.digits(a, "*41", call_state="busy_tone", dialed=b)
+    w.settle()
+    assert [cb["target"] for cb in w.active(a)] == [b]

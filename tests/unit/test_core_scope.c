@@ -416,6 +416,29 @@ static void test_provisioning_moving_clears_the_pool(void **state)
     cb_pool_free(pool);
 }
 
+/* The options are kept at the global version they were read with: known while the pool holds
+ * that version, forgotten with everything when facts of another one come in. */
+static void test_the_options_are_kept_at_their_global_version(void **state)
+{
+    (void)state;
+    struct cb_pool *pool = cb_pool_new(100, 100);
+    struct cb_options o = {.max_per_target = 7}, got = {0};
+    struct cb_number_facts f = {0};
+    assert_false(cb_pool_options(pool, &got));
+    cb_pool_put_options(pool, &o, 3);
+    assert_true(cb_pool_options(pool, &got));
+    assert_int_equal(got.max_per_target, 7);
+    assert_true(cb_pool_put_facts(pool, "500", 1, 3, &f));
+    assert_true(cb_pool_options(pool, &got));
+    assert_true(cb_pool_put_facts(pool, "501", 1, 4, &f)); /* provisioning moved */
+    assert_false(cb_pool_options(pool, &got));
+    assert_false(cb_pool_known(pool, "500", CB_PIECE_STATION, NULL));
+    cb_pool_put_options(pool, &o, 5); /* read later than the facts: they go */
+    assert_true(cb_pool_options(pool, &got));
+    assert_false(cb_pool_known(pool, "501", CB_PIECE_STATION, NULL));
+    cb_pool_free(pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_the_pool_answers_again_until_a_version_moves),
         cmocka_unit_test(test_a_commit_keeps_what_it_wrote_where_it_held_the_locks),
         cmocka_unit_test(test_provisioning_moving_clears_the_pool),
+        cmocka_unit_test(test_the_options_are_kept_at_their_global_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
