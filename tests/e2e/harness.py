@@ -334,6 +334,10 @@ class DbProxy:
                     pass
 
 
+class PortTaken(Exception):
+    """callbackd could not bind its port: another process took it first."""
+
+
 class Service:
     """One callbackd process. `env` entries override the defaults; a value None removes it.
     `rlimits` ({resource.RLIMIT_*: (soft, hard)}) are set in the process before it starts."""
@@ -374,7 +378,24 @@ class Service:
         return env
 
     def start(self, wait=True, timeout=20.0):
-        """Starts the process (its stderr goes to the log); waits for /readyz 200 if `wait`."""
+        """Starts the process (its stderr goes to the log); waits for /readyz 200 if `wait`.
+        A port that another test's process took between free_port() and the bind is given up
+        for another (callbackd logs "cannot listen" and exits), up to three times."""
+        for attempt in range(3):
+            self._spawn()
+            if not wait:
+                return self
+            try:
+                self.wait_ready(timeout)
+                return self
+            except PortTaken:
+                if attempt == 2 or self.extra_env.get("CALLBACKD_LISTEN"):
+                    raise
+                self.port = free_port()
+                self.base_env["CALLBACKD_LISTEN"] = f"127.0.0.1:{self.port}"
+        return self
+
+    def _spawn(self):
         self.logfile = tempfile.NamedTemporaryFile(prefix="callbackd-", suffix=".log",
                                                    dir=log_dir(), delete=False)
         limits = self.rlimits
@@ -388,14 +409,20 @@ class Service:
                                      stdin=subprocess.DEVNULL,
                                      preexec_fn=set_limits if limits else None)
         self.exit_status = None
-        if wait:
-            self.wait_ready(timeout)
-        return self
 
     def wait_ready(self, timeout=20.0):
+        """Waits for /readyz 200 from this process: the port answering is not enough (another
+        test's process may hold it), its log must say it listens (at the info level the harness
+        runs it with)."""
+        says_it = self.environment().get("CALLBACKD_LOG_LEVEL", "info") in ("debug", "info")
+
         def ready():
             if self.proc.poll() is not None:
+                if "cannot listen" in self.log():
+                    raise PortTaken(self.port)
                 raise AssertionError(f"callbackd exited with {self.proc.returncode}:\n{self.log()}")
+            if says_it and "callbackd listening" not in self.log():
+                return False
             try:
                 return self.call("GET", "/readyz", token=None)[0] == 200
             except OSError:
