@@ -2,9 +2,9 @@
  * (CB-51), so that it sends them as that transaction commits instead of reading them back from
  * the outbox first.
  *
- * A writer whose outbox insert returns its rows before COMMIT is sent (the worker flushes its
- * writes, then marks its events, then commits) offers them while the transaction is still open:
- * no reader of the outbox can see them yet. They are tentative until the writer settles: its
+ * A writer's outbox insert returns its rows before the answer to its COMMIT (in the same round
+ * trip, or an earlier one), and the writer offers them while the transaction is still open: no
+ * reader of the outbox can see them yet. They are tentative until the writer settles: its
  * commit confirms them, anything else withdraws them. The dispatcher takes only confirmed ones,
  * and forgets any that a read of the outbox returned (that read owns them from then on), so a
  * command is never sent twice by the two roads. Offers are refused while the dispatcher does not

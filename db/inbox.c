@@ -34,13 +34,18 @@ static struct db_stmt inbox_unapplied = DB_STMT(
     " feature, forward_to, trunk_group, line, from_number, to_number, attempt,"
     " array_to_string(parties, ','), conference, callback_id, recall, digits, call_state, dialed"
     " FROM pbx_events WHERE applied_at IS NULL ORDER BY seq LIMIT $1");
+/* Marks the events of $1 ([{seq, outcome}]) that are not applied yet, and fails (migration 020)
+ * unless that is all of them. The join's condition is there again as `= ANY`: an index scan
+ * whatever the inbox's size. */
+#define MARK_UNAPPLIED                                                                             \
+    "UPDATE pbx_events AS p SET applied_at = clock_timestamp(), outcome = u.outcome"               \
+    " FROM jsonb_to_recordset($1::jsonb) AS u(seq bigint, outcome text)"                           \
+    " WHERE p.seq = u.seq AND p.applied_at IS NULL"                                                \
+    " AND p.seq = ANY(" DB_JSON_KEYS("seq", "bigint") ")"
 static struct db_stmt inbox_mark =
     DB_STMT("inbox_mark", 1,
-            "UPDATE pbx_events AS p SET applied_at = clock_timestamp(), outcome = u.outcome"
-            " FROM jsonb_to_recordset($1::jsonb) AS u(seq bigint, outcome text)"
-            " WHERE p.seq = u.seq AND p.applied_at IS NULL"
-            /* the join's condition again, as an index scan whatever the inbox's size */
-            " AND p.seq = ANY(" DB_JSON_KEYS("seq", "bigint") ")");
+            "WITH m AS (" MARK_UNAPPLIED " RETURNING 1)"
+            " SELECT callbackd_events_marked(count(*), jsonb_array_length($1::jsonb)) FROM m");
 static struct db_stmt inbox_lag =
     DB_STMT("inbox_lag", 0, "SELECT count(*) FROM pbx_events WHERE applied_at IS NULL");
 static struct db_stmt inbox_purge =
@@ -175,17 +180,10 @@ enum db_status db_inbox_mark(struct db_conn *c, const long long *seqs, const cha
     for (int i = 0; rows && i < n; i++)
         json_array_append_new(
             rows, json_pack("{s:I, s:s}", "seq", (json_int_t)seqs[i], "outcome", outcomes[i]));
-    char *text = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
-    json_decref(rows);
-    if (!text)
-        return DB_ERROR;
-    const char *params[] = {text};
-    enum db_status st;
-    PGresult *r = db_exec(c, &inbox_mark, params, &st);
-    if (st == DB_OK && atoi(PQcmdTuples(r)) != n)
-        st = DB_ABORT;
-    PQclear(r);
-    free(text);
+    struct db_pipeline p = {0};
+    db_pipeline_add_rows(&p, &inbox_mark, rows); /* steals rows */
+    enum db_status st = p.overflow || !rows ? DB_ERROR : DB_OK;
+    db_pipeline_defer(c, &p);
     return st;
 }
 

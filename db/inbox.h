@@ -31,8 +31,10 @@ enum db_status db_inbox_store(struct db_conn *c, const char *rows_json, const ch
  * them with db_inbox_events_free. */
 enum db_status db_inbox_unapplied(struct db_conn *c, int limit, struct db_inbox_event *out, int *n);
 void db_inbox_events_free(struct db_inbox_event *events, int n);
-/* Marks `n` events applied with their outcome ("applied" or "ignored"). Returns DB_ABORT when
- * any of them was already applied (another worker: CB-54 forbids applying twice). */
+/* Marks `n` events applied with their outcome ("applied" or "ignored"), with the transaction's
+ * next round trip (its COMMIT at the latest: db_pipeline_defer). When any of them was applied
+ * already (another worker: CB-54 forbids applying twice), that round trip fails the transaction
+ * as a serialization failure (DB_RETRY; migration 020). */
 enum db_status db_inbox_mark(struct db_conn *c, const long long *seqs, const char *const *outcomes,
                              int n);
 /* How many events wait to be applied. */

@@ -38,6 +38,7 @@ static struct db_stmt outbox_insert_rows_handed = {
     .n_params = 1,
     .slot = -1,
     .collect = collect_handed,
+    .collect_at_commit = true,
     .sql = OUTBOX_INSERT " RETURNING seq, id, order_key, body::text, " NONE_PENDING_BEFORE(
         "commands.order_key", "commands.seq")};
 /* The same, and a NOTIFY to the dispatcher leading in another process (db/leader.h). */

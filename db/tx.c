@@ -10,6 +10,7 @@ enum db_status db_tx_run_on(struct db_conn *c, db_tx_fn fn, void *ctx)
          * is one or two round trips (its facts when they are not kept, then its locks, check,
          * writes and COMMIT: db/world.h). */
         c->begin_pending = true;
+        c->last_sqlstate[0] = '\0'; /* this attempt's, for db_world_settle */
         st = fn(c, ctx);
         if (st == DB_OK)
             st = db_commit(c);

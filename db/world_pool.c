@@ -677,16 +677,19 @@ void db_world_wrote(struct db_conn *c, struct db_pipeline *p, const struct cb_wo
 
 void db_world_settle(struct db_conn *c, bool committed)
 {
-    /* A transaction that decided before its locks and did not commit (its facts moved, most
-     * likely) runs again checking first: a kept pool does not know which facts moved. */
-    if (c->world_fresh && c->world_assumed) { /* approximate under races: a rate */
+    /* A transaction that decided before its locks and failed its check runs again checking
+     * first: a kept pool does not know which facts moved. */
+    /* Failed: its check found facts moved (a serialization failure; an API refusal rolls back
+     * too, and says nothing about them). */
+    bool moved = !committed && c->world_assumed && !strcmp(c->last_sqlstate, "40001");
+    if (c->world_fresh && c->world_assumed && (committed || moved)) { /* a rate: races are fine */
         int was = atomic_load(&fresh_failed);
-        atomic_store(&fresh_failed, was - was / 16 + (committed ? 0 : 1000 / 16));
+        atomic_store(&fresh_failed, was - was / 16 + (moved ? 1000 / 16 : 0));
     }
     c->world_fresh = false;
     if (committed)
         c->world_distrust = false;
-    else if (c->world_assumed)
+    else if (moved)
         c->world_distrust = true;
     c->world_assumed = false;
     struct db_world_memory *m = c->world;

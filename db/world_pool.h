@@ -31,8 +31,8 @@ bool db_world_settled(const struct cb_scope *scope, const struct cb_numbers *set
 void db_world_fresh(struct db_conn *c);
 /* Whether a decision on `scope` may be taken before it holds its locks (db_world_assume): the
  * pool holds each number the scope read at one version, the global version, and the options
- * (into `opts`); the last transaction of `c` that did so did not fail; and, for facts read
- * afresh, such decisions have seldom failed lately in the process. */
+ * (into `opts`); the last transaction of `c` that did so did not fail its check; and, for facts
+ * read afresh, such decisions have seldom failed lately in the process. */
 bool db_world_assumable(struct db_conn *c, const struct cb_pool *pool, const struct cb_scope *scope,
                         struct cb_options *opts);
 /* Queues, ahead of the decision's writes and in their round trip, its locks and the check that

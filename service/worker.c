@@ -85,34 +85,24 @@ static enum db_status apply_group_tx(struct db_conn *c, void *ctx)
     /* The whole group against one world: loaded once, saved once (CB-50 group commit). */
     enum db_status st = cb_service_apply_events(c, events, usable, g->n, cb_service_now(), ignored);
     free(events);
-    if (st == DB_OK) {
-        for (int i = 0; i < g->n; i++) {
-            seqs[i] = g->events[i].seq;
-            outcomes[i] = ignored[i] ? "ignored" : "applied";
-        }
-        /* In one round trip with the group's writes (and the locks and check of a decision
-         * taken on the facts the worker keeps: db/world_pool.h). */
-        st = db_inbox_mark(c, seqs, outcomes, g->n);
-        if (st == DB_ABORT) {
-            cb_logf(CB_LOG_ERROR, "events already applied by another worker: rolling back");
-            return st;
-        }
-    }
     if (st == DB_UNAVAILABLE || st == DB_RETRY)
         return st;
-    if (st != DB_OK) {
-        /* The group's writes failed: not known which event's; apply_inbox narrows it down one
-         * event at a time. */
-        g->failed_at = 0;
+    /* From here a failure is the group's (an event's, or its writes' when the COMMIT's round
+     * trip carries them): not known which event's, apply_inbox narrows it down one at a time. */
+    g->failed_at = 0;
+    if (st != DB_OK)
         return st;
-    }
     for (int i = 0; i < g->n; i++) {
+        seqs[i] = g->events[i].seq;
+        outcomes[i] = ignored[i] ? "ignored" : "applied";
         if (ignored[i])
             g->ignored++;
         else
             g->applied++;
     }
-    return st;
+    /* With the group's writes (and the locks and check of a decision taken on the facts the
+     * worker keeps: db/world.h), in the COMMIT's round trip. */
+    return db_inbox_mark(c, seqs, outcomes, g->n);
 }
 
 /* Marks one event "ignored" after its application failed twice: a bug must not wedge the
@@ -208,8 +198,8 @@ static enum db_status apply_inbox(struct cb_worker *w, bool *full, int *n_read)
             limit = alone ? 1 : n;
             continue;
         }
-        if (g.failed_at < 0)
-            break; /* the database, not an event: try again later */
+        if (g.failed_at < 0 || st == DB_UNAVAILABLE || st == DB_RETRY)
+            break; /* the database (or another worker: db_inbox_mark), not an event: later */
         const struct db_inbox_event *bad = &events[start + g.failed_at];
         const char *id = bad->event.id;
         if (g.failed_at == 0 && alone) {

@@ -277,3 +277,25 @@ def test_cb50_failing_event_is_isolated_and_marked_ignored(svc, db):
     # The worker goes on with later events.
     svc.send(event("station.hook", station="2001", hook="off"))
     wait_state(svc, "2001", hook="off")
+
+
+def test_cb54_an_event_another_worker_marked_meanwhile_is_not_applied_again(svc, db, pg, db_url):
+    """The worker marks a group's events in the round trip that carries its writes and COMMIT;
+    when one of them was marked by someone else meanwhile (another worker: here by hand, in a
+    session holding the station's decision lock, which the worker's round trip waits for), that
+    transaction fails (migration 020) and nothing of the group is written."""
+    provision(svc, stations=("2001", "2002"))
+    svc.send(event("station.state", station="2001", availability="idle"))
+    wait_applied(db)                # the worker keeps 2001's facts: it decides before locking
+    ev = event("station.state", station="2001", availability="busy")
+    hold = "BEGIN; SELECT pg_advisory_xact_lock(25442, hashtext('2001'));"
+    release = ("UPDATE pbx_events SET applied_at = now(), outcome = 'ignored' "
+               "WHERE applied_at IS NULL; COMMIT;")
+    with pg.holding(db_url, hold, release):
+        svc.send(ev)
+        wait_for(lambda: db.count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                  "AND NOT granted") > 0, 10, msg="the worker waits on the lock")
+    svc.send(event("station.state", station="2002", availability="busy"))
+    wait_state(svc, "2002", availability="busy")    # applied after the group that failed
+    assert db.value(f"SELECT outcome FROM pbx_events WHERE id = '{ev['id']}'") == "ignored"
+    assert svc.ok("GET", "/v1/stations/2001")["state"]["availability"] == "idle"
