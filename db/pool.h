@@ -70,8 +70,8 @@ struct db_conn {
      * (db/handoff.h): the dispatcher reads the outbox once it commits. */
     int outbox_unhanded;
     bool offered; /* commands of the transaction were handed (db_handoff_offer) */
-    /* A decision of the transaction was taken before its locks (db_world_assume); the last one
-     * that was did not commit, so the next decisions check first. */
+    /* A decision of the transaction was taken before its locks (db_world_assume); the last
+     * transaction that took one failed its check, so the next decisions check first. */
     bool world_assumed, world_distrust;
     bool world_fresh; /* a decision of the transaction read its facts afresh (db_world_fresh) */
     /* The facts this session keeps between decisions (db/world_pool.h); NULL: none kept. */
