@@ -34,7 +34,7 @@ static struct db_stmt inbox_unapplied = DB_STMT(
     " feature, forward_to, trunk_group, line, from_number, to_number, attempt,"
     " array_to_string(parties, ','), conference, callback_id, recall, digits, call_state, dialed"
     " FROM pbx_events WHERE applied_at IS NULL ORDER BY seq LIMIT $1");
-/* Marks the events of $1 ([{seq, outcome}]) that are not applied yet, and fails (migration 020)
+/* Marks the events of $1 ([{seq, outcome}]) that are not applied yet, and fails (migration 021)
  * unless that is all of them. The join's condition is there again as `= ANY`: an index scan
  * whatever the inbox's size. */
 #define MARK_UNAPPLIED                                                                             \

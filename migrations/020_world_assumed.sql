@@ -26,17 +26,3 @@ END $$;
 -- version of 'provisioning' they were read with, so a change of them bumps that version.
 CREATE TRIGGER system_options_world AFTER INSERT OR UPDATE OR DELETE ON system_options
     FOR EACH STATEMENT EXECUTE FUNCTION callbackd_world_provisioning();
-
--- The worker marks a group's events applied in the round trip of its writes and COMMIT, so the
--- check that none was applied already (another worker: CB-54 forbids applying twice) is made
--- here: it fails the transaction as a serialization failure, and the worker reads the inbox
--- again. marked: the rows the mark changed; expected: the events it named.
-CREATE FUNCTION callbackd_events_marked(marked bigint, expected int)
-RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF marked <> expected THEN
-        RAISE EXCEPTION 'callbackd: % of % events were applied already', expected - marked,
-            expected USING ERRCODE = 'serialization_failure';
-    END IF;
-END $$;
