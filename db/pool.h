@@ -73,7 +73,7 @@ struct db_conn {
     /* A decision of the transaction was taken before its locks (db_world_assume); the last
      * transaction that took one failed its check, so the next decisions check first. */
     bool world_assumed, world_distrust;
-    bool world_fresh; /* a decision of the transaction read its facts afresh (db_world_fresh) */
+    bool world_assumed_fresh; /* one of those decisions was on facts read afresh (not kept) */
     /* The facts this session keeps between decisions (db/world_pool.h); NULL: none kept. */
     struct db_world_memory *world;
     char last_sqlstate[6];

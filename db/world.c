@@ -71,8 +71,6 @@ enum db_status db_world_load(struct db_conn *c, const struct cb_scope_seed *seed
     memset(w, 0, sizeof *w);
     struct cb_pool *kept = db_world_kept(c);
     struct cb_pool *pool = kept ? kept : cb_pool_new(SIZE_MAX, SIZE_MAX);
-    if (!kept && pool)
-        db_world_fresh(c);
     if (kept) {
         cb_pool_clear_named(kept);
         if (cb_pool_over(kept))

@@ -394,36 +394,54 @@ static uint64_t pool_version(const struct cb_pool *pool, const char *number)
     return v;
 }
 
+/* A scope as the parameters of the lock and version statements: the numbers to lock (NULL when
+ * none), the numbers read and the versions they were read with. */
+struct scope_params {
+    char *locks, *used, *versions;
+};
+
+static enum db_status scope_params_of(const struct cb_scope *scope, struct scope_params *out)
+{
+    out->locks = scope->locks.n ? array_of_numbers(&scope->locks) : NULL;
+    out->used = array_of_numbers(&scope->used);
+    out->versions = array_of_versions(&scope->used);
+    return out->used && out->versions && (!scope->locks.n || out->locks) ? DB_OK : DB_ERROR;
+}
+
+static void scope_params_free(struct scope_params *sp)
+{
+    free(sp->locks);
+    free(sp->used);
+    free(sp->versions);
+}
+
 enum db_status db_world_check(struct db_conn *c, struct cb_pool *pool, const struct cb_scope *scope,
                               bool locked, struct cb_options *opts, bool first,
                               struct cb_numbers *settled, bool *changed)
 {
     *changed = true;
     cb_numbers_free(settled);
-    char *locks = scope->locks.n ? array_of_numbers(&scope->locks) : NULL;
-    char *used = array_of_numbers(&scope->used);
-    char *versions = array_of_versions(&scope->used);
-    enum db_status st = used && versions && (!scope->locks.n || locks) ? DB_OK : DB_ERROR;
+    struct scope_params sp;
+    enum db_status st = scope_params_of(scope, &sp);
     struct db_pipeline p = {0};
     int at_versions = 0, at_lock = -1;
     if (st == DB_OK) {
         if (first)
             db_pipeline_add(&p, &world_generic_plans, NULL);
-        if (locks) {
+        if (sp.locks) {
             at_lock = p.n;
-            db_pipeline_add(&p, locked ? &world_lock_more : &world_lock, (const char *[]){locks});
+            db_pipeline_add(&p, locked ? &world_lock_more : &world_lock,
+                            (const char *[]){sp.locks});
         }
         if (opts)
             db_pipeline_add(&p, &world_options, NULL);
         at_versions = p.n;
-        db_pipeline_add(&p, &world_versions, (const char *[]){used, versions});
+        db_pipeline_add(&p, &world_versions, (const char *[]){sp.used, sp.versions});
         db_pipeline_add(&p, &refill_facts, NULL);
         db_pipeline_add(&p, &refill_callbacks, NULL);
         st = db_pipeline_run(c, &p);
     }
-    free(locks);
-    free(used);
-    free(versions);
+    scope_params_free(&sp);
     if (st == DB_OK && locked && at_lock >= 0 && !db_bool(p.results[at_lock], 0, 0))
         st = DB_RETRY;
     if (st == DB_OK && opts)
@@ -483,19 +501,13 @@ enum db_status db_world_check(struct db_conn *c, struct cb_pool *pool, const str
 static atomic_int fresh_failed;
 static atomic_uint fresh_probes;
 
-void db_world_fresh(struct db_conn *c)
-{
-    c->world_fresh = true;
-}
-
 bool db_world_assumable(struct db_conn *c, const struct cb_pool *pool, const struct cb_scope *scope,
                         struct cb_options *opts)
 {
-    uint64_t global;
-    bool kept = db_world_kept(c) == pool;
-    if (c->world_distrust || !cb_pool_global(pool, &global) || !cb_pool_options(pool, opts))
+    /* Options are kept at the pool's global version: with them, the pool has one. */
+    if (c->world_distrust || !cb_pool_options(pool, opts))
         return false;
-    if (!kept && atomic_load(&fresh_failed) > FRESH_FAILED_MAX &&
+    if (db_world_kept(c) != pool && atomic_load(&fresh_failed) > FRESH_FAILED_MAX &&
         atomic_fetch_add(&fresh_probes, 1) % FRESH_PROBE_PERIOD != 0)
         return false;
     for (size_t i = 0; i < scope->used.n; i++)
@@ -511,24 +523,21 @@ enum db_status db_world_assume(struct db_conn *c, const struct cb_pool *pool,
     (void)cb_pool_global(pool, &global);
     char g[24];
     snprintf(g, sizeof g, "%llu", (unsigned long long)global);
-    char *locks = scope->locks.n ? array_of_numbers(&scope->locks) : NULL;
-    char *used = array_of_numbers(&scope->used);
-    char *versions = array_of_versions(&scope->used);
-    enum db_status st = used && versions && (!scope->locks.n || locks) ? DB_OK : DB_ERROR;
+    struct scope_params sp;
+    enum db_status st = scope_params_of(scope, &sp);
     if (st == DB_OK) {
         struct db_pipeline p = {0};
         if (first)
             db_pipeline_add(&p, &world_generic_plans, NULL);
-        if (locks)
-            db_pipeline_add(&p, &world_lock, (const char *[]){locks});
-        db_pipeline_add(&p, &world_unmoved, (const char *[]){used, versions, g});
+        if (sp.locks)
+            db_pipeline_add(&p, &world_lock, (const char *[]){sp.locks});
+        db_pipeline_add(&p, &world_unmoved, (const char *[]){sp.used, sp.versions, g});
         st = p.overflow ? DB_ERROR : DB_OK;
         db_pipeline_defer(c, &p); /* ahead of the decision's writes, in their round trip */
         c->world_assumed = true;
+        c->world_assumed_fresh |= db_world_kept(c) != pool;
     }
-    free(locks);
-    free(used);
-    free(versions);
+    scope_params_free(&sp);
     return st;
 }
 
@@ -682,11 +691,11 @@ void db_world_settle(struct db_conn *c, bool committed)
     /* Failed: its check found facts moved (a serialization failure; an API refusal rolls back
      * too, and says nothing about them). */
     bool moved = !committed && c->world_assumed && !strcmp(c->last_sqlstate, "40001");
-    if (c->world_fresh && c->world_assumed && (committed || moved)) { /* a rate: races are fine */
+    if (c->world_assumed_fresh && (committed || moved)) { /* a rate: races are fine */
         int was = atomic_load(&fresh_failed);
         atomic_store(&fresh_failed, was - was / 16 + (moved ? 1000 / 16 : 0));
     }
-    c->world_fresh = false;
+    c->world_assumed_fresh = false;
     if (committed)
         c->world_distrust = false;
     else if (moved)

@@ -27,8 +27,6 @@ enum db_status db_world_check(struct db_conn *c, struct cb_pool *pool, const str
 bool db_world_settled(const struct cb_scope *scope, const struct cb_numbers *settled,
                       const struct cb_numbers *held);
 
-/* A decision on facts read afresh (not kept) begins on `c`. */
-void db_world_fresh(struct db_conn *c);
 /* Whether a decision on `scope` may be taken before it holds its locks (db_world_assume): the
  * pool holds each number the scope read at one version, the global version, and the options
  * (into `opts`); the last transaction of `c` that did so did not fail its check; and, for facts

@@ -173,8 +173,7 @@ struct cb_pool {
     size_t max_numbers, max_rows;
     bool has_global;
     uint64_t global;
-    bool has_options; /* the system options, read at `options_global` */
-    uint64_t options_global;
+    bool has_options; /* the system options, read at `global` (another one clears them) */
     struct cb_options options;
     /* In chunks of POOL_CHUNK, never moved: no copy of the whole while it grows, and no block
      * the size of the pool to find (a group of events may read thousands of callbacks). */
@@ -395,20 +394,25 @@ bool cb_pool_global(const struct cb_pool *p, uint64_t *version)
     return p->has_global;
 }
 
-void cb_pool_put_options(struct cb_pool *p, const struct cb_options *o, uint64_t global)
+/* What is put next was read at the global version `global`: what was read at another goes. */
+static void read_at(struct cb_pool *p, uint64_t global)
 {
     if (p->has_global && p->global != global)
         cb_pool_clear(p);
     p->has_global = true;
     p->global = global;
+}
+
+void cb_pool_put_options(struct cb_pool *p, const struct cb_options *o, uint64_t global)
+{
+    read_at(p, global);
     p->options = *o;
-    p->options_global = global;
     p->has_options = true;
 }
 
 bool cb_pool_options(const struct cb_pool *p, struct cb_options *out)
 {
-    if (!p->has_options || !p->has_global || p->options_global != p->global)
+    if (!p->has_options)
         return false;
     *out = p->options;
     return true;
@@ -417,10 +421,7 @@ bool cb_pool_options(const struct cb_pool *p, struct cb_options *out)
 bool cb_pool_put_facts(struct cb_pool *p, const char *number, uint64_t version, uint64_t global,
                        const struct cb_number_facts *f)
 {
-    if (p->has_global && p->global != global)
-        cb_pool_clear(p);
-    p->has_global = true;
-    p->global = global;
+    read_at(p, global);
     struct pool_number *e = number_entry(p, number);
     if (!e)
         return false;
