@@ -9,7 +9,8 @@
 #   --seconds S      length of each timed run: pgbench, wrk, events (default 5)
 #   --compare-small  also run at 1,000 first, in the same invocation, and compare (flat: 1.3x)
 #   --scales LIST    the scales to run, comma-separated (e.g. 1000,1000000); overrides the above
-#   --rate R         events/s of the event -> command latency run (default 1000)
+#   --rate R         events/s of the event -> command latency run (default 1000); it runs again
+#                    at R/4 and R/2, shown without a target
 #   --load-only      build, start PostgreSQL, load the largest scale, print the load time, stop
 #   --keep           keep the work directory (logs, results) under /tmp at the end
 #
@@ -35,7 +36,7 @@ load_only=0
 keep=0
 post_cap_rate=20000 # POST pool: pairs for this many requests/s over --seconds
 
-usage() { sed -n '5,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '5,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --pending) pending=${2:?}; shift 2 ;;
@@ -270,6 +271,16 @@ for n in "${scale_list[@]}"; do
   "$py" "$helper" latency --url "$db_url" --results "$results" --pending "$n" --port "$svc_port" \
     --secret "$pbx_secret" --seconds "$seconds" --rate "$rate" --timeout "$drain_s" --pbx-log "$pbx_log" --sender "$sender"
   drain_or_discard latency "$drain_s"
+  # The same at a quarter and at half the rate (shown, no target): how the latency follows the
+  # load of the machine, which at --rate runs the PBX's side, callbackd and PostgreSQL at once.
+  for r in $((rate / 4)) $((rate / 2)); do
+    [ "$r" -ge 20 ] || continue
+    log "N = $n: event -> command latency at $r events/s"
+    "$py" "$helper" latency --url "$db_url" --results "$results" --pending "$n" --port "$svc_port" \
+      --secret "$pbx_secret" --seconds "$seconds" --rate "$r" --timeout "$drain_s" \
+      --pbx-log "$pbx_log" --sender "$sender" --key "latency_at_$r"
+    drain_or_discard "latency_at_$r" "$drain_s"
+  done
   svc_stop
 done
 

@@ -95,6 +95,35 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(math.ceil(p / 100.0 * len(xs))) - 1)]
 
 
+class MachineCpu:
+    """The whole machine's CPU over a `with` block, from /proc/stat: the share of every CPU's time
+    spent busy (not idle, not waiting for I/O), and the CPU milliseconds that makes per
+    operation. Everything on the machine counts (PostgreSQL, callbackd, the load's clients): on
+    a machine that runs them all, a rate is bounded by that sum per operation."""
+
+    @staticmethod
+    def _read():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        idle = v[3] + v[4]  # idle, iowait
+        return sum(v[:8]) - idle, sum(v[:8])  # busy, total (without guest time, counted in user)
+
+    def __enter__(self):
+        self.b0, self.t0 = self._read()
+        self.w0 = time.monotonic()
+        return self
+
+    def __exit__(self, *exc):
+        b1, t1 = self._read()
+        self.wall = time.monotonic() - self.w0
+        self.busy = (b1 - self.b0) / max(1, t1 - self.t0)
+        return False
+
+    def ms_per(self, ops):
+        """CPU ms of the whole machine per operation, `ops` operations in the block."""
+        return self.busy * os.cpu_count() * self.wall * 1000 / ops if ops else float("nan")
+
+
 def run_id():
     return "%x" % random.getrandbits(40)
 
@@ -346,32 +375,39 @@ def cmd_pgbench(a):
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     psql(a.url, "DELETE FROM callbacks_copy WHERE requester LIKE '9%';", capture=False)
     for c in a.clients:
-        p = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", str(c), "-j", "2",
-                            "-T", str(a.seconds), "-D", "n=0", "-D", f"ntargets={T}",
-                            "-f", script, a.url], text=True, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT)
-        tps = None
+        with MachineCpu() as cpu:
+            p = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", str(c), "-j", "2",
+                                "-T", str(a.seconds), "-D", "n=0", "-D", f"ntargets={T}",
+                                "-f", script, a.url], text=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+        tps, done = None, None
         for line in p.stdout.splitlines():
             if line.startswith("tps = "):
                 tps = float(line.split()[2])
+            elif line.startswith("number of transactions actually processed: "):
+                done = int(line.split(":")[1].split("/")[0])
         failed = [ln for ln in p.stdout.splitlines() if "failed" in ln or "aborted" in ln or "ERROR" in ln]
         if p.returncode != 0 or tps is None:
             sys.stderr.write(p.stdout)
             raise SystemExit(f"scale.py: pgbench -c {c} failed")
-        print(f"  pgbench INSERT ... RETURNING, -c {c} -j 2 -T {a.seconds}: {tps:,.0f} tps"
+        per = cpu.ms_per(done or tps * cpu.wall)
+        print(f"  pgbench INSERT ... RETURNING, -c {c} -j 2 -T {a.seconds}: {tps:,.0f} tps; "
+              f"machine CPU {cpu.busy:.0%} busy, {per:.2f} ms per transaction"
               + ("; " + "; ".join(failed) if failed else ""), flush=True)
         put(a.results, a.pending, f"pgbench_c{c}", f"{tps:.1f}")
+        put(a.results, a.pending, f"pgbench_c{c}_cpu_ms", f"{per:.3f}")
         psql(a.url, "DELETE FROM callbacks_copy WHERE requester LIKE '9%';", capture=False)
 
 
 def cmd_wrk(a):
     PR, PT = pool_layout(a.pool)
     threads = 2
-    p = subprocess.run(["wrk", "-t", str(threads), "-c", str(a.conns), "-d", f"{a.seconds}s",
-                        "--timeout", "30s", "-s", os.path.join(HERE, "post.lua"),
-                        f"http://127.0.0.1:{a.port}/v1/callbacks", "--", a.token, "0",
-                        str(a.pool), str(threads), str(PR), str(PT)],
-                       text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    with MachineCpu() as cpu:
+        p = subprocess.run(["wrk", "-t", str(threads), "-c", str(a.conns), "-d", f"{a.seconds}s",
+                            "--timeout", "30s", "-s", os.path.join(HERE, "post.lua"),
+                            f"http://127.0.0.1:{a.port}/v1/callbacks", "--", a.token, "0",
+                            str(a.pool), str(threads), str(PR), str(PT)],
+                           text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     res, samples = {}, []
     for line in p.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -384,9 +420,11 @@ def cmd_wrk(a):
     n = int(res["requests"])
     rps = n / (int(res["duration_us"]) / 1e6)
     non201 = int(res["non201"]) + int(res["socket_errors"])
+    per = cpu.ms_per(n)
     print(f"  wrk POST /v1/callbacks -t {threads} -c {a.conns} -d {a.seconds}s: {rps:,.0f} req/s, "
           f"p50 {int(res['p50_us']) / 1000:.2f} ms, p99 {int(res['p99_us']) / 1000:.2f} ms, "
-          f"{n:,} answers, {non201} not 201"
+          f"{n:,} answers, {non201} not 201; machine CPU {cpu.busy:.0%} busy, {per:.2f} ms per "
+          f"request"
           + (f" (socket errors {res['socket_errors']}, pool exhausted {res['exhausted']})"
              if non201 else ""), flush=True)
     for s in samples[:10]:
@@ -396,6 +434,7 @@ def cmd_wrk(a):
     put(a.results, a.pending, f"post_c{c}_p50", f"{int(res['p50_us']) / 1000:.3f}")
     put(a.results, a.pending, f"post_c{c}_p99", f"{int(res['p99_us']) / 1000:.3f}")
     put(a.results, a.pending, f"post_c{c}_errors", non201)
+    put(a.results, a.pending, f"post_c{c}_cpu_ms", f"{per:.3f}")
     created = int(value(a.url, "SELECT count(*) FROM callbacks WHERE requester LIKE '8%'"))
     if created < n - non201:
         print(f"  note: {created:,} callbacks stored for {n - non201:,} answers 201", flush=True)
@@ -535,9 +574,10 @@ def cmd_latency(a):
     rid = run_id()
     log_start = os.path.getsize(a.pbx_log)
     clients = K
-    p = subprocess.run([a.sender, str(a.port), a.secret, str(a.rate), str(total), str(K), rid,
-                        ",".join(targets)], text=True, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE)
+    with MachineCpu() as cpu:
+        p = subprocess.run([a.sender, str(a.port), a.secret, str(a.rate), str(total), str(K), rid,
+                            ",".join(targets)], text=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
     if p.returncode != 0:
         sys.stderr.write(p.stderr)
         raise SystemExit("scale.py: the event sender failed")
@@ -598,8 +638,8 @@ def cmd_latency(a):
             censored += 1
     if not lat:
         print(f"  (c) event -> command: no command matched ({len(sent):,} events sent)", flush=True)
-        put(a.results, a.pending, "latency_p50", "nan")
-        put(a.results, a.pending, "latency_p99", "nan")
+        put(a.results, a.pending, f"{a.key}_p50", "nan")
+        put(a.results, a.pending, f"{a.key}_p99", "nan")
         return
     p50, p99 = statistics.median(lat) * 1000, pct(lat, 99) * 1000
     n_trans = sum(len(v["ring"]) + len(v["stop_ring"]) for v in causes.values())
@@ -609,11 +649,13 @@ def cmd_latency(a):
           f"{n_ring:,} ring + {sum(len(v) for v in arrivals.values()) - n_ring:,} stop_ring commands "
           f"received, {len(lat) - censored:,} matched; {unapplied:,} events still unapplied after the wait; "
           f"{censored:,} commands or unapplied events counted as the time waited; median {p50:.2f} ms, "
-          f"p99 {p99:.2f} ms, max {max(lat) * 1000:.1f} ms", flush=True)
-    put(a.results, a.pending, "latency_rate", f"{actual:.1f}")
-    put(a.results, a.pending, "latency_p50", f"{p50:.3f}")
-    put(a.results, a.pending, "latency_p99", f"{p99:.3f}")
-    put(a.results, a.pending, "latency_matched",
+          f"p99 {p99:.2f} ms, max {max(lat) * 1000:.1f} ms; while sending, machine CPU "
+          f"{cpu.busy:.0%} busy, {cpu.ms_per(len(sent)):.2f} ms per event", flush=True)
+    put(a.results, a.pending, f"{a.key}_rate", f"{actual:.1f}")
+    put(a.results, a.pending, f"{a.key}_p50", f"{p50:.3f}")
+    put(a.results, a.pending, f"{a.key}_p99", f"{p99:.3f}")
+    put(a.results, a.pending, f"{a.key}_cpu_busy", f"{cpu.busy * 100:.1f}")
+    put(a.results, a.pending, f"{a.key}_matched",
         f"{len(sent)} events sent, {n_trans} made a ring/stop_ring, {len(lat) - censored} commands "
         f"received in time; {unapplied} events unapplied after the wait; {censored} commands or "
         f"unapplied events counted as the time waited (a lower bound)")
@@ -684,12 +726,16 @@ def cmd_report(a):
         ("  POST c4 latency p50 (ms)", "post_c4_p50", "", False, "", None, True),
         ("  POST c4 latency p99 (ms)", "post_c4_p99", "", False, "", None, True),
         ("  POST c4 answers not 201", "post_c4_errors", "", False, "0", lambda v, s: v == 0, False),
+        ("  machine CPU per POST c4 (ms)", "post_c4_cpu_ms", "", False, "", None, False),
+        ("  machine CPU per pgbench c4 tx (ms)", "pgbench_c4_cpu_ms", "", False, "", None, False),
         ("POST /v1/callbacks c16 (req/s)", "post_c16", "", True, "> c4",
          lambda v, s: num(s, "post_c4") is not None and v > num(s, "post_c4"), True),
         ("  POST c16 / pgbench c16", post_ratio(16), "", True, ">= 0.70", lambda v, s: v >= 0.70, False),
         ("  POST c16 latency p50 (ms)", "post_c16_p50", "", False, "", None, True),
         ("  POST c16 latency p99 (ms)", "post_c16_p99", "", False, "", None, True),
         ("  POST c16 answers not 201", "post_c16_errors", "", False, "0", lambda v, s: v == 0, False),
+        ("  machine CPU per POST c16 (ms)", "post_c16_cpu_ms", "", False, "", None, False),
+        ("  machine CPU per pgbench c16 tx (ms)", "pgbench_c16_cpu_ms", "", False, "", None, False),
         ("events accepted, batches of 100 (/s)", "accepted", "", True, ">= 20,000", lambda v, s: v >= 20000, True),
         ("events applied by the worker (/s)", "applied", "", True, ">= 10,000", lambda v, s: v >= 10000, True),
         ("  the same, spread over every target (/s)", "applied_spread", "", True, ">= 10,000",
@@ -697,6 +743,20 @@ def cmd_report(a):
         ("event -> command: events/s sent", "latency_rate", "", True, "~ --rate", None, False),
         ("event -> command p50 (ms)", "latency_p50", "", False, "", None, True),
         ("event -> command p99 (ms)", "latency_p99", "", False, "< 10", lambda v, s: v < 10, True),
+        ("  machine CPU busy while sending (%)", "latency_cpu_busy", "", False, "", None, False),
+    ]
+    # The same at lower rates (run.sh's sweep): how the p99 follows the machine's load.
+    swept = sorted({int(k.split("_")[2]) for s in scales for k in res[s]
+                    if k.startswith("latency_at_") and k.endswith("_p99")})
+    for r in swept:
+        rows += [
+            (f"  at {r:,} events/s: p50 / p99 (ms)",
+             lambda s, r=r: (num(s, f"latency_at_{r}_p50"), num(s, f"latency_at_{r}_p99")),
+             "", False, "", None, False),
+            (f"  at {r:,} events/s: machine CPU busy (%)", f"latency_at_{r}_cpu_busy", "", False,
+             "", None, False),
+        ]
+    rows += [
         ("callbackd RSS, max (MiB)", "rss_mib", "", False, "< 32", lambda v, s: v < 32, True),
         ("load N+N rows (s, not a target)", "load_s", "", False, "", None, False),
     ]
@@ -710,6 +770,10 @@ def cmd_report(a):
     all_flat = True
     for label, key, unit, higher, ttext, check, flat in rows:
         vals = [key(s) if callable(key) else num(s, key) for s in scales]
+        if vals and isinstance(vals[0], tuple):  # a pair of figures, shown "a / b", nothing else
+            table.append([label] + [" / ".join(fmt(x) for x in v) for v in vals] + [""] *
+                         ((len(scales) > 1) + 1 + len(scales) + (len(scales) > 1)))
+            continue
         line = [label] + [fmt(v, unit) for v in vals]
         if len(scales) > 1:
             a_, b_ = vals[0], vals[-1]
@@ -815,6 +879,7 @@ def main():
     sp.set_defaults(fn=cmd_apply)
     sp = p("latency", "url", "results", "pending", "port", "secret", "seconds", "timeout")
     sp.add_argument("--rate", type=int, default=1000)
+    sp.add_argument("--key", default="latency", help="the results keys' prefix")
     sp.add_argument("--pbx-log", required=True)
     sp.add_argument("--sender", required=True, help="the bench_event_load binary")
     sp.set_defaults(fn=cmd_latency)
