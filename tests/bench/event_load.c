@@ -6,6 +6,7 @@
  * usage: bench_event_load PORT SECRET RATE TOTAL CLIENTS RUN_ID TARGETS
  *        bench_event_load batches PORT SECRET SECONDS CLIENTS BATCH REQUESTERS RUN_ID
  *        bench_event_load rounds PORT SECRET TOTAL CLIENTS RUN_ID < targets
+ *        bench_event_load stream PORT SECRET RATE TOTAL RUN_ID TARGETS
  *
  * Event g (0 <= g < TOTAL) is `station.state` of target g mod C (TARGETS: C comma-separated
  * numbers), `idle` on even rounds (g / C) and `busy` on odd ones, id "L<RUN_ID>-<target>-<round>",
@@ -24,6 +25,10 @@
  * (g / H mod 4) of `station.state` idle, `station.hook` off, `station.hook` on, `station.state`
  * busy, id "B<RUN_ID>-<g>"; batches of 100 (batch b holds events 100b to 100b + 99), CLIENTS
  * connections taking batches b = i, i + CLIENTS, ... Prints "posted N seconds S".
+ *
+ * `stream` sends the latency run's events as a PBX with one connection does: each webhook holds
+ * every event fallen due since the last one went (at most 500), posted as soon as the last one
+ * is answered; an event's printed time is when it fell due.
  * A benchmark tool, never part of ctest. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* strcasestr */
@@ -153,13 +158,23 @@ static int post_signed(int fd, const char *body, size_t blen, char *out, size_t 
     return read_answer(fd, out, cap);
 }
 
+/* Event g of the latency runs, as JSON, into `out`; returns its length. */
+static int latency_event(char *out, size_t cap, int g)
+{
+    int t = g % n_targets, round = g / n_targets;
+    return snprintf(out, cap,
+                    "{\"id\":\"L%s-%s-%d\",\"type\":\"station.state\",\"station\":\"%s\","
+                    "\"availability\":\"%s\"}",
+                    run_id, targets[t], round, targets[t], round % 2 ? "busy" : "idle");
+}
+
 static void *client(void *arg)
 {
     int i = (int)(intptr_t)arg;
     int fd = connect_service();
     char body[512];
     for (int g = i; g < total && !atomic_load(&failed); g += clients) {
-        int t = g % n_targets, round = g / n_targets;
+        int t = g % n_targets;
         sleep_until(start + g / rate);
         if (g >= n_targets) {
             pthread_mutex_lock(&target_lock[t]);
@@ -167,10 +182,9 @@ static void *client(void *arg)
                 pthread_cond_wait(&target_acked[t], &target_lock[t]);
             pthread_mutex_unlock(&target_lock[t]);
         }
-        int blen = snprintf(body, sizeof body,
-                            "{\"events\":[{\"id\":\"L%s-%s-%d\",\"type\":\"station.state\","
-                            "\"station\":\"%s\",\"availability\":\"%s\"}]}",
-                            run_id, targets[t], round, targets[t], round % 2 ? "busy" : "idle");
+        int blen = snprintf(body, sizeof body, "{\"events\":[");
+        blen += latency_event(body + blen, sizeof body - (size_t)blen, g);
+        blen += snprintf(body + blen, sizeof body - (size_t)blen, "]}");
         sent_at[g] = now_s();
         int status = post_signed(fd, body, (size_t)blen, NULL, 0);
         if (status != 202) {
@@ -355,32 +369,98 @@ static int rounds_main(int argc, char **argv)
     return 0;
 }
 
+/* ---- stream ----------------------------------------------------------------------------- */
+
+#define STREAM_BATCH_MAX 500 /* events per webhook: openapi.yaml's limit */
+
+/* Parses RATE TOTAL RUN_ID TARGETS (argv[0..3]) of the latency runs; false when one is bad. */
+static bool latency_args(char **argv)
+{
+    rate = atof(argv[0]);
+    total = atoi(argv[1]);
+    run_id = argv[2];
+    for (char *p = strtok(argv[3], ","); p && n_targets < TARGETS_MAX; p = strtok(NULL, ","))
+        snprintf(targets[n_targets++], NUMBER_MAX, "%s", p);
+    sent_at = calloc((size_t)total + 1, sizeof *sent_at);
+    return port > 0 && rate > 0 && total > 0 && n_targets > 0 && sent_at;
+}
+
+static void print_sent(void)
+{
+    for (int g = 0; g < total; g++)
+        printf("L%s-%s-%d %.6f\n", run_id, targets[g % n_targets], g / n_targets, sent_at[g]);
+}
+
+/* The latency run's events as a PBX with one connection sends them: each webhook carries every
+ * event that happened (fell due) since the last one was sent, and goes as soon as the last one
+ * is answered, so events wait in the PBX while the service stores a webhook, and a slower
+ * service gets bigger webhooks. An event's time is when it fell due: that wait counts. */
+static int stream_main(int argc, char **argv)
+{
+    if (argc != 8) {
+        fprintf(stderr, "usage: bench_event_load stream PORT SECRET RATE TOTAL RUN_ID TARGETS\n");
+        return 2;
+    }
+    port = atoi(argv[2]);
+    secret = argv[3];
+    if (!latency_args(argv + 4)) {
+        fprintf(stderr, "bench_event_load: bad arguments\n");
+        return 2;
+    }
+    size_t cap = STREAM_BATCH_MAX * 160 + 64;
+    char *body = malloc(cap);
+    if (!body)
+        return 1;
+    int fd = connect_service();
+    start = now_s() + 0.2;
+    for (int g = 0; g < total;) {
+        sleep_until(start + g / rate);
+        double now = now_s();
+        size_t len = (size_t)snprintf(body, cap, "{\"events\":[");
+        int end = g;
+        for (; end < total && end - g < STREAM_BATCH_MAX && start + end / rate <= now; end++) {
+            len += (size_t)snprintf(body + len, cap - len, "%s", end > g ? "," : "");
+            len += (size_t)latency_event(body + len, cap - len, end);
+            sent_at[end] = start + end / rate;
+        }
+        len += (size_t)snprintf(body + len, cap - len, "]}");
+        int status = post_signed(fd, body, len, NULL, 0);
+        if (status != 202) {
+            fprintf(stderr, "bench_event_load: a webhook of %d events answered %d\n", end - g,
+                    status);
+            return 1;
+        }
+        g = end;
+    }
+    close(fd);
+    free(body);
+    print_sent();
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "batches") == 0)
         return batches_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "rounds") == 0)
         return rounds_main(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "stream") == 0)
+        return stream_main(argc, argv);
     if (argc != 8) {
         fprintf(stderr, "usage: bench_event_load PORT SECRET RATE TOTAL CLIENTS RUN_ID TARGETS\n");
         return 2;
     }
     port = atoi(argv[1]);
     secret = argv[2];
-    rate = atof(argv[3]);
-    total = atoi(argv[4]);
     clients = atoi(argv[5]);
-    run_id = argv[6];
-    for (char *p = strtok(argv[7], ","); p && n_targets < TARGETS_MAX; p = strtok(NULL, ","))
-        snprintf(targets[n_targets++], NUMBER_MAX, "%s", p);
-    if (port <= 0 || rate <= 0 || total <= 0 || clients <= 0 || n_targets == 0) {
+    char *latency[] = {argv[3], argv[4], argv[6], argv[7]};
+    if (!latency_args(latency) || clients <= 0) {
         fprintf(stderr, "bench_event_load: bad arguments\n");
         return 2;
     }
-    sent_at = calloc((size_t)total, sizeof *sent_at);
     acked = calloc((size_t)total, sizeof *acked);
     pthread_t *threads = calloc((size_t)clients, sizeof *threads);
-    if (!sent_at || !acked || !threads)
+    if (!acked || !threads)
         return 1;
     for (int t = 0; t < n_targets; t++) {
         pthread_mutex_init(&target_lock[t], NULL);
@@ -393,7 +473,6 @@ int main(int argc, char **argv)
         pthread_join(threads[i], NULL);
     if (atomic_load(&failed))
         return 1;
-    for (int g = 0; g < total; g++)
-        printf("L%s-%s-%d %.6f\n", run_id, targets[g % n_targets], g / n_targets, sent_at[g]);
+    print_sent();
     return 0;
 }

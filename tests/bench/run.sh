@@ -10,7 +10,7 @@
 #   --compare-small  also run at 1,000 first, in the same invocation, and compare (flat: 1.3x)
 #   --scales LIST    the scales to run, comma-separated (e.g. 1000,1000000); overrides the above
 #   --rate R         events/s of the event -> command latency run (default 1000); it runs again
-#                    at R/4 and R/2, shown without a target
+#                    at R/4 and R/2, and at R from one connection batching, shown without a target
 #   --load-only      build, start PostgreSQL, load the largest scale, print the load time, stop
 #   --keep           keep the work directory (logs, results) under /tmp at the end
 #
@@ -281,6 +281,14 @@ for n in "${scale_list[@]}"; do
       --pbx-log "$pbx_log" --sender "$sender" --key "latency_at_$r"
     drain_or_discard "latency_at_$r" "$drain_s"
   done
+  # And at --rate from a PBX that sends on one connection each webhook as soon as the last one
+  # is answered, with every event fallen due meanwhile (shown, no target): what batching at the
+  # source would change.
+  log "N = $n: event -> command latency at $rate events/s, one connection batching what fell due"
+  "$py" "$helper" latency --url "$db_url" --results "$results" --pending "$n" --port "$svc_port" \
+    --secret "$pbx_secret" --seconds "$seconds" --rate "$rate" --timeout "$drain_s" \
+    --pbx-log "$pbx_log" --sender "$sender" --stream --key latency_stream
+  drain_or_discard latency_stream "$drain_s"
   svc_stop
 done
 
