@@ -108,7 +108,35 @@ class MachineCpu:
         idle = v[3] + v[4]  # idle, iowait
         return sum(v[:8]) - idle, sum(v[:8])  # busy, total (without guest time, counted in user)
 
+    @staticmethod
+    def _processes():
+        """CPU ticks so far of each process, by pid: (label, ticks). A PostgreSQL process is
+        labelled by its kind ("postgres: autovacuum worker", a client's backend "postgres:
+        backend"), anything else by its name."""
+        out = {}
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    st = f.read()
+                label = st[st.index("(") + 1:st.rindex(")")]
+                ticks = sum(int(x) for x in st[st.rindex(")") + 2:].split()[11:13])
+                if label == "postgres":
+                    with open(f"/proc/{pid}/cmdline") as f:
+                        cmd = f.read().replace("\0", " ").strip()
+                    kind = cmd[len("postgres: "):] if cmd.startswith("postgres: ") else ""
+                    known = ("autovacuum", "checkpointer", "background writer", "walwriter",
+                             "logical replication", "stats")
+                    label = next((f"postgres: {k}" for k in known if kind.startswith(k)),
+                                 "postgres: backend" if kind else "postgres")
+                out[pid] = (label, ticks)
+            except (OSError, ValueError):
+                pass  # gone meanwhile
+        return out
+
     def __enter__(self):
+        self.p0 = self._processes()
         self.b0, self.t0 = self._read()
         self.w0 = time.monotonic()
         return self
@@ -117,7 +145,21 @@ class MachineCpu:
         b1, t1 = self._read()
         self.wall = time.monotonic() - self.w0
         self.busy = (b1 - self.b0) / max(1, t1 - self.t0)
+        by = {}
+        for pid, (label, ticks) in self._processes().items():
+            by[label] = by.get(label, 0) + ticks - self.p0.get(pid, (label, 0))[1]
+        total = max(1, t1 - self.t0)  # every CPU's ticks over the block
+        self.shares = sorted(((v / total, k) for k, v in by.items() if v > 0), reverse=True)
         return False
+
+    def top(self, least=0.02):
+        """The processes that took at least `least` of the machine, e.g. "postgres: backend 41%,
+        callbackd 25%", and those that ended before the block did (a client and its backends)."""
+        parts = [f"{k} {v:.0%}" for v, k in self.shares if v >= least]
+        gone = self.busy - sum(v for v, _ in self.shares)  # processes that ended in the block
+        if gone >= least:
+            parts.append(f"processes ended meanwhile {gone:.0%}")
+        return ", ".join(parts)
 
     def ms_per(self, ops):
         """CPU ms of the whole machine per operation, `ops` operations in the block."""
@@ -392,7 +434,7 @@ def cmd_pgbench(a):
             raise SystemExit(f"scale.py: pgbench -c {c} failed")
         per = cpu.ms_per(done or tps * cpu.wall)
         print(f"  pgbench INSERT ... RETURNING, -c {c} -j 2 -T {a.seconds}: {tps:,.0f} tps; "
-              f"machine CPU {cpu.busy:.0%} busy, {per:.2f} ms per transaction"
+              f"machine CPU {cpu.busy:.0%} busy ({cpu.top()}), {per:.2f} ms per transaction"
               + ("; " + "; ".join(failed) if failed else ""), flush=True)
         put(a.results, a.pending, f"pgbench_c{c}", f"{tps:.1f}")
         put(a.results, a.pending, f"pgbench_c{c}_cpu_ms", f"{per:.3f}")
@@ -423,8 +465,8 @@ def cmd_wrk(a):
     per = cpu.ms_per(n)
     print(f"  wrk POST /v1/callbacks -t {threads} -c {a.conns} -d {a.seconds}s: {rps:,.0f} req/s, "
           f"p50 {int(res['p50_us']) / 1000:.2f} ms, p99 {int(res['p99_us']) / 1000:.2f} ms, "
-          f"{n:,} answers, {non201} not 201; machine CPU {cpu.busy:.0%} busy, {per:.2f} ms per "
-          f"request"
+          f"{n:,} answers, {non201} not 201; machine CPU {cpu.busy:.0%} busy ({cpu.top()}), "
+          f"{per:.2f} ms per request"
           + (f" (socket errors {res['socket_errors']}, pool exhausted {res['exhausted']})"
              if non201 else ""), flush=True)
     for s in samples[:10]:
@@ -654,7 +696,7 @@ def cmd_latency(a):
           f"received, {len(lat) - censored:,} matched; {unapplied:,} events still unapplied after the wait; "
           f"{censored:,} commands or unapplied events counted as the time waited; median {p50:.2f} ms, "
           f"p99 {p99:.2f} ms, max {max(lat) * 1000:.1f} ms; while sending, machine CPU "
-          f"{cpu.busy:.0%} busy, {cpu.ms_per(len(sent)):.2f} ms per event", flush=True)
+          f"{cpu.busy:.0%} busy ({cpu.top()}), {cpu.ms_per(len(sent)):.2f} ms per event", flush=True)
     put(a.results, a.pending, f"{a.key}_rate", f"{actual:.1f}")
     put(a.results, a.pending, f"{a.key}_p50", f"{p50:.3f}")
     put(a.results, a.pending, f"{a.key}_p99", f"{p99:.3f}")
