@@ -108,10 +108,13 @@ static struct db_stmt world_lock_more = DB_STMT(
 #define MOVED_SETTING "callbackd.world_moved"
 #define MOVED                                                                                      \
     "unnest(coalesce(nullif(current_setting('" MOVED_SETTING "', true), ''), '{}')::text[])"
-static struct db_stmt world_versions = DB_STMT(
-    "world_versions", 2,
-    "SELECT set_config('" MOVED_SETTING "', array(SELECT u.n FROM unnest($1::text[], $2::text[]) "
-    "  AS u(n, v) WHERE " VERSION_OF("u.n") " <> u.v)::text, true), " VERSION_OF(GLOBAL_KEY));
+/* The numbers of $1 no longer at their versions in $2. */
+#define MOVED_OF_PARAMS                                                                            \
+    "SELECT u.n FROM unnest($1::text[], $2::text[]) AS u(n, v) WHERE " VERSION_OF("u.n") " <> u.v"
+static struct db_stmt world_versions =
+    DB_STMT("world_versions", 2,
+            "SELECT set_config('" MOVED_SETTING "', array(" MOVED_OF_PARAMS ")::text, true), " VERSION_OF(
+                GLOBAL_KEY));
 /* The system options, with the global version they were read with (migration 020 bumps it when
  * they change): a pool keeps them as it keeps facts. */
 static struct db_stmt world_options =
@@ -119,9 +122,11 @@ static struct db_stmt world_options =
             "SELECT " DB_OPTION_COLUMNS ", " VERSION_OF(GLOBAL_KEY) " FROM system_options");
 enum { OPTIONS_GLOBAL = 10 }; /* the column of the global version in world_options */
 /* Fails the transaction as a serialization failure (DB_RETRY) when a number of $1 is no longer
- * at its version in $2, or 'provisioning' no longer at $3 (migration 020). */
-static struct db_stmt world_unmoved =
-    DB_STMT("world_unmoved", 3, "SELECT callbackd_world_unmoved($1::text[], $2::text[], $3)");
+ * at its version in $2, or 'provisioning' no longer at $3 (migration 022). */
+static struct db_stmt world_unmoved = DB_STMT(
+    "world_unmoved", 3,
+    "SELECT callbackd_assume(NOT EXISTS (" MOVED_OF_PARAMS ") AND " VERSION_OF(
+        GLOBAL_KEY) " = $3, 'facts of this decision changed before it locked them')");
 static struct db_stmt refill_facts =
     DB_STMT("world_refill_facts", 0, FACTS_OF("(SELECT " MOVED ")"));
 static struct db_stmt refill_callbacks =

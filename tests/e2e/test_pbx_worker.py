@@ -283,7 +283,7 @@ def test_cb54_an_event_another_worker_marked_meanwhile_is_not_applied_again(svc,
     """The worker marks a group's events in the round trip that carries its writes and COMMIT;
     when one of them was marked by someone else meanwhile (another worker: here by hand, in a
     session holding the station's decision lock, which the worker's round trip waits for), that
-    transaction fails (migration 021) and nothing of the group is written."""
+    transaction fails (db/inbox.c inbox_mark) and nothing of the group is written."""
     provision(svc, stations=("2001", "2002"))
     svc.send(event("station.state", station="2001", availability="idle"))
     wait_applied(db)                # the worker keeps 2001's facts: it decides before locking
