@@ -13,19 +13,27 @@ void cb_group_commit_init(struct cb_group_commit *g, int max_items, int lanes, c
                                                      : max_items;
     g->lanes = lanes < 1 ? 1 : lanes;
     pthread_mutex_init(&g->lock, NULL);
-    pthread_cond_init(&g->finished, NULL);
 }
 
 void cb_group_commit_fini(struct cb_group_commit *g)
 {
     pthread_mutex_destroy(&g->lock);
-    pthread_cond_destroy(&g->finished);
+}
+
+/* With the lock held: when a lane is free and someone waits, wakes the first waiting submitter,
+ * which leads the next batch. Only that one: every submitter waits on its own condition, so a
+ * batch's end wakes its own submitters and at most one more, not every thread waiting. */
+static void wake_next_leader(struct cb_group_commit *g)
+{
+    if (g->head && g->running < g->lanes)
+        pthread_cond_signal(&g->head->wake);
 }
 
 void cb_group_commit_submit(struct cb_group_commit *g, struct cb_group_item *item)
 {
     item->taken = item->done = false;
     item->next = NULL;
+    pthread_cond_init(&item->wake, NULL);
     pthread_mutex_lock(&g->lock);
     /* `item` lives on the submitter's stack while queued: a leader takes it off the queue
      * before running it, and this function returns only once it is done. */
@@ -36,7 +44,7 @@ void cb_group_commit_submit(struct cb_group_commit *g, struct cb_group_item *ite
     g->tail = item;
     while (!item->done) {
         if (item->taken || g->running >= g->lanes) {
-            pthread_cond_wait(&g->finished, &g->lock);
+            pthread_cond_wait(&item->wake, &g->lock);
             continue;
         }
         /* Lead: take what is waiting (this item among it, in arrival order). */
@@ -50,13 +58,19 @@ void cb_group_commit_submit(struct cb_group_commit *g, struct cb_group_item *ite
         if (!g->head)
             g->tail = NULL;
         g->running++;
+        wake_next_leader(g); /* more than a batch waits, and another lane is free */
         pthread_mutex_unlock(&g->lock);
         g->run(g->ctx, batch, n);
         pthread_mutex_lock(&g->lock);
-        for (int i = 0; i < n; i++)
-            batch[i]->done = true;
         g->running--;
-        pthread_cond_broadcast(&g->finished);
+        for (int i = 0; i < n; i++) {
+            batch[i]->done = true;
+            if (batch[i] != item)
+                pthread_cond_signal(&batch[i]->wake);
+        }
+        wake_next_leader(g);
     }
     pthread_mutex_unlock(&g->lock);
+    /* Nobody signals it any more: whoever did held the lock, released before this returns. */
+    pthread_cond_destroy(&item->wake);
 }

@@ -16,6 +16,7 @@ struct cb_group_item {
     bool taken; /* a batch has it: off the queue */
     bool done;
     struct cb_group_item *next;
+    pthread_cond_t wake; /* its submitter's own: done, or its turn to lead */
 };
 
 /* Runs one batch of `n` items (in submission order) outside the lock, and records each
@@ -30,9 +31,8 @@ struct cb_group_commit {
     int max_items; /* per batch: at most CB_GROUP_COMMIT_MAX */
     int lanes;     /* batches running at once */
     pthread_mutex_t lock;
-    pthread_cond_t finished; /* a batch ended: its items are done, or a new leader is needed */
-    struct cb_group_item *head, *tail;
-    int running; /* batches under way */
+    struct cb_group_item *head, *tail; /* waiting, not taken */
+    int running;                       /* batches under way */
 };
 
 void cb_group_commit_init(struct cb_group_commit *g, int max_items, int lanes, cb_group_run_fn run,
