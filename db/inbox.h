@@ -34,7 +34,7 @@ void db_inbox_events_free(struct db_inbox_event *events, int n);
 /* Marks `n` events applied with their outcome ("applied" or "ignored"), with the transaction's
  * next round trip (its COMMIT at the latest: db_pipeline_defer). When any of them was applied
  * already (another worker: CB-54 forbids applying twice), that round trip fails the transaction
- * as a serialization failure (DB_RETRY; migration 021). */
+ * as a serialization failure (DB_RETRY; migration 022). */
 enum db_status db_inbox_mark(struct db_conn *c, const long long *seqs, const char *const *outcomes,
                              int n);
 /* How many events wait to be applied. */

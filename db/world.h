@@ -17,7 +17,7 @@
  *
  * When nothing lacks before the decision has checked anything (the worker's pool is warm, or an
  * API request's facts came in its first round trip), it is taken on the pool at once, and the
- * locks and the check of the versions (migration 020) go ahead of its writes, in their round
+ * locks and the check of the versions (migration 022) go ahead of its writes, in their round
  * trip (db_world_assume): a decision of the worker is then the round trip of its writes alone,
  * an API request's its read and its writes. If something moved, that check fails the
  * transaction, which runs again, checking first. */

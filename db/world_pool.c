@@ -691,10 +691,9 @@ void db_world_wrote(struct db_conn *c, struct db_pipeline *p, const struct cb_wo
 
 void db_world_settle(struct db_conn *c, bool committed)
 {
-    /* A transaction that decided before its locks and failed its check runs again checking
-     * first: a kept pool does not know which facts moved. */
-    /* Failed: its check found facts moved (a serialization failure; an API refusal rolls back
-     * too, and says nothing about them). */
+    /* A transaction that decided before its locks and failed its check (a serialization
+     * failure; an API refusal rolls back too, and says nothing about the facts) runs again
+     * checking first: a kept pool does not know which facts moved. */
     bool moved = !committed && c->world_assumed && !strcmp(c->last_sqlstate, "40001");
     if (c->world_assumed_fresh && (committed || moved)) { /* a rate: races are fine */
         int was = atomic_load(&fresh_failed);

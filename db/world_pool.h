@@ -34,7 +34,7 @@ bool db_world_settled(const struct cb_scope *scope, const struct cb_numbers *set
 bool db_world_assumable(struct db_conn *c, const struct cb_pool *pool, const struct cb_scope *scope,
                         struct cb_options *opts);
 /* Queues, ahead of the decision's writes and in their round trip, its locks and the check that
- * nothing it read has moved since (migration 020): the decision is taken on the pool as it is,
+ * nothing it read has moved since (migration 022): the decision is taken on the pool as it is,
  * one or two round trips sooner. When something moved the transaction fails (DB_RETRY) and runs
  * again, and its decisions then check before they decide (`first`: the decision's first round
  * trip, as for db_world_check). */
