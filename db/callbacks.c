@@ -10,22 +10,44 @@ static struct db_stmt callback_get = DB_STMT("callback_get", 1,
                                              "SELECT " DB_CALLBACK_COLUMNS "FROM callbacks "
                                              "WHERE id = $1::uuid");
 
+/* The list's filters but the states ($3, none = any state). */
 #define FILTERS                                                                                    \
-    "WHERE ($1 = '' OR requester = $1) AND ($2 = '' OR target = $2) "                              \
-    "AND (cardinality($3::text[]) = 0 OR state = ANY($3::text[])) "                                \
+    "($1 = '' OR requester = $1) AND ($2 = '' OR target = $2) "                                    \
     "AND ($4::bigint = 0 OR created_at > to_timestamp($4::bigint / 1000.0)) "                      \
     "AND ($5::bigint = 0 OR created_at < to_timestamp($5::bigint / 1000.0)) "
+/* A list reads its callbacks three ways, so that a ring changes no index of callbacks (migration
+ * 023), each in the order of an index: all of them when it names no state; the ones of each
+ * list_state its states fold into, the notifying ones apart; and the notifying ones among the
+ * few ringing now (callbacks_notifying). The ways a list does not need are false before they
+ * run: the lists' plans are made for their parameters. */
+// clang-format off
+#define ANY_STATE "cardinality($3::text[]) = 0"
+#define LIST_STATE \
+    "unnest(CASE WHEN " ANY_STATE " THEN '{}' ELSE callbackd_list_states($3::text[]) END) AS ls(v)"
+#define IN_LIST_STATE "list_state = ls.v AND state = ANY($3::text[]) AND state <> 'notifying'"
+#define NOTIFYING \
+    "'notifying' = ANY($3::text[]) AND state = 'notifying' " \
+    "AND id = ANY(ARRAY(SELECT id FROM callbacks_notifying))"
+/* Newest first from a position, or oldest first (order "ASC") back from one. */
+#define WAY(cond, position, order) \
+    "(SELECT * FROM callbacks WHERE " FILTERS "AND " cond " AND " position \
+    " ORDER BY created_at " order ", id " order " LIMIT $8::int)"
+#define LIST(position, order) \
+    "SELECT " DB_CALLBACK_COLUMNS "FROM (" \
+    WAY(ANY_STATE, position, order) \
+    " UNION ALL SELECT c.* FROM " LIST_STATE " CROSS JOIN LATERAL " \
+    WAY(IN_LIST_STATE, position, order) " AS c" \
+    " UNION ALL " WAY(NOTIFYING, position, order) ") x " \
+    "ORDER BY created_at " order ", id " order " LIMIT $8::int"
+// clang-format on
 
 static struct db_stmt callback_list_forward = DB_STMT(
     "callback_list_forward", 8,
-    "SELECT " DB_CALLBACK_COLUMNS "FROM callbacks " FILTERS
-    "AND ($6::bigint = 0 OR (created_at, id) < (to_timestamp($6::bigint / 1000.0), $7::uuid)) "
-    "ORDER BY created_at DESC, id DESC LIMIT $8::int");
+    LIST("($6::bigint = 0 OR (created_at, id) < (to_timestamp($6::bigint / 1000.0), $7::uuid))",
+         "DESC"));
 static struct db_stmt callback_list_backward =
     DB_STMT("callback_list_backward", 8,
-            "SELECT " DB_CALLBACK_COLUMNS "FROM callbacks " FILTERS
-            "AND (created_at, id) > (to_timestamp($6::bigint / 1000.0), $7::uuid) "
-            "ORDER BY created_at ASC, id ASC LIMIT $8::int");
+            LIST("(created_at, id) > (to_timestamp($6::bigint / 1000.0), $7::uuid)", "ASC"));
 
 static struct db_stmt station_callbacks_forward =
     DB_STMT("station_callbacks_forward", 3,

@@ -289,10 +289,18 @@ BEGIN;
 DROP TABLE IF EXISTS callbacks_copy;
 DROP SEQUENCE IF EXISTS callbacks_copy_seq;
 CREATE SEQUENCE callbacks_copy_seq;
-CREATE TABLE callbacks_copy (LIKE callbacks INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+CREATE TABLE callbacks_copy (LIKE callbacks INCLUDING DEFAULTS INCLUDING CONSTRAINTS
+                             INCLUDING GENERATED);
 ALTER TABLE callbacks_copy ALTER COLUMN seq SET DEFAULT nextval('callbacks_copy_seq');
 ALTER SEQUENCE callbacks_copy_seq OWNED BY callbacks_copy.seq;
-INSERT INTO callbacks_copy SELECT * FROM callbacks ORDER BY seq;
+-- Every column but the generated ones (list_state: migration 023), which the copy computes.
+DO $$ DECLARE cols text; BEGIN
+    SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols FROM pg_attribute
+    WHERE attrelid = 'public.callbacks'::regclass AND attnum > 0 AND NOT attisdropped
+      AND attgenerated = '';
+    EXECUTE format('INSERT INTO callbacks_copy (%s) SELECT %s FROM callbacks ORDER BY seq',
+                   cols, cols);
+END $$;
 SELECT setval('callbacks_copy_seq', (SELECT max(seq) FROM callbacks_copy));
 -- Every index of callbacks (primary key and unique seq included), same definition.
 DO $$ DECLARE r record; BEGIN

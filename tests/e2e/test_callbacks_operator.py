@@ -80,6 +80,16 @@ def test_cb34_operator_lists_filters_and_pages_both_ways(fresh_w):
     assert [ids(f1), ids(f2), ids(f3)] == [[cb5["id"]], [cb4["id"]], [cb3["id"]]]
     assert f3["next_cursor"] is None
     assert ids(lst(target=t2, limit=1, cursor=f3["prev_cursor"])) == [cb4["id"]]
+    # A list by state reads its notifying callbacks apart from the others (migration 023); its
+    # cursors walk the two as one list, both ways.
+    both = ["notifying", "pending"]
+    m1 = lst(state=both, limit=1)
+    m2 = lst(state=both, limit=1, cursor=m1["next_cursor"])
+    m3 = lst(state=both, limit=1, cursor=m2["next_cursor"])
+    assert [ids(m1), ids(m2), ids(m3)] == [[cb5["id"]], [cb2["id"]], [cb1["id"]]]
+    assert m1["prev_cursor"] is None and m3["next_cursor"] is None
+    assert ids(lst(state=both, limit=2, cursor=m3["prev_cursor"])) == [cb5["id"], cb2["id"]]
+    assert ids(lst(state="notifying")) == [cb5["id"]]
 
     # Read one with its history; cancel any.
     assert w.svc.ok("GET", f"/v1/callbacks/{cb5['id']}", token=op)["state"] == "notifying"
@@ -96,6 +106,11 @@ def test_cb34_operator_lists_filters_and_pages_both_ways(fresh_w):
                 for s in ("pending", "notifying", "recalling", "queued", "message_left")}
     assert by_state == {"pending": 1, "notifying": 1, "recalling": 0, "queued": 0,
                         "message_left": 1}, by_state
+
+    # A callback that stops ringing leaves the notifying ones.
+    w.cancel(cb5)
+    assert lst(state="notifying")["items"] == []
+    assert ids(lst(state=["cancelled", "notifying"])) == [cb5["id"], cb3["id"], cb2["id"]]
 
 
 def test_cb34_operator_list_refuses_bad_filters(fresh_w):

@@ -10,6 +10,7 @@ At 1,000,000 callbacks a plan made while no callback was engaged answered "engag
 ringing station X" by reading a whole second index with the same predicate: 3.4 s per group of
 200 events instead of 0.1 s (migration 005)."""
 
+import re
 import subprocess
 
 import pytest
@@ -25,7 +26,7 @@ PROBES = [
     ("callbacks", "requester = $1 AND ended_at IS NULL", "text", "callbacks_active_by_requester"),
     ("callbacks", "target = $1 AND ended_at IS NULL", "text", "callbacks_active_by_target"),
     ("callbacks", f"notify_station = $1 AND ended_at IS NULL AND {ENGAGED}", "text",
-     "callbacks_engaged_by_notify_station"),
+     "callbacks_active_by_notify_station"),
     ("callbacks", "id = $1 AND ended_at IS NULL", "uuid", "callbacks_pkey"),
     ("pending_commands", "order_key = $1 AND seq < $2", "text, bigint",
      "pending_commands_by_order_key"),
@@ -77,6 +78,35 @@ def test_each_probe_is_answered_by_its_own_index_and_no_other(env, table, where,
         f"partial index {used} of {table} (its predicate implied) is a plan for `{where}`:\n{without}"
 
 
+# What a ring or its end writes to a callback (db/world.c, save_callbacks_update), but its state's
+# list_state, which folds pending and notifying into one value, and its notify_station, which is
+# its requester or console from its creation on (CB-20, CB-31).
+RING_COLUMNS = {"state", "notify_line", "reserved_line", "awaiting_release", "hook_cycle_needed",
+                "hook_off_seen", "idle_report_needed", "lamp_lit", "updated_at", "expires_at"}
+
+
+def test_a_ring_and_its_end_write_no_index_of_callbacks(env):
+    """A target that frees up rings its waiting callback, and the ring ends unanswered: the
+    callback goes pending, notifying, pending, again and again. No index of callbacks names a
+    column that this cycle changes (keys, expressions or predicate), so PostgreSQL updates the
+    row in place (HOT) instead of writing an entry in each index (migration 023)."""
+    rows = psql(env, """
+        SELECT i.indexrelid::regclass,
+               (SELECT string_agg(a.attname, ' ') FROM pg_attribute a
+                WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)),
+               coalesce(pg_get_expr(i.indexprs, i.indrelid), '') || ' ' ||
+               coalesce(pg_get_expr(i.indpred, i.indrelid), '')
+        FROM pg_index i WHERE i.indrelid = 'callbacks'::regclass""").splitlines()
+    assert len(rows) >= 8, rows
+    for row in rows:
+        name, keys, exprs = row.split("|")
+        named = set(keys.split()) | set(re.findall(r"[a-z_]+", exprs))
+        assert not named & RING_COLUMNS, f"index {name} names {named & RING_COLUMNS}"
+    # list_state folds the cycle's states into one.
+    assert psql(env, "SELECT count(DISTINCT callbackd_list_state(s)) FROM "
+                     "unnest(ARRAY['pending', 'notifying']) s").strip() == "1"
+
+
 # What recording a command's outcome writes (db/outbox.c: delivered, not acknowledged, failed).
 DELIVERY_COLUMNS = {"status", "attempts", "delivered_at", "last_error", "next_attempt_at"}
 
@@ -100,3 +130,25 @@ def test_recording_a_delivery_writes_no_index_of_the_command_history(env):
     options = psql(env, "SELECT coalesce(array_to_string(reloptions, ','), '') FROM pg_class "
                         "WHERE oid = 'commands'::regclass").strip()
     assert "autovacuum_vacuum_threshold" not in options, options
+
+
+def test_the_notifying_callbacks_are_kept_apart_for_every_writer(env):
+    """callbacks_notifying holds the ids of the callbacks whose state is notifying, whoever
+    writes them (a trigger: migration 023); lists of notifying callbacks read it."""
+    cb = "0190f0f0-0000-7000-8000-00000000c0de"
+
+    def notifying():
+        return psql(env, "SELECT coalesce(string_agg(id::text, ' '), '') "
+                         "FROM callbacks_notifying").split()
+
+    psql(env, f"""INSERT INTO callbacks (id, requester, target, target_type, reason, mode, state,
+        origin_line, notify_line, notify_station, created_at, updated_at)
+        VALUES ('{cb}', '1001', '1002', 'station', 'busy', 'callback', 'notifying', '1001',
+                '1001', '1001', now(), now())""")
+    assert notifying() == [cb]
+    for state, expected in (("pending", []), ("notifying", [cb]), ("notifying", [cb]),
+                            ("recalling", []), ("notifying", [cb])):
+        psql(env, f"UPDATE callbacks SET state = '{state}' WHERE id = '{cb}'")
+        assert notifying() == expected, state
+    psql(env, f"DELETE FROM callbacks WHERE id = '{cb}'")
+    assert notifying() == []
