@@ -17,7 +17,8 @@
 --   - lists by state read list_state, the state with pending and notifying folded into
 --     'waiting', which a ring does not change;
 --   - lists of notifying callbacks read callbacks_notifying, the ids of the callbacks ringing
---     now. A trigger keeps it for every writer, as migration 019's do for world_versions.
+--     now. The trigger that records callbacks' changes for the stream keeps it, in the same
+--     statement, for every writer.
 
 -- The decisions' probe (db/world_pool.c): its WHERE clause implies this predicate.
 DROP INDEX callbacks_engaged_by_notify_station;
@@ -48,30 +49,57 @@ CREATE INDEX callbacks_by_list_state_created ON callbacks (list_state, created_a
 CREATE TABLE callbacks_notifying (id uuid PRIMARY KEY);
 INSERT INTO callbacks_notifying (id) SELECT id FROM callbacks WHERE state = 'notifying';
 
--- A callback that stays notifying keeps its row; one that stops ringing loses it.
-CREATE FUNCTION callbackd_notifying_callbacks() RETURNS trigger
-LANGUAGE plpgsql AS $$
+-- One trigger records a statement's changes of callbacks, in one statement per firing, as
+-- migration 018's does for commands: the stream's change rows (migration 017's statement,
+-- unchanged) and the notifying callbacks. A callback that stays notifying keeps its row; one
+-- that stops ringing loses it.
+CREATE FUNCTION callbackd_callbacks_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'DELETE' THEN
-        DELETE FROM callbacks_notifying n USING old_rows o WHERE n.id = o.id;
-        RETURN NULL;
+    IF TG_OP = 'INSERT' THEN
+        WITH w AS (
+            INSERT INTO stream_changes (kind, key, station, data)
+            SELECT 'callback', n.id::text, n.requester, to_jsonb(n) FROM new_rows n
+            ON CONFLICT (xid, kind, key) DO UPDATE SET data = EXCLUDED.data,
+                                                       station = EXCLUDED.station
+            RETURNING seq),
+        rung AS (
+            INSERT INTO callbacks_notifying (id)
+            SELECT id FROM new_rows WHERE state = 'notifying'
+            ON CONFLICT (id) DO NOTHING)
+        INSERT INTO stream_unnumbered (seq) SELECT seq FROM w ON CONFLICT DO NOTHING;
+    ELSIF TG_OP = 'DELETE' THEN
+        -- callbackd deletes no callback; one deleted by hand leaves the notifying ones.
+        DELETE FROM callbacks_notifying WHERE id = ANY (ARRAY(SELECT id FROM old_rows));
+    ELSE
+        WITH w AS (
+            INSERT INTO stream_changes (kind, key, station, data)
+            SELECT 'callback', n.id::text, n.requester, to_jsonb(n)
+            FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE o IS DISTINCT FROM n
+            ON CONFLICT (xid, kind, key) DO UPDATE SET data = EXCLUDED.data,
+                                                       station = EXCLUDED.station
+            RETURNING seq),
+        stopped AS (
+            DELETE FROM callbacks_notifying
+            WHERE id = ANY (ARRAY(SELECT id FROM new_rows WHERE state <> 'notifying'))),
+        rung AS (
+            INSERT INTO callbacks_notifying (id)
+            SELECT id FROM new_rows WHERE state = 'notifying'
+            ON CONFLICT (id) DO NOTHING)
+        INSERT INTO stream_unnumbered (seq) SELECT seq FROM w ON CONFLICT DO NOTHING;
     END IF;
-    IF TG_OP = 'UPDATE' THEN
-        DELETE FROM callbacks_notifying n USING new_rows r
-        WHERE n.id = r.id AND r.state <> 'notifying';
-    END IF;
-    INSERT INTO callbacks_notifying (id)
-    SELECT id FROM new_rows WHERE state = 'notifying'
-    ON CONFLICT (id) DO NOTHING;
     RETURN NULL;
-END $$;
+END
+$$;
 
-CREATE TRIGGER callbacks_notifying_insert AFTER INSERT ON callbacks
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION callbackd_notifying_callbacks();
-CREATE TRIGGER callbacks_notifying_update AFTER UPDATE ON callbacks
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION callbackd_notifying_callbacks();
-CREATE TRIGGER callbacks_notifying_delete AFTER DELETE ON callbacks
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
-    EXECUTE FUNCTION callbackd_notifying_callbacks();
+DROP TRIGGER callbacks_stream_insert ON callbacks;
+DROP TRIGGER callbacks_stream_update ON callbacks;
+DROP FUNCTION callbackd_stream_callbacks();
+CREATE TRIGGER callbacks_changed_insert AFTER INSERT ON callbacks
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION callbackd_callbacks_changed();
+CREATE TRIGGER callbacks_changed_update AFTER UPDATE ON callbacks
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION callbackd_callbacks_changed();
+CREATE TRIGGER callbacks_changed_delete AFTER DELETE ON callbacks
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION callbackd_callbacks_changed();
