@@ -152,3 +152,30 @@ def test_the_notifying_callbacks_are_kept_apart_for_every_writer(env):
         assert notifying() == expected, state
     psql(env, f"DELETE FROM callbacks WHERE id = '{cb}'")
     assert notifying() == []
+
+
+def test_the_command_totals_follow_every_writer(env):
+    """/metrics counts delivered and failed commands from their running totals (migration 024),
+    not from `commands`, which keeps every command ever sent. A trigger keeps the totals in the
+    writer's statement, whoever writes: here, by hand, an insert, a change of status and a
+    delete, each compared with a count of the whole table."""
+    def totals():
+        return psql(env, "SELECT string_agg(status || '=' || n, ' ' ORDER BY status) "
+                         "FROM command_totals").strip()
+
+    def counted():
+        return psql(env, "SELECT string_agg(s || '=' || (SELECT count(*) FROM commands "
+                         "WHERE status = s), ' ' ORDER BY s) "
+                         "FROM unnest(ARRAY['delivered', 'failed']) AS s").strip()
+
+    before = totals()
+    assert before == counted()
+    ids = ["0190f0f0-0000-7000-8000-00000000c0d%d" % i for i in range(3)]
+    psql(env, "INSERT INTO commands (id, type, order_key, body, status) VALUES " + ", ".join(
+        f"('{i}', 'ring', 'by-hand', '{{}}', '{s}')"
+        for i, s in zip(ids, ("delivered", "delivered", "failed"))))
+    assert totals() == counted() != before
+    psql(env, f"UPDATE commands SET status = 'failed' WHERE id = '{ids[0]}'")
+    assert totals() == counted()
+    psql(env, "DELETE FROM commands WHERE order_key = 'by-hand'")
+    assert totals() == counted() == before
