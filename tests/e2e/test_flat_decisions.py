@@ -78,6 +78,23 @@ def test_each_probe_is_answered_by_its_own_index_and_no_other(env, table, where,
         f"partial index {used} of {table} (its predicate implied) is a plan for `{where}`:\n{without}"
 
 
+def names_in_indexes(env, table):
+    """Each index of `table`: its name, and every name its keys, expressions and predicate
+    hold. A column an index names keeps an update that changes it from being made in place."""
+    rows = psql(env, f"""
+        SELECT i.indexrelid::regclass,
+               (SELECT string_agg(a.attname, ' ') FROM pg_attribute a
+                WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)),
+               coalesce(pg_get_expr(i.indexprs, i.indrelid), '') || ' ' ||
+               coalesce(pg_get_expr(i.indpred, i.indrelid), '')
+        FROM pg_index i WHERE i.indrelid = '{table}'::regclass""").splitlines()
+    out = []
+    for row in rows:
+        name, keys, exprs = row.split("|")
+        out.append((name, set(keys.split()) | set(re.findall(r"[a-z_]+", exprs))))
+    return out
+
+
 # What a ring or its end writes to a callback (db/world.c, save_callbacks_update), but its state's
 # list_state, which folds pending and notifying into one value, and its notify_station, which is
 # its requester or console from its creation on (CB-20, CB-31).
@@ -90,17 +107,9 @@ def test_a_ring_and_its_end_write_no_index_of_callbacks(env):
     callback goes pending, notifying, pending, again and again. No index of callbacks names a
     column that this cycle changes (keys, expressions or predicate), so PostgreSQL updates the
     row in place (HOT) instead of writing an entry in each index (migration 023)."""
-    rows = psql(env, """
-        SELECT i.indexrelid::regclass,
-               (SELECT string_agg(a.attname, ' ') FROM pg_attribute a
-                WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)),
-               coalesce(pg_get_expr(i.indexprs, i.indrelid), '') || ' ' ||
-               coalesce(pg_get_expr(i.indpred, i.indrelid), '')
-        FROM pg_index i WHERE i.indrelid = 'callbacks'::regclass""").splitlines()
-    assert len(rows) >= 8, rows
-    for row in rows:
-        name, keys, exprs = row.split("|")
-        named = set(keys.split()) | set(re.findall(r"[a-z_]+", exprs))
+    indexes = names_in_indexes(env, "callbacks")
+    assert len(indexes) >= 8, indexes
+    for name, named in indexes:
         assert not named & RING_COLUMNS, f"index {name} names {named & RING_COLUMNS}"
     # list_state folds the cycle's states into one.
     assert psql(env, "SELECT count(DISTINCT callbackd_list_state(s)) FROM "
@@ -116,16 +125,9 @@ def test_recording_a_delivery_writes_no_index_of_the_command_history(env):
     (pending_commands, migration 018). No index of the history names a column that a delivery
     changes, in its keys or its predicate: the dispatcher's reads are bounded by what is pending,
     and nothing forces the history's vacuum to run more often as it grows."""
-    rows = psql(env, """
-        SELECT i.indexrelid::regclass,
-               (SELECT string_agg(a.attname, ' ') FROM pg_attribute a
-                WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)),
-               coalesce(pg_get_expr(i.indpred, i.indrelid), '')
-        FROM pg_index i WHERE i.indrelid = 'commands'::regclass""").splitlines()
-    assert rows, "commands has no index at all?"
-    for row in rows:
-        name, keys, predicate = row.split("|")
-        named = set(keys.split()) | {c for c in DELIVERY_COLUMNS if c in predicate}
+    indexes = names_in_indexes(env, "commands")
+    assert indexes, "commands has no index at all?"
+    for name, named in indexes:
         assert not named & DELIVERY_COLUMNS, f"index {name} names {named & DELIVERY_COLUMNS}"
     options = psql(env, "SELECT coalesce(array_to_string(reloptions, ','), '') FROM pg_class "
                         "WHERE oid = 'commands'::regclass").strip()
