@@ -47,23 +47,27 @@
     "  AND s.number IS NULL OFFSET 0) AS hg ON true"
 /* The numbers the active callbacks of the numbers `q` name (requesters, targets, stations rung),
  * whose STATION and ENGAGED pieces the scope rules ask for next: read in the same statements as
- * the pieces asked for (a guess that saves a round trip; the rules decide what is used). */
-#define NEAR_NUMBERS(q) \
+ * the pieces asked for (a guess that saves a round trip; the rules decide what is used). The
+ * callbacks waiting on a number of `quiet` (the scope's: their requesters are not read) are
+ * followed only to their target, and those a number set only when `set` is true. */
+#define NEAR_NUMBERS(q, quiet, set) \
     "SELECT x FROM unnest(" q "::text[]) AS q(n), LATERAL (" \
     "  (SELECT requester, target, notify_station FROM callbacks WHERE requester = q.n " \
-    "    AND ended_at IS NULL OFFSET 0) UNION ALL (SELECT requester, target, notify_station " \
-    "    FROM callbacks WHERE target = q.n AND ended_at IS NULL OFFSET 0)) AS c, " \
+    "    AND ended_at IS NULL AND " set " OFFSET 0) UNION ALL (SELECT requester, target, " \
+    "    notify_station " \
+    "    FROM callbacks WHERE target = q.n AND ended_at IS NULL " \
+    "    AND q.n <> ALL(" quiet "::text[]) OFFSET 0)) AS c, " \
     "  unnest(ARRAY[c.requester, c.target, c.notify_station]) AS x WHERE x IS NOT NULL"
 
-/* The STATION pieces of $1, and of the numbers near the QUEUES asked for ($2). */
+/* The STATION pieces of $1, and of the numbers near the QUEUES asked for ($2; quiet: $3). */
 static struct db_stmt fill_facts = DB_STMT(
-    "world_fill_facts", 2,
-    FACTS_OF("(SELECT unnest($1::text[]) UNION " NEAR_NUMBERS("$2") ")"));
+    "world_fill_facts", 3,
+    FACTS_OF("(SELECT unnest($1::text[]) UNION " NEAR_NUMBERS("$2", "$3", "true") ")"));
 
-/* The QUEUES ($1) and ENGAGED ($2, and near $1) pieces: a row per callback (the
- * DB_CALLBACK_COLUMNS) with its number, piece (2 QUEUES, 1 ENGAGED) and the number's version;
- * a number without callbacks has one row of NULLs. Each branch probes one partial index
- * (migration 005). */
+/* The QUEUES ($1) and ENGAGED ($2, and near $1; quiet: $3; the targets of what $1 set only when
+ * $4, the scope's `wide`) pieces: a row per callback (the DB_CALLBACK_COLUMNS) with its number,
+ * piece (2 QUEUES, 1 ENGAGED) and the number's version; a number without callbacks has one row
+ * of NULLs. Each branch probes one partial index (migration 005). */
 #define FILL_PROBE(cond, piece) \
     "(SELECT * FROM callbacks WHERE " cond " AND ended_at IS NULL AND k.piece = " piece " OFFSET 0)"
 #define CALLBACKS_OF(keys) \
@@ -77,9 +81,10 @@ static struct db_stmt fill_facts = DB_STMT(
     "    WHERE x." ENGAGED " AND x.notify_station IS DISTINCT FROM k.n" \
     ") AS c ON true"
 static struct db_stmt fill_callbacks = DB_STMT(
-    "world_fill_callbacks", 2,
+    "world_fill_callbacks", 4,
     CALLBACKS_OF("(SELECT n, 2 FROM unnest($1::text[]) AS n UNION ALL SELECT n, 1 FROM "
-                 "(SELECT unnest($2::text[]) UNION " NEAR_NUMBERS("$1") ") AS e(n))"));
+                 "(SELECT unnest($2::text[]) UNION " NEAR_NUMBERS("$1", "$3", "$4::boolean") ") "
+                 "AS e(n))"));
 
 /* Callbacks named by id, active or ended, with their requester's version. */
 static struct db_stmt fill_named = DB_STMT(
@@ -314,12 +319,13 @@ enum db_status db_world_fill(struct db_conn *c, struct cb_pool *pool, const stru
     char *facts = array_of_numbers(&scope->need[CB_PIECE_STATION]);
     char *queues = array_of_numbers(&scope->need[CB_PIECE_QUEUES]);
     char *engaged = array_of_numbers(&scope->need[CB_PIECE_ENGAGED]);
+    char *quiet = array_of_numbers(&scope->quiet);
     struct db_array ids;
     db_array_open(&ids);
     for (size_t i = 0; i < scope->n_need_ids; i++)
         db_array_add_text(&ids, scope->need_ids[i]);
     char *named = db_array_close(&ids);
-    enum db_status st = facts && queues && engaged && named ? DB_OK : DB_ERROR;
+    enum db_status st = facts && queues && engaged && quiet && named ? DB_OK : DB_ERROR;
     struct db_pipeline p = {0};
     int at_facts = -1, at_callbacks = -1, at_named = -1, at_options = -1;
     struct cb_options opts;
@@ -332,11 +338,12 @@ enum db_status db_world_fill(struct db_conn *c, struct cb_pool *pool, const stru
         }
         if (scope->need[CB_PIECE_STATION].n || scope->need[CB_PIECE_QUEUES].n) {
             at_facts = p.n;
-            db_pipeline_add(&p, &fill_facts, (const char *[]){facts, queues});
+            db_pipeline_add(&p, &fill_facts, (const char *[]){facts, queues, quiet});
         }
         if (scope->need[CB_PIECE_QUEUES].n || scope->need[CB_PIECE_ENGAGED].n) {
             at_callbacks = p.n;
-            db_pipeline_add(&p, &fill_callbacks, (const char *[]){queues, engaged});
+            db_pipeline_add(&p, &fill_callbacks,
+                            (const char *[]){queues, engaged, quiet, scope->wide ? "t" : "f"});
         }
         if (scope->n_need_ids) {
             at_named = p.n;
@@ -347,6 +354,7 @@ enum db_status db_world_fill(struct db_conn *c, struct cb_pool *pool, const stru
     free(facts);
     free(queues);
     free(engaged);
+    free(quiet);
     free(named);
     for (int i = 0; st == DB_OK && at_facts >= 0 && i < PQntuples(p.results[at_facts]); i++)
         if (!put_facts(pool, p.results[at_facts], i))

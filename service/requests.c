@@ -82,12 +82,15 @@ enum db_status cb_request_set_many(struct db_conn *c, struct cb_set_item *items,
     }
     if (st == DB_OK) {
         /* A set frees nobody to be rung: the queues of the requesters' other targets stay
-         * unloaded (db/world.h), unless a callback it supersedes is engaged. */
+         * unloaded (db/world.h), unless a callback it supersedes is engaged. It changes no
+         * station either: the queue of a target that cannot take a recall is only counted
+         * (service/core/scope.h). */
         struct cb_scope_seed seed = {.numbers = numbers,
                                      .n_numbers = 2 * n,
                                      .dialed = dialed,
                                      .n_dialed = n_dialed,
-                                     .narrow = true};
+                                     .narrow = true,
+                                     .keeps_facts = true};
         struct set_batch b = {.items = items, .n = n};
         st = cb_service_decide(c, &seed, decide_sets, &b);
     }

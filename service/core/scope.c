@@ -10,12 +10,17 @@
  *       a callback named by id; of those, not a station that cannot take a recall now whatever
  *       this decision does (busy, failed over, DND, Make Busy, Attendant Busy-out: CB-11, CB-14,
  *       CB-19), since nothing waiting on it can mature, unless one of its callbacks in c1 is
- *       queued for its console (CB-31: it returns to pending when its target is not free);
+ *       queued for its console (CB-31: it returns to pending when its target is not free). When
+ *       the decision changes no station (`keeps_facts`), that holds for the stations of s too:
+ *       such a station is `quiet`, out of t, and its queue is in c1 only to be counted;
  *   c2  the queues of tq, and the engaged callbacks of the rest of t: on a target that only a
  *       requester's becoming free brings into scope, nothing but that requester's callback can
  *       mature (every other waiting callback was scheduled when its own requester or the target
  *       last changed), and only the target's engaged count is needed to decide it (CB-17);
- *   locks t and the requesters of c1 and c2: what the decision may change;
+ *   locks s, t and the requesters of c1 and c2: what the decision may change; not the requester
+ *       of a callback of c1 that is only counted (waiting on a quiet station, set by a number
+ *       outside s, not engaged): the decision neither changes it nor reads more of its
+ *       requester, whose station stays out of N;
  *   cb  c1, c2, every engaged callback ringing a requester of those or a console of such a
  *       requester's console group (to know who is already engaged: CB-17, CB-31), and the
  *       callbacks named by id that have ended, so that the core can tell a request on one
@@ -44,6 +49,7 @@ void cb_scope_free(struct cb_scope *s)
     cb_numbers_free(&s->stations);
     cb_numbers_free(&s->trunk_groups);
     cb_numbers_free(&s->hunt_groups);
+    cb_numbers_free(&s->quiet);
     free(s->rows);
     memset(s, 0, sizeof(*s));
 }
@@ -209,6 +215,18 @@ static bool station_free(struct pass *ps, const char *number)
     return !(st->busy || st->failed_over || st->dnd || st->make_busy || st->attendant_busy_out);
 }
 
+/* Whether the number `n` of s is scheduled (in t): always, unless the decision changes no
+ * station and `n` is a station not known to be able to take a recall now, with no callback
+ * queued for a console in `queued` (the targets of such callbacks in c1). */
+static bool seed_scheduled(struct pass *ps, const struct cb_scope_seed *seed, const char *n,
+                           const struct cb_numbers *queued)
+{
+    struct cb_number_facts f;
+    if (!seed->keeps_facts || cb_numbers_has(queued, n))
+        return true;
+    return facts(ps, n, &f) && station_free(ps, n);
+}
+
 /* s: q and the hunt groups its stations are members of. */
 static void seed_numbers(struct pass *ps, const struct cb_scope_seed *seed, struct cb_numbers *s)
 {
@@ -236,8 +254,10 @@ static void seed_numbers(struct pass *ps, const struct cb_scope_seed *seed, stru
     cb_numbers_free(&q);
 }
 
+/* cb, and the rows of it that are only counted (their requester is not read: `counted`). */
 static void callbacks_in_scope(struct pass *ps, const struct cb_scope_seed *seed,
-                               const struct cb_numbers *s, struct rowset *cb)
+                               const struct cb_numbers *s, struct rowset *cb,
+                               struct rowset *counted)
 {
     struct cb_scope *o = ps->out;
     struct rowset c1 = {0}, c2 = {0};
@@ -256,7 +276,7 @@ static void callbacks_in_scope(struct pass *ps, const struct cb_scope_seed *seed
             rows_add(&c1, named_rows.rows[i], &ps->oom);
 
     /* tq, and whether the targets of c1 come into scope */
-    struct cb_numbers tq = {0};
+    struct cb_numbers tq = {0}, queued = {0};
     bool widen = !seed->narrow || seed->n_callback_ids > 0;
     for (size_t i = 0; i < c1.n; i++) {
         const struct cb_callback *c = cb_pool_row(ps->pool, c1.rows[i]);
@@ -264,26 +284,33 @@ static void callbacks_in_scope(struct pass *ps, const struct cb_scope_seed *seed
         widen = widen || engaged(c);
         if ((engaged(c) || is_named) && !cb_numbers_has(s, c->target))
             cb_numbers_add(&tq, c->target, &ps->oom);
+        if (c->state == CB_STATE_QUEUED)
+            cb_numbers_add(&queued, c->target, &ps->oom);
     }
     for (size_t i = 0; i < s->n; i++)
-        cb_numbers_add(&o->targets, s->v[i], &ps->oom);
+        cb_numbers_add(seed_scheduled(ps, seed, s->v[i], &queued) ? &o->targets : &o->quiet,
+                       s->v[i], &ps->oom);
     for (size_t i = 0; i < tq.n; i++)
         cb_numbers_add(&o->targets, tq.v[i], &ps->oom);
+    o->wide = widen;
     if (widen) {
-        struct cb_numbers queued = {0}, seen = {0};
-        for (size_t i = 0; i < c1.n; i++) {
-            const struct cb_callback *c = cb_pool_row(ps->pool, c1.rows[i]);
-            if (c->state == CB_STATE_QUEUED)
-                cb_numbers_add(&queued, c->target, &ps->oom);
-        }
+        struct cb_numbers seen = {0};
         for (size_t i = 0; i < c1.n; i++) {
             const char *g = cb_pool_row(ps->pool, c1.rows[i])->target;
             if (cb_numbers_add(&seen, g, &ps->oom) && !cb_numbers_has(&o->targets, g) &&
+                !cb_numbers_has(&o->quiet, g) &&
                 (cb_numbers_has(&queued, g) || station_free(ps, g)))
                 cb_numbers_add(&o->targets, g, &ps->oom);
         }
-        cb_numbers_free(&queued);
         cb_numbers_free(&seen);
+    }
+    cb_numbers_free(&queued);
+    /* Counted: waiting on a quiet station, set by a number outside s, not engaged. */
+    for (size_t i = 0; i < c1.n; i++) {
+        const struct cb_callback *c = cb_pool_row(ps->pool, c1.rows[i]);
+        if (cb_numbers_has(&o->quiet, c->target) && !cb_numbers_has(s, c->requester) &&
+            !engaged(c) && !rows_has(&named_rows, c1.rows[i]))
+            rows_add(counted, c1.rows[i], &ps->oom);
     }
 
     /* c2 */
@@ -293,16 +320,20 @@ static void callbacks_in_scope(struct pass *ps, const struct cb_scope_seed *seed
         if (!cb_numbers_has(s, o->targets.v[i]) && !cb_numbers_has(&tq, o->targets.v[i]))
             callbacks_of(ps, o->targets.v[i], CB_PIECE_ENGAGED, ROLE_TARGET, &c2);
 
-    /* locks: t and the requesters (r); p: r and the consoles of its consoles' groups */
+    /* locks: s, t and the requesters (r); p: r and the consoles of its consoles' groups */
     struct cb_numbers r = {0}, p = {0};
+    for (size_t i = 0; i < s->n; i++)
+        cb_numbers_add(&o->locks, s->v[i], &ps->oom);
     for (size_t i = 0; i < o->targets.n; i++)
         cb_numbers_add(&o->locks, o->targets.v[i], &ps->oom);
     for (size_t i = 0; i < c1.n + c2.n; i++) {
         size_t row = i < c1.n ? c1.rows[i] : c2.rows[i - c1.n];
+        rows_add(cb, row, &ps->oom);
+        if (rows_has(counted, row))
+            continue;
         const char *req = cb_pool_row(ps->pool, row)->requester;
         cb_numbers_add(&o->locks, req, &ps->oom);
         cb_numbers_add(&r, req, &ps->oom);
-        rows_add(cb, row, &ps->oom);
     }
     for (size_t i = 0; i < r.n; i++) {
         cb_numbers_add(&p, r.v[i], &ps->oom);
@@ -397,15 +428,17 @@ bool cb_core_scope(const struct cb_pool *p, const struct cb_scope_seed *seed, st
     cb_scope_free(out);
     struct pass ps = {.pool = p, .out = out};
     struct cb_numbers s = {0}, n = {0};
-    struct rowset cb = {0};
+    struct rowset cb = {0}, counted = {0};
     seed_numbers(&ps, seed, &s);
-    callbacks_in_scope(&ps, seed, &s, &cb);
+    callbacks_in_scope(&ps, seed, &s, &cb, &counted);
     for (size_t i = 0; i < s.n; i++)
         cb_numbers_add(&n, s.v[i], &ps.oom);
     for (size_t i = 0; i < cb.n; i++) {
         const struct cb_callback *c = cb_pool_row(p, cb.rows[i]);
-        cb_numbers_add(&n, c->requester, &ps.oom);
         cb_numbers_add(&n, c->target, &ps.oom);
+        if (rows_has(&counted, cb.rows[i]))
+            continue;
+        cb_numbers_add(&n, c->requester, &ps.oom);
         cb_numbers_add(&n, c->notify_station, &ps.oom);
     }
     groups_and_stations(&ps, &n);
@@ -414,6 +447,7 @@ bool cb_core_scope(const struct cb_pool *p, const struct cb_scope_seed *seed, st
     cb_numbers_sort(&out->hunt_groups);
     rows_in_seq_order(&ps, &cb);
     rows_free(&cb);
+    rows_free(&counted);
     cb_numbers_free(&s);
     cb_numbers_free(&n);
     return !ps.oom;

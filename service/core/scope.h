@@ -20,6 +20,12 @@ struct cb_scope_seed {
      * busy...): the queues of the targets its callbacks wait on are not in scope, unless one of
      * its callbacks is engaged (it may end). False brings them in. */
     bool narrow;
+    /* The decision changes no station, trunk group or hunt group (an API set): a station of the
+     * seed that cannot take a recall now cannot after it either, so nothing waiting on it is
+     * scheduled, and its queue is read only to count and find callbacks (CB-08, CB-09), not
+     * to learn about the requesters waiting in it (unless one of its callbacks is queued for
+     * a console: CB-31 returns it to pending). */
+    bool keeps_facts;
 };
 
 struct cb_scope {
@@ -37,6 +43,13 @@ struct cb_scope {
     struct cb_numbers hunt_groups;  /* in number order */
     size_t *rows;                   /* its callbacks (pool rows), in seq order */
     size_t n_rows, cap_rows;
+    /* Of the seed's numbers, those whose queue's requesters the decision does not read
+     * (keeps_facts: a station not known to be able to take a recall): the fill's guess of what
+     * comes next does not follow them. */
+    struct cb_numbers quiet;
+    /* Whether the targets of the seed's callbacks may come into t (not `narrow`, or one of them
+     * is engaged): only then does the fill's guess read what rings at those targets. */
+    bool wide;
 };
 
 void cb_scope_free(struct cb_scope *s);

@@ -123,3 +123,34 @@ def test_cb08_the_same_pair_twice_at_once_leaves_one_active(w):
     assert all(d["end_reason"] == "superseded" for d in ended), ended
     # Each supersedes the one set just before it: a chain through all six.
     assert sum(1 for _, doc, _ in answers if doc["supersedes"] is None) == 1
+
+
+def test_cb17_a_set_on_a_busy_target_waits_on_none_of_the_requesters_queued_there(w):
+    """A set changes no station. On a busy target nothing can mature (CB-11), so the callbacks
+    queued there are only counted (CB-09): their requesters are neither read nor locked, and a
+    decision holding one of them (here a session holding its lock) does not hold the set up. On
+    an idle target the queue may be served (CB-17), so there the set waits for that lock."""
+    busy_target, idle_target, waiting, a, b = w.stations(5)
+    w.busy(busy_target)
+    w.settle()
+    for t in (busy_target, idle_target):
+        st, doc, _ = w.api("POST", "/v1/callbacks", {"requester": waiting, "target": t})
+        assert st == 201, doc
+    answers = {}
+
+    def post(key, target, requester):
+        answers[key] = w.api("POST", "/v1/callbacks", {"requester": requester, "target": target})
+
+    threads = [threading.Thread(target=post, args=("busy", busy_target, a)),
+               threading.Thread(target=post, args=("idle", idle_target, b))]
+    with numbers_locked(w, [waiting]):
+        for t in threads:
+            t.start()
+        wait_for(lambda: "busy" in answers, 20, msg="the set on the busy target answered")
+        wait_for(lambda: sets_in_flight(w) >= 1, 20, msg="the set on the idle target in callbackd")
+        assert "idle" not in answers, answers["idle"]
+    for t in threads:
+        t.join()
+    assert answers["busy"][0] == 201 and answers["busy"][1]["reason"] == "busy", answers["busy"]
+    assert answers["idle"][0] == 201 and answers["idle"][1]["reason"] == "no_answer", \
+        answers["idle"]

@@ -146,9 +146,10 @@ static bool has_row(const struct cb_pool *pool, const struct cb_scope *s, const 
     return false;
 }
 
-/* An API set (narrow) on a target with a queue: the whole queue, in seq order, the requesters'
- * stations; the requesters' other targets are not in scope. */
-static void test_a_set_loads_the_target_queue_in_seq_order_and_locks_its_requesters(void **state)
+/* A narrow decision that may change the stations of its seed, on a target with a queue: the whole
+ * queue, in seq order, the requesters' stations; the requesters' other targets are not in
+ * scope. */
+static void test_a_narrow_seed_loads_the_queue_in_seq_order_and_locks_its_requesters(void **state)
 {
     (void)state;
     struct db db = {.version = 7};
@@ -171,10 +172,78 @@ static void test_a_set_loads_the_target_queue_in_seq_order_and_locks_its_request
     assert_false(has_row(pool, &s, db.callbacks[2].id));
     assert_true(cb_numbers_has(&s.targets, "500"));
     assert_false(cb_numbers_has(&s.targets, "501"));
+    assert_false(s.wide);
     for (const char *const *n = (const char *const[]){"500", "602", "600", "601", NULL}; *n; n++)
         assert_true(cb_numbers_has(&s.locks, *n));
     assert_true(cb_numbers_has(&s.stations, "600") && cb_numbers_has(&s.stations, "601"));
     assert_true(cb_numbers_has(&s.used, "500"));
+    cb_scope_free(&s);
+    cb_pool_free(pool);
+}
+
+/* A decision that changes no station (an API set) on a target that cannot take a recall: its
+ * queue is loaded to be counted, but the target is not scheduled (quiet), and the requesters
+ * waiting on it are neither locked nor read (no station, no ENGAGED piece), except one that is
+ * engaged there. Once the target can take a recall, it is scheduled as before. */
+static void test_a_set_counts_the_queue_of_a_target_that_cannot_take_a_recall(void **state)
+{
+    (void)state;
+    struct db db = {.version = 3};
+    struct cb_station *target = station(&db, "500", true);
+    station(&db, "600", false);
+    station(&db, "601", false);
+    station(&db, "602", false);
+    station(&db, "603", false);
+    callback(&db, "600", "500", CB_STATE_PENDING);
+    callback(&db, "601", "500", CB_STATE_PENDING);
+    callback(&db, "603", "500", CB_STATE_RECALLING); /* engaged on it */
+    callback(&db, "602", "501", CB_STATE_PENDING);   /* the requester's own, elsewhere */
+    const char *numbers[] = {"602", "500"};
+    struct cb_scope_seed seed = {
+        .numbers = numbers, .n_numbers = 2, .narrow = true, .keeps_facts = true};
+    struct cb_pool *pool = cb_pool_new(100, 100);
+    struct cb_scope s = {0};
+    scope_of(&db, pool, &seed, &s);
+    assert_int_equal(s.n_rows, 4); /* counted, engaged and the requester's own */
+    assert_false(cb_numbers_has(&s.targets, "500"));
+    assert_true(cb_numbers_has(&s.quiet, "500"));
+    assert_false(cb_numbers_has(&s.quiet, "602")); /* an idle station: scheduled */
+    assert_true(cb_numbers_has(&s.targets, "602"));
+    assert_true(s.wide); /* an engaged callback of c1 may end: its targets may come in */
+    for (const char *const *n = (const char *const[]){"500", "602", "603", NULL}; *n; n++)
+        assert_true(cb_numbers_has(&s.locks, *n));
+    for (const char *const *n = (const char *const[]){"600", "601", NULL}; *n; n++) {
+        assert_false(cb_numbers_has(&s.locks, *n));
+        assert_false(cb_numbers_has(&s.stations, *n));
+        assert_false(cb_numbers_has(&s.used, *n));
+    }
+    assert_true(cb_numbers_has(&s.stations, "603"));
+
+    /* A callback queued for its console (CB-31) schedules it, and so does being free. */
+    struct cb_callback *queued = callback(&db, "604", "500", CB_STATE_QUEUED);
+    station(&db, "604", false);
+    db.version++;
+    cb_pool_clear(pool);
+    scope_of(&db, pool, &seed, &s);
+    assert_true(cb_numbers_has(&s.targets, "500"));
+    assert_true(cb_numbers_has(&s.locks, "600") && cb_numbers_has(&s.locks, "601"));
+    queued->ended_at = 1;
+    target->state.busy = false;
+    db.version++;
+    cb_pool_clear(pool);
+    scope_of(&db, pool, &seed, &s);
+    assert_true(cb_numbers_has(&s.targets, "500"));
+    assert_int_equal(s.quiet.n, 0);
+    assert_true(cb_numbers_has(&s.locks, "600") && cb_numbers_has(&s.stations, "601"));
+
+    /* The same busy target, for a decision that may change its stations: scheduled. */
+    target->state.busy = true;
+    db.version++;
+    cb_pool_clear(pool);
+    seed.keeps_facts = false;
+    scope_of(&db, pool, &seed, &s);
+    assert_true(cb_numbers_has(&s.targets, "500"));
+    assert_true(cb_numbers_has(&s.locks, "600") && cb_numbers_has(&s.locks, "601"));
     cb_scope_free(&s);
     cb_pool_free(pool);
 }
@@ -201,6 +270,7 @@ static void test_a_freed_requester_brings_its_free_targets_and_queued_ones_into_
     const char *numbers[] = {"600"};
     struct cb_scope_seed seed = {.numbers = numbers, .n_numbers = 1, .narrow = false};
     scope_of(&db, pool, &seed, &s);
+    assert_true(s.wide);
     assert_true(cb_numbers_has(&s.targets, "500"));
     assert_false(cb_numbers_has(&s.targets, "501"));
     assert_true(cb_numbers_has(&s.targets, "502"));
@@ -442,7 +512,8 @@ static void test_the_options_are_kept_at_their_global_version(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_a_set_loads_the_target_queue_in_seq_order_and_locks_its_requesters),
+        cmocka_unit_test(test_a_narrow_seed_loads_the_queue_in_seq_order_and_locks_its_requesters),
+        cmocka_unit_test(test_a_set_counts_the_queue_of_a_target_that_cannot_take_a_recall),
         cmocka_unit_test(test_a_freed_requester_brings_its_free_targets_and_queued_ones_into_scope),
         cmocka_unit_test(test_an_engaged_callback_brings_its_target_queue),
         cmocka_unit_test(test_a_console_requester_brings_what_rings_its_group),
