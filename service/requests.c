@@ -66,8 +66,9 @@ enum db_status cb_request_set_many(struct db_conn *c, struct cb_set_item *items,
 {
     const char **numbers = calloc(2 * (size_t)n, sizeof *numbers);
     const char **dialed = calloc((size_t)n, sizeof *dialed);
-    int n_dialed = 0;
-    enum db_status st = numbers && dialed ? DB_OK : DB_ERROR;
+    const char **attempts_of = calloc((size_t)n, sizeof *attempts_of);
+    int n_dialed = 0, n_attempts_of = 0;
+    enum db_status st = numbers && dialed && attempts_of ? DB_OK : DB_ERROR;
     for (int i = 0; i < n && st == DB_OK; i++) {
         struct cb_set_request *r = &items[i].req;
         memset(&items[i].res, 0, sizeof items[i].res);
@@ -79,6 +80,10 @@ enum db_status cb_request_set_many(struct db_conn *c, struct cb_set_item *items,
          * the trunk groups that prefix it in the world. */
         if (!r->external_number[0])
             dialed[n_dialed++] = r->target;
+        /* The softkey's target is the attempt the core reads under the locks (CB-01), which
+         * may be newer than the one the caller read. */
+        if (r->softkey)
+            attempts_of[n_attempts_of++] = r->requester;
     }
     if (st == DB_OK) {
         /* A set frees nobody to be rung: the queues of the requesters' other targets stay
@@ -89,11 +94,14 @@ enum db_status cb_request_set_many(struct db_conn *c, struct cb_set_item *items,
                                      .n_numbers = 2 * n,
                                      .dialed = dialed,
                                      .n_dialed = n_dialed,
+                                     .attempts_of = attempts_of,
+                                     .n_attempts_of = n_attempts_of,
                                      .narrow = true,
                                      .keeps_facts = true};
         struct set_batch b = {.items = items, .n = n};
         st = cb_service_decide(c, &seed, decide_sets, &b);
     }
+    free(attempts_of);
     free(dialed);
     free(numbers);
     return st;

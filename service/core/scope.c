@@ -1,5 +1,7 @@
 /* The scope rules (scope.h). A decision on a seed concerns:
- *   q   the seed numbers, and the trunk groups that prefix a number dialed;
+ *   q   the seed numbers, the target of the current failed attempt of a station setting a
+ *       callback on it (as the pool holds it), and the trunk groups that prefix a number
+ *       dialed or that target;
  *   s   q and the hunt groups its stations are members of;
  *   c1  the active callbacks of s: set by, waiting on, or ringing one of them (engaged), and
  *       those named by id (so the whole queue of every target in s);
@@ -227,22 +229,35 @@ static bool seed_scheduled(struct pass *ps, const struct cb_scope_seed *seed, co
     return facts(ps, n, &f) && station_free(ps, n);
 }
 
+/* Adds to `q` the trunk groups that prefix the number `dialed`. */
+static void dialed_prefixes(struct pass *ps, const char *dialed, struct cb_numbers *q)
+{
+    char prefix[CB_NUMBER_MAX];
+    size_t len = strlen(dialed);
+    for (size_t k = 1; k <= len && k < CB_NUMBER_MAX; k++) {
+        memcpy(prefix, dialed, k);
+        prefix[k] = '\0';
+        struct cb_number_facts f;
+        if (facts(ps, prefix, &f) && f.trunk_group)
+            cb_numbers_add(q, prefix, &ps->oom);
+    }
+}
+
 /* s: q and the hunt groups its stations are members of. */
 static void seed_numbers(struct pass *ps, const struct cb_scope_seed *seed, struct cb_numbers *s)
 {
     struct cb_numbers q = {0};
     for (int i = 0; i < seed->n_numbers; i++)
         cb_numbers_add(&q, seed->numbers[i], &ps->oom);
-    for (int i = 0; i < seed->n_dialed; i++) {
-        char prefix[CB_NUMBER_MAX];
-        size_t len = strlen(seed->dialed[i]);
-        for (size_t k = 1; k <= len && k < CB_NUMBER_MAX; k++) {
-            memcpy(prefix, seed->dialed[i], k);
-            prefix[k] = '\0';
-            struct cb_number_facts f;
-            if (facts(ps, prefix, &f) && f.trunk_group)
-                cb_numbers_add(&q, prefix, &ps->oom);
-        }
+    for (int i = 0; i < seed->n_dialed; i++)
+        dialed_prefixes(ps, seed->dialed[i], &q);
+    for (int i = 0; i < seed->n_attempts_of; i++) {
+        struct cb_number_facts f;
+        if (!facts(ps, seed->attempts_of[i], &f) || !f.station ||
+            f.station->attempt == CB_ATTEMPT_NONE || !f.station->attempt_to[0])
+            continue;
+        cb_numbers_add(&q, f.station->attempt_to, &ps->oom);
+        dialed_prefixes(ps, f.station->attempt_to, &q);
     }
     for (size_t i = 0; i < q.n; i++) {
         cb_numbers_add(s, q.v[i], &ps->oom);

@@ -16,6 +16,11 @@ struct cb_scope_seed {
     int n_dialed;
     const char *const *callback_ids; /* loaded even when ended (outside the scope) */
     int n_callback_ids;
+    /* Stations setting a callback on their current failed attempt (the softkey, CB-01): the
+     * target of that attempt, as the pool holds it, joins the seed as a number dialed, whatever
+     * the caller read before (the station may have made another attempt since). */
+    const char *const *attempts_of;
+    int n_attempts_of;
     /* The decision cannot free a requester of the seed to be rung (an API set, a station turning
      * busy...): the queues of the targets its callbacks wait on are not in scope, unless one of
      * its callbacks is engaged (it may end). False brings them in. */

@@ -1,8 +1,11 @@
 """The phone: its list with Next/Previous, Cancel and Call Again (CB-32), the Call Me Back
 softkey (CB-01, CB-33) and the feature access codes dialed on it (CB-30)."""
 
+import threading
+
 from callback_helpers import (cb_env, originate, reserve_trunk, ring, tone,  # noqa: F401
                               w)
+from harness import wait_for
 
 
 def ids(items):
@@ -243,3 +246,44 @@ def test_cb30_cancel_individual_fac_with_a_trunk_number(w):
     assert got["end_reason"] == "requested"
     assert w.history(cb)[-1] == ("pending", "cancelled", "event", ev)
     w.expect([tone(a, "confirmation")])
+
+
+def test_cb01_softkey_sets_on_the_attempt_current_when_it_is_decided(w):
+    """The softkey's POST reads the station's failed attempt only to know what to load; the set
+    uses the attempt as the decision finds it under its locks (CB-01). A station that makes
+    another attempt meanwhile gets its callback on the new target, not a refusal."""
+    pg, db = w.env.pg, w.env.dbname
+    numbers = w.stations(6)
+    key = {n: int(k) for n, k in pg.sql(
+        "SELECT n, hashtext(n) FROM unnest(ARRAY[" + ",".join(f"'{n}'" for n in numbers) +
+        "]) AS n", db)}
+    # The set takes its locks in key order: with the first target's key before the requester's,
+    # it waits on the target holding nothing, and the new attempt is applied meanwhile.
+    first, requester = None, None
+    for a in numbers:
+        for b in numbers:
+            if key[b] < key[a] and first is None:
+                requester, first = a, b
+    second = next(n for n in numbers if n not in (requester, first))
+    w.busy(first)
+    w.busy(second)
+    w.attempt(requester, first, "busy")
+    w.settle()
+    tok = w.token(f"station:{requester}")
+    answer = []
+    hold = f"SELECT pg_advisory_lock(25442, hashtext('{first}'));"
+    with pg.holding(pg.db_url(db), hold, "SELECT pg_advisory_unlock_all();"):
+        poster = threading.Thread(target=lambda: answer.append(
+            w.api("POST", f"/v1/stations/{requester}/callbacks", {}, token=tok)))
+        poster.start()
+        wait_for(lambda: pg.sql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                "AND NOT granted", db)[0][0] != "0",
+                 10, msg="the set waiting on the first target's lock")
+        w.attempt(requester, second, "busy")
+        w.settle()
+        assert w.svc.ok("GET", f"/v1/stations/{requester}", token=tok)["softkey"]["target"] \
+            == second
+    poster.join()
+    st, doc, _ = answer[0]
+    assert st == 201, doc
+    assert (doc["requester"], doc["target"], doc["reason"]) == (requester, second, "busy")

@@ -248,6 +248,46 @@ static void test_a_set_counts_the_queue_of_a_target_that_cannot_take_a_recall(vo
     cb_pool_free(pool);
 }
 
+/* The softkey (CB-01): the target of the station's current failed attempt, as the pool holds it,
+ * joins the seed, even when the caller read an older attempt; with no current attempt, nothing
+ * joins. */
+static void test_a_softkey_set_concerns_the_current_attempt_of_its_station(void **state)
+{
+    (void)state;
+    struct db db = {.version = 5};
+    struct cb_station *requester = station(&db, "600", false);
+    requester->attempt = CB_ATTEMPT_BUSY;
+    snprintf(requester->attempt_to, sizeof requester->attempt_to, "%s", "501");
+    station(&db, "500", true);
+    station(&db, "501", true);
+    station(&db, "602", false);
+    callback(&db, "602", "501", CB_STATE_PENDING);
+    const char *numbers[] = {"600", "500"}; /* the attempt the caller read: 500 */
+    const char *attempts_of[] = {"600"};
+    struct cb_scope_seed seed = {.numbers = numbers,
+                                 .n_numbers = 2,
+                                 .attempts_of = attempts_of,
+                                 .n_attempts_of = 1,
+                                 .narrow = true,
+                                 .keeps_facts = true};
+    struct cb_pool *pool = cb_pool_new(100, 100);
+    struct cb_scope s = {0};
+    scope_of(&db, pool, &seed, &s);
+    assert_true(cb_numbers_has(&s.locks, "501"));
+    assert_true(cb_numbers_has(&s.stations, "501"));
+    assert_true(has_row(pool, &s, db.callbacks[0].id)); /* its queue, counted (CB-09) */
+    assert_true(cb_numbers_has(&s.locks, "500"));
+
+    requester->attempt = CB_ATTEMPT_NONE;
+    db.version++;
+    cb_pool_clear(pool);
+    scope_of(&db, pool, &seed, &s);
+    assert_false(cb_numbers_has(&s.locks, "501"));
+    assert_false(has_row(pool, &s, db.callbacks[0].id));
+    cb_scope_free(&s);
+    cb_pool_free(pool);
+}
+
 /* A requester becoming free (not narrow): the targets of its callbacks come into scope unless
  * their station cannot take a recall (busy), except one with a callback queued for its console
  * (CB-31); a free target brings only its engaged callbacks, not its queue. */
@@ -514,6 +554,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_narrow_seed_loads_the_queue_in_seq_order_and_locks_its_requesters),
         cmocka_unit_test(test_a_set_counts_the_queue_of_a_target_that_cannot_take_a_recall),
+        cmocka_unit_test(test_a_softkey_set_concerns_the_current_attempt_of_its_station),
         cmocka_unit_test(test_a_freed_requester_brings_its_free_targets_and_queued_ones_into_scope),
         cmocka_unit_test(test_an_engaged_callback_brings_its_target_queue),
         cmocka_unit_test(test_a_console_requester_brings_what_rings_its_group),
