@@ -147,7 +147,8 @@ bool api_write_committed(struct api_request *r, int db_status, json_t *errors)
 void api_reply_db_error(struct api_request *r, int db_status)
 {
     if (db_status == DB_UNAVAILABLE)
-        api_reply_problem(r, API_SERVICE_UNAVAILABLE, "the database is unreachable; retry later");
+        api_reply_problem(r, API_SERVICE_UNAVAILABLE,
+                          "the database is unreachable or did not answer in time; retry later");
     else
         api_reply_problem(r, API_INTERNAL_ERROR, "database error (request %s)", r->request_id);
 }

@@ -217,6 +217,9 @@ def test_statement_timeout_answers_503_and_keeps_the_database(pg, db_url, start_
     try:
         st, waited = timed(svc, "GET", "/v1/system-options", token=svc.admin)
         assert st == 503, svc.last
+        # The detail says what happened: the database answered, but not in time.
+        assert svc.last[1]["detail"] == \
+            "the database is unreachable or did not answer in time; retry later", svc.last
         print(f"statement timeout 500 ms: 503 after {waited:.2f} s")
         assert 0.4 < waited < 2.0, waited
         assert timed(svc, "GET", "/healthz")[1] < 1.0
