@@ -206,15 +206,21 @@ static size_t named(struct pass *ps, const char *id)
     return row;
 }
 
-/* Whether the station `number` (none counts as free) could take a recall now (CB-11, CB-14,
- * CB-19). */
+/* Whether the number of facts `f` (not a station counts as free) could take a recall now
+ * (CB-11, CB-14, CB-19). */
+static bool can_take_recall(const struct cb_number_facts *f)
+{
+    if (!f->station)
+        return true;
+    const struct cb_station_state *st = &f->station->state;
+    return !(st->busy || st->failed_over || st->dnd || st->make_busy || st->attendant_busy_out);
+}
+
+/* The same of the station `number`; one whose facts are not known yet counts as free. */
 static bool station_free(struct pass *ps, const char *number)
 {
     struct cb_number_facts f;
-    if (!facts(ps, number, &f) || !f.station)
-        return true;
-    const struct cb_station_state *st = &f.station->state;
-    return !(st->busy || st->failed_over || st->dnd || st->make_busy || st->attendant_busy_out);
+    return !facts(ps, number, &f) || can_take_recall(&f);
 }
 
 /* Whether the number `n` of s is scheduled (in t): always, unless the decision changes no
@@ -226,7 +232,7 @@ static bool seed_scheduled(struct pass *ps, const struct cb_scope_seed *seed, co
     struct cb_number_facts f;
     if (!seed->keeps_facts || cb_numbers_has(queued, n))
         return true;
-    return facts(ps, n, &f) && station_free(ps, n);
+    return facts(ps, n, &f) && can_take_recall(&f);
 }
 
 /* Adds to `q` the trunk groups that prefix the number `dialed`. */

@@ -259,12 +259,7 @@ def test_cb01_softkey_sets_on_the_attempt_current_when_it_is_decided(w):
         "]) AS n", db)}
     # The set takes its locks in key order: with the first target's key before the requester's,
     # it waits on the target holding nothing, and the new attempt is applied meanwhile.
-    first, requester = None, None
-    for a in numbers:
-        for b in numbers:
-            if key[b] < key[a] and first is None:
-                requester, first = a, b
-    second = next(n for n in numbers if n not in (requester, first))
+    first, second, *_, requester = sorted(numbers, key=key.get)
     w.busy(first)
     w.busy(second)
     w.attempt(requester, first, "busy")
