@@ -236,6 +236,11 @@ for n in "${scale_list[@]}"; do
   fi
 done
 
+# The WAL as a running server has it: segments ready ahead, so that no run stalls every commit
+# while a new segment file is created and zero-filled (scale.py cmd_wal).
+log "WAL: recycled segments ready ahead (as after a running server's checkpoints)"
+"$py" "$helper" wal --url "$url0" --workdir "$work"
+
 for n in "${scale_list[@]}"; do
   use_scale "$n"
   log "N = $n: pgbench, one INSERT ... RETURNING into callbacks_copy"
@@ -256,6 +261,8 @@ for c in 4 16; do
 done
 
 # The PBX side (the fake PBX acknowledging every command at once).
+log "WAL: recycled segments ready ahead for the PBX side"
+"$py" "$helper" wal --url "$url0" --workdir "$work"
 for n in "${scale_list[@]}"; do
   use_scale "$n"
   svc_start
@@ -322,6 +329,8 @@ for spread in hot all; do # the same 20 targets at every N, then every loaded ta
     fi
   done
 done
+
+"$py" "$helper" wal --url "$url0" --workdir "$work" --ahead 0
 
 for n in "${scale_list[@]}"; do
   rss_kb=$(cat "$work/rss.$n" 2>/dev/null || echo 0)

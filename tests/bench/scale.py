@@ -368,6 +368,54 @@ def cmd_load(a):
         raise SystemExit("scale.py: the load did not produce the expected rows")
 
 
+WAL_AHEAD_SQL = """SELECT count(*) FROM pg_ls_waldir()
+    WHERE name ~ '^[0-9A-F]{24}$' AND name > pg_walfile_name(pg_current_wal_lsn())"""
+
+
+def cmd_wal(a):
+    """Gives the cluster the WAL segments a running server has ready: about `--ahead` MiB of
+    recycled segment files past the one being written, so that the runs that follow write into
+    files that exist, as on a server that has been through checkpoints (a checkpoint keeps the
+    segments it no longer needs, renamed for reuse: at least min_wal_size, at most
+    max_wal_size). A young cluster has none: every 16 MiB of WAL, the backend that crosses into
+    the next segment creates and zero-fills its file while holding the WAL write lock, and every
+    commit of the server waits behind it (about 50 ms on this VM, every 2-3 s at 1,000 events/s;
+    the p99 of event -> command was made of those stalls). The segments are made by switching to
+    a new one per message logged, then recycled by a CHECKPOINT, only when fewer are ready than
+    asked (a CHECKPOINT keeps what PostgreSQL expects the next cycle to need, which may be a
+    little less). Each call also prints the WAL written since the previous one and whether it
+    fitted in what was ready then; `--ahead 0` only prints."""
+    state = os.path.join(a.workdir, "wal.state")
+    ahead = int(value(a.url, WAL_AHEAD_SQL))
+    lsn = value(a.url, "SELECT pg_current_wal_lsn()")
+    if os.path.exists(state):
+        with open(state) as f:
+            since, ready = f.read().split()
+        written = int(value(a.url, f"SELECT pg_wal_lsn_diff('{lsn}', '{since}')")) / 2**20
+        fitted = "fitted in" if written < int(ready) else "outgrew (new segments were created)"
+        print(f"  WAL written since the last look: {written:,.0f} MiB; it {fitted} the "
+              f"{int(ready):,} MiB ready then", flush=True)
+    t0 = time.monotonic()
+    want = math.ceil(a.ahead / 16)
+    made = 0
+    for _ in range(2):  # a CHECKPOINT recycles at least min_wal_size, at most max_wal_size
+        if ahead >= want:
+            break
+        switches = want - ahead + 1
+        psql(a.url, "SELECT pg_logical_emit_message(false, 'callbackd-bench', 'wal'); "
+             "SELECT pg_switch_wal();\n" * switches)
+        psql(a.url, "CHECKPOINT;")
+        made += switches
+        ahead = int(value(a.url, WAL_AHEAD_SQL))
+    with open(state, "w") as f:
+        f.write(f"{value(a.url, 'SELECT pg_current_wal_lsn()')} {ahead * 16}\n")
+    if a.ahead:
+        print(f"  WAL: {ahead * 16:,} MiB of segments ready ahead ({made} switched to and "
+              f"recycled in {time.monotonic() - t0:.1f} s)", flush=True)
+    if ahead < min(want, 64):  # 64: the cluster's min_wal_size (1 GB), always kept
+        raise SystemExit(f"scale.py: only {ahead} WAL segments ahead, {want} wanted")
+
+
 def cmd_cleanup(a):
     """Removes what the POST and pgbench runs added (callbackd stopped): the loaded data stays."""
     psql(a.url, """
@@ -910,6 +958,10 @@ def main():
     sp.add_argument("--no-copy", action="store_true")
     sp.set_defaults(fn=cmd_load)
     p("cleanup", "url").set_defaults(fn=cmd_cleanup)
+    sp = p("wal", "url")
+    sp.add_argument("--workdir", required=True)
+    sp.add_argument("--ahead", type=int, default=2048, help="MiB of segments ready ahead")
+    sp.set_defaults(fn=cmd_wal)
     sp = p("discard", "url", "results")
     sp.add_argument("--scale", type=int, required=True)
     sp.add_argument("--phase", required=True)
