@@ -34,10 +34,14 @@ def db_name(svc):
 
 
 def settled(pg, svc):
-    """Once every committed change is numbered: the last id (a stream opened after it with
-    Last-Event-ID: <it> carries exactly the changes to come; one opened without an id starts
-    at the last numbered change, so one committed just before may still come)."""
+    """Once every accepted PBX event is applied and every committed change is numbered: the last
+    id (a stream opened after it with Last-Event-ID: <it> carries exactly the changes to come;
+    one opened without an id starts at the last numbered change, so one committed just before
+    may still come). An event answered 202 is applied by the worker's own transaction, which
+    may commit after a later request's: its changes count only once it is applied."""
     name = db_name(svc)
+    wait_for(lambda: pg.sql("SELECT count(*) FROM pbx_events WHERE applied_at IS NULL", name)[0][0]
+             == "0", msg="every accepted event applied")
     wait_for(lambda: pg.sql("SELECT count(*) FROM stream_unnumbered", name)[0][0]
              == "0", msg="every change numbered")
     return int(pg.sql("SELECT last_id FROM stream_position", name)[0][0])
