@@ -370,6 +370,9 @@ def cmd_load(a):
 
 WAL_AHEAD_SQL = """SELECT count(*) FROM pg_ls_waldir()
     WHERE name ~ '^[0-9A-F]{24}$' AND name > pg_walfile_name(pg_current_wal_lsn())"""
+# The cluster's segment size and min_wal_size, in bytes.
+WAL_SIZES_SQL = """SELECT pg_size_bytes(current_setting('wal_segment_size')),
+    pg_size_bytes(current_setting('min_wal_size'))"""
 
 
 def cmd_wal(a):
@@ -386,6 +389,8 @@ def cmd_wal(a):
     little less). Each call also prints the WAL written since the previous one and whether it
     fitted in what was ready then; `--ahead 0` only prints."""
     state = os.path.join(a.workdir, "wal.state")
+    segment, min_wal = (int(x) for x in psql(a.url, WAL_SIZES_SQL)[0])
+    mib = segment // 2**20
     ahead = int(value(a.url, WAL_AHEAD_SQL))
     lsn = value(a.url, "SELECT pg_current_wal_lsn()")
     if os.path.exists(state):
@@ -396,7 +401,7 @@ def cmd_wal(a):
         print(f"  WAL written since the last look: {written:,.0f} MiB; it {fitted} the "
               f"{int(ready):,} MiB ready then", flush=True)
     t0 = time.monotonic()
-    want = math.ceil(a.ahead / 16)
+    want = math.ceil(a.ahead / mib)
     made = 0
     for _ in range(2):  # a CHECKPOINT recycles at least min_wal_size, at most max_wal_size
         if ahead >= want:
@@ -408,11 +413,11 @@ def cmd_wal(a):
         made += switches
         ahead = int(value(a.url, WAL_AHEAD_SQL))
     with open(state, "w") as f:
-        f.write(f"{value(a.url, 'SELECT pg_current_wal_lsn()')} {ahead * 16}\n")
+        f.write(f"{value(a.url, 'SELECT pg_current_wal_lsn()')} {ahead * mib}\n")
     if a.ahead:
-        print(f"  WAL: {ahead * 16:,} MiB of segments ready ahead ({made} switched to and "
+        print(f"  WAL: {ahead * mib:,} MiB of segments ready ahead ({made} switched to and "
               f"recycled in {time.monotonic() - t0:.1f} s)", flush=True)
-    if ahead < min(want, 64):  # 64: the cluster's min_wal_size (1 GB), always kept
+    if ahead < min(want, min_wal // segment):  # min_wal_size is always kept
         raise SystemExit(f"scale.py: only {ahead} WAL segments ahead, {want} wanted")
 
 

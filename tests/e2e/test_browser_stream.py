@@ -13,7 +13,7 @@ import time
 import pytest
 
 from harness import Service, event, schema_before, wait_for
-from pbx_helpers import Db, cancel_all, tone_as_before_018
+from pbx_helpers import Db, cancel_all, tone_as_before_018, wait_applied
 from stream_helpers import EventStream, open_stream
 
 
@@ -40,8 +40,7 @@ def settled(pg, svc):
     may still come). An event answered 202 is applied by the worker's own transaction, which
     may commit after a later request's: its changes count only once it is applied."""
     name = db_name(svc)
-    wait_for(lambda: pg.sql("SELECT count(*) FROM pbx_events WHERE applied_at IS NULL", name)[0][0]
-             == "0", msg="every accepted event applied")
+    wait_applied(Db(pg, svc.base_env["CALLBACKD_DATABASE_URL"]))
     wait_for(lambda: pg.sql("SELECT count(*) FROM stream_unnumbered", name)[0][0]
              == "0", msg="every change numbered")
     return int(pg.sql("SELECT last_id FROM stream_position", name)[0][0])
