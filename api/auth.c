@@ -4,7 +4,9 @@
  * trigger's NOTIFY and calls api_token_cache_forget; on every new session of the feed the
  * whole cache is dropped, in case one was missed; the epoch they bump tells the feed which
  * open streams' tokens to look up again), and each entry keeps its last use, which
- * the feed writes about once a minute (api_token_cache_uses), never per request. */
+ * the feed writes about once a minute (api_token_cache_uses), never per request. A use no
+ * entry carries (a token looked up across a clear, which may not be cached; entries dropped
+ * when the cache is full; a write that failed) waits among the pending uses until then. */
 #include "api/auth.h"
 #include "api/router.h"
 #include "api/validate.h"
@@ -38,6 +40,7 @@ struct api_token_cache {
     pthread_rwlock_t lock;
     struct cached_token *items;
     size_t n;
+    json_t *pending; /* {token id: ms of its last use}, at most TOKEN_CACHE_MAX (under the lock) */
     _Atomic uint64_t epoch; /* counts the forgets and clears (changed under the write lock) */
 };
 
@@ -47,7 +50,10 @@ struct api_token_cache *api_token_cache_new(void)
     if (!c)
         return NULL;
     c->items = calloc(TOKEN_CACHE_MAX, sizeof *c->items);
-    if (!c->items) {
+    c->pending = json_object();
+    if (!c->items || !c->pending) {
+        free(c->items);
+        json_decref(c->pending);
         free(c);
         return NULL;
     }
@@ -61,6 +67,7 @@ void api_token_cache_free(struct api_token_cache *c)
         return;
     pthread_rwlock_destroy(&c->lock);
     free(c->items);
+    json_decref(c->pending);
     free(c);
 }
 
@@ -105,20 +112,46 @@ static bool cache_find(struct api_token_cache *c, const unsigned char hash[32],
     return found;
 }
 
+/* Whether the use `used_ms` of a token whose last written use is `written_ms` is to be written:
+ * it is later, and the first or at least a minute after the one written. */
+static bool use_due(int64_t used_ms, int64_t written_ms)
+{
+    return used_ms > written_ms && (written_ms == 0 || used_ms - written_ms >= TOKEN_USE_WRITE_MS);
+}
+
+/* Keeps a use to write that no entry carries (c->lock held for writing); a later one of the
+ * same token replaces it. `bounded`: dropped when TOKEN_CACHE_MAX tokens wait already. */
+static void keep_use(struct api_token_cache *c, const char *token_id, int64_t used_ms, bool bounded)
+{
+    json_t *kept = json_object_get(c->pending, token_id);
+    if (kept ? json_integer_value(kept) >= used_ms
+             : bounded && json_object_size(c->pending) >= TOKEN_CACHE_MAX)
+        return;
+    json_object_set_new(c->pending, token_id, json_integer(used_ms));
+}
+
 /* Caches a principal looked up in the database, with the last use the database has of it
  * (`written_ms`: a token cached again after a clear is not written again before its minute),
  * unless a token was forgotten (or the cache cleared) since the lookup began: it may be that
- * one, deleted after the lookup read it. */
+ * one, deleted after the lookup read it. Its use is kept either way. */
 static void cache_put(struct api_token_cache *c, const unsigned char hash[32],
                       const struct api_principal *who, int64_t now_ms, int64_t written_ms)
 {
     pthread_rwlock_wrlock(&c->lock);
     if (atomic_load(&c->epoch) != who->cache_epoch) {
+        if (use_due(now_ms, written_ms))
+            keep_use(c, who->token_id, now_ms, true);
         pthread_rwlock_unlock(&c->lock);
         return;
     }
-    if (c->n == TOKEN_CACHE_MAX)
+    if (c->n == TOKEN_CACHE_MAX) { /* starts over: the uses the entries carried wait */
+        for (size_t i = 0; i < c->n; i++) {
+            int64_t used = atomic_load(&c->items[i].used_ms);
+            if (use_due(used, c->items[i].written_ms))
+                keep_use(c, c->items[i].who.token_id, used, true);
+        }
         c->n = 0;
+    }
     struct cached_token *t = &c->items[c->n++];
     memcpy(t->hash, hash, 32);
     t->who = *who;
@@ -148,20 +181,23 @@ uint64_t api_token_cache_epoch(struct api_token_cache *c)
     return atomic_load(&c->epoch);
 }
 
-/* The uses to write, counted as written (c->lock held for writing). */
+/* The uses to write, one per token, counted as written (c->lock held for writing). */
 static json_t *take_uses(struct api_token_cache *c)
 {
-    json_t *uses = json_array();
     for (size_t i = 0; i < c->n; i++) {
         struct cached_token *t = &c->items[i];
         int64_t used = atomic_load(&t->used_ms);
-        if (used > t->written_ms &&
-            (t->written_ms == 0 || used - t->written_ms >= TOKEN_USE_WRITE_MS)) {
-            json_array_append_new(
-                uses, json_pack("{s:s, s:I}", "id", t->who.token_id, "at_ms", (json_int_t)used));
+        if (use_due(used, t->written_ms)) {
+            keep_use(c, t->who.token_id, used, false);
             t->written_ms = used;
         }
     }
+    json_t *uses = json_array();
+    const char *id;
+    json_t *at;
+    json_object_foreach(c->pending, id, at) json_array_append_new(
+        uses, json_pack("{s:s, s:I}", "id", id, "at_ms", json_integer_value(at)));
+    json_object_clear(c->pending);
     return uses;
 }
 
@@ -181,6 +217,20 @@ json_t *api_token_cache_uses(struct api_token_cache *c)
     json_t *uses = take_uses(c);
     pthread_rwlock_unlock(&c->lock);
     return uses;
+}
+
+void api_token_cache_unwritten(struct api_token_cache *c, json_t *uses)
+{
+    size_t i;
+    json_t *use;
+    pthread_rwlock_wrlock(&c->lock);
+    json_array_foreach(uses, i, use)
+    {
+        const char *id = json_string_value(json_object_get(use, "id"));
+        if (id)
+            keep_use(c, id, json_integer_value(json_object_get(use, "at_ms")), true);
+    }
+    pthread_rwlock_unlock(&c->lock);
 }
 
 /* Looks the hash up in the tokens table (expired ones are not found), with the last use written

@@ -21,8 +21,12 @@ uint64_t api_token_cache_epoch(struct api_token_cache *c);
  * a token used just before the feed (re)connects keeps that use. */
 json_t *api_token_cache_clear(struct api_token_cache *c);
 /* The uses to write: [{"id", "at_ms"}] for each token used since its last written use and at
- * least a minute after it (or never written); they count as written from now on. */
+ * least a minute after it (or never written), whether a cached entry or the pending uses carry
+ * it (api/auth.c); they count as written from now on. */
 json_t *api_token_cache_uses(struct api_token_cache *c);
+/* Takes back uses that api_token_cache_uses or _clear gave and that could not be written: they
+ * are given again next time. */
+void api_token_cache_unwritten(struct api_token_cache *c, json_t *uses);
 
 /* What api_authenticate found. */
 enum api_auth {

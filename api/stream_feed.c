@@ -63,7 +63,8 @@ struct api_stream_feed {
     atomic_bool stopping;
     atomic_bool closed; /* no new stream */
     struct db_conn *conn;
-    atomic_bool connected; /* conn is up (for /metrics) */
+    atomic_bool connected;      /* conn is up (for /metrics) */
+    _Atomic long long sessions; /* sessions opened (for /metrics) */
     atomic_int n_streams;
     atomic_bool token_check_due; /* a stream's token_check_due is set */
     struct db_change *changes;   /* FEED_READ_MAX: one read's rows */
@@ -548,6 +549,20 @@ static enum db_status check_tokens(struct api_stream_feed *f)
     return st;
 }
 
+/* Writes the tokens' uses; those not written are given back to the cache, for the next time. */
+static enum db_status write_uses(struct api_stream_feed *f, json_t *uses)
+{
+    if (!json_array_size(uses)) {
+        json_decref(uses);
+        return DB_OK;
+    }
+    enum db_status st = db_tokens_touch(f->conn, json_incref(uses));
+    if (st != DB_OK)
+        api_token_cache_unwritten(f->app->tokens, uses);
+    json_decref(uses);
+    return st;
+}
+
 static bool connect_feed(struct api_stream_feed *f)
 {
     /* The API's limits: a hung database holds the feed (and a SIGTERM's wait for it) no longer
@@ -564,11 +579,8 @@ static bool connect_feed(struct api_stream_feed *f)
     /* A token deleted while this session was away was not heard of: look every token up
      * again. The uses the dropped entries carried are written now (at the start they are
      * those of the first requests, which raced this session's connection). */
-    json_t *uses = api_token_cache_clear(f->app->tokens);
-    if (json_array_size(uses))
-        db_tokens_touch(f->conn, uses);
-    else
-        json_decref(uses);
+    write_uses(f, api_token_cache_clear(f->app->tokens));
+    atomic_fetch_add(&f->sessions, 1);
     /* So were the streams' tokens: those open now are looked up again (check_tokens); those
      * added later that were verified before the clear are, by their epoch. */
     mark_token_checks(f, true, NULL);
@@ -682,11 +694,7 @@ static void *feed_main(void *arg)
                 st = serve_catchups(f);
             if (st == DB_OK && now - last_uses >= FEED_USES_MS) {
                 last_uses = now;
-                json_t *uses = api_token_cache_uses(f->app->tokens);
-                if (json_array_size(uses))
-                    st = db_tokens_touch(f->conn, uses);
-                else
-                    json_decref(uses);
+                st = write_uses(f, api_token_cache_uses(f->app->tokens));
             }
             if (st != DB_OK && st != DB_RETRY &&
                 (st == DB_UNAVAILABLE || PQstatus(f->conn->pg) != CONNECTION_OK)) {
@@ -729,8 +737,13 @@ void api_stream_feed_render_metrics(struct api_stream_feed *f, struct cb_text *t
                    "# HELP callbackd_stream_feed_connected 1 while the stream feed's database "
                    "session is up.\n"
                    "# TYPE callbackd_stream_feed_connected gauge\n"
-                   "callbackd_stream_feed_connected %d\n",
-                   atomic_load(&f->n_streams), fetched, atomic_load(&f->connected) ? 1 : 0);
+                   "callbackd_stream_feed_connected %d\n"
+                   "# HELP callbackd_stream_feed_sessions_total Database sessions the stream feed "
+                   "opened (each drops the token cache).\n"
+                   "# TYPE callbackd_stream_feed_sessions_total counter\n"
+                   "callbackd_stream_feed_sessions_total %lld\n",
+                   atomic_load(&f->n_streams), fetched, atomic_load(&f->connected) ? 1 : 0,
+                   atomic_load(&f->sessions));
 }
 
 struct api_stream_feed *api_stream_feed_start(struct cb_app *app)
