@@ -130,6 +130,20 @@ static void keep_use(struct api_token_cache *c, const char *token_id, int64_t us
     json_object_set_new(c->pending, token_id, json_integer(used_ms));
 }
 
+/* Keeps the uses the entries carry that are due, counted as written from now on (c->lock held
+ * for writing; `bounded` as for keep_use). */
+static void keep_entries_uses(struct api_token_cache *c, bool bounded)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        struct cached_token *t = &c->items[i];
+        int64_t used = atomic_load(&t->used_ms);
+        if (use_due(used, t->written_ms)) {
+            keep_use(c, t->who.token_id, used, bounded);
+            t->written_ms = used;
+        }
+    }
+}
+
 /* Caches a principal looked up in the database, with the last use the database has of it
  * (`written_ms`: a token cached again after a clear is not written again before its minute),
  * unless a token was forgotten (or the cache cleared) since the lookup began: it may be that
@@ -145,11 +159,7 @@ static void cache_put(struct api_token_cache *c, const unsigned char hash[32],
         return;
     }
     if (c->n == TOKEN_CACHE_MAX) { /* starts over: the uses the entries carried wait */
-        for (size_t i = 0; i < c->n; i++) {
-            int64_t used = atomic_load(&c->items[i].used_ms);
-            if (use_due(used, c->items[i].written_ms))
-                keep_use(c, c->items[i].who.token_id, used, true);
-        }
+        keep_entries_uses(c, true);
         c->n = 0;
     }
     struct cached_token *t = &c->items[c->n++];
@@ -184,14 +194,7 @@ uint64_t api_token_cache_epoch(struct api_token_cache *c)
 /* The uses to write, one per token, counted as written (c->lock held for writing). */
 static json_t *take_uses(struct api_token_cache *c)
 {
-    for (size_t i = 0; i < c->n; i++) {
-        struct cached_token *t = &c->items[i];
-        int64_t used = atomic_load(&t->used_ms);
-        if (use_due(used, t->written_ms)) {
-            keep_use(c, t->who.token_id, used, false);
-            t->written_ms = used;
-        }
-    }
+    keep_entries_uses(c, false);
     json_t *uses = json_array();
     const char *id;
     json_t *at;

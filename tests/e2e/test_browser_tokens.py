@@ -21,6 +21,22 @@ def mint(svc, scopes=("operator",), **kw):
     return svc.ok("POST", "/v1/tokens", {"scopes": list(scopes), **kw}, status=201)
 
 
+def use_written(svc, tok, timeout):
+    """The token's document once its `last_used_at` is written. A request that takes a pooled
+    session the test terminated may answer 503 meanwhile."""
+    def written():
+        st, doc, _ = svc.call("GET", f"/v1/tokens/{tok['id']}")
+        return st == 200 and doc["last_used_at"] and doc
+
+    return wait_for(written, timeout=timeout, interval=0.2, msg="last_used_at written")
+
+
+def waiting_on_locks(pg, name):
+    """How many of the service's sessions on database `name` wait on a lock."""
+    return int(pg.sql(f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}' AND"
+                      " application_name = 'callbackd' AND wait_event_type = 'Lock'", name)[0][0])
+
+
 def test_mint_with_a_lifetime_and_read_it_back(svc):
     st, doc, h = svc.call("POST", "/v1/tokens", {"scopes": ["station:2001"], "expires_in_s": 3600})
     assert st == 201 and doc["token"].startswith("cbk_")
@@ -137,11 +153,7 @@ def test_a_use_the_feed_had_not_written_survives_its_reconnection(svc, pg):
            " current_database() AND pid <> pg_backend_pid()", name)
     # The feed writes uses every 5 s; its reconnection (within a second or two) writes this one.
     # A request that takes one of the terminated pooled sessions may answer 503 meanwhile.
-    def written():
-        st, doc, _ = svc.call("GET", f"/v1/tokens/{tok['id']}")
-        return st == 200 and doc["last_used_at"] and doc
-
-    doc = wait_for(written, timeout=8, interval=0.2, msg="last_used_at written")
+    doc = use_written(svc, tok, timeout=8)
     assert ts(doc["created_at"]) <= ts(doc["last_used_at"])
 
 
@@ -161,12 +173,10 @@ def test_a_use_looked_up_across_the_feeds_return_is_written(start_service, pg):
     answer = {}
     looking = threading.Thread(target=lambda: answer.update(
         st=svc.call("GET", "/v1/system-options", token=tok["token"], timeout=40)[0]))
-    waiting = (f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}' AND"
-               " application_name = 'callbackd' AND wait_event_type = 'Lock'")
     with pg.holding(pg.db_url(name), "BEGIN; LOCK TABLE tokens IN ACCESS EXCLUSIVE MODE;",
                     "COMMIT;"):
         looking.start()
-        wait_for(lambda: pg.sql(waiting, name)[0][0] == "1", msg="the lookup waiting on the lock")
+        wait_for(lambda: waiting_on_locks(pg, name) == 1, msg="the lookup waiting on the lock")
         before = feed_sessions(svc)
         # Every other session of the service goes, the feed's among them.
         pg.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname ="
@@ -176,11 +186,7 @@ def test_a_use_looked_up_across_the_feeds_return_is_written(start_service, pg):
     looking.join(40)
     assert answer["st"] == 200
 
-    def written():
-        st, doc, _ = svc.call("GET", f"/v1/tokens/{tok['id']}")
-        return st == 200 and doc["last_used_at"] and doc
-
-    doc = wait_for(written, timeout=12, interval=0.2, msg="last_used_at written")
+    doc = use_written(svc, tok, timeout=12)
     assert ts(doc["created_at"]) <= ts(doc["last_used_at"])
 
 
@@ -190,22 +196,16 @@ def test_a_use_whose_write_failed_is_written_next_time(start_service, pg):
     svc = start_service(env={"CALLBACKD_DB_STATEMENT_TIMEOUT_MS": "500"})
     tok = mint(svc)
     name = svc.base_env["CALLBACKD_DATABASE_URL"].rsplit("/", 1)[1]
-    waiting = (f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}' AND"
-               " application_name = 'callbackd' AND wait_event_type = 'Lock'")
     # The lock lets the token be read, not written.
     with pg.holding(pg.db_url(name), "BEGIN; LOCK TABLE tokens IN EXCLUSIVE MODE;", "COMMIT;"):
         svc.ok("GET", "/v1/system-options", token=tok["token"])
         # The feed's write (every 5 s) waits, and is cancelled at the limit.
-        wait_for(lambda: pg.sql(waiting, name)[0][0] == "1", timeout=8, msg="the write waiting")
-        wait_for(lambda: pg.sql(waiting, name)[0][0] == "0", msg="the write cancelled")
+        wait_for(lambda: waiting_on_locks(pg, name) == 1, timeout=8, msg="the write waiting")
+        wait_for(lambda: waiting_on_locks(pg, name) == 0, msg="the write cancelled")
         unwritten = f"SELECT last_used_at IS NULL FROM tokens WHERE id = '{tok['id']}'"
         assert pg.sql(unwritten, name) == [["t"]]
 
-    def written():
-        st, doc, _ = svc.call("GET", f"/v1/tokens/{tok['id']}")
-        return st == 200 and doc["last_used_at"] and doc
-
-    wait_for(written, timeout=12, interval=0.2, msg="last_used_at written")
+    use_written(svc, tok, timeout=12)
 
 
 def test_last_used_at_is_written_coarsely(svc, pg):
