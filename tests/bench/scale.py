@@ -451,10 +451,7 @@ def cmd_discard(a):
 # pgbench and wrk
 
 
-PGBENCH_SCRIPT = r"""\set n :n + 1
-\set r 900000000000 + :client_id * 1000000000 + :n
-\set t random(0, :ntargets - 1)
-INSERT INTO callbacks_copy (id, requester, target, target_type, reason, mode, state, origin_line,
+PGBENCH_ROW = r"""(id, requester, target, target_type, reason, mode, state, origin_line,
     notify_line, notify_station, external_number, reserved_line, awaiting_release,
     hook_cycle_needed, hook_off_seen, idle_report_needed, lamp_lit, created_at, updated_at,
     expires_at, ended_at, end_reason, supersedes)
@@ -462,27 +459,64 @@ VALUES (""" + uuid7_sql("clock_timestamp()") + r""",
     :r::text, '5' || lpad(:t::text, 7, '0'), 'station', 'busy', 'callback',
     'pending', :r::text, :r::text, :r::text, NULL, NULL, false, false, false, false, false,
     date_trunc('milliseconds', now()), date_trunc('milliseconds', now()),
-    date_trunc('milliseconds', now()) + interval '3600 seconds', NULL, NULL, NULL)
-RETURNING *;
+    date_trunc('milliseconds', now()) + interval '3600 seconds', NULL, NULL, NULL)"""
+PGBENCH_VARS = r"""\set n :n + 1
+\set r 900000000000 + :client_id * 1000000000 + :n
+\set t random(0, :ntargets - 1)
 """
+# (file, results key, what the line says, script)
+PGBENCH_RUNS = [
+    # The reference: one INSERT of the row a POST stores, into a copy of callbacks with its
+    # indexes and none of its triggers (scale.py load).
+    ("pgbench_insert.sql", "pgbench", "INSERT ... RETURNING into callbacks_copy",
+     PGBENCH_VARS + "INSERT INTO callbacks_copy " + PGBENCH_ROW + "\nRETURNING *;\n"),
+    # Not targets, what the reference leaves out. The same INSERT into callbacks itself, whose
+    # statement triggers write the row's change for GET /v1/stream and its parties' versions
+    # (migrations 012, 017, 019).
+    ("pgbench_callbacks.sql", "pgbench_callbacks", "the same INSERT into callbacks",
+     PGBENCH_VARS + "INSERT INTO callbacks " + PGBENCH_ROW + "\nRETURNING *;\n"),
+    # Then all that a POST of one callback writes, in one transaction: that INSERT, the history
+    # row and the expiry timer (db/world.c, db/timers.c); not the reads, locks and checks that
+    # decide it, nor HTTP.
+    ("pgbench_writes.sql", "pgbench_writes", "a POST's writes (callback, history, timer)",
+     PGBENCH_VARS + "BEGIN;\nINSERT INTO callbacks " + PGBENCH_ROW + r"""
+RETURNING id, expires_at \gset
+INSERT INTO callback_history (callback_id, at, from_state, to_state, cause_kind, cause_ref)
+VALUES (:id, now(), NULL, 'pending', 'api', 'pgbench');
+INSERT INTO timers (kind, ref, due_at) VALUES ('expiry', :id, :expires_at)
+ON CONFLICT (kind, ref) DO UPDATE SET due_at = EXCLUDED.due_at;
+COMMIT;
+"""),
+]
+# What the runs leave, all by requesters 9nnnnnnnnnnn (PGBENCH_VARS), outside every pool: the
+# rows, their timers and history, their stream changes (so that callbackd does not number them
+# when it next starts) and their parties' versions.
+PGBENCH_CLEANUP = r"""
+    BEGIN;
+    DELETE FROM callbacks_copy WHERE requester ~ '^9[0-9]{11}$';
+    DELETE FROM timers t USING callbacks c
+        WHERE t.kind = 'expiry' AND t.ref = c.id::text AND c.requester ~ '^9[0-9]{11}$';
+    DELETE FROM callbacks WHERE requester ~ '^9[0-9]{11}$';
+    DELETE FROM stream_unnumbered u USING stream_changes s
+        WHERE u.seq = s.seq AND s.kind = 'callback' AND s.station ~ '^9[0-9]{11}$';
+    DELETE FROM stream_changes WHERE kind = 'callback' AND station ~ '^9[0-9]{11}$';
+    DELETE FROM world_versions WHERE number ~ '^9[0-9]{11}$';
+    COMMIT;"""
 
 
-def cmd_pgbench(a):
-    _, T = layout(a.pending)
-    script = os.path.join(a.workdir, "pgbench_insert.sql")
-    with open(script, "w") as f:
-        f.write(PGBENCH_SCRIPT)
+def run_pgbench(a, script, key, what, T):
+    def bench(c):
+        return subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", str(c), "-j", "2",
+                               "-T", str(a.seconds), "-D", "n=0", "-D", f"ntargets={T}",
+                               "-f", script, a.url], text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT)
     # Warm-up (not reported): WAL segments, caches, prepared plans.
-    subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", "16", "-j", "2", "-T", str(a.seconds),
-                    "-D", "n=0", "-D", f"ntargets={T}", "-f", script, a.url],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    psql(a.url, "DELETE FROM callbacks_copy WHERE requester LIKE '9%';", capture=False)
+    if bench(16).returncode != 0:
+        raise SystemExit(f"scale.py: pgbench warm-up of {script} failed")
+    psql(a.url, PGBENCH_CLEANUP, capture=False)
     for c in a.clients:
         with MachineCpu() as cpu:
-            p = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", str(c), "-j", "2",
-                                "-T", str(a.seconds), "-D", "n=0", "-D", f"ntargets={T}",
-                                "-f", script, a.url], text=True, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
+            p = bench(c)
         tps, done = None, None
         for line in p.stdout.splitlines():
             if line.startswith("tps = "):
@@ -492,14 +526,25 @@ def cmd_pgbench(a):
         failed = [ln for ln in p.stdout.splitlines() if "failed" in ln or "aborted" in ln or "ERROR" in ln]
         if p.returncode != 0 or tps is None:
             sys.stderr.write(p.stdout)
-            raise SystemExit(f"scale.py: pgbench -c {c} failed")
+            raise SystemExit(f"scale.py: pgbench -c {c} of {script} failed")
         per = cpu.ms_per(done or tps * cpu.wall)
-        print(f"  pgbench INSERT ... RETURNING, -c {c} -j 2 -T {a.seconds}: {tps:,.0f} tps; "
+        print(f"  pgbench {what}, -c {c} -j 2 -T {a.seconds}: {tps:,.0f} tps; "
               f"machine CPU {cpu.busy:.0%} busy ({cpu.top()}), {per:.2f} ms per transaction"
               + ("; " + "; ".join(failed) if failed else ""), flush=True)
-        put(a.results, a.pending, f"pgbench_c{c}", f"{tps:.1f}")
-        put(a.results, a.pending, f"pgbench_c{c}_cpu_ms", f"{per:.3f}")
-        psql(a.url, "DELETE FROM callbacks_copy WHERE requester LIKE '9%';", capture=False)
+        put(a.results, a.pending, f"{key}_c{c}", f"{tps:.1f}")
+        put(a.results, a.pending, f"{key}_c{c}_cpu_ms", f"{per:.3f}")
+        psql(a.url, PGBENCH_CLEANUP, capture=False)
+
+
+def cmd_pgbench(a):
+    _, T = layout(a.pending)
+    for name, key, what, text in PGBENCH_RUNS:
+        script = os.path.join(a.workdir, name)
+        with open(script, "w") as f:
+            f.write(text)
+        run_pgbench(a, script, key, what, T)
+    psql(a.url, "VACUUM ANALYZE callbacks, callback_history, timers, stream_changes, "
+                "stream_unnumbered, world_versions, callbacks_copy;", capture=False)
 
 
 def cmd_wrk(a):
@@ -821,9 +866,20 @@ def cmd_report(a):
             return None
 
     # (label, key or function, unit, higher_is_better, target text, target check, flat?)
-    def post_ratio(c):
-        return lambda s: (num(s, f"post_c{c}") / num(s, f"pgbench_c{c}")
-                          if num(s, f"post_c{c}") is not None and num(s, f"pgbench_c{c}") else None)
+    def post_ratio(c, ref="pgbench"):
+        return lambda s: (num(s, f"post_c{c}") / num(s, f"{ref}_c{c}")
+                          if num(s, f"post_c{c}") is not None and num(s, f"{ref}_c{c}") else None)
+
+    # What the reference leaves out (cmd_pgbench): shown, no target.
+    def beside(c):
+        return [
+            (f"  pgbench, the same INSERT into callbacks c{c} (tps)", f"pgbench_callbacks_c{c}", "",
+             True, "", None, "info"),
+            (f"  pgbench, a POST's writes c{c} (tps)", f"pgbench_writes_c{c}", "", True, "", None,
+             "info"),
+            (f"  POST c{c} / pgbench, a POST's writes c{c}", post_ratio(c, "pgbench_writes"), "",
+             True, "", None, False),
+        ]
 
     rows = [
         ("pgbench INSERT..RETURNING c4 (tps)", "pgbench_c4", "", True, "reference", None, "info"),
@@ -835,6 +891,7 @@ def cmd_report(a):
         ("  POST c4 answers not 201", "post_c4_errors", "", False, "0", lambda v, s: v == 0, False),
         ("  machine CPU per POST c4 (ms)", "post_c4_cpu_ms", "", False, "", None, False),
         ("  machine CPU per pgbench c4 tx (ms)", "pgbench_c4_cpu_ms", "", False, "", None, False),
+    ] + beside(4) + [
         ("POST /v1/callbacks c16 (req/s)", "post_c16", "", True, "> c4",
          lambda v, s: num(s, "post_c4") is not None and v > num(s, "post_c4"), True),
         ("  POST c16 / pgbench c16", post_ratio(16), "", True, ">= 0.70", lambda v, s: v >= 0.70, False),
@@ -843,6 +900,7 @@ def cmd_report(a):
         ("  POST c16 answers not 201", "post_c16_errors", "", False, "0", lambda v, s: v == 0, False),
         ("  machine CPU per POST c16 (ms)", "post_c16_cpu_ms", "", False, "", None, False),
         ("  machine CPU per pgbench c16 tx (ms)", "pgbench_c16_cpu_ms", "", False, "", None, False),
+    ] + beside(16) + [
         ("events accepted, batches of 100 (/s)", "accepted", "", True, ">= 20,000", lambda v, s: v >= 20000, True),
         ("events applied by the worker (/s)", "applied", "", True, ">= 10,000", lambda v, s: v >= 10000, True),
         ("  the same, spread over every target (/s)", "applied_spread", "", True, ">= 10,000",
