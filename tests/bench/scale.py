@@ -430,8 +430,7 @@ def cmd_cleanup(a):
               AND c.requester LIKE '8%';
         DELETE FROM callbacks WHERE requester LIKE '8%';
         DELETE FROM idempotency_keys;
-        COMMIT;
-        DELETE FROM callbacks_copy WHERE requester LIKE '9%';
+        COMMIT;""" + PGBENCH_CLEANUP + """
         VACUUM ANALYZE callbacks, callback_history, timers, callbacks_copy;""", capture=False)
 
 
