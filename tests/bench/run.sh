@@ -143,6 +143,7 @@ pg_conf=(
   "checkpoint_timeout = '15min'" "checkpoint_completion_target = 0.9"
   "random_page_cost = 1.1" "max_connections = 200"
   "fsync = on" "synchronous_commit = on" "full_page_writes = on" "wal_level = replica"
+  "track_wal_io_timing = on" # how long each WAL flush took (scale.py WalDisk)
 )
 pg_port=$("$py" "$helper" free-port)
 pg_started=1

@@ -166,6 +166,45 @@ class MachineCpu:
         return self.busy * os.cpu_count() * self.wall * 1000 / ops if ops else float("nan")
 
 
+class WalDisk:
+    """What PostgreSQL's WAL made commits wait for, from its creation to end(): how often the
+    WAL was flushed and how long a flush took on average (pg_stat_wal, timed when
+    track_wal_io_timing is on, as tests/bench/run.sh sets it), how many segment files were
+    created (each zero-filled while commits wait: cmd_wal), and how many buffers a checkpoint
+    wrote meanwhile (pg_stat_bgwriter, reported while a checkpoint runs). Backends report their
+    figures when idle, at most a second late: end() waits that second."""
+
+    SQL = ("SELECT w.wal_sync, w.wal_sync_time, b.buffers_checkpoint,"
+           " (SELECT count(*) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$')"
+           " FROM pg_stat_wal AS w, pg_stat_bgwriter AS b")
+
+    def __init__(self, url):
+        self.url = url
+        self.s0, self.ms0, self.c0, self.f0 = self._read()
+
+    def _read(self):
+        sync, sync_ms, ckpt, files = psql(self.url, self.SQL)[0]
+        return int(sync), float(sync_ms), int(ckpt), int(files)
+
+    def end(self):
+        time.sleep(1.1)
+        s1, ms1, c1, f1 = self._read()
+        self.syncs, self.checkpoint_buffers = s1 - self.s0, c1 - self.c0
+        self.sync_ms = (ms1 - self.ms0) / self.syncs if self.syncs and ms1 > self.ms0 else None
+        self.created = max(0, f1 - self.f0)  # a checkpoint recycles by renaming, or removes
+        return self
+
+    def summary(self):
+        """E.g. "WAL flushed 7,102 times, 0.31 ms each on average, no segment created, no
+        checkpoint writes"."""
+        each = f"{self.sync_ms:.2f} ms each on average" if self.sync_ms is not None else \
+            "untimed (track_wal_io_timing off)"
+        made = f"{self.created} segments created" if self.created else "no segment created"
+        ckpt = (f"a checkpoint wrote {self.checkpoint_buffers:,} buffers meanwhile"
+                if self.checkpoint_buffers else "no checkpoint writes")
+        return f"WAL flushed {self.syncs:,} times, {each}, {made}, {ckpt}"
+
+
 def run_id():
     return "%x" % random.getrandbits(40)
 
@@ -549,6 +588,7 @@ def cmd_pgbench(a):
 def cmd_wrk(a):
     PR, PT = pool_layout(a.pool)
     threads = 2
+    wal = WalDisk(a.url)
     with MachineCpu() as cpu:
         p = subprocess.run(["wrk", "-t", str(threads), "-c", str(a.conns), "-d", f"{a.seconds}s",
                             "--timeout", "30s", "-s", os.path.join(HERE, "post.lua"),
@@ -568,12 +608,13 @@ def cmd_wrk(a):
     rps = n / (int(res["duration_us"]) / 1e6)
     non201 = int(res["non201"]) + int(res["socket_errors"])
     per = cpu.ms_per(n)
+    wal.end()
     print(f"  wrk POST /v1/callbacks -t {threads} -c {a.conns} -d {a.seconds}s: {rps:,.0f} req/s, "
           f"p50 {int(res['p50_us']) / 1000:.2f} ms, p99 {int(res['p99_us']) / 1000:.2f} ms, "
           f"{n:,} answers, {non201} not 201; machine CPU {cpu.busy:.0%} busy ({cpu.top()}), "
           f"{per:.2f} ms per request"
           + (f" (socket errors {res['socket_errors']}, pool exhausted {res['exhausted']})"
-             if non201 else ""), flush=True)
+             if non201 else "") + f"; {wal.summary()}", flush=True)
     for s in samples[:10]:
         print("    not 201: " + s, flush=True)
     c = a.conns
@@ -726,6 +767,7 @@ def cmd_latency(a):
     clients = K
     args = ["stream", str(a.port), a.secret, str(a.rate), str(total), rid] if a.stream else \
         [str(a.port), a.secret, str(a.rate), str(total), str(K), rid]
+    wal = WalDisk(a.url)
     with MachineCpu() as cpu:
         p = subprocess.run([a.sender] + args + [",".join(targets)], text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -743,6 +785,7 @@ def cmd_latency(a):
         time.sleep(0.25)
     time.sleep(0.3)
     t_end = time.time()
+    wal.end()
     unapplied_ids = [r[0] for r in psql(a.url, f"SELECT id FROM pbx_events WHERE id LIKE 'L{rid}-%' "
                                                 f"AND applied_at IS NULL")]
     unapplied = len(unapplied_ids)
@@ -801,7 +844,8 @@ def cmd_latency(a):
           f"received, {len(lat) - censored:,} matched; {unapplied:,} events still unapplied after the wait; "
           f"{censored:,} commands or unapplied events counted as the time waited; median {p50:.2f} ms, "
           f"p99 {p99:.2f} ms, max {max(lat) * 1000:.1f} ms; while sending, machine CPU "
-          f"{cpu.busy:.0%} busy ({cpu.top()}), {cpu.ms_per(len(sent)):.2f} ms per event", flush=True)
+          f"{cpu.busy:.0%} busy ({cpu.top()}), {cpu.ms_per(len(sent)):.2f} ms per event; "
+          f"{wal.summary()}", flush=True)
     put(a.results, a.pending, f"{a.key}_rate", f"{actual:.1f}")
     put(a.results, a.pending, f"{a.key}_p50", f"{p50:.3f}")
     put(a.results, a.pending, f"{a.key}_p99", f"{p99:.3f}")
