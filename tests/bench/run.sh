@@ -300,6 +300,8 @@ for n in "${scale_list[@]}"; do
   svc_stop
 done
 
+log "WAL: recycled segments ready ahead for the accepted runs"
+"$py" "$helper" wal --url "$url0" --workdir "$work"
 for n in "${scale_list[@]}"; do
   use_scale "$n"
   svc_start
@@ -311,6 +313,8 @@ for n in "${scale_list[@]}"; do
   svc_stop
 done
 
+log "WAL: recycled segments ready ahead for the applied runs"
+"$py" "$helper" wal --url "$url0" --workdir "$work"
 for spread in hot all; do # the same 20 targets at every N, then every loaded target
   key=applied
   [ "$spread" = all ] && key=applied_spread
