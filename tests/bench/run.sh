@@ -221,6 +221,10 @@ use_scale() { # N: the database (and logs) the next steps use
   current_scale=$1
   db_url=${url0%/postgres}/bench_$1
 }
+wal_ready() { # WHAT: recycled WAL segments ready ahead of the next runs (scale.py cmd_wal)
+  log "WAL: recycled segments ready ahead $1"
+  "$py" "$helper" wal --url "$url0" --workdir "$work"
+}
 for n in "${scale_list[@]}"; do
   use_scale "$n"
   log "=== N = $n pending + $n ended callbacks: loading (INSERT ... SELECT generate_series, one transaction, indexes rebuilt in bulk) ==="
@@ -239,8 +243,7 @@ done
 
 # The WAL as a running server has it: segments ready ahead, so that no run stalls every commit
 # while a new segment file is created and zero-filled (scale.py cmd_wal).
-log "WAL: recycled segments ready ahead (as after a running server's checkpoints)"
-"$py" "$helper" wal --url "$url0" --workdir "$work"
+wal_ready "(as after a running server's checkpoints)"
 
 for n in "${scale_list[@]}"; do
   use_scale "$n"
@@ -262,8 +265,7 @@ for c in 4 16; do
 done
 
 # The PBX side (the fake PBX acknowledging every command at once).
-log "WAL: recycled segments ready ahead for the PBX side"
-"$py" "$helper" wal --url "$url0" --workdir "$work"
+wal_ready "for the event -> command runs"
 for n in "${scale_list[@]}"; do
   use_scale "$n"
   svc_start
@@ -300,8 +302,7 @@ for n in "${scale_list[@]}"; do
   svc_stop
 done
 
-log "WAL: recycled segments ready ahead for the accepted runs"
-"$py" "$helper" wal --url "$url0" --workdir "$work"
+wal_ready "for the accepted runs"
 for n in "${scale_list[@]}"; do
   use_scale "$n"
   svc_start
@@ -313,8 +314,7 @@ for n in "${scale_list[@]}"; do
   svc_stop
 done
 
-log "WAL: recycled segments ready ahead for the applied runs"
-"$py" "$helper" wal --url "$url0" --workdir "$work"
+wal_ready "for the applied runs"
 for spread in hot all; do # the same 20 targets at every N, then every loaded target
   key=applied
   [ "$spread" = all ] && key=applied_spread

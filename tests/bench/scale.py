@@ -166,6 +166,10 @@ class MachineCpu:
         return self.busy * os.cpu_count() * self.wall * 1000 / ops if ops else float("nan")
 
 
+# The cluster's WAL segment files (pg_wal holds other files too: archive status, history).
+WAL_SEGMENT_FILES = "pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$'"
+
+
 class WalDisk:
     """What PostgreSQL's WAL made commits wait for, from its creation to end(): how often the
     WAL was flushed and how long a flush took on average (pg_stat_wal, timed when
@@ -175,7 +179,7 @@ class WalDisk:
     figures when idle, at most a second late: end() waits that second."""
 
     SQL = ("SELECT w.wal_sync, w.wal_sync_time, b.buffers_checkpoint,"
-           " (SELECT count(*) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$')"
+           f" (SELECT count(*) FROM {WAL_SEGMENT_FILES})"
            " FROM pg_stat_wal AS w, pg_stat_bgwriter AS b")
 
     def __init__(self, url):
@@ -190,14 +194,16 @@ class WalDisk:
         time.sleep(1.1)
         s1, ms1, c1, f1 = self._read()
         self.syncs, self.checkpoint_buffers = s1 - self.s0, c1 - self.c0
-        self.sync_ms = (ms1 - self.ms0) / self.syncs if self.syncs and ms1 > self.ms0 else None
+        self.sync_ms = (ms1 - self.ms0) / self.syncs if self.syncs else None
+        self.timed = ms1 > self.ms0
         self.created = max(0, f1 - self.f0)  # a checkpoint recycles by renaming, or removes
         return self
 
     def summary(self):
         """E.g. "WAL flushed 7,102 times, 0.31 ms each on average, no segment created, no
         checkpoint writes"."""
-        each = f"{self.sync_ms:.2f} ms each on average" if self.sync_ms is not None else \
+        each = "none to time" if self.sync_ms is None else \
+            f"{self.sync_ms:.2f} ms each on average" if self.timed else \
             "untimed (track_wal_io_timing off)"
         made = f"{self.created} segments created" if self.created else "no segment created"
         ckpt = (f"a checkpoint wrote {self.checkpoint_buffers:,} buffers meanwhile"
@@ -407,8 +413,8 @@ def cmd_load(a):
         raise SystemExit("scale.py: the load did not produce the expected rows")
 
 
-WAL_AHEAD_SQL = """SELECT count(*) FROM pg_ls_waldir()
-    WHERE name ~ '^[0-9A-F]{24}$' AND name > pg_walfile_name(pg_current_wal_lsn())"""
+WAL_AHEAD_SQL = f"""SELECT count(*) FROM {WAL_SEGMENT_FILES}
+    AND name > pg_walfile_name(pg_current_wal_lsn())"""
 # The cluster's segment size and min_wal_size, in bytes.
 WAL_SIZES_SQL = """SELECT pg_size_bytes(current_setting('wal_segment_size')),
     pg_size_bytes(current_setting('min_wal_size'))"""
