@@ -140,17 +140,23 @@ static void read_event(const PGresult *r, int i, struct cb_event *e)
     snprintf(e->dialed, sizeof e->dialed, "%s", db_str(r, i, col++));
 }
 
-enum db_status db_inbox_unapplied(struct db_conn *c, int limit, struct db_inbox_event *out, int *n)
+enum db_status db_inbox_unapplied(struct db_conn *c, int limit, struct db_inbox_event **out, int *n)
 {
     char lim[16];
     snprintf(lim, sizeof lim, "%d", limit);
     const char *params[] = {lim};
     enum db_status st;
     PGresult *r = db_exec(c, &inbox_unapplied, params, &st);
+    int rows = st == DB_OK ? PQntuples(r) : 0;
+    rows = rows < limit ? rows : limit;
+    /* As many as were read: at the rates of a live PBX that is a few, not the limit (an event is
+     * some 850 bytes). */
+    *out = rows > 0 ? calloc((size_t)rows, sizeof **out) : NULL;
     *n = 0;
-    for (int i = 0; st == DB_OK && i < PQntuples(r) && i < limit; i++) {
-        struct db_inbox_event *e = &out[(*n)++];
-        memset(e, 0, sizeof *e);
+    if (rows > 0 && !*out)
+        st = DB_ERROR;
+    for (int i = 0; st == DB_OK && i < rows; i++) {
+        struct db_inbox_event *e = &(*out)[(*n)++];
         e->seq = db_int(r, i, UN_SEQ);
         e->parsed = db_bool(r, i, UN_PARSED);
         if (e->parsed)
@@ -169,10 +175,9 @@ enum db_status db_inbox_unapplied(struct db_conn *c, int limit, struct db_inbox_
 
 void db_inbox_events_free(struct db_inbox_event *events, int n)
 {
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; events && i < n; i++)
         json_decref(events[i].body);
-        events[i].body = NULL;
-    }
+    free(events);
 }
 
 enum db_status db_inbox_mark(struct db_conn *c, const long long *seqs, const char *const *outcomes,

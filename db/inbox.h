@@ -27,9 +27,10 @@ struct db_inbox_event {
  * NOTIFY). `ids` are the rows' ids, in order; `stored[i]` says whether row i was new. */
 enum db_status db_inbox_store(struct db_conn *c, const char *rows_json, const char *const *ids,
                               int n, bool *stored);
-/* Reads up to `limit` unapplied events in seq order into `out`; `*n` how many. The caller frees
- * them with db_inbox_events_free. */
-enum db_status db_inbox_unapplied(struct db_conn *c, int limit, struct db_inbox_event *out, int *n);
+/* Reads up to `limit` unapplied events in seq order into `*out`, an array of as many as were
+ * read (`*n`; NULL when none), which the caller frees with db_inbox_events_free. */
+enum db_status db_inbox_unapplied(struct db_conn *c, int limit, struct db_inbox_event **out,
+                                  int *n);
 void db_inbox_events_free(struct db_inbox_event *events, int n);
 /* Marks `n` events applied with their outcome ("applied" or "ignored"), with the transaction's
  * next round trip (its COMMIT at the latest: db_pipeline_defer). When any of them was applied

@@ -163,9 +163,9 @@ static enum db_status apply_inbox(struct cb_worker *w, bool *full, int *n_read)
     struct cb_metrics *m = w->app->metrics;
     struct db_conn *c = w->seat.conn;
     (void)db_world_keep(c, WORKER_POOL_CALLBACKS); /* without it, each decision reads afresh */
-    struct db_inbox_event *events = calloc(WORKER_GROUP_MAX, sizeof *events);
+    struct db_inbox_event *events = NULL;
     int n = 0;
-    enum db_status st = events ? db_inbox_unapplied(c, WORKER_GROUP_MAX, events, &n) : DB_ERROR;
+    enum db_status st = db_inbox_unapplied(c, WORKER_GROUP_MAX, &events, &n);
     /* Events stored before the webhook stored them parsed (migration 009): parsed here, once. */
     for (int i = 0; st == DB_OK && i < n; i++)
         if (!events[i].parsed &&
@@ -226,9 +226,7 @@ static enum db_status apply_inbox(struct cb_worker *w, bool *full, int *n_read)
         }
         st = DB_OK;
     }
-    if (events)
-        db_inbox_events_free(events, n);
-    free(events);
+    db_inbox_events_free(events, n);
     if (st == DB_OK) {
         /* The lag is a gauge: counting a large backlog at every group (a scan of the unapplied
          * index) is counted once a second at most. */
