@@ -59,8 +59,9 @@ static void drop(struct db_conn *c)
 /* Sends what libpq holds and waits until the next result can be read without blocking, or
  * `deadline` (or a shutdown's cap, db_waits_end_within) passes. False when it did not come in
  * time (`*late`) or the connection failed. */
-static bool await_answer(PGconn *pg, long long deadline, bool *late)
+static bool await_answer(struct db_conn *c, long long deadline, bool *late)
 {
+    PGconn *pg = c->pg;
     *late = false;
     for (;;) {
         int unsent = PQflush(pg); /* 1: more to send once the socket takes it */
@@ -81,7 +82,7 @@ static bool await_answer(PGconn *pg, long long deadline, bool *late)
                 wait = (int)left;
         }
         struct pollfd fd = {.fd = PQsocket(pg), .events = POLLIN | (unsent ? POLLOUT : 0)};
-        int n = poll(&fd, 1, wait);
+        int n = c->await ? c->await(c->await_ctx, &fd, wait) : poll(&fd, 1, wait);
         if (n < 0 && errno != EINTR)
             return false;
         if (n > 0 && (fd.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(pg))
@@ -107,7 +108,7 @@ static void lost(struct db_conn *c, bool late, long long deadline)
 static PGresult *next_result(struct db_conn *c, long long deadline, bool *failed)
 {
     bool late;
-    *failed = !await_answer(c->pg, deadline, &late);
+    *failed = !await_answer(c, deadline, &late);
     if (*failed) {
         lost(c, late, deadline);
         return NULL;

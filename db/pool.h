@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -76,6 +77,12 @@ struct db_conn {
     bool world_assumed_fresh; /* one of those decisions was on facts read afresh (not kept) */
     /* The facts this session keeps between decisions (db/world_pool.h); NULL: none kept. */
     struct db_world_memory *world;
+    /* Waits for the server's answer in place of poll(2) on its one descriptor, with poll's
+     * contract (`fd->revents` set; 1 when ready, 0 at the timeout, -1 on failure), doing other
+     * work meanwhile; NULL: poll. The dispatcher's loop (service/dispatcher.c) goes on sending
+     * commands while the round trip that records outcomes is out. */
+    int (*await)(void *ctx, struct pollfd *fd, int timeout_ms);
+    void *await_ctx;
     char last_sqlstate[6];
 };
 

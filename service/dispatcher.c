@@ -6,6 +6,8 @@
  * the next due time; then one round trip to the database (db_outbox_round) records every outcome
  * that finished since the last round and reads what is due next, excluding the keys still in
  * flight; start those POSTs; repeat. Outcomes are thus recorded in batches that grow with the load.
+ * While that round trip is out the loop goes on (await_sending): POSTs progress and commands
+ * handed over by committing transactions are started.
  */
 #include "service/dispatcher.h"
 #include "db/handoff.h"
@@ -281,6 +283,28 @@ static void take_signals(struct cb_dispatcher *d)
         (void)db_notifications_read(d->seat.conn, &any);
 }
 
+/* Waits for the round trip's answer (db_conn's `await`) while POSTs go on: the ones in flight
+ * progress and end, and commands handed over meanwhile are started, so that a round's recording
+ * (a transaction and its flush, a millisecond or more) holds up no command but those of the keys
+ * it records. The slots it records stay DONE until it returns, so their keys stay held. */
+static int await_sending(void *ctx, struct pollfd *fd, int timeout_ms)
+{
+    struct cb_dispatcher *d = ctx;
+    struct curl_waitfd w = {.fd = fd->fd,
+                            .events = (fd->events & POLLIN ? CURL_WAIT_POLLIN : 0) |
+                                      (fd->events & POLLOUT ? CURL_WAIT_POLLOUT : 0)};
+    if (curl_multi_poll(d->multi, &w, 1, timeout_ms, NULL) != CURLM_OK)
+        return -1;
+    collect_finished(d);
+    if (!atomic_load(&d->stop)) {
+        start_handed(d);
+        collect_finished(d); /* sends what it started */
+    }
+    fd->revents = (short)((w.revents & CURL_WAIT_POLLIN ? POLLIN : 0) |
+                          (w.revents & CURL_WAIT_POLLOUT ? POLLOUT : 0));
+    return fd->revents ? 1 : 0;
+}
+
 /* One round trip, when there is reason for one: records the finished outcomes (when `flush`,
  * or with a look, or when they are old enough or their slots needed), then, when `may_send` and
  * there is room and reason, reads what is due and starts it. */
@@ -306,15 +330,25 @@ static enum db_status run_round(struct cb_dispatcher *d, bool may_send, bool flu
     int due_limit = may_send && d->look ? DISPATCH_IN_FLIGHT - n_busy : 0;
     if (due_limit == 0 && (n_done == 0 || (!flush && !must_record(d, now))))
         return DB_OK;
-    if (due_limit > 0)
+    /* A reason to look that comes while the round trip is out (await_sending) is kept. */
+    bool looking = due_limit > 0;
+    if (looking) {
         take_signals(d);
+        d->look = false;
+    }
     struct db_command due[DISPATCH_IN_FLIGHT];
     int n_due = 0;
     long long next_ms = -1;
-    enum db_status st = db_outbox_round(d->seat.conn, outcomes, n_done, busy, n_busy, due_limit,
-                                        due, &n_due, &next_ms);
-    if (st != DB_OK)
+    struct db_conn *c = d->seat.conn;
+    c->await = await_sending;
+    c->await_ctx = d;
+    enum db_status st =
+        db_outbox_round(c, outcomes, n_done, busy, n_busy, due_limit, due, &n_due, &next_ms);
+    c->await = NULL;
+    if (st != DB_OK) {
+        d->look = d->look || looking;
         return st; /* nothing recorded: the outcomes stay for the next round */
+    }
     for (int i = 0; i < n_done; i++) {
         report(d, done[i], &outcomes[i]);
         slot_clear(done[i]);
@@ -331,7 +365,6 @@ static enum db_status run_round(struct cb_dispatcher *d, bool may_send, bool flu
         d->look = true;
         d->due_at_ms = -1;
     } else {
-        d->look = false;
         /* Nothing was due yet something is said to be: never spin on it. */
         if (n_due == 0 && next_ms == 0)
             next_ms = CB_IDLE_FLOOR_MS;
@@ -345,6 +378,7 @@ static enum db_status run_round(struct cb_dispatcher *d, bool may_send, bool flu
          * outcomes of the others were recorded just before it). */
         if (!s || key_held(d, due[k].order_key)) {
             db_outbox_commands_free(&due[k], 1);
+            d->look = d->look || !s; /* its slot went to a command handed over meanwhile */
             continue;
         }
         s->cmd = due[k];

@@ -204,3 +204,36 @@ def test_a_command_is_sent_as_its_transaction_commits_without_being_read_back(li
                      and cs, 5, msg="every command recorded delivered")
     assert all(c["attempts"] == 1 for c in items), items
     assert metric(live, "callbackd_command_delivery_attempts_total") == 4
+
+
+def test_a_command_goes_out_while_the_dispatcher_records_an_earlier_outcome(live, holding_pbx,
+                                                                             pg, db_url):
+    """The dispatcher records acknowledgements in batches, a transaction of its own; while that
+    round trip is out it goes on sending: a command handed over meanwhile is not held up by it.
+    Here the recording of 2001's acknowledged command waits on a row lock the test holds, and
+    2002's command reaches the PBX all the same; 2001's next command waits for its record."""
+    pbx = holding_pbx
+    pbx.hold("2001")
+    live.send(cancel_all("2001"))
+    wait_for(lambda: pbx.arrivals("2001"), 5, msg="2001's first command in flight")
+    first = pbx.arrivals("2001")[0]
+    waiting = ("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+               " WHERE NOT l.granted AND a.application_name = 'callbackd'")
+    with pg.holding(db_url, f"BEGIN; SELECT 1 FROM commands WHERE seq = {first} FOR UPDATE;",
+                    "COMMIT;"):
+        pbx.release("2001")  # acknowledged: its record waits on the test's lock
+        wait_for(lambda: pg.sql(waiting, db_url.rsplit("/", 1)[1])[0][0] != "0", 5,
+                 msg="the dispatcher's record waits on the lock")
+        live.send(cancel_all("2001"), cancel_all("2002"))
+        wait_for(lambda: len(pbx.received("tone", station="2002")) == 1, 5,
+                 msg="2002's command sent while the record of 2001's is out")
+        time.sleep(0.3)
+        assert pbx.arrivals("2001") == [first], "2001's next waits for the earlier one's record"
+        status = {c["seq"]: c["status"] for c in commands(live)}
+        assert status[first] == "pending", status
+    wait_for(lambda: len(pbx.received("tone", station="2001")) == 2, 5, msg="2001's next sent")
+    items = wait_for(lambda: (cs := commands(live)) and len(cs) == 3
+                     and all(c["status"] == "delivered" for c in cs) and cs, 5,
+                     msg="every command recorded delivered")
+    assert all(c["attempts"] == 1 for c in items), items
+    assert pbx.most_open["2001"] == 1 and pbx.most_open["2002"] == 1
