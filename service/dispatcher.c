@@ -300,9 +300,9 @@ static int await_sending(void *ctx, struct pollfd *fd, int timeout_ms)
         start_handed(d);
         collect_finished(d); /* sends what it started */
     }
-    fd->revents = (short)((w.revents & CURL_WAIT_POLLIN ? POLLIN : 0) |
-                          (w.revents & CURL_WAIT_POLLOUT ? POLLOUT : 0));
-    return fd->revents ? 1 : 0;
+    /* curl tells readiness only (in, out): the socket's own state, an error or a hang-up
+     * included, from poll(2) without waiting, so that a broken session is not waited on. */
+    return poll(fd, 1, 0);
 }
 
 /* One round trip, when there is reason for one: records the finished outcomes (when `flush`,
