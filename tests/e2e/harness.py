@@ -312,7 +312,7 @@ class DbProxy:
                 if not self._wait_flowing():
                     return
                 dst.sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: the other direction's pump closed them
             for sock in (src, dst):
                 try:
                     sock.close()
