@@ -1,9 +1,10 @@
-/* The change log behind GET /v1/stream (migrations/011, 012, 017). Triggers write a row for each
- * change in the writing transaction and queue its seq (stream_unnumbered); here the committed
- * ones get their stream ids (stream_ids: the change rows are never written again), one
- * numbering transaction at a time across every process (an advisory lock), so that ids grow in
- * commit order and a reader that sees id N has seen every id below it. The rows are read back as
- * the API reads callbacks, stations and commands, by the stream feed (api/stream_feed.c). */
+/* The change log behind GET /v1/stream (migrations/011, 012, 017, 025). Triggers write a row for
+ * each change in the writing transaction, which queues itself once (stream_unnumbered_xacts);
+ * here the changes of the committed ones get their stream ids (stream_ids: the change rows are
+ * never written again), one numbering transaction at a time across every process (an advisory
+ * lock), so that ids grow in commit order and a reader that sees id N has seen every id below it.
+ * The rows are read back as the API reads callbacks, stations and commands, by the stream feed
+ * (api/stream_feed.c). */
 #include "db/changes.h"
 #include "db/outbox.h"
 #include "db/rows.h"
@@ -16,29 +17,27 @@
 /* The numbering lock: pg_advisory_xact_lock(DB_CHANGES_LOCK_CLASS, 1); the (int, int) key space
  * of db/world.c's number locks (class 25442) is another class. */
 #define DB_CHANGES_LOCK_CLASS "25443"
-/* Changes numbered per transaction at most; the rest in the next. */
-#define NUMBER_BATCH "20000"
 
 static struct db_stmt changes_lock =
     DB_STMT("changes_lock", 0, "SELECT pg_advisory_xact_lock(" DB_CHANGES_LOCK_CLASS ", 1)");
-/* Numbers in write order (seq): a change that waited on a row lock was written after the
- * commit of the transaction holding it, so changes of one row keep their commit order. Two
- * narrow rows a change (one queued out, one id in), not a new version of the change row. The
- * queue is dequeued by key probes: a join with `todo` may be planned as a read of the whole
- * queue, which after a backlog would be read again at every pass. */
+/* Numbers every change of the committed transactions queued (migration 025), in write order
+ * (seq): a change that waited on a row lock was written after the commit of the transaction
+ * holding it, so changes of one row keep their commit order. Every queued transaction at once:
+ * numbering some of them could number that later change first (its transaction may be the
+ * older). A change costs one narrow row (its id), not a new version of the change row; a
+ * transaction, one queue row in and out. The changes are found by key probes of their
+ * transactions (stream_changes_one_per_transaction). */
 static struct db_stmt changes_number_stmt =
     DB_STMT("changes_number", 0,
-            "WITH todo AS (SELECT seq, row_number() OVER (ORDER BY seq) AS n FROM stream_unnumbered"
-            "              ORDER BY seq LIMIT " NUMBER_BATCH "),"
+            "WITH queued AS (DELETE FROM stream_unnumbered_xacts RETURNING xid),"
+            " todo AS (SELECT seq, row_number() OVER (ORDER BY seq) AS n FROM stream_changes"
+            "          WHERE xid = ANY (ARRAY(SELECT xid FROM queued))),"
             " base AS (SELECT last_id FROM stream_position),"
-            " dequeued AS (DELETE FROM stream_unnumbered"
-            "              WHERE seq = ANY (ARRAY(SELECT seq FROM todo))),"
             " numbered AS (INSERT INTO stream_ids (id, seq) SELECT base.last_id + todo.n, todo.seq"
             "              FROM todo, base RETURNING id),"
             " moved AS (UPDATE stream_position SET last_id = (SELECT max(id) FROM numbered)"
             "           WHERE EXISTS (SELECT 1 FROM numbered) RETURNING last_id)"
-            " SELECT coalesce((SELECT last_id FROM moved), (SELECT last_id FROM stream_position)),"
-            " (SELECT count(*) FROM moved)");
+            " SELECT coalesce((SELECT last_id FROM moved), (SELECT last_id FROM stream_position))");
 static struct db_stmt changes_purge =
     DB_STMT("changes_purge", 1,
             "WITH old AS (SELECT ch.seq FROM stream_changes ch"

@@ -324,7 +324,7 @@ END $$;
 -- The change log behind GET /v1/stream keeps about an hour, numbered as it comes: what these
 -- rows' creation would have logged was numbered and purged long ago in a running system. Left
 -- in, 2N unnumbered changes made every process's feed number them for minutes, during the runs.
-TRUNCATE stream_changes, stream_unnumbered, stream_ids;
+TRUNCATE stream_changes, stream_unnumbered_xacts, stream_ids;
 COMMIT;
 """
 
@@ -541,8 +541,8 @@ PGBENCH_CLEANUP = r"""
     DELETE FROM timers t USING callbacks c
         WHERE t.kind = 'expiry' AND t.ref = c.id::text AND c.requester ~ '^9[0-9]{11}$';
     DELETE FROM callbacks WHERE requester ~ '^9[0-9]{11}$';
-    DELETE FROM stream_unnumbered u USING stream_changes s
-        WHERE u.seq = s.seq AND s.kind = 'callback' AND s.station ~ '^9[0-9]{11}$';
+    DELETE FROM stream_unnumbered_xacts u USING stream_changes s
+        WHERE u.xid = s.xid AND s.kind = 'callback' AND s.station ~ '^9[0-9]{11}$';
     DELETE FROM stream_changes WHERE kind = 'callback' AND station ~ '^9[0-9]{11}$';
     DELETE FROM world_versions WHERE number ~ '^9[0-9]{11}$';
     COMMIT;"""
@@ -588,7 +588,7 @@ def cmd_pgbench(a):
             f.write(text)
         run_pgbench(a, script, key, what, T)
     psql(a.url, "VACUUM ANALYZE callbacks, callback_history, timers, stream_changes, "
-                "stream_unnumbered, world_versions, callbacks_copy;", capture=False)
+                "stream_unnumbered_xacts, world_versions, callbacks_copy;", capture=False)
 
 
 def cmd_wrk(a):

@@ -7,6 +7,7 @@ processes; a client resumes with Last-Event-ID or ?after= with no gap and no dup
 across a PostgreSQL restart (or reconnects with its last id and misses nothing)."""
 
 import os
+import subprocess
 import threading
 import time
 
@@ -41,7 +42,7 @@ def settled(pg, svc):
     may commit after a later request's: its changes count only once it is applied."""
     name = db_name(svc)
     wait_applied(Db(pg, svc.base_env["CALLBACKD_DATABASE_URL"]))
-    wait_for(lambda: pg.sql("SELECT count(*) FROM stream_unnumbered", name)[0][0]
+    wait_for(lambda: pg.sql("SELECT count(*) FROM stream_unnumbered_xacts", name)[0][0]
              == "0", msg="every change numbered")
     return int(pg.sql("SELECT last_id FROM stream_position", name)[0][0])
 
@@ -289,6 +290,40 @@ def test_sigterm_ends_open_streams_and_exits_0(start_service):
     t0 = time.monotonic()
     assert svc.stop() == 0
     assert time.monotonic() - t0 < 5 and s.ended.wait(1)
+
+
+def test_changes_of_one_row_keep_their_commit_order_when_the_later_writer_is_older(
+        pg, db_url, start_service):
+    """The numbering takes whole transactions from its queue (migration 025) and numbers their
+    changes in write order: a transaction that waited on a row lock writes its change of that
+    row after the holder's commit, though it began (took its transaction id) first. Both are
+    numbered in one pass here (the numbering held back meanwhile), and the stream carries the
+    holder's change of 2002 first, then the waiter's, which is the row as it stands."""
+    svc = start_service(url=db_url)
+    provision(svc, "2001", "2002")
+    s = open_stream(svc, headers={"Last-Event-ID": str(settled(pg, svc))})
+    older = subprocess.Popen([pg.psql, db_url, "-X", "-q", "-A", "-t"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+
+    def older_runs(sql):
+        older.stdin.write(sql + "\n")
+        older.stdin.flush()
+
+    with pg.holding(db_url, "SELECT pg_advisory_lock(25443, 1);",
+                    "SELECT pg_advisory_unlock_all();"):
+        older_runs("BEGIN; UPDATE stations SET dnd = true WHERE number = '2001';\n\\echo began")
+        assert older.stdout.readline().strip() == "began"
+        with pg.holding(db_url, "BEGIN; UPDATE stations SET make_busy = true "
+                                "WHERE number = '2002';", "COMMIT;"):
+            older_runs("UPDATE stations SET dnd = true WHERE number = '2002';")
+            time.sleep(0.5)  # the older transaction waits on 2002's row lock
+        older_runs("COMMIT;\n\\echo committed\n\\q")
+        assert older.stdout.readline().strip() == "committed"
+        older.wait(timeout=10)
+    got = [(e["data"]["number"], e["data"]["state"]["make_busy"], e["data"]["state"]["dnd"])
+           for e in s.events(3)]
+    assert got == [("2001", False, True), ("2002", True, False), ("2002", True, True)], got
+    assert svc.ok("GET", "/v1/stations/2002")["state"]["dnd"] is True
 
 
 def test_a_stream_opened_before_the_feed_first_reads_gets_its_catch_up(pg, db_url, start_service):
