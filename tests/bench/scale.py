@@ -22,6 +22,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -179,21 +180,22 @@ class WalDisk:
     figures when idle, at most a second late: end() waits that second."""
 
     SQL = ("SELECT w.wal_sync, w.wal_sync_time, b.buffers_checkpoint,"
-           f" (SELECT count(*) FROM {WAL_SEGMENT_FILES})"
+           f" (SELECT count(*) FROM {WAL_SEGMENT_FILES}), w.wal_bytes"
            " FROM pg_stat_wal AS w, pg_stat_bgwriter AS b")
 
     def __init__(self, url):
         self.url = url
-        self.s0, self.ms0, self.c0, self.f0 = self._read()
+        self.s0, self.ms0, self.c0, self.f0, self.b0 = self._read()
 
     def _read(self):
-        sync, sync_ms, ckpt, files = psql(self.url, self.SQL)[0]
-        return int(sync), float(sync_ms), int(ckpt), int(files)
+        sync, sync_ms, ckpt, files, wal_bytes = psql(self.url, self.SQL)[0]
+        return int(sync), float(sync_ms), int(ckpt), int(files), int(wal_bytes)
 
     def end(self):
         time.sleep(1.1)
-        s1, ms1, c1, f1 = self._read()
+        s1, ms1, c1, f1, b1 = self._read()
         self.syncs, self.checkpoint_buffers = s1 - self.s0, c1 - self.c0
+        self.bytes = b1 - self.b0  # WAL written, from the start to end()
         self.sync_ms = (ms1 - self.ms0) / self.syncs if self.syncs else None
         self.timed = ms1 > self.ms0
         self.created = max(0, f1 - self.f0)  # a checkpoint recycles by renaming, or removes
@@ -209,6 +211,72 @@ class WalDisk:
         ckpt = (f"a checkpoint wrote {self.checkpoint_buffers:,} buffers meanwhile"
                 if self.checkpoint_buffers else "no checkpoint writes")
         return f"WAL flushed {self.syncs:,} times, {each}, {made}, {ckpt}"
+
+
+class Disturbances:
+    """What else the machine did during a `with` block that stalls every commit for tens of
+    milliseconds, so that a latency run's tail can be read: the kernel's write-back bursts (from
+    /proc/diskstats every 50 ms: more than BURST_MIB written to the disks within one sample,
+    where the WAL's own flushes write about 1 MiB; Linux writes a file's dirty pages back 30 s
+    after they were first dirtied, vm.dirty_expire_centisecs, so the data files that grow under
+    the load are written in one burst every 30 s or so, and the WAL flushes queue behind it), and
+    the tables that autovacuum vacuumed or analyzed (pg_stat_all_tables; one pass a minute,
+    autovacuum_naptime, takes a CPU of this machine's two for a second or two)."""
+
+    BURST_MIB = 4
+    PERIOD_S = 0.05
+
+    def __init__(self, url):
+        self.url = url
+
+    @staticmethod
+    def _written():
+        """Sectors (512 bytes) written so far to the machine's disks (not partitions, loop or
+        device-mapper devices, which would count the same writes twice)."""
+        disks = {d for d in os.listdir("/sys/block") if not d.startswith(("loop", "ram", "zram",
+                                                                         "dm-", "md"))}
+        total = 0
+        with open("/proc/diskstats") as f:
+            for line in f:
+                x = line.split()
+                if len(x) > 9 and x[2] in disks:
+                    total += int(x[9])
+        return total
+
+    def _sample(self):
+        last = self._written()
+        while not self.stop.wait(self.PERIOD_S):
+            now = self._written()
+            mib = (now - last) * 512 / 2**20
+            last = now
+            if mib > self.BURST_MIB:
+                self.bursts.append((time.monotonic() - self.w0, mib))
+
+    def __enter__(self):
+        self.t0 = psql(self.url, "SELECT now()")[0][0]
+        self.w0 = time.monotonic()
+        self.bursts, self.stop = [], threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.autovacuum = psql(self.url, f"""SELECT
+            count(*) FILTER (WHERE last_autovacuum >= '{self.t0}'),
+            count(*) FILTER (WHERE last_autoanalyze >= '{self.t0}') FROM pg_stat_all_tables""")[0]
+        return False
+
+    def summary(self):
+        """E.g. "disk write-back bursts: 2 (81 MiB at 3.2 s, 25 MiB at 4.9 s); autovacuum
+        vacuumed 9 tables and analyzed 12"."""
+        b = ", ".join(f"{mib:.0f} MiB at {t:.1f} s" for t, mib in self.bursts[:6])
+        more = ", ..." if len(self.bursts) > 6 else ""
+        vac, ana = (int(x) for x in self.autovacuum)
+        return (f"disk write-back bursts (> {self.BURST_MIB} MiB within {self.PERIOD_S * 1000:.0f} ms): "
+                f"{len(self.bursts)}" + (f" ({b}{more})" if b else "")
+                + f"; autovacuum vacuumed {vac} tables and analyzed {ana} meanwhile")
 
 
 def run_id():
@@ -774,7 +842,7 @@ def cmd_latency(a):
     args = ["stream", str(a.port), a.secret, str(a.rate), str(total), rid] if a.stream else \
         [str(a.port), a.secret, str(a.rate), str(total), str(K), rid]
     wal = WalDisk(a.url)
-    with MachineCpu() as cpu:
+    with MachineCpu() as cpu, Disturbances(a.url) as dist:
         p = subprocess.run([a.sender] + args + [",".join(targets)], text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if p.returncode != 0:
@@ -851,8 +919,12 @@ def cmd_latency(a):
           f"{censored:,} commands or unapplied events counted as the time waited; median {p50:.2f} ms, "
           f"p99 {p99:.2f} ms, max {max(lat) * 1000:.1f} ms; while sending, machine CPU "
           f"{cpu.busy:.0%} busy ({cpu.top()}), {cpu.ms_per(len(sent)):.2f} ms per event; "
-          f"{wal.summary()}", flush=True)
+          f"{wal.summary()}, {wal.bytes / len(sent) / 1024:.1f} KiB per event "
+          f"(with its commands, until they were acknowledged); {dist.summary()}", flush=True)
     put(a.results, a.pending, f"{a.key}_rate", f"{actual:.1f}")
+    put(a.results, a.pending, f"{a.key}_wal_kib", f"{wal.bytes / len(sent) / 1024:.2f}")
+    put(a.results, a.pending, f"{a.key}_bursts", str(len(dist.bursts)))
+    put(a.results, a.pending, f"{a.key}_autovacuum", str(sum(int(x) for x in dist.autovacuum)))
     put(a.results, a.pending, f"{a.key}_p50", f"{p50:.3f}")
     put(a.results, a.pending, f"{a.key}_p99", f"{p99:.3f}")
     put(a.results, a.pending, f"{a.key}_cpu_busy", f"{cpu.busy * 100:.1f}")
@@ -958,6 +1030,11 @@ def cmd_report(a):
         ("event -> command p50 (ms)", "latency_p50", "", False, "", None, True),
         ("event -> command p99 (ms)", "latency_p99", "", False, "< 10", lambda v, s: v < 10, True),
         ("  machine CPU busy while sending (%)", "latency_cpu_busy", "", False, "", None, False),
+        ("  WAL per event, its commands included (KiB)", "latency_wal_kib", "", False, "", None,
+         False),
+        ("  meanwhile: disk write-back bursts / autovacuum passes",
+         lambda s: (num(s, "latency_bursts"), num(s, "latency_autovacuum")), "", False, "", None,
+         False),
     ]
     # The same at lower rates (run.sh's sweep): how the p99 follows the machine's load.
     swept = sorted({int(k.split("_")[2]) for s in scales for k in res[s]
