@@ -228,18 +228,18 @@ class Disturbances:
 
     def __init__(self, url):
         self.url = url
+        # The machine's disks: not partitions, loop or device-mapper devices, which would count
+        # the same writes twice.
+        self.disks = {d for d in os.listdir("/sys/block")
+                      if not d.startswith(("loop", "ram", "zram", "dm-", "md"))}
 
-    @staticmethod
-    def _written():
-        """Sectors (512 bytes) written so far to the machine's disks (not partitions, loop or
-        device-mapper devices, which would count the same writes twice)."""
-        disks = {d for d in os.listdir("/sys/block") if not d.startswith(("loop", "ram", "zram",
-                                                                         "dm-", "md"))}
+    def _written(self):
+        """Sectors (512 bytes) written so far to the machine's disks."""
         total = 0
         with open("/proc/diskstats") as f:
             for line in f:
                 x = line.split()
-                if len(x) > 9 and x[2] in disks:
+                if len(x) > 9 and x[2] in self.disks:
                     total += int(x[9])
         return total
 
