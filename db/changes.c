@@ -36,18 +36,23 @@ static struct db_stmt changes_number_stmt =
             " numbered AS (INSERT INTO stream_ids (id, seq) SELECT base.last_id + todo.n, todo.seq"
             "              FROM todo, base RETURNING id),"
             " moved AS (UPDATE stream_position SET last_id = (SELECT max(id) FROM numbered)"
-            "           WHERE EXISTS (SELECT 1 FROM numbered) RETURNING last_id)"
+            "           WHERE EXISTS (SELECT 1 FROM numbered) RETURNING last_id),"
+            " passed AS (INSERT INTO stream_passes (last_id) SELECT last_id FROM moved)"
             " SELECT coalesce((SELECT last_id FROM moved), (SELECT last_id FROM stream_position))");
-static struct db_stmt changes_purge =
-    DB_STMT("changes_purge", 1,
-            "WITH old AS (SELECT ch.seq FROM stream_changes ch"
-            "             WHERE ch.at < now() - make_interval(secs => $1::int)"
-            "             AND EXISTS (SELECT 1 FROM stream_ids i WHERE i.seq = ch.seq)"
-            "             ORDER BY ch.at LIMIT 100000),"
-            " rows_gone AS (DELETE FROM stream_changes WHERE seq IN (SELECT seq FROM old)),"
-            " gone AS (DELETE FROM stream_ids WHERE seq IN (SELECT seq FROM old) RETURNING id)"
-            " UPDATE stream_position SET purged_through = greatest(purged_through,"
-            " (SELECT max(id) FROM gone)) WHERE EXISTS (SELECT 1 FROM gone)");
+/* Deletes the changes numbered up to the last pass older than the retention ($1 seconds), the
+ * oldest first, at most 100,000 a time; the passes they cover go with them (migration 026). */
+static struct db_stmt changes_purge = DB_STMT(
+    "changes_purge", 1,
+    "WITH upto AS (SELECT last_id FROM stream_passes"
+    "              WHERE at < now() - make_interval(secs => $1::int)"
+    "              ORDER BY at DESC LIMIT 1),"
+    " old AS (SELECT id, seq FROM stream_ids WHERE id <= (SELECT last_id FROM upto)"
+    "         ORDER BY id LIMIT 100000),"
+    " rows_gone AS (DELETE FROM stream_changes WHERE seq = ANY (ARRAY(SELECT seq FROM old))),"
+    " gone AS (DELETE FROM stream_ids WHERE id = ANY (ARRAY(SELECT id FROM old)) RETURNING id),"
+    " passes_gone AS (DELETE FROM stream_passes WHERE last_id <= (SELECT max(id) FROM gone))"
+    " UPDATE stream_position SET purged_through = greatest(purged_through,"
+    " (SELECT max(id) FROM gone)) WHERE EXISTS (SELECT 1 FROM gone)");
 static struct db_stmt changes_position =
     DB_STMT("changes_position", 0, "SELECT last_id, purged_through FROM stream_position");
 

@@ -392,7 +392,7 @@ END $$;
 -- The change log behind GET /v1/stream keeps about an hour, numbered as it comes: what these
 -- rows' creation would have logged was numbered and purged long ago in a running system. Left
 -- in, 2N unnumbered changes made every process's feed number them for minutes, during the runs.
-TRUNCATE stream_changes, stream_unnumbered_xacts, stream_ids;
+TRUNCATE stream_changes, stream_unnumbered_xacts, stream_ids, stream_passes;
 COMMIT;
 """
 

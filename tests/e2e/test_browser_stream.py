@@ -221,11 +221,12 @@ def test_reset_when_the_id_is_not_kept(start_service, pg):
     m = s.next()
     assert m["event"] == "reset" and m["data"] == {} and m["id"] == head
     s.close()
-    # Changes older than the retention are purged (here: aged by two hours, then a process
-    # starts and purges): a client behind them is told to reload.
+    # Changes older than the retention are purged (here: the numbering passes that gave their
+    # ids, migration 026, aged by two hours, then a process starts and purges): a client behind
+    # them is told to reload.
     svc.send(event("station.state", station="2001", availability="busy"))
     wait_for(lambda: db_ids(pg, db_name(svc))[-1] > head, msg="the change numbered")
-    pg.sql("UPDATE stream_changes SET at = at - interval '2 hours'", db_name(svc))
+    pg.sql("UPDATE stream_passes SET at = at - interval '2 hours'", db_name(svc))
     other = start_service(url=svc.base_env["CALLBACKD_DATABASE_URL"])
     wait_for(lambda: pg.sql("SELECT purged_through FROM stream_position", db_name(svc))[0][0]
              != "0", msg="the purge")
