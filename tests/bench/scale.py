@@ -219,9 +219,9 @@ class Disturbances:
     /proc/diskstats every 50 ms: more than BURST_MIB written to the disks within one sample,
     where the WAL's own flushes write about 1 MiB; Linux writes a file's dirty pages back 30 s
     after they were first dirtied, vm.dirty_expire_centisecs, so the data files that grow under
-    the load are written in one burst every 30 s or so, and the WAL flushes queue behind it), and
-    the tables that autovacuum vacuumed or analyzed (pg_stat_all_tables; one pass a minute,
-    autovacuum_naptime, takes a CPU of this machine's two for a second or two)."""
+    the load are written in one burst every 30 s or so, and the commits' WAL flushes are slow
+    meanwhile), and the tables that autovacuum vacuumed or analyzed (pg_stat_all_tables; one
+    pass a minute, autovacuum_naptime, takes a CPU of this machine's two for a second or two)."""
 
     BURST_MIB = 4
     PERIOD_S = 0.05
@@ -910,6 +910,7 @@ def cmd_latency(a):
         put(a.results, a.pending, f"{a.key}_p99", "nan")
         return
     p50, p99 = statistics.median(lat) * 1000, pct(lat, 99) * 1000
+    wal_kib = wal.bytes / len(sent) / 1024  # WAL per event sent, its commands included
     n_trans = sum(len(v["ring"]) + len(v["stop_ring"]) for v in causes.values())
     n_ring = sum(1 for v in arrivals.values() for x in v if x[1] == "ring")
     print(f"  (c) event -> command at {actual:,.0f} events/s ({len(sent):,} events on {C} targets, "
@@ -919,10 +920,10 @@ def cmd_latency(a):
           f"{censored:,} commands or unapplied events counted as the time waited; median {p50:.2f} ms, "
           f"p99 {p99:.2f} ms, max {max(lat) * 1000:.1f} ms; while sending, machine CPU "
           f"{cpu.busy:.0%} busy ({cpu.top()}), {cpu.ms_per(len(sent)):.2f} ms per event; "
-          f"{wal.summary()}, {wal.bytes / len(sent) / 1024:.1f} KiB per event "
+          f"{wal.summary()}, {wal_kib:.1f} KiB per event "
           f"(with its commands, until they were acknowledged); {dist.summary()}", flush=True)
     put(a.results, a.pending, f"{a.key}_rate", f"{actual:.1f}")
-    put(a.results, a.pending, f"{a.key}_wal_kib", f"{wal.bytes / len(sent) / 1024:.2f}")
+    put(a.results, a.pending, f"{a.key}_wal_kib", f"{wal_kib:.2f}")
     put(a.results, a.pending, f"{a.key}_bursts", str(len(dist.bursts)))
     put(a.results, a.pending, f"{a.key}_autovacuum", str(sum(int(x) for x in dist.autovacuum)))
     put(a.results, a.pending, f"{a.key}_p50", f"{p50:.3f}")
