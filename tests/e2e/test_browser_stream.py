@@ -107,6 +107,41 @@ def test_command_changes_written_before_018_stream_as_the_new_ones(start_service
     s.close()
 
 
+def test_callback_and_station_changes_hold_what_they_show_and_old_ones_stream_alike(
+        start_service, pg):
+    """Migration 027 keeps a callback's working fields and a station's provisioning out of their
+    change rows (the stream never shows them); a change written before it, holding the whole
+    row, still streams as GET shows the callback or station."""
+    svc = start_service()
+    name = db_name(svc)
+    provision(svc, "2001", "2002")
+    cb = svc.ok("POST", "/v1/callbacks", {"requester": "2001", "target": "2002"}, status=201)
+    settled(pg, svc)
+    assert pg.sql("SELECT kind, key, data ? 'seq', data ? 'list_state', data ? 'created_at',"
+                  " data ? 'prime_line' FROM stream_changes ORDER BY seq", name) == [
+        ["station", "2001", "f", "f", "f", "f"], ["station", "2002", "f", "f", "f", "f"],
+        ["callback", cb["id"], "f", "f", "t", "f"]]
+    # The callback's change and 2001's as migration 026 wrote them: the whole row.
+    pg.sql(f"UPDATE stream_changes ch SET data = to_jsonb(c) FROM callbacks c"
+           f" WHERE ch.kind = 'callback' AND c.id = '{cb['id']}'", name)
+    pg.sql("UPDATE stream_changes ch SET data = to_jsonb(s) || jsonb_build_object("
+           "'callbacks_allowed', true) FROM stations s"
+           " WHERE ch.kind = 'station' AND ch.key = '2001' AND s.number = '2001'", name)
+    assert pg.sql("SELECT count(*) FROM stream_changes WHERE data ? 'seq' OR data ? 'prime_line'",
+                  name) == [["2"]]
+    svc.send(event("station.state", station="2002", availability="busy"))
+    s = open_stream(svc, path="/v1/stream?after=0&types=callback,station")
+    got = s.events(4)
+    shown = ("number", "callbacks_allowed", "state", "softkey")
+    assert [(e["event"], e["data"].get("number", e["data"].get("id"))) for e in got] == [
+        ("station", "2001"), ("station", "2002"), ("callback", cb["id"]), ("station", "2002")]
+    assert got[0]["data"] == {k: svc.ok("GET", "/v1/stations/2001")[k] for k in shown}
+    assert got[2]["data"] == cb == svc.ok("GET", f"/v1/callbacks/{cb['id']}")
+    assert got[3]["data"] == {k: svc.ok("GET", "/v1/stations/2002")[k] for k in shown}
+    assert got[3]["data"]["state"]["availability"] == "busy"
+    s.close()
+
+
 def test_types_narrow_the_stream_and_bad_queries_are_422(svc):
     s = open_stream(svc, "/v1/stream?types=callback")
     provision(svc, "2001", "2002")
