@@ -147,3 +147,12 @@ def open_stream(svc, path="/v1/stream", **kw):
     s = EventStream(svc, path, **kw)
     assert s.status == 200, (s.status, s.body)
     return s.wait_open()
+
+
+STATION_SHOWN = ("number", "callbacks_allowed", "state", "softkey")
+
+
+def station_as_streamed(svc, number):
+    """What a `station` message carries of `number`: those fields of GET /v1/stations/{number}."""
+    station = svc.ok("GET", f"/v1/stations/{number}")
+    return {k: station[k] for k in STATION_SHOWN}
